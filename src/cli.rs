@@ -1,0 +1,165 @@
+//! The `mailkeys` command line.
+
+use std::io::{IsTerminal, Read};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use secrecy::SecretString;
+use tracing_subscriber::EnvFilter;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Settings;
+use crate::domain::hashing::{Hasher, Profile};
+use crate::domain::password_policy::check_new_password;
+use crate::domain::random::random_symbols;
+use crate::domain::Username;
+use crate::startup;
+use crate::store::audit::{self, Entry, Event};
+use crate::store::{users, Db};
+
+#[derive(Parser)]
+#[command(name = "mailkeys", version, about = "App passwords for IMAP, verified by Dovecot")]
+pub struct Cli {
+    /// Optional TOML settings file (environment variables override it).
+    #[arg(long, env = "MAILKEYS_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the web service (migrates the database first).
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080; env: MAILKEYS_LISTEN].
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Create or update the database schema, then exit.
+    Migrate,
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Create an account. The password comes from a prompt, from stdin
+    /// (--password-stdin) or is generated and printed (--generate).
+    Add {
+        /// The email address, which is also the IMAP username.
+        email: String,
+        /// Make the account an administrator.
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of standard input.
+        #[arg(long, conflicts_with = "generate")]
+        password_stdin: bool,
+        /// Generate a strong password and print it once.
+        #[arg(long)]
+        generate: bool,
+    },
+    /// List accounts.
+    List,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
+        .with_writer(std::io::stderr)
+        .init();
+    let mut settings = Settings::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve { listen } => {
+            if let Some(listen) = listen {
+                settings.listen = listen;
+            }
+            serve(settings).await
+        }
+        Command::Migrate => {
+            Db::connect(&settings.database_url).await?.migrate().await?;
+            println!("Database is up to date.");
+            Ok(())
+        }
+        Command::User { command: UserCommand::List } => list_users(&settings).await,
+        Command::User { command: UserCommand::Add { email, admin, password_stdin, generate } } => {
+            add_user(&settings, &email, admin, password_stdin, generate).await
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = startup::build(settings).await?;
+    let addr = app.local_addr()?;
+    if let Some(link) = startup::setup_link_if_needed(&app.state).await? {
+        println!("No administrator exists yet. Open this one-time link to create one (valid for {} minutes):\n\n    {link}\n", app.state.settings.setup_link_ttl_secs / 60);
+    }
+    tracing::info!(%addr, "Mailkeys is listening");
+    println!("Mailkeys is listening on http://{addr}");
+    app.run().await
+}
+
+async fn list_users(settings: &Settings) -> anyhow::Result<()> {
+    let db = Db::connect(&settings.database_url).await?;
+    db.migrate().await?;
+    for user in users::list(&db).await? {
+        let mut flags = Vec::new();
+        if user.is_admin {
+            flags.push("admin");
+        }
+        if user.disabled {
+            flags.push("disabled");
+        }
+        if user.main_imap_allowed && !user.main_imap_admin_blocked {
+            flags.push("main-password-imap");
+        }
+        println!("{}\t{}", user.email, flags.join(","));
+    }
+    Ok(())
+}
+
+async fn add_user(settings: &Settings, email: &str, admin: bool, password_stdin: bool, generate: bool) -> anyhow::Result<()> {
+    let email = Username::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (password, generated) = if generate {
+        (SecretString::from(random_symbols(24)?), true)
+    } else if password_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_to_string(&mut line)?;
+        let first = line.lines().next().unwrap_or_default().to_owned();
+        (SecretString::from(first), false)
+    } else if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Again: ")?;
+        if first != again {
+            bail!("the two passwords differ");
+        }
+        (SecretString::from(first), false)
+    } else {
+        bail!("no terminal to prompt on: use --password-stdin or --generate");
+    };
+    let words = crate::web::auth::email_words(&email);
+    check_new_password(&password, settings.min_password_length, &words).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let db = Db::connect(&settings.database_url).await?;
+    db.migrate().await?;
+    let hasher = Hasher::new(settings.main_profile(), settings.app_profile(), 1)?;
+    let printable = generated.then(|| password.clone());
+    let hash = hasher.hash(Profile::Main, password).await?;
+    let now = SystemClock.now();
+    let mut tx = db.begin().await?;
+    let id = users::insert(&mut *tx, users::NewUser { email: email.as_str(), password_hash: &hash, is_admin: admin, main_imap_allowed: settings.main_password_imap_default, now })
+        .await
+        .map_err(|e| if crate::store::is_unique_violation(&e) { anyhow::anyhow!("an account with this email address exists already") } else { e.into() })?;
+    let detail = if admin { "created from the command line, admin" } else { "created from the command line" };
+    audit::record(&mut *tx, Entry { actor: None, subject: Some(id), event: Event::UserCreated, detail: detail.into(), ip: None }, now).await?;
+    tx.commit().await.context("could not save the account")?;
+    println!("Created {email}{}.", if admin { " (admin)" } else { "" });
+    if let Some(password) = printable {
+        use secrecy::ExposeSecret;
+        println!("Password (shown once): {}", password.expose_secret());
+    }
+    Ok(())
+}

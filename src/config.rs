@@ -1,0 +1,151 @@
+//! Settings: built-in defaults, then an optional TOML file (`--config` or
+//! `MAILKEYS_CONFIG`), then `MAILKEYS_*` environment variables, then `DATABASE_URL`.
+//! Every field is listed in the README's configuration table.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::domain::hashing::HashProfile;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address the web UI listens on.
+    pub listen: SocketAddr,
+    /// `sqlite://PATH` or `postgres://…`.
+    pub database_url: String,
+    /// The URL people type in the browser. With `https://…`, cookies get `Secure` and the
+    /// `__Host-` prefix and responses carry HSTS.
+    pub public_url: Option<url::Url>,
+    /// IMAP settings shown next to a new app password.
+    pub imap_host: String,
+    pub imap_port: u16,
+    /// Minimum length of a main password (never below 8).
+    pub min_password_length: usize,
+    /// Whether a new account's main password may log in over IMAP.
+    pub main_password_imap_default: bool,
+    pub session_idle_timeout_secs: i64,
+    pub session_absolute_timeout_secs: i64,
+    pub setup_link_ttl_secs: i64,
+    /// Argon2id cost of human-chosen main passwords.
+    pub hash_main_memory_kib: u32,
+    pub hash_main_iterations: u32,
+    pub hash_main_parallelism: u32,
+    /// Argon2id cost of server-generated app passwords (their entropy protects them).
+    pub hash_app_memory_kib: u32,
+    pub hash_app_iterations: u32,
+    pub hash_app_parallelism: u32,
+    /// Hashes computed at once; 0 means one per CPU core.
+    pub hash_concurrency: usize,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Dovecot doveadm HTTP API, used to flush the auth cache and kick sessions.
+    pub doveadm_url: Option<url::Url>,
+    pub doveadm_api_key: Option<SecretString>,
+    /// Listener for Dovecot's auth-policy reports (last use of each credential).
+    pub policy_listen: Option<SocketAddr>,
+    pub policy_secret: Option<SecretString>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "sqlite://mailkeys.db".into(),
+            public_url: None,
+            imap_host: "localhost".into(),
+            imap_port: 993,
+            min_password_length: 12,
+            main_password_imap_default: false,
+            session_idle_timeout_secs: 30 * 60,
+            session_absolute_timeout_secs: 12 * 60 * 60,
+            setup_link_ttl_secs: 60 * 60,
+            hash_main_memory_kib: 19_456,
+            hash_main_iterations: 2,
+            hash_main_parallelism: 1,
+            hash_app_memory_kib: 1024,
+            hash_app_iterations: 1,
+            hash_app_parallelism: 1,
+            hash_concurrency: 0,
+            max_body_bytes: 64 * 1024,
+            doveadm_url: None,
+            doveadm_api_key: None,
+            policy_listen: None,
+            policy_secret: None,
+        }
+    }
+}
+
+impl Settings {
+    /// Loads settings from the optional TOML file and the environment.
+    pub fn load(config_file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::new();
+        if let Some(path) = config_file {
+            if !path.exists() {
+                bail!("config file {} does not exist", path.display());
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let settings: Settings = figment
+            .merge(Env::prefixed("MAILKEYS_").ignore(&["config"]))
+            .merge(Env::raw().only(&["database_url"]))
+            .extract()
+            .context("invalid configuration")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.min_password_length < 8 {
+            bail!("min_password_length must be at least 8");
+        }
+        if self.session_idle_timeout_secs <= 0 || self.session_absolute_timeout_secs <= 0 {
+            bail!("session timeouts must be positive");
+        }
+        if self.doveadm_url.is_some() != self.doveadm_api_key.is_some() {
+            bail!("doveadm_url and doveadm_api_key go together");
+        }
+        if self.policy_listen.is_some() && self.policy_secret.is_none() {
+            bail!("policy_listen needs policy_secret");
+        }
+        self.main_profile().params()?;
+        self.app_profile().params()?;
+        Ok(())
+    }
+
+    pub fn main_profile(&self) -> HashProfile {
+        HashProfile {
+            memory_kib: self.hash_main_memory_kib,
+            iterations: self.hash_main_iterations,
+            parallelism: self.hash_main_parallelism,
+        }
+    }
+
+    pub fn app_profile(&self) -> HashProfile {
+        HashProfile {
+            memory_kib: self.hash_app_memory_kib,
+            iterations: self.hash_app_iterations,
+            parallelism: self.hash_app_parallelism,
+        }
+    }
+
+    /// True when the service is reached over HTTPS, so cookies may be `Secure`.
+    pub fn is_https(&self) -> bool {
+        self.public_url
+            .as_ref()
+            .is_some_and(|url| url.scheme() == "https")
+    }
+
+    pub fn base_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+}

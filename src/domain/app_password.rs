@@ -1,0 +1,326 @@
+//! App passwords: their names, lookup ids, scopes, expiry choices and generation.
+//!
+//! An app password reads `k3mfpa-x7bq2n-c9dhe4-rw5tju-8pazvy`: the first six symbols are
+//! the lookup id (not secret; Dovecot's `%6w` selects the row by it), the other 24 are the
+//! secret (120 bits from the OS generator). The dashes are part of the password, so what the
+//! copy button copies is exactly what authenticates.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::random::{random_symbols, ALPHABET};
+
+pub const LOOKUP_ID_LEN: usize = 6;
+const SECRET_GROUPS: usize = 4;
+const GROUP_LEN: usize = 6;
+/// Bits of entropy in the secret part.
+pub const SECRET_BITS: usize = SECRET_GROUPS * GROUP_LEN * 5;
+
+/// A user-given label such as "Phone" or "Thunderbird at home".
+#[derive(Clone, PartialEq, Eq)]
+pub struct AppPasswordName(String);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InvalidName {
+    #[error("Give the app password a name, such as \"Phone\".")]
+    Empty,
+    #[error("A name can have at most 64 characters.")]
+    TooLong,
+    #[error("A name cannot contain control characters or invisible direction marks.")]
+    ForbiddenCharacter,
+}
+
+/// Unicode bidirectional controls: they make a name display as something it is not.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+impl AppPasswordName {
+    pub const MAX_CHARS: usize = 64;
+
+    pub fn parse(input: &str) -> Result<Self, InvalidName> {
+        let name = input.trim();
+        if name.is_empty() {
+            return Err(InvalidName::Empty);
+        }
+        if name.chars().count() > Self::MAX_CHARS {
+            return Err(InvalidName::TooLong);
+        }
+        if name.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+            return Err(InvalidName::ForbiddenCharacter);
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AppPasswordName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AppPasswordName({:?})", self.0)
+    }
+}
+
+/// The non-secret first six symbols of an app password.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LookupId(String);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("not a lookup id")]
+pub struct InvalidLookupId;
+
+impl LookupId {
+    pub fn parse(input: &str) -> Result<Self, InvalidLookupId> {
+        if input.len() == LOOKUP_ID_LEN && input.bytes().all(|b| ALPHABET.contains(&b)) {
+            Ok(Self(input.to_owned()))
+        } else {
+            Err(InvalidLookupId)
+        }
+    }
+
+    /// The lookup id a typed password would select, if it has the form of one.
+    pub fn of_typed_password(password: &SecretString) -> Option<Self> {
+        let head = password.expose_secret().get(..LOOKUP_ID_LEN)?;
+        Self::parse(head).ok()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A freshly generated app password. The plaintext lives only in this value, is shown once
+/// and is then dropped; `Debug` never prints it.
+pub struct GeneratedAppPassword {
+    pub lookup_id: LookupId,
+    pub plaintext: SecretString,
+}
+
+impl GeneratedAppPassword {
+    pub fn generate() -> anyhow::Result<Self> {
+        let lookup = random_symbols(LOOKUP_ID_LEN)?;
+        let secret = random_symbols(SECRET_GROUPS * GROUP_LEN)?;
+        let mut plaintext = lookup.clone();
+        for group in secret.as_bytes().chunks(GROUP_LEN) {
+            plaintext.push('-');
+            plaintext.push_str(std::str::from_utf8(group)?);
+        }
+        Ok(Self {
+            lookup_id: LookupId(lookup),
+            plaintext: SecretString::from(plaintext),
+        })
+    }
+}
+
+impl fmt::Debug for GeneratedAppPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "GeneratedAppPassword({}-[REDACTED])", self.lookup_id.0)
+    }
+}
+
+/// Which mail services an app password opens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Imap,
+    ImapAndSmtp,
+}
+
+impl Scope {
+    pub fn parse(input: &str) -> Option<Self> {
+        match input {
+            "imap" => Some(Self::Imap),
+            "imap+smtp" => Some(Self::ImapAndSmtp),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Imap => "imap",
+            Self::ImapAndSmtp => "imap+smtp",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Imap => "Reading mail (IMAP)",
+            Self::ImapAndSmtp => "Reading and sending mail (IMAP and SMTP)",
+        }
+    }
+}
+
+/// An optional allow-list of client networks, in Dovecot's `allow_nets` syntax.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AllowedNets(String);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("List networks such as 192.0.2.0/24 or 2001:db8::/32, separated by commas (at most 16).")]
+pub struct InvalidNets;
+
+impl AllowedNets {
+    /// `Ok(None)` for an empty field: no restriction.
+    pub fn parse(input: &str) -> Result<Option<Self>, InvalidNets> {
+        let parts: Vec<&str> = input
+            .split([',', ' ', '\n', '\r', '\t'])
+            .filter(|p| !p.is_empty())
+            .collect();
+        if parts.is_empty() {
+            return Ok(None);
+        }
+        if parts.len() > 16 {
+            return Err(InvalidNets);
+        }
+        let mut normalised = Vec::with_capacity(parts.len());
+        for part in parts {
+            let (addr, prefix) = match part.split_once('/') {
+                Some((a, p)) => (a, Some(p)),
+                None => (part, None),
+            };
+            let ip: IpAddr = addr.parse().map_err(|_| InvalidNets)?;
+            let max = if ip.is_ipv4() { 32 } else { 128 };
+            let bits: u8 = match prefix {
+                Some(p) => p.parse().map_err(|_| InvalidNets)?,
+                None => max,
+            };
+            if bits > max {
+                return Err(InvalidNets);
+            }
+            normalised.push(format!("{ip}/{bits}"));
+        }
+        Ok(Some(Self(normalised.join(","))))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How long a new app password lives. A fixed list keeps the form usable without a date
+/// picker and without time-zone surprises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpiryChoice {
+    Never,
+    Days(i64),
+}
+
+impl ExpiryChoice {
+    pub const OPTIONS: [(&'static str, &'static str); 5] = [
+        ("never", "Never"),
+        ("7", "In 7 days"),
+        ("30", "In 30 days"),
+        ("90", "In 90 days"),
+        ("365", "In a year"),
+    ];
+
+    pub fn parse(input: &str) -> Option<Self> {
+        match input {
+            "" | "never" => Some(Self::Never),
+            "7" | "30" | "90" | "365" => input.parse().ok().map(Self::Days),
+            _ => None,
+        }
+    }
+
+    pub fn expires_at(self, now: i64) -> Option<i64> {
+        match self {
+            Self::Never => None,
+            Self::Days(days) => Some(now + days * 86_400),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_name_is_accepted_and_trimmed() {
+        assert_eq!(AppPasswordName::parse("  Phone ").unwrap().as_str(), "Phone");
+    }
+
+    #[test]
+    fn an_empty_name_is_refused() {
+        assert_eq!(AppPasswordName::parse("   "), Err(InvalidName::Empty));
+    }
+
+    #[test]
+    fn a_name_of_64_characters_is_accepted_and_65_refused() {
+        assert!(AppPasswordName::parse(&"é".repeat(64)).is_ok());
+        assert_eq!(AppPasswordName::parse(&"a".repeat(65)), Err(InvalidName::TooLong));
+    }
+
+    #[test]
+    fn control_characters_and_nul_are_refused() {
+        for bad in ["a\0b", "a\r\nb", "tab\there"] {
+            assert_eq!(AppPasswordName::parse(bad), Err(InvalidName::ForbiddenCharacter));
+        }
+    }
+
+    #[test]
+    fn a_right_to_left_override_is_refused() {
+        assert_eq!(
+            AppPasswordName::parse("gpj.\u{202E}exe"),
+            Err(InvalidName::ForbiddenCharacter)
+        );
+    }
+
+    #[test]
+    fn quotes_percent_and_emoji_are_kept_as_typed() {
+        let name = "Bob's 100% \"iPhone\" 📱";
+        assert_eq!(AppPasswordName::parse(name).unwrap().as_str(), name);
+    }
+
+    #[test]
+    fn a_generated_password_starts_with_its_lookup_id_and_has_120_secret_bits() {
+        let generated = GeneratedAppPassword::generate().unwrap();
+        let text = generated.plaintext.expose_secret();
+        assert!(text.starts_with(generated.lookup_id.as_str()));
+        assert_eq!(text.len(), LOOKUP_ID_LEN + SECRET_GROUPS * (GROUP_LEN + 1));
+        assert!(SECRET_BITS >= 100);
+        assert_eq!(
+            LookupId::of_typed_password(&generated.plaintext),
+            Some(generated.lookup_id.clone())
+        );
+    }
+
+    #[test]
+    fn debug_output_of_a_generated_password_hides_the_secret() {
+        let generated = GeneratedAppPassword::generate().unwrap();
+        let debug = format!("{generated:?}");
+        assert!(!debug.contains(&generated.plaintext.expose_secret()[7..]));
+    }
+
+    #[test]
+    fn a_lookup_id_outside_the_alphabet_is_refused() {
+        assert!(LookupId::parse("abc0ef").is_err());
+        assert!(LookupId::parse("abcde").is_err());
+        assert!(LookupId::parse("abcdef").is_ok());
+    }
+
+    #[test]
+    fn a_short_typed_password_has_no_lookup_id() {
+        assert_eq!(LookupId::of_typed_password(&SecretString::from("abc")), None);
+    }
+
+    #[test]
+    fn allowed_nets_are_normalised_and_an_empty_list_means_anywhere() {
+        assert_eq!(AllowedNets::parse("  ").unwrap(), None);
+        assert_eq!(
+            AllowedNets::parse("192.0.2.0/24, 2001:db8::1").unwrap().unwrap().as_str(),
+            "192.0.2.0/24,2001:db8::1/128"
+        );
+        assert_eq!(AllowedNets::parse("10.0.0.0/33"), Err(InvalidNets));
+        assert_eq!(AllowedNets::parse("'; DROP TABLE users"), Err(InvalidNets));
+    }
+
+    #[test]
+    fn only_listed_expiry_choices_are_accepted() {
+        assert_eq!(ExpiryChoice::parse("never"), Some(ExpiryChoice::Never));
+        assert_eq!(ExpiryChoice::parse("30"), Some(ExpiryChoice::Days(30)));
+        assert_eq!(ExpiryChoice::parse("31"), None);
+        assert_eq!(ExpiryChoice::Days(1).expires_at(100), Some(86_500));
+    }
+}

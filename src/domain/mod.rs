@@ -1,0 +1,10 @@
+//! Types and rules with no I/O. Each type is parsed once at the edge and trusted after.
+
+pub mod app_password;
+pub mod hashing;
+pub mod password_policy;
+pub mod random;
+pub mod username;
+
+pub use app_password::{AppPasswordName, ExpiryChoice, GeneratedAppPassword, LookupId, Scope};
+pub use username::Username;

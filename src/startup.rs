@@ -1,0 +1,88 @@
+//! Wiring: settings in, a ready server out. `main` and the tests both come through here.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::Settings;
+use crate::domain::hashing::Hasher;
+use crate::domain::random::{random_token, token_digest};
+use crate::store::{setup_tokens, users, Db};
+use crate::web::{self, AppState};
+
+pub struct Application {
+    listener: TcpListener,
+    pub state: AppState,
+}
+
+/// Opens and migrates the database, binds the listener, and returns the application.
+pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+    build_with_clock(settings, Arc::new(SystemClock)).await
+}
+
+pub async fn build_with_clock(settings: Settings, clock: SharedClock) -> anyhow::Result<Application> {
+    settings.validate()?;
+    let db = Db::connect(&settings.database_url).await?;
+    db.migrate().await?;
+    let hasher = Hasher::new(settings.main_profile(), settings.app_profile(), settings.hash_concurrency)?;
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let state = AppState {
+        db,
+        hasher,
+        settings: Arc::new(settings),
+        clock,
+    };
+    Ok(Application { listener, state })
+}
+
+impl Application {
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Serves until Ctrl-C or SIGTERM.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let app = web::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("server stopped with an error")
+    }
+}
+
+/// With no admin yet, a one-time link that lets the first admin choose a password.
+pub async fn setup_link_if_needed(state: &AppState) -> anyhow::Result<Option<String>> {
+    if users::any_admin(&state.db).await? {
+        return Ok(None);
+    }
+    let token = random_token()?;
+    let expires_at = state.now() + state.settings.setup_link_ttl_secs;
+    setup_tokens::insert(&state.db, &token_digest(&token), expires_at).await?;
+    Ok(Some(format!("{}/setup/{token}", state.settings.base_url())))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,84 @@
+//! The append-only audit log of credential events. The database refuses UPDATE and DELETE
+//! on it (a trigger), so the application can only add.
+
+use sqlx::{Any, Executor, FromRow};
+
+use super::Db;
+
+/// Every event name the log may hold, so that they stay consistent and searchable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    SignIn,
+    SignInFailed,
+    SignOut,
+    SetupCompleted,
+    UserCreated,
+    AppPasswordCreated,
+    AppPasswordRevoked,
+    AllAppPasswordsRevoked,
+    PasswordChanged,
+    PasswordChangeFailed,
+    MainImapSetting,
+}
+
+impl Event {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SignIn => "sign_in",
+            Self::SignInFailed => "sign_in_failed",
+            Self::SignOut => "sign_out",
+            Self::SetupCompleted => "setup_completed",
+            Self::UserCreated => "user_created",
+            Self::AppPasswordCreated => "app_password_created",
+            Self::AppPasswordRevoked => "app_password_revoked",
+            Self::AllAppPasswordsRevoked => "all_app_passwords_revoked",
+            Self::PasswordChanged => "password_changed",
+            Self::PasswordChangeFailed => "password_change_failed",
+            Self::MainImapSetting => "main_password_imap_setting",
+        }
+    }
+}
+
+pub struct Entry<'a> {
+    pub actor: Option<i64>,
+    pub subject: Option<i64>,
+    pub event: Event,
+    pub detail: String,
+    pub ip: Option<&'a str>,
+}
+
+pub async fn record<'e>(e: impl Executor<'e, Database = Any>, entry: Entry<'_>, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor_user_id, subject_user_id, event, detail, ip) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(now)
+    .bind(entry.actor)
+    .bind(entry.subject)
+    .bind(entry.event.as_str())
+    .bind(entry.detail)
+    .bind(entry.ip)
+    .execute(e)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct AuditRow {
+    pub at: i64,
+    pub event: String,
+    pub detail: String,
+    pub ip: Option<String>,
+}
+
+/// The newest events about one user, newest first.
+pub async fn recent_for_user(db: &Db, user_id: i64, limit: i64) -> Result<Vec<AuditRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT at, event, detail, ip FROM audit_log WHERE subject_user_id = $1 \
+         ORDER BY id DESC LIMIT $2",
+    )
+    .bind(user_id)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await
+}

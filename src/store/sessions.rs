@@ -1,0 +1,90 @@
+//! Server-side sessions. The cookie holds a random token; the table holds its SHA-256.
+
+use sqlx::{Any, Executor, FromRow};
+
+use super::users::UserRow;
+use super::Db;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct SessionRow {
+    pub id_hash: String,
+    pub csrf_token: String,
+    #[sqlx(rename = "s_created_at")]
+    pub created_at: i64,
+    pub last_seen_at: i64,
+}
+
+pub struct NewSession<'a> {
+    pub id_hash: &'a str,
+    pub user_id: i64,
+    pub csrf_token: &'a str,
+    pub now: i64,
+    pub ip: Option<&'a str>,
+}
+
+pub async fn insert<'e>(e: impl Executor<'e, Database = Any>, s: NewSession<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, ip) \
+         VALUES ($1, $2, $3, $4, $4, $5)",
+    )
+    .bind(s.id_hash)
+    .bind(s.user_id)
+    .bind(s.csrf_token)
+    .bind(s.now)
+    .bind(s.ip)
+    .execute(e)
+    .await?;
+    Ok(())
+}
+
+/// The session and its user, if the session exists.
+pub async fn load(db: &Db, id_hash: &str) -> Result<Option<(SessionRow, UserRow)>, sqlx::Error> {
+    #[derive(FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        session: SessionRow,
+        #[sqlx(flatten)]
+        user: UserRow,
+    }
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT s.id_hash, s.csrf_token, s.created_at AS s_created_at, s.last_seen_at, \
+                u.id, u.email, u.is_admin, u.disabled, u.must_reset, u.main_imap_allowed, \
+                u.main_imap_admin_blocked, u.created_at, u.password_changed_at \
+         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1",
+    )
+    .bind(id_hash)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.map(|r| (r.session, r.user)))
+}
+
+pub async fn touch(db: &Db, id_hash: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2")
+        .bind(now)
+        .bind(id_hash)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete(db: &Db, id_hash: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+        .bind(id_hash)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of the user except `keep` (the one making the change, if any).
+pub async fn delete_for_user<'e>(
+    e: impl Executor<'e, Database = Any>,
+    user_id: i64,
+    keep: Option<&str>,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+        .bind(user_id)
+        .bind(keep.unwrap_or(""))
+        .execute(e)
+        .await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,113 @@
+//! Accounts.
+
+use sqlx::{Any, Executor, FromRow};
+
+use super::Db;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct UserRow {
+    pub id: i64,
+    pub email: String,
+    pub is_admin: bool,
+    pub disabled: bool,
+    pub must_reset: bool,
+    pub main_imap_allowed: bool,
+    pub main_imap_admin_blocked: bool,
+    pub created_at: i64,
+    pub password_changed_at: i64,
+}
+
+const COLUMNS: &str = "id, email, is_admin, disabled, must_reset, main_imap_allowed, \
+     main_imap_admin_blocked, created_at, password_changed_at";
+
+pub struct NewUser<'a> {
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub is_admin: bool,
+    pub main_imap_allowed: bool,
+    pub now: i64,
+}
+
+pub async fn insert<'e>(e: impl Executor<'e, Database = Any>, user: NewUser<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO users (email, password_hash, is_admin, main_imap_allowed, created_at, password_changed_at) \
+         VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+    )
+    .bind(user.email)
+    .bind(user.password_hash)
+    .bind(user.is_admin)
+    .bind(user.main_imap_allowed)
+    .bind(user.now)
+    .fetch_one(e)
+    .await
+}
+
+pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await
+}
+
+/// The user and the stored hash, for sign-in.
+pub async fn find_with_hash(db: &Db, email: &str) -> Result<Option<(UserRow, String)>, sqlx::Error> {
+    #[derive(FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        user: UserRow,
+        password_hash: String,
+    }
+    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS}, password_hash FROM users WHERE email = $1"))
+        .bind(email)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(row.map(|r| (r.user, r.password_hash)))
+}
+
+pub async fn password_hash(db: &Db, id: i64) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await
+}
+
+pub async fn list(db: &Db) -> Result<Vec<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users ORDER BY email"))
+        .fetch_all(&db.pool)
+        .await
+}
+
+pub async fn any_admin(db: &Db) -> Result<bool, sqlx::Error> {
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE is_admin")
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(count > 0)
+}
+
+pub async fn set_password<'e>(
+    e: impl Executor<'e, Database = Any>,
+    id: i64,
+    password_hash: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET password_hash = $1, password_changed_at = $2, must_reset = FALSE WHERE id = $3")
+        .bind(password_hash)
+        .bind(now)
+        .bind(id)
+        .execute(e)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_main_imap_allowed<'e>(
+    e: impl Executor<'e, Database = Any>,
+    id: i64,
+    allowed: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET main_imap_allowed = $1 WHERE id = $2")
+        .bind(allowed)
+        .bind(id)
+        .execute(e)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! CSRF protection for every state-changing request, applied as a middleware so that a new
+//! route is protected without anyone remembering to.
+//!
+//! Signed-in forms carry the session's token (synchroniser pattern). Forms shown before
+//! sign-in (sign-in, first-admin setup) carry the value of a random cookie set with the
+//! form (double submit; the cookie is SameSite=Strict and HttpOnly). The token travels in
+//! the form field `csrf` or, for scripts, the `X-CSRF-Token` header.
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{Request, State};
+use axum::http::{header, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::CookieJar;
+use subtle::ConstantTimeEq;
+
+use super::session::{hardened_cookie, CurrentSession};
+use super::AppState;
+use crate::domain::random::random_token;
+use crate::error::{AppError, AppResult};
+
+pub const FIELD: &str = "csrf";
+pub const HEADER: &str = "x-csrf-token";
+
+pub fn anon_cookie_name(state: &AppState) -> &'static str {
+    if state.settings.is_https() {
+        "__Host-mailkeys-csrf"
+    } else {
+        "mailkeys-csrf"
+    }
+}
+
+/// The token for a form shown to a visitor, setting the cookie it must match if needed.
+pub fn anon_token(state: &AppState, jar: CookieJar) -> AppResult<(CookieJar, String)> {
+    if let Some(existing) = jar.get(anon_cookie_name(state)) {
+        let value = existing.value().to_owned();
+        return Ok((jar, value));
+    }
+    let token = random_token().map_err(AppError::internal)?;
+    let jar = jar.add(hardened_cookie(state, anon_cookie_name(state), token.clone()));
+    Ok((jar, token))
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+pub async fn verify(State(state): State<AppState>, jar: CookieJar, req: Request, next: Next) -> Response {
+    if is_safe(req.method()) {
+        return next.run(req).await;
+    }
+    match check(&state, &jar, req).await {
+        Ok(req) => next.run(req).await,
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn check(state: &AppState, jar: &CookieJar, req: Request) -> AppResult<Request> {
+    let expected = match req.extensions().get::<CurrentSession>() {
+        Some(current) => current.session.csrf_token.clone(),
+        None => jar
+            .get(anon_cookie_name(state))
+            .map(|c| c.value().to_owned())
+            .ok_or(AppError::Forbidden(EXPIRED))?,
+    };
+    let (parts, body) = req.into_parts();
+    let bytes = to_bytes(body, state.settings.max_body_bytes)
+        .await
+        .map_err(|_| AppError::PayloadTooLarge)?;
+    let from_header = parts
+        .headers
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let is_form = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    let from_form = if is_form {
+        form_field(&bytes, FIELD)
+    } else {
+        None
+    };
+    let presented = from_header.or(from_form).ok_or(AppError::Forbidden(EXPIRED))?;
+    if !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
+        return Err(AppError::Forbidden(EXPIRED));
+    }
+    Ok(Request::from_parts(parts, Body::from(bytes)))
+}
+
+fn form_field(body: &[u8], name: &str) -> Option<String> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+const EXPIRED: &str =
+    "This form has expired or did not come from Mailkeys. Go back, reload the page and try again.";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_csrf_field_is_found_among_others() {
+        assert_eq!(form_field(b"name=a&csrf=xyz&b=2", "csrf").as_deref(), Some("xyz"));
+    }
+
+    #[test]
+    fn a_body_without_the_field_yields_nothing() {
+        assert_eq!(form_field(b"name=a", "csrf"), None);
+    }
+}

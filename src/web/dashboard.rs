@@ -1,0 +1,327 @@
+//! The dashboard: a user's app passwords, creating one, revoking one or all.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use super::format::{optional_timestamp, timestamp};
+use super::session::{ClientIp, CurrentSession, SignedIn};
+use super::{AppState, Nav};
+use crate::domain::app_password::AllowedNets;
+use crate::domain::hashing::Profile;
+use crate::domain::{AppPasswordName, ExpiryChoice, GeneratedAppPassword, Scope};
+use crate::error::{AppError, AppResult};
+use crate::store::app_passwords::{self, AppPasswordRow, NewAppPassword, Revocation};
+use crate::store::audit::{self, Entry, Event};
+use crate::store::is_unique_violation;
+
+pub struct AppPasswordView {
+    pub id: i64,
+    pub name: String,
+    pub lookup_id: String,
+    pub scope: &'static str,
+    pub allowed_nets: String,
+    pub created: String,
+    pub last_used: String,
+    pub expires: String,
+    pub status: &'static str,
+}
+
+impl AppPasswordView {
+    fn of(row: AppPasswordRow, now: i64) -> Self {
+        let status = match (row.revoked_at, row.expires_at) {
+            (Some(_), _) => "revoked",
+            (None, Some(at)) if at <= now => "expired",
+            _ => "active",
+        };
+        let last_used = match (row.last_used_at, &row.last_used_ip) {
+            (Some(at), Some(ip)) => format!(
+                "{} from {ip}{}",
+                timestamp(at),
+                row.last_used_protocol.map(|p| format!(" ({p})")).unwrap_or_default()
+            ),
+            (Some(at), None) => timestamp(at),
+            _ => "Never".to_owned(),
+        };
+        Self {
+            id: row.id,
+            name: row.name,
+            lookup_id: row.lookup_id,
+            scope: Scope::parse(&row.scope).unwrap_or(Scope::Imap).label(),
+            allowed_nets: row.allowed_nets.unwrap_or_else(|| "Anywhere".to_owned()),
+            created: timestamp(row.created_at),
+            last_used,
+            expires: optional_timestamp(row.expires_at, "Never"),
+            status,
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.status == "active"
+    }
+}
+
+/// What the user typed into the create form, kept when it is shown again with an error.
+#[derive(Deserialize, Default)]
+pub struct CreateForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    expires: String,
+    #[serde(default)]
+    scope: String,
+    #[serde(default)]
+    allowed_nets: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "dashboard/index.page.html")]
+pub struct IndexPage {
+    pub nav: Nav,
+    pub passwords: Vec<AppPasswordView>,
+    pub active_count: usize,
+    pub form: CreateForm,
+    pub error: Option<String>,
+    pub notice: Option<&'static str>,
+    pub expiry_options: [(&'static str, &'static str); 5],
+    pub kicks_sessions: bool,
+}
+
+#[derive(Deserialize)]
+pub struct Done {
+    done: Option<String>,
+}
+
+fn notice(done: Option<&str>) -> Option<&'static str> {
+    match done? {
+        "revoked" => Some("The app password was revoked. Devices using it can no longer sign in."),
+        "revoked-all" => Some("All app passwords were revoked."),
+        _ => None,
+    }
+}
+
+async fn index_page(state: &AppState, current: &CurrentSession, form: CreateForm, error: Option<String>, notice: Option<&'static str>) -> AppResult<IndexPage> {
+    let now = state.now();
+    let passwords: Vec<AppPasswordView> = app_passwords::list_for_user(&state.db, current.user.id)
+        .await?
+        .into_iter()
+        .map(|row| AppPasswordView::of(row, now))
+        .collect();
+    Ok(IndexPage {
+        nav: Nav::of(current),
+        active_count: passwords.iter().filter(|p| p.is_active()).count(),
+        passwords,
+        form,
+        error,
+        notice,
+        expiry_options: ExpiryChoice::OPTIONS,
+        kicks_sessions: state.settings.doveadm_url.is_some(),
+    })
+}
+
+pub async fn index(State(state): State<AppState>, SignedIn(current): SignedIn, Query(done): Query<Done>) -> AppResult<IndexPage> {
+    index_page(&state, &current, CreateForm::default(), None, notice(done.done.as_deref())).await
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "dashboard/created.page.html")]
+pub struct CreatedPage {
+    pub nav: Nav,
+    pub name: String,
+    pub password: SecretString,
+    pub username: String,
+    pub imap_host: String,
+    pub imap_port: u16,
+    pub expires: String,
+    pub scope: &'static str,
+}
+
+impl CreatedPage {
+    /// The one place the plaintext is exposed: rendered into this page, once.
+    pub fn plaintext(&self) -> &str {
+        self.password.expose_secret()
+    }
+}
+
+struct ValidCreate {
+    name: AppPasswordName,
+    expiry: ExpiryChoice,
+    scope: Scope,
+    nets: Option<AllowedNets>,
+}
+
+fn validate(form: &CreateForm) -> Result<ValidCreate, String> {
+    let name = AppPasswordName::parse(&form.name).map_err(|e| e.to_string())?;
+    let expiry = ExpiryChoice::parse(&form.expires).ok_or("Choose when the password expires from the list.")?;
+    let scope = if form.scope.is_empty() { Some(Scope::Imap) } else { Scope::parse(&form.scope) }
+        .ok_or("Choose what the password may be used for from the list.")?;
+    let nets = AllowedNets::parse(&form.allowed_nets).map_err(|e| e.to_string())?;
+    Ok(ValidCreate { name, expiry, scope, nets })
+}
+
+const DUPLICATE_NAME: &str = "You already have an active app password with this name. Pick another name or revoke the old one.";
+/// Lookup ids are random (30 bits); a clash within one user's ids is rare but possible.
+const LOOKUP_ID_ATTEMPTS: usize = 5;
+
+pub async fn create(
+    State(state): State<AppState>,
+    SignedIn(current): SignedIn,
+    ClientIp(ip): ClientIp,
+    Form(form): Form<CreateForm>,
+) -> AppResult<Response> {
+    let user_id = current.user.id;
+    let valid = match validate(&form) {
+        Ok(valid) => valid,
+        Err(message) => return rejected(&state, &current, form, message).await,
+    };
+    if app_passwords::name_in_use(&state.db, user_id, valid.name.as_str()).await? {
+        return rejected(&state, &current, form, DUPLICATE_NAME.into()).await;
+    }
+    let now = state.now();
+    let expires_at = valid.expiry.expires_at(now);
+    for _ in 0..LOOKUP_ID_ATTEMPTS {
+        let generated = GeneratedAppPassword::generate().map_err(AppError::internal)?;
+        let hash = state.hasher.hash(Profile::App, generated.plaintext.clone()).await.map_err(AppError::internal)?;
+        let mut tx = state.db.begin().await?;
+        let inserted = app_passwords::insert(
+            &mut *tx,
+            NewAppPassword {
+                user_id,
+                name: valid.name.as_str(),
+                lookup_id: generated.lookup_id.as_str(),
+                password_hash: &hash,
+                scope: valid.scope.as_str(),
+                allowed_nets: valid.nets.as_ref().map(AllowedNets::as_str),
+                now,
+                expires_at,
+            },
+        )
+        .await;
+        match inserted {
+            Ok(id) => {
+                let detail = format!("id {id}, name {:?}, lookup id {}", valid.name.as_str(), generated.lookup_id.as_str());
+                audit::record(&mut *tx, Entry { actor: Some(user_id), subject: Some(user_id), event: Event::AppPasswordCreated, detail, ip: Some(&ip) }, now).await?;
+                tx.commit().await?;
+                let page = CreatedPage {
+                    nav: Nav::of(&current),
+                    name: valid.name.as_str().to_owned(),
+                    password: generated.plaintext,
+                    username: current.user.email.clone(),
+                    imap_host: state.settings.imap_host.clone(),
+                    imap_port: state.settings.imap_port,
+                    expires: optional_timestamp(expires_at, "Never"),
+                    scope: valid.scope.label(),
+                };
+                return Ok((StatusCode::CREATED, page).into_response());
+            }
+            Err(e) if is_unique_violation(&e) => {
+                drop(tx);
+                // Either a concurrent request took the name, or the lookup id clashed.
+                if app_passwords::name_in_use(&state.db, user_id, valid.name.as_str()).await? {
+                    return rejected(&state, &current, form, DUPLICATE_NAME.into()).await;
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::internal(anyhow::anyhow!("no free lookup id after {LOOKUP_ID_ATTEMPTS} attempts")))
+}
+
+async fn rejected(state: &AppState, current: &CurrentSession, form: CreateForm, message: String) -> AppResult<Response> {
+    let page = index_page(state, current, form, Some(message), None).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "dashboard/confirm_revoke.page.html")]
+pub struct ConfirmRevokePage {
+    pub nav: Nav,
+    pub id: i64,
+    pub name: String,
+    pub last_used: String,
+}
+
+/// Only the owner's live app passwords can be revoked; anything else is a 404.
+async fn live_password(state: &AppState, current: &CurrentSession, id: i64) -> AppResult<AppPasswordRow> {
+    match app_passwords::find_for_user(&state.db, current.user.id, id).await? {
+        Some(row) if row.revoked_at.is_none() => Ok(row),
+        _ => Err(AppError::NotFound),
+    }
+}
+
+pub async fn confirm_revoke(State(state): State<AppState>, SignedIn(current): SignedIn, Path(id): Path<i64>) -> AppResult<ConfirmRevokePage> {
+    let row = live_password(&state, &current, id).await?;
+    let view = AppPasswordView::of(row, state.now());
+    Ok(ConfirmRevokePage { nav: Nav::of(&current), id, name: view.name, last_used: view.last_used })
+}
+
+#[derive(Deserialize)]
+pub struct RevokeForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// A free-text reason, cut to a sane size and stripped of control characters.
+fn clean_reason(reason: &str) -> String {
+    reason.chars().filter(|c| !c.is_control()).take(200).collect::<String>().trim().to_owned()
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    SignedIn(current): SignedIn,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i64>,
+    Form(form): Form<RevokeForm>,
+) -> AppResult<Redirect> {
+    let user_id = current.user.id;
+    let row = live_password(&state, &current, id).await?;
+    let now = state.now();
+    let reason = clean_reason(&form.reason);
+    let mut tx = state.db.begin().await?;
+    let revocation = Revocation { user_id, by: user_id, reason: &reason, now };
+    if !app_passwords::revoke(&mut *tx, id, &revocation).await? {
+        return Err(AppError::NotFound);
+    }
+    let detail = format!("id {id}, name {:?}, lookup id {}, reason {reason:?}", row.name, row.lookup_id);
+    audit::record(&mut *tx, Entry { actor: Some(user_id), subject: Some(user_id), event: Event::AppPasswordRevoked, detail, ip: Some(&ip) }, now).await?;
+    tx.commit().await?;
+    Ok(Redirect::to("/?done=revoked"))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "dashboard/confirm_revoke_all.page.html")]
+pub struct ConfirmRevokeAllPage {
+    pub nav: Nav,
+    pub active_count: usize,
+}
+
+pub async fn confirm_revoke_all(State(state): State<AppState>, SignedIn(current): SignedIn) -> AppResult<ConfirmRevokeAllPage> {
+    let now = state.now();
+    let active_count = app_passwords::list_for_user(&state.db, current.user.id)
+        .await?
+        .into_iter()
+        .filter(|row| AppPasswordView::of(row.clone(), now).is_active())
+        .count();
+    Ok(ConfirmRevokeAllPage { nav: Nav::of(&current), active_count })
+}
+
+pub async fn revoke_all(
+    State(state): State<AppState>,
+    SignedIn(current): SignedIn,
+    ClientIp(ip): ClientIp,
+    Form(form): Form<RevokeForm>,
+) -> AppResult<Redirect> {
+    let user_id = current.user.id;
+    let now = state.now();
+    let reason = clean_reason(&form.reason);
+    let mut tx = state.db.begin().await?;
+    let count = app_passwords::revoke_all(&mut *tx, &Revocation { user_id, by: user_id, reason: &reason, now }).await?;
+    audit::record(&mut *tx, Entry { actor: Some(user_id), subject: Some(user_id), event: Event::AllAppPasswordsRevoked, detail: format!("{count} revoked, reason {reason:?}"), ip: Some(&ip) }, now).await?;
+    tx.commit().await?;
+    Ok(Redirect::to("/?done=revoked-all"))
+}

@@ -1,0 +1,110 @@
+//! HTTP: handlers by area, and the layers every request passes through.
+//!
+//! Order of the layers, outermost first: security headers (so even a 413 or a panic page
+//! carries them), panic catcher, tracing, body limit, session loading, CSRF check.
+
+pub mod account;
+pub mod auth;
+pub mod csrf;
+pub mod dashboard;
+pub mod format;
+pub mod headers;
+pub mod session;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
+
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::domain::hashing::Hasher;
+use crate::error::{render_error, AppError};
+use crate::store::Db;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub hasher: Hasher,
+    pub settings: Arc<Settings>,
+    pub clock: SharedClock,
+}
+
+impl AppState {
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let max_body = state.settings.max_body_bytes;
+    let routes = Router::new()
+        .route("/", get(dashboard::index))
+        .route("/app-passwords", post(dashboard::create))
+        .route("/app-passwords/{id}/revoke", get(dashboard::confirm_revoke).post(dashboard::revoke))
+        .route("/app-passwords/revoke-all", get(dashboard::confirm_revoke_all).post(dashboard::revoke_all))
+        .route("/account", get(account::index))
+        .route("/account/password", post(account::change_password))
+        .route("/account/imap", post(account::set_main_imap))
+        .route("/sign-in", get(auth::sign_in_page).post(auth::sign_in))
+        .route("/sign-out", post(auth::sign_out))
+        .route("/setup/{token}", get(auth::setup_page).post(auth::setup))
+        .route("/healthz", get(|| async { "ok" }))
+        .nest_service("/static", ServeDir::new(static_dir()))
+        .fallback(|| async { AppError::NotFound });
+
+    routes
+        .layer(middleware::from_fn_with_state(state.clone(), csrf::verify))
+        .layer(middleware::from_fn_with_state(state.clone(), session::load))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            // The matched route, never the raw path: a setup link's token must not be logged.
+            let route = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or("unmatched", |p| p.as_str())
+                .to_owned();
+            tracing::info_span!("request", method = %req.method(), route)
+        }))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a request handler panicked");
+            render_error(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.")
+        }))
+        .layer(middleware::from_fn_with_state(state.clone(), headers::security_headers))
+        .with_state(state)
+}
+
+/// `static/` next to the binary's working directory, or beside the crate when run by cargo.
+fn static_dir() -> std::path::PathBuf {
+    let here = std::path::PathBuf::from("static");
+    if here.is_dir() {
+        here
+    } else {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("static")
+    }
+}
+
+/// What the page layout needs about the signed-in user.
+pub struct Nav {
+    pub email: String,
+    pub is_admin: bool,
+    pub csrf: String,
+}
+
+impl Nav {
+    pub fn of(current: &session::CurrentSession) -> Self {
+        Self {
+            email: current.user.email.clone(),
+            is_admin: current.user.is_admin,
+            csrf: current.session.csrf_token.clone(),
+        }
+    }
+}
