@@ -1,17 +1,19 @@
 -- Mailkeys schema, SQLite flavour. Times are Unix seconds (UTC) so both backends share one
 -- representation; emails are stored lower-cased, which makes UNIQUE case-insensitive.
+-- Flags are INTEGER 0/1 here (BOOLEAN on PostgreSQL): sqlx's Any driver cannot read
+-- SQLite's BOOLEAN affinity, and 0/1 is what SQLite stores for TRUE/FALSE anyway.
 
 CREATE TABLE users (
     id                      INTEGER PRIMARY KEY AUTOINCREMENT,
     email                   TEXT    NOT NULL UNIQUE,
     password_hash           TEXT    NOT NULL,
-    is_admin                BOOLEAN NOT NULL DEFAULT FALSE,
-    disabled                BOOLEAN NOT NULL DEFAULT FALSE,
-    must_reset              BOOLEAN NOT NULL DEFAULT FALSE,
+    is_admin                INTEGER NOT NULL DEFAULT 0 CHECK (is_admin IN (0, 1)),
+    disabled                INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+    must_reset              INTEGER NOT NULL DEFAULT 0 CHECK (must_reset IN (0, 1)),
     -- The user's own choice: may the main password log in over IMAP?
-    main_imap_allowed       BOOLEAN NOT NULL DEFAULT FALSE,
+    main_imap_allowed       INTEGER NOT NULL DEFAULT 0 CHECK (main_imap_allowed IN (0, 1)),
     -- An admin's veto, which the user cannot lift.
-    main_imap_admin_blocked BOOLEAN NOT NULL DEFAULT FALSE,
+    main_imap_admin_blocked INTEGER NOT NULL DEFAULT 0 CHECK (main_imap_admin_blocked IN (0, 1)),
     created_at              INTEGER NOT NULL,
     password_changed_at     INTEGER NOT NULL
 );

@@ -48,8 +48,13 @@ pub async fn load(db: &Db, id_hash: &str) -> Result<Option<(SessionRow, UserRow)
     }
     let row: Option<Row> = sqlx::query_as(
         "SELECT s.id_hash, s.csrf_token, s.created_at AS s_created_at, s.last_seen_at, \
-                u.id, u.email, u.is_admin, u.disabled, u.must_reset, u.main_imap_allowed, \
-                u.main_imap_admin_blocked, u.created_at, u.password_changed_at \
+                u.id, u.email, \
+                CASE WHEN u.is_admin THEN 1 ELSE 0 END AS is_admin, \
+                CASE WHEN u.disabled THEN 1 ELSE 0 END AS disabled, \
+                CASE WHEN u.must_reset THEN 1 ELSE 0 END AS must_reset, \
+                CASE WHEN u.main_imap_allowed THEN 1 ELSE 0 END AS main_imap_allowed, \
+                CASE WHEN u.main_imap_admin_blocked THEN 1 ELSE 0 END AS main_imap_admin_blocked, \
+                u.created_at, u.password_changed_at \
          FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1",
     )
     .bind(id_hash)

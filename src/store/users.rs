@@ -2,23 +2,33 @@
 
 use sqlx::{Any, Executor, FromRow};
 
-use super::Db;
+use super::{Db, Flag};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct UserRow {
     pub id: i64,
     pub email: String,
+    #[sqlx(try_from = "Flag")]
     pub is_admin: bool,
+    #[sqlx(try_from = "Flag")]
     pub disabled: bool,
+    #[sqlx(try_from = "Flag")]
     pub must_reset: bool,
+    #[sqlx(try_from = "Flag")]
     pub main_imap_allowed: bool,
+    #[sqlx(try_from = "Flag")]
     pub main_imap_admin_blocked: bool,
     pub created_at: i64,
     pub password_changed_at: i64,
 }
 
-const COLUMNS: &str = "id, email, is_admin, disabled, must_reset, main_imap_allowed, \
-     main_imap_admin_blocked, created_at, password_changed_at";
+const COLUMNS: &str = "id, email, \
+     CASE WHEN is_admin THEN 1 ELSE 0 END AS is_admin, \
+     CASE WHEN disabled THEN 1 ELSE 0 END AS disabled, \
+     CASE WHEN must_reset THEN 1 ELSE 0 END AS must_reset, \
+     CASE WHEN main_imap_allowed THEN 1 ELSE 0 END AS main_imap_allowed, \
+     CASE WHEN main_imap_admin_blocked THEN 1 ELSE 0 END AS main_imap_admin_blocked, \
+     created_at, password_changed_at";
 
 pub struct NewUser<'a> {
     pub email: &'a str,

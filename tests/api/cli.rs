@@ -1,0 +1,55 @@
+//! The `mailkeys` binary's user commands, run as a new admin would.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use crate::both_backends;
+use crate::helpers::*;
+
+fn mailkeys(app: &TestApp, args: &[&str], stdin: &str) -> (bool, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mailkeys"))
+        .args(args)
+        .env("DATABASE_URL", &app.database_url)
+        .env("MAILKEYS_HASH_MAIN_MEMORY_KIB", "1024")
+        .env("MAILKEYS_HASH_MAIN_ITERATIONS", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+async fn user_add_and_list_work_from_the_command_line(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (ok, out, err) = mailkeys(&app, &["user", "add", "bob@example.org", "--admin", "--password-stdin"], &format!("{PASSWORD}\n"));
+    assert!(ok, "{out}{err}");
+    assert_eq!(app.browser().sign_in("bob@example.org", PASSWORD).await.status(), reqwest::StatusCode::SEE_OTHER);
+
+    let (ok, out, _) = mailkeys(&app, &["user", "add", "carol@example.org", "--generate"], "");
+    assert!(ok);
+    let generated = out.lines().find_map(|l| l.strip_prefix("Password (shown once): ")).expect("printed password").to_owned();
+    assert_eq!(app.browser().sign_in("carol@example.org", &generated).await.status(), reqwest::StatusCode::SEE_OTHER);
+
+    let (ok, _, err) = mailkeys(&app, &["user", "add", "BOB@example.org", "--password-stdin"], &format!("{PASSWORD}\n"));
+    assert!(!ok && err.contains("exists already"), "{err}");
+    let (ok, _, err) = mailkeys(&app, &["user", "add", "dave@example.org", "--password-stdin"], "password1234\n");
+    assert!(!ok && err.contains("too common"), "{err}");
+
+    let (ok, out, _) = mailkeys(&app, &["user", "list"], "");
+    assert!(ok);
+    assert!(out.contains("bob@example.org\tadmin") && out.contains("carol@example.org"), "{out}");
+    assert!(!out.contains("dave@example.org"));
+}
+both_backends!(user_add_and_list_work_from_the_command_line);
+
+#[test]
+fn every_command_has_help() {
+    for args in [&["--help"][..], &["serve", "--help"], &["migrate", "--help"], &["user", "add", "--help"], &["user", "list", "--help"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_mailkeys")).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"), "{args:?}");
+    }
+}

@@ -1,0 +1,254 @@
+//! Test harness: the real application on port 0 with a fresh database per test (SQLite file
+//! or a new PostgreSQL database), and a browser-like client with one method per user action.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use mailkeys::clock::ManualClock;
+use mailkeys::config::Settings;
+use mailkeys::domain::hashing::{Hasher, Profile};
+use mailkeys::startup;
+use mailkeys::store::{users, Db};
+use regex::Regex;
+use reqwest::redirect::Policy;
+use reqwest::{Response, StatusCode};
+use secrecy::SecretString;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs one async test body against both backends: `both_backends!(name, body_fn)`.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn on_postgres() {
+                super::$name($crate::helpers::Backend::Postgres).await
+            }
+        }
+    };
+}
+
+pub const PASSWORD: &str = "correct pony staple ledger";
+pub const NEW_PASSWORD: &str = "violet kettle marmalade orbit";
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub db: Db,
+    pub clock: Arc<ManualClock>,
+    pub settings: Settings,
+    pub database_url: String,
+    pub state: mailkeys::web::AppState,
+    _dir: tempfile::TempDir,
+}
+
+/// The PostgreSQL server tests create their databases on. A test that cannot reach it fails.
+pub fn postgres_admin_url() -> String {
+    std::env::var("MAILKEYS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+async fn fresh_database_url(backend: Backend, dir: &std::path::Path) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.join("mailkeys.db").display()),
+        Backend::Postgres => {
+            use sqlx::Connection;
+            let admin = postgres_admin_url();
+            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+                panic!("PostgreSQL is required for this test and is not reachable at {admin}: {e}. Run scripts/test, which starts it.")
+            });
+            let name = format!("mk_test_{}", mailkeys::domain::random::random_symbols(16).unwrap());
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+            format!("{base}/{name}")
+        }
+    }
+}
+
+/// Settings for tests: port 0, cheap hashes (the cost profile is not what is under test).
+pub fn test_settings(database_url: &str) -> Settings {
+    Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: database_url.to_owned(),
+        hash_main_memory_kib: 1024,
+        hash_main_iterations: 1,
+        imap_host: "mail.example.org".into(),
+        ..Settings::default()
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    // The app's own log, shown for failing tests (the test writer is captured otherwise).
+    let _ = tracing_subscriber::fmt().with_env_filter("info,sqlx=warn").with_test_writer().try_init();
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = fresh_database_url(backend, dir.path()).await;
+    let mut settings = test_settings(&database_url);
+    configure(&mut settings);
+    let clock = ManualClock::starting_now();
+    let app = startup::build_with_clock(settings.clone(), clock.clone()).await.expect("app builds");
+    let addr = app.local_addr().unwrap();
+    let state = app.state.clone();
+    let db = state.db.clone();
+    tokio::spawn(app.run());
+    TestApp { addr, db, clock, settings, database_url, state, _dir: dir }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A new browser: its own cookie jar, no automatic redirects.
+    pub fn browser(&self) -> Browser {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .build()
+            .unwrap();
+        Browser { client, base: format!("http://{}", self.addr) }
+    }
+
+    /// Creates an account directly in the store, as `mailkeys user add` would.
+    pub async fn add_user(&self, email: &str, password: &str, admin: bool) -> i64 {
+        let hasher = Hasher::new(self.settings.main_profile(), self.settings.app_profile(), 1).unwrap();
+        let hash = hasher.hash(Profile::Main, SecretString::from(password)).await.unwrap();
+        users::insert(
+            &self.db.pool,
+            users::NewUser { email, password_hash: &hash, is_admin: admin, main_imap_allowed: false, now: self.clock_now() },
+        )
+        .await
+        .unwrap()
+    }
+
+    pub fn clock_now(&self) -> i64 {
+        use mailkeys::clock::Clock;
+        self.clock.now()
+    }
+
+    /// A browser signed in as a fresh user `email`.
+    pub async fn signed_in(&self, email: &str) -> Browser {
+        self.add_user(email, PASSWORD, false).await;
+        let browser = self.browser();
+        let response = browser.sign_in(email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "sign-in of {email} failed");
+        browser
+    }
+
+    pub async fn audit_events(&self, user_id: i64) -> Vec<String> {
+        sqlx::query_scalar("SELECT event FROM audit_log WHERE subject_user_id = $1 ORDER BY id")
+            .bind(user_id)
+            .fetch_all(&self.db.pool)
+            .await
+            .unwrap()
+    }
+
+    pub async fn user_id(&self, email: &str) -> i64 {
+        sqlx::query_scalar("SELECT id FROM users WHERE email = $1").bind(email).fetch_one(&self.db.pool).await.unwrap()
+    }
+}
+
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub base: String,
+}
+
+/// An app password as the created page shows it.
+pub struct Created {
+    pub plaintext: String,
+    pub page: String,
+}
+
+pub fn csrf_in(html: &str) -> String {
+    let re = Regex::new(r#"name="csrf" value="([^"]+)""#).unwrap();
+    re.captures(html).map(|c| c[1].to_owned()).unwrap_or_else(|| panic!("no CSRF token in page:\n{html}"))
+}
+
+impl Browser {
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(format!("{}{}", self.base, path)).send().await.unwrap()
+    }
+
+    pub async fn get_text(&self, path: &str) -> String {
+        self.get(path).await.text().await.unwrap()
+    }
+
+    /// Posts a form as-is (the caller supplies or omits `csrf`).
+    pub async fn post_raw(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        self.client.post(format!("{}{}", self.base, path)).form(form).send().await.unwrap()
+    }
+
+    /// Posts a form with the CSRF token of the page at `form_page`.
+    pub async fn post(&self, form_page: &str, path: &str, form: &[(&str, &str)]) -> Response {
+        let csrf = csrf_in(&self.get_text(form_page).await);
+        let mut fields = vec![("csrf", csrf.as_str())];
+        fields.extend_from_slice(form);
+        self.post_raw(path, &fields).await
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> Response {
+        self.post("/sign-in", "/sign-in", &[("email", email), ("password", password)]).await
+    }
+
+    pub async fn sign_out(&self) -> Response {
+        self.post("/", "/sign-out", &[]).await
+    }
+
+    pub async fn create_app_password_with(&self, fields: &[(&str, &str)]) -> Response {
+        self.post("/", "/app-passwords", fields).await
+    }
+
+    pub async fn create_app_password(&self, name: &str) -> Created {
+        let response = self.create_app_password_with(&[("name", name), ("expires", "never"), ("scope", "imap")]).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let page = response.text().await.unwrap();
+        let re = Regex::new(r#"<code id="new-password">([^<]+)</code>"#).unwrap();
+        let plaintext = re.captures(&page).expect("created page shows the password")[1].to_owned();
+        Created { plaintext, page }
+    }
+
+    pub async fn revoke(&self, id: i64, reason: &str) -> Response {
+        self.post("/", &format!("/app-passwords/{id}/revoke"), &[("reason", reason)]).await
+    }
+
+    pub async fn revoke_all(&self) -> Response {
+        self.post("/", "/app-passwords/revoke-all", &[("reason", "lost laptop")]).await
+    }
+
+    pub async fn change_password(&self, current: &str, new: &str, confirm: &str, revoke_all: bool) -> Response {
+        let mut form = vec![("current", current), ("new", new), ("confirm", confirm)];
+        if revoke_all {
+            form.push(("revoke_app_passwords", "yes"));
+        }
+        self.post("/account", "/account/password", &form).await
+    }
+
+    pub async fn set_main_imap(&self, allowed: bool) -> Response {
+        let form: &[(&str, &str)] = if allowed { &[("allowed", "yes")] } else { &[] };
+        self.post("/account", "/account/imap", form).await
+    }
+}
+
+/// Id of the app password whose row shows `lookup_id`.
+pub async fn app_password_id(app: &TestApp, lookup_id: &str) -> i64 {
+    sqlx::query_scalar("SELECT id FROM app_passwords WHERE lookup_id = $1")
+        .bind(lookup_id)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap()
+}
+
+pub fn location(response: &Response) -> &str {
+    response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("")
+}

@@ -1,0 +1,9 @@
+//! Black-box tests of the running service. Every test runs against SQLite and PostgreSQL.
+
+mod helpers;
+
+mod app_passwords;
+mod auth;
+mod cli;
+mod rotation;
+mod web_security;
