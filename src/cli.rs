@@ -20,7 +20,11 @@ use crate::store::audit::{self, Entry, Event};
 use crate::store::{users, Db};
 
 #[derive(Parser)]
-#[command(name = "mailkeys", version, about = "App passwords for IMAP, verified by Dovecot")]
+#[command(
+    name = "mailkeys",
+    version,
+    about = "App passwords for IMAP, verified by Dovecot"
+)]
 pub struct Cli {
     /// Optional TOML settings file (environment variables override it).
     #[arg(long, env = "MAILKEYS_CONFIG", global = true)]
@@ -69,7 +73,9 @@ pub enum UserCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
         .with_writer(std::io::stderr)
         .init();
     let mut settings = Settings::load(cli.config.as_deref())?;
@@ -85,10 +91,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("Database is up to date.");
             Ok(())
         }
-        Command::User { command: UserCommand::List } => list_users(&settings).await,
-        Command::User { command: UserCommand::Add { email, admin, password_stdin, generate } } => {
-            add_user(&settings, &email, admin, password_stdin, generate).await
-        }
+        Command::User {
+            command: UserCommand::List,
+        } => list_users(&settings).await,
+        Command::User {
+            command:
+                UserCommand::Add {
+                    email,
+                    admin,
+                    password_stdin,
+                    generate,
+                },
+        } => add_user(&settings, &email, admin, password_stdin, generate).await,
     }
 }
 
@@ -122,7 +136,13 @@ async fn list_users(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn add_user(settings: &Settings, email: &str, admin: bool, password_stdin: bool, generate: bool) -> anyhow::Result<()> {
+async fn add_user(
+    settings: &Settings,
+    email: &str,
+    admin: bool,
+    password_stdin: bool,
+    generate: bool,
+) -> anyhow::Result<()> {
     let email = Username::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (password, generated) = if generate {
         (SecretString::from(random_symbols(24)?), true)
@@ -142,7 +162,8 @@ async fn add_user(settings: &Settings, email: &str, admin: bool, password_stdin:
         bail!("no terminal to prompt on: use --password-stdin or --generate");
     };
     let words = crate::web::auth::email_words(&email);
-    check_new_password(&password, settings.min_password_length, &words).map_err(|e| anyhow::anyhow!("{e}"))?;
+    check_new_password(&password, settings.min_password_length, &words)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let db = Db::connect(&settings.database_url).await?;
     db.migrate().await?;
     let hasher = Hasher::new(settings.main_profile(), settings.app_profile(), 1)?;
@@ -150,11 +171,41 @@ async fn add_user(settings: &Settings, email: &str, admin: bool, password_stdin:
     let hash = hasher.hash(Profile::Main, password).await?;
     let now = SystemClock.now();
     let mut tx = db.begin().await?;
-    let id = users::insert(&mut *tx, users::NewUser { email: email.as_str(), password_hash: &hash, is_admin: admin, main_imap_allowed: settings.main_password_imap_default, now })
-        .await
-        .map_err(|e| if crate::store::is_unique_violation(&e) { anyhow::anyhow!("an account with this email address exists already") } else { e.into() })?;
-    let detail = if admin { "created from the command line, admin" } else { "created from the command line" };
-    audit::record(&mut *tx, Entry { actor: None, subject: Some(id), event: Event::UserCreated, detail: detail.into(), ip: None }, now).await?;
+    let id = users::insert(
+        &mut *tx,
+        users::NewUser {
+            email: email.as_str(),
+            password_hash: &hash,
+            is_admin: admin,
+            main_imap_allowed: settings.main_password_imap_default,
+            now,
+        },
+    )
+    .await
+    .map_err(|e| {
+        if crate::store::is_unique_violation(&e) {
+            anyhow::anyhow!("an account with this email address exists already")
+        } else {
+            e.into()
+        }
+    })?;
+    let detail = if admin {
+        "created from the command line, admin"
+    } else {
+        "created from the command line"
+    };
+    audit::record(
+        &mut *tx,
+        Entry {
+            actor: None,
+            subject: Some(id),
+            event: Event::UserCreated,
+            detail: detail.into(),
+            ip: None,
+        },
+        now,
+    )
+    .await?;
     tx.commit().await.context("could not save the account")?;
     println!("Created {email}{}.", if admin { " (admin)" } else { "" });
     if let Some(password) = printable {

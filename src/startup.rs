@@ -23,11 +23,18 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     build_with_clock(settings, Arc::new(SystemClock)).await
 }
 
-pub async fn build_with_clock(settings: Settings, clock: SharedClock) -> anyhow::Result<Application> {
+pub async fn build_with_clock(
+    settings: Settings,
+    clock: SharedClock,
+) -> anyhow::Result<Application> {
     settings.validate()?;
     let db = Db::connect(&settings.database_url).await?;
     db.migrate().await?;
-    let hasher = Hasher::new(settings.main_profile(), settings.app_profile(), settings.hash_concurrency)?;
+    let hasher = Hasher::new(
+        settings.main_profile(),
+        settings.app_profile(),
+        settings.hash_concurrency,
+    )?;
     let listener = TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;

@@ -238,7 +238,10 @@ mod tests {
 
     #[test]
     fn a_plain_name_is_accepted_and_trimmed() {
-        assert_eq!(AppPasswordName::parse("  Phone ").unwrap().as_str(), "Phone");
+        assert_eq!(
+            AppPasswordName::parse("  Phone ").unwrap().as_str(),
+            "Phone"
+        );
     }
 
     #[test]
@@ -249,13 +252,19 @@ mod tests {
     #[test]
     fn a_name_of_64_characters_is_accepted_and_65_refused() {
         assert!(AppPasswordName::parse(&"é".repeat(64)).is_ok());
-        assert_eq!(AppPasswordName::parse(&"a".repeat(65)), Err(InvalidName::TooLong));
+        assert_eq!(
+            AppPasswordName::parse(&"a".repeat(65)),
+            Err(InvalidName::TooLong)
+        );
     }
 
     #[test]
     fn control_characters_and_nul_are_refused() {
         for bad in ["a\0b", "a\r\nb", "tab\there"] {
-            assert_eq!(AppPasswordName::parse(bad), Err(InvalidName::ForbiddenCharacter));
+            assert_eq!(
+                AppPasswordName::parse(bad),
+                Err(InvalidName::ForbiddenCharacter)
+            );
         }
     }
 
@@ -279,7 +288,7 @@ mod tests {
         let text = generated.plaintext.expose_secret();
         assert!(text.starts_with(generated.lookup_id.as_str()));
         assert_eq!(text.len(), LOOKUP_ID_LEN + SECRET_GROUPS * (GROUP_LEN + 1));
-        assert!(SECRET_BITS >= 100);
+        const { assert!(SECRET_BITS >= 100) };
         assert_eq!(
             LookupId::of_typed_password(&generated.plaintext),
             Some(generated.lookup_id.clone())
@@ -302,14 +311,20 @@ mod tests {
 
     #[test]
     fn a_short_typed_password_has_no_lookup_id() {
-        assert_eq!(LookupId::of_typed_password(&SecretString::from("abc")), None);
+        assert_eq!(
+            LookupId::of_typed_password(&SecretString::from("abc")),
+            None
+        );
     }
 
     #[test]
     fn allowed_nets_are_normalised_and_an_empty_list_means_anywhere() {
         assert_eq!(AllowedNets::parse("  ").unwrap(), None);
         assert_eq!(
-            AllowedNets::parse("192.0.2.0/24, 2001:db8::1").unwrap().unwrap().as_str(),
+            AllowedNets::parse("192.0.2.0/24, 2001:db8::1")
+                .unwrap()
+                .unwrap()
+                .as_str(),
             "192.0.2.0/24,2001:db8::1/128"
         );
         assert_eq!(AllowedNets::parse("10.0.0.0/33"), Err(InvalidNets));

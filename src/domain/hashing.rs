@@ -77,10 +77,16 @@ impl Hasher {
 
     /// Verifies `secret` against a stored hash. With `None` (unknown user) it verifies
     /// against the decoy and returns false, doing the same work as a real check.
-    pub async fn verify(&self, secret: SecretString, stored: Option<String>) -> anyhow::Result<bool> {
+    pub async fn verify(
+        &self,
+        secret: SecretString,
+        stored: Option<String>,
+    ) -> anyhow::Result<bool> {
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| self.decoy.to_string());
-        let matched = self.run_blocking(move || verify_stored(&secret, &stored)).await?;
+        let matched = self
+            .run_blocking(move || verify_stored(&secret, &stored))
+            .await?;
         Ok(known && matched)
     }
 
@@ -113,7 +119,8 @@ fn hash_with(argon: &Argon2<'_>, secret: &SecretString) -> anyhow::Result<String
 /// made under an older profile keep verifying.
 pub fn verify_stored(secret: &SecretString, stored: &str) -> anyhow::Result<bool> {
     let phc = stored.strip_prefix(DOVECOT_PREFIX).unwrap_or(stored);
-    let parsed = PasswordHash::new(phc).map_err(|e| anyhow::anyhow!("stored hash unreadable: {e}"))?;
+    let parsed =
+        PasswordHash::new(phc).map_err(|e| anyhow::anyhow!("stored hash unreadable: {e}"))?;
     Ok(Argon2::default()
         .verify_password(secret.expose_secret().as_bytes(), &parsed)
         .is_ok())
@@ -132,21 +139,39 @@ mod tests {
     #[tokio::test]
     async fn a_hash_carries_the_dovecot_prefix_and_its_parameters() {
         let hasher = Hasher::new(LIGHT, LIGHT, 1).unwrap();
-        let hash = hasher.hash(Profile::App, SecretString::from("s3cret")).await.unwrap();
-        assert!(hash.starts_with("{ARGON2ID}$argon2id$v=19$m=1024,t=1,p=1$"), "{hash}");
+        let hash = hasher
+            .hash(Profile::App, SecretString::from("s3cret"))
+            .await
+            .unwrap();
+        assert!(
+            hash.starts_with("{ARGON2ID}$argon2id$v=19$m=1024,t=1,p=1$"),
+            "{hash}"
+        );
     }
 
     #[tokio::test]
     async fn the_right_secret_verifies_and_a_wrong_one_does_not() {
         let hasher = Hasher::new(LIGHT, LIGHT, 1).unwrap();
-        let hash = hasher.hash(Profile::Main, SecretString::from("right")).await.unwrap();
-        assert!(hasher.verify(SecretString::from("right"), Some(hash.clone())).await.unwrap());
-        assert!(!hasher.verify(SecretString::from("wrong"), Some(hash)).await.unwrap());
+        let hash = hasher
+            .hash(Profile::Main, SecretString::from("right"))
+            .await
+            .unwrap();
+        assert!(hasher
+            .verify(SecretString::from("right"), Some(hash.clone()))
+            .await
+            .unwrap());
+        assert!(!hasher
+            .verify(SecretString::from("wrong"), Some(hash))
+            .await
+            .unwrap());
     }
 
     #[tokio::test]
     async fn an_unknown_user_never_verifies() {
         let hasher = Hasher::new(LIGHT, LIGHT, 1).unwrap();
-        assert!(!hasher.verify(SecretString::from("anything"), None).await.unwrap());
+        assert!(!hasher
+            .verify(SecretString::from("anything"), None)
+            .await
+            .unwrap());
     }
 }

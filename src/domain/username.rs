@@ -81,7 +81,12 @@ mod tests {
 
     #[test]
     fn whitespace_and_control_characters_are_refused() {
-        for bad in ["al ice@example.org", "alice@exa\r\nmple.org", "a\0@b.c", "a\"b@c.d"] {
+        for bad in [
+            "al ice@example.org",
+            "alice@exa\r\nmple.org",
+            "a\0@b.c",
+            "a\"b@c.d",
+        ] {
             assert_eq!(Username::parse(bad), Err(InvalidUsername), "{bad:?}");
         }
     }

@@ -34,7 +34,10 @@ pub struct NewAppPassword<'a> {
     pub expires_at: Option<i64>,
 }
 
-pub async fn insert<'e>(e: impl Executor<'e, Database = Any>, new: NewAppPassword<'_>) -> Result<i64, sqlx::Error> {
+pub async fn insert<'e>(
+    e: impl Executor<'e, Database = Any>,
+    new: NewAppPassword<'_>,
+) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO app_passwords (user_id, name, lookup_id, password_hash, scope, allowed_nets, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -63,21 +66,28 @@ pub async fn list_for_user(db: &Db, user_id: i64) -> Result<Vec<AppPasswordRow>,
 }
 
 /// One app password, only if it belongs to `user_id`.
-pub async fn find_for_user(db: &Db, user_id: i64, id: i64) -> Result<Option<AppPasswordRow>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM app_passwords WHERE user_id = $1 AND id = $2"))
-        .bind(user_id)
-        .bind(id)
-        .fetch_optional(&db.pool)
-        .await
+pub async fn find_for_user(
+    db: &Db,
+    user_id: i64,
+    id: i64,
+) -> Result<Option<AppPasswordRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM app_passwords WHERE user_id = $1 AND id = $2"
+    ))
+    .bind(user_id)
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await
 }
 
 pub async fn name_in_use(db: &Db, user_id: i64, name: &str) -> Result<bool, sqlx::Error> {
-    let found: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM app_passwords WHERE user_id = $1 AND name = $2 AND revoked_at IS NULL")
-            .bind(user_id)
-            .bind(name)
-            .fetch_optional(&db.pool)
-            .await?;
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM app_passwords WHERE user_id = $1 AND name = $2 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(name)
+    .fetch_optional(&db.pool)
+    .await?;
     Ok(found.is_some())
 }
 
@@ -89,7 +99,11 @@ pub struct Revocation<'a> {
 }
 
 /// Revokes one live app password of the user; false if there was none to revoke.
-pub async fn revoke<'e>(e: impl Executor<'e, Database = Any>, id: i64, r: &Revocation<'_>) -> Result<bool, sqlx::Error> {
+pub async fn revoke<'e>(
+    e: impl Executor<'e, Database = Any>,
+    id: i64,
+    r: &Revocation<'_>,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE app_passwords SET revoked_at = $1, revoked_by = $2, revoked_reason = $3 \
          WHERE id = $4 AND user_id = $5 AND revoked_at IS NULL",
@@ -105,7 +119,10 @@ pub async fn revoke<'e>(e: impl Executor<'e, Database = Any>, id: i64, r: &Revoc
 }
 
 /// Revokes every live app password of the user in one statement; returns how many.
-pub async fn revoke_all<'e>(e: impl Executor<'e, Database = Any>, r: &Revocation<'_>) -> Result<u64, sqlx::Error> {
+pub async fn revoke_all<'e>(
+    e: impl Executor<'e, Database = Any>,
+    r: &Revocation<'_>,
+) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE app_passwords SET revoked_at = $1, revoked_by = $2, revoked_reason = $3 \
          WHERE user_id = $4 AND revoked_at IS NULL",

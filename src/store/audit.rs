@@ -47,7 +47,11 @@ pub struct Entry<'a> {
     pub ip: Option<&'a str>,
 }
 
-pub async fn record<'e>(e: impl Executor<'e, Database = Any>, entry: Entry<'_>, now: i64) -> Result<(), sqlx::Error> {
+pub async fn record<'e>(
+    e: impl Executor<'e, Database = Any>,
+    entry: Entry<'_>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO audit_log (at, actor_user_id, subject_user_id, event, detail, ip) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -72,7 +76,11 @@ pub struct AuditRow {
 }
 
 /// The newest events about one user, newest first.
-pub async fn recent_for_user(db: &Db, user_id: i64, limit: i64) -> Result<Vec<AuditRow>, sqlx::Error> {
+pub async fn recent_for_user(
+    db: &Db,
+    user_id: i64,
+    limit: i64,
+) -> Result<Vec<AuditRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT at, event, detail, ip FROM audit_log WHERE subject_user_id = $1 \
          ORDER BY id DESC LIMIT $2",

@@ -63,7 +63,11 @@ impl Db {
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self.backend {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await,
-            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.pool).await,
+            Backend::Postgres => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&self.pool)
+                    .await
+            }
         }
         .context("database migration failed")
     }
@@ -79,7 +83,10 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
         sqlx::Error::Database(db) => {
             // SQLITE_BUSY / SQLITE_LOCKED / SQLITE_FULL, PostgreSQL admin shutdown / cannot connect now.
-            matches!(db.code().as_deref(), Some("5" | "6" | "13" | "57P01" | "57P03"))
+            matches!(
+                db.code().as_deref(),
+                Some("5" | "6" | "13" | "57P01" | "57P03")
+            )
         }
         _ => false,
     }

@@ -22,7 +22,10 @@ pub struct NewSession<'a> {
     pub ip: Option<&'a str>,
 }
 
-pub async fn insert<'e>(e: impl Executor<'e, Database = Any>, s: NewSession<'_>) -> Result<(), sqlx::Error> {
+pub async fn insert<'e>(
+    e: impl Executor<'e, Database = Any>,
+    s: NewSession<'_>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, ip) \
          VALUES ($1, $2, $3, $4, $4, $5)",

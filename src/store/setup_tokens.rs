@@ -26,7 +26,11 @@ pub async fn is_usable(db: &Db, token_hash: &str, now: i64) -> Result<bool, sqlx
 
 /// Marks the token used; false if it was already used, expired or unknown. Run inside the
 /// transaction that creates the admin, so a link works exactly once.
-pub async fn consume<'e>(e: impl Executor<'e, Database = Any>, token_hash: &str, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn consume<'e>(
+    e: impl Executor<'e, Database = Any>,
+    token_hash: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE setup_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
     )

@@ -38,7 +38,10 @@ pub struct NewUser<'a> {
     pub now: i64,
 }
 
-pub async fn insert<'e>(e: impl Executor<'e, Database = Any>, user: NewUser<'_>) -> Result<i64, sqlx::Error> {
+pub async fn insert<'e>(
+    e: impl Executor<'e, Database = Any>,
+    user: NewUser<'_>,
+) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO users (email, password_hash, is_admin, main_imap_allowed, created_at, password_changed_at) \
          VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
@@ -60,17 +63,22 @@ pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<UserRow>, sqlx::Error
 }
 
 /// The user and the stored hash, for sign-in.
-pub async fn find_with_hash(db: &Db, email: &str) -> Result<Option<(UserRow, String)>, sqlx::Error> {
+pub async fn find_with_hash(
+    db: &Db,
+    email: &str,
+) -> Result<Option<(UserRow, String)>, sqlx::Error> {
     #[derive(FromRow)]
     struct Row {
         #[sqlx(flatten)]
         user: UserRow,
         password_hash: String,
     }
-    let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS}, password_hash FROM users WHERE email = $1"))
-        .bind(email)
-        .fetch_optional(&db.pool)
-        .await?;
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS}, password_hash FROM users WHERE email = $1"
+    ))
+    .bind(email)
+    .fetch_optional(&db.pool)
+    .await?;
     Ok(row.map(|r| (r.user, r.password_hash)))
 }
 

@@ -55,7 +55,12 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
     }
 }
 
-async fn account_page(state: &AppState, current: &CurrentSession, error: Option<String>, notice: Option<&'static str>) -> AppResult<AccountPage> {
+async fn account_page(
+    state: &AppState,
+    current: &CurrentSession,
+    error: Option<String>,
+    notice: Option<&'static str>,
+) -> AppResult<AccountPage> {
     let activity = audit::recent_for_user(&state.db, current.user.id, 20)
         .await?
         .into_iter()
@@ -77,7 +82,11 @@ async fn account_page(state: &AppState, current: &CurrentSession, error: Option<
     })
 }
 
-pub async fn index(State(state): State<AppState>, SignedIn(current): SignedIn, Query(done): Query<Done>) -> AppResult<AccountPage> {
+pub async fn index(
+    State(state): State<AppState>,
+    SignedIn(current): SignedIn,
+    Query(done): Query<Done>,
+) -> AppResult<AccountPage> {
     account_page(&state, &current, None, notice(done.done.as_deref())).await
 }
 
@@ -98,43 +107,121 @@ pub async fn change_password(
     let user_id = current.user.id;
     let now = state.now();
     if !within_max_length(&form.current) || !within_max_length(&form.new) {
-        return refuse(&state, &current, Rejected::TooLong.to_string(), StatusCode::UNPROCESSABLE_ENTITY).await;
+        return refuse(
+            &state,
+            &current,
+            Rejected::TooLong.to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     let stored = users::password_hash(&state.db, user_id).await?;
-    let current_ok = state.hasher.verify(form.current.clone(), stored).await.map_err(AppError::internal)?;
+    let current_ok = state
+        .hasher
+        .verify(form.current.clone(), stored)
+        .await
+        .map_err(AppError::internal)?;
     if !current_ok {
-        audit::record(&state.db.pool, Entry { actor: Some(user_id), subject: Some(user_id), event: Event::PasswordChangeFailed, detail: "wrong current password".into(), ip: Some(&ip) }, now).await?;
-        return refuse(&state, &current, "Your current password is incorrect.".into(), StatusCode::UNPROCESSABLE_ENTITY).await;
+        audit::record(
+            &state.db.pool,
+            Entry {
+                actor: Some(user_id),
+                subject: Some(user_id),
+                event: Event::PasswordChangeFailed,
+                detail: "wrong current password".into(),
+                ip: Some(&ip),
+            },
+            now,
+        )
+        .await?;
+        return refuse(
+            &state,
+            &current,
+            "Your current password is incorrect.".into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     if form.new.expose_secret() == form.current.expose_secret() {
-        return refuse(&state, &current, Rejected::SameAsCurrent.to_string(), StatusCode::UNPROCESSABLE_ENTITY).await;
+        return refuse(
+            &state,
+            &current,
+            Rejected::SameAsCurrent.to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     if form.new.expose_secret() != form.confirm.expose_secret() {
-        return refuse(&state, &current, "The two new passwords differ.".into(), StatusCode::UNPROCESSABLE_ENTITY).await;
+        return refuse(
+            &state,
+            &current,
+            "The two new passwords differ.".into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     let email = Username::parse(&current.user.email).map_err(AppError::internal)?;
-    if let Err(e) = check_new_password(&form.new, state.settings.min_password_length, &email_words(&email)) {
-        return refuse(&state, &current, e.to_string(), StatusCode::UNPROCESSABLE_ENTITY).await;
+    if let Err(e) = check_new_password(
+        &form.new,
+        state.settings.min_password_length,
+        &email_words(&email),
+    ) {
+        return refuse(
+            &state,
+            &current,
+            e.to_string(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
-    let hash = state.hasher.hash(Profile::Main, form.new).await.map_err(AppError::internal)?;
+    let hash = state
+        .hasher
+        .hash(Profile::Main, form.new)
+        .await
+        .map_err(AppError::internal)?;
     let revoke_all = form.revoke_app_passwords.is_some();
     let mut tx = state.db.begin().await?;
     users::set_password(&mut *tx, user_id, &hash, now).await?;
     let ended = sessions::delete_for_user(&mut *tx, user_id, Some(&current.token_digest)).await?;
     let mut detail = format!("{ended} other sessions ended");
     if revoke_all {
-        let revocation = Revocation { user_id, by: user_id, reason: "main password rotated", now };
+        let revocation = Revocation {
+            user_id,
+            by: user_id,
+            reason: "main password rotated",
+            now,
+        };
         let count = app_passwords::revoke_all(&mut *tx, &revocation).await?;
         detail.push_str(&format!(", {count} app passwords revoked"));
     }
-    audit::record(&mut *tx, Entry { actor: Some(user_id), subject: Some(user_id), event: Event::PasswordChanged, detail, ip: Some(&ip) }, now).await?;
+    audit::record(
+        &mut *tx,
+        Entry {
+            actor: Some(user_id),
+            subject: Some(user_id),
+            event: Event::PasswordChanged,
+            detail,
+            ip: Some(&ip),
+        },
+        now,
+    )
+    .await?;
     tx.commit().await?;
-    let done = if revoke_all { "password-and-revoked" } else { "password" };
+    let done = if revoke_all {
+        "password-and-revoked"
+    } else {
+        "password"
+    };
     Ok(Redirect::to(&format!("/account?done={done}")).into_response())
 }
 
 /// The account page again, with what was wrong with the form.
-async fn refuse(state: &AppState, current: &CurrentSession, message: String, status: StatusCode) -> AppResult<Response> {
+async fn refuse(
+    state: &AppState,
+    current: &CurrentSession,
+    message: String,
+    status: StatusCode,
+) -> AppResult<Response> {
     let page = account_page(state, current, Some(message), None).await?;
     Ok((status, page).into_response())
 }
@@ -154,8 +241,23 @@ pub async fn set_main_imap(
     let allowed = form.allowed.is_some();
     let mut tx = state.db.begin().await?;
     users::set_main_imap_allowed(&mut *tx, user_id, allowed).await?;
-    let detail = if allowed { "main password allowed for IMAP" } else { "main password refused for IMAP" };
-    audit::record(&mut *tx, Entry { actor: Some(user_id), subject: Some(user_id), event: Event::MainImapSetting, detail: detail.into(), ip: Some(&ip) }, state.now()).await?;
+    let detail = if allowed {
+        "main password allowed for IMAP"
+    } else {
+        "main password refused for IMAP"
+    };
+    audit::record(
+        &mut *tx,
+        Entry {
+            actor: Some(user_id),
+            subject: Some(user_id),
+            event: Event::MainImapSetting,
+            detail: detail.into(),
+            ip: Some(&ip),
+        },
+        state.now(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Redirect::to("/account?done=imap"))
 }

@@ -70,18 +70,48 @@ pub async fn sign_in(
     };
     // Over-long input is refused without hashing, the same way for every account.
     let matched = password_policy::within_max_length(&form.password)
-        && state.hasher.verify(form.password, stored).await.map_err(AppError::internal)?;
+        && state
+            .hasher
+            .verify(form.password, stored)
+            .await
+            .map_err(AppError::internal)?;
     let now = state.now();
     match user {
         Some(user) if matched && !user.disabled => {
             let jar = session::start(&state, jar, user.id, &ip).await?;
-            audit::record(&state.db.pool, Entry { actor: Some(user.id), subject: Some(user.id), event: Event::SignIn, detail: String::new(), ip: Some(&ip) }, now).await?;
+            audit::record(
+                &state.db.pool,
+                Entry {
+                    actor: Some(user.id),
+                    subject: Some(user.id),
+                    event: Event::SignIn,
+                    detail: String::new(),
+                    ip: Some(&ip),
+                },
+                now,
+            )
+            .await?;
             Ok((jar, Redirect::to("/")).into_response())
         }
         _ => {
             let subject = user.as_ref().map(|u| u.id);
-            let detail = if subject.is_some() { String::new() } else { "unknown account".to_owned() };
-            audit::record(&state.db.pool, Entry { actor: None, subject, event: Event::SignInFailed, detail, ip: Some(&ip) }, now).await?;
+            let detail = if subject.is_some() {
+                String::new()
+            } else {
+                "unknown account".to_owned()
+            };
+            audit::record(
+                &state.db.pool,
+                Entry {
+                    actor: None,
+                    subject,
+                    event: Event::SignInFailed,
+                    detail,
+                    ip: Some(&ip),
+                },
+                now,
+            )
+            .await?;
             let page = SignInPage {
                 csrf: form.csrf,
                 email: form.email,
@@ -100,7 +130,18 @@ pub async fn sign_out(
 ) -> AppResult<Response> {
     sessions::delete(&state.db, &current.token_digest).await?;
     let user_id = current.user.id;
-    audit::record(&state.db.pool, Entry { actor: Some(user_id), subject: Some(user_id), event: Event::SignOut, detail: String::new(), ip: Some(&ip) }, state.now()).await?;
+    audit::record(
+        &state.db.pool,
+        Entry {
+            actor: Some(user_id),
+            subject: Some(user_id),
+            event: Event::SignOut,
+            detail: String::new(),
+            ip: Some(&ip),
+        },
+        state.now(),
+    )
+    .await?;
     Ok((session::end_cookie(&state, jar), Redirect::to("/sign-in")).into_response())
 }
 
@@ -170,10 +211,18 @@ pub async fn setup(
     if form.password.expose_secret() != form.confirm.expose_secret() {
         return invalid("The two passwords differ.".into());
     }
-    if let Err(e) = check_new_password(&form.password, state.settings.min_password_length, &email_words(&email)) {
+    if let Err(e) = check_new_password(
+        &form.password,
+        state.settings.min_password_length,
+        &email_words(&email),
+    ) {
         return invalid(e.to_string());
     }
-    let hash = state.hasher.hash(Profile::Main, form.password).await.map_err(AppError::internal)?;
+    let hash = state
+        .hasher
+        .hash(Profile::Main, form.password)
+        .await
+        .map_err(AppError::internal)?;
     let mut tx = state.db.begin().await?;
     if !setup_tokens::consume(&mut *tx, &digest, now).await? {
         return Err(AppError::LinkExpired);
@@ -196,7 +245,18 @@ pub async fn setup(
         }
         Err(e) => return Err(e.into()),
     };
-    audit::record(&mut *tx, Entry { actor: Some(user_id), subject: Some(user_id), event: Event::SetupCompleted, detail: "first admin created through the setup link".into(), ip: Some(&ip) }, now).await?;
+    audit::record(
+        &mut *tx,
+        Entry {
+            actor: Some(user_id),
+            subject: Some(user_id),
+            event: Event::SetupCompleted,
+            detail: "first admin created through the setup link".into(),
+            ip: Some(&ip),
+        },
+        now,
+    )
+    .await?;
     tx.commit().await?;
     let jar = session::start(&state, jar, user_id, &ip).await?;
     Ok((jar, Redirect::to("/")).into_response())
@@ -205,6 +265,11 @@ pub async fn setup(
 /// Words an attacker would try first against this account's password.
 pub fn email_words(email: &Username) -> Vec<&str> {
     let mut words = vec![email.as_str()];
-    words.extend(email.as_str().split(['@', '.', '_', '-', '+']).filter(|w| w.len() > 2));
+    words.extend(
+        email
+            .as_str()
+            .split(['@', '.', '_', '-', '+'])
+            .filter(|w| w.len() > 2),
+    );
     words
 }

@@ -37,7 +37,11 @@ pub fn anon_token(state: &AppState, jar: CookieJar) -> AppResult<(CookieJar, Str
         return Ok((jar, value));
     }
     let token = random_token().map_err(AppError::internal)?;
-    let jar = jar.add(hardened_cookie(state, anon_cookie_name(state), token.clone()));
+    let jar = jar.add(hardened_cookie(
+        state,
+        anon_cookie_name(state),
+        token.clone(),
+    ));
     Ok((jar, token))
 }
 
@@ -45,7 +49,12 @@ fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-pub async fn verify(State(state): State<AppState>, jar: CookieJar, req: Request, next: Next) -> Response {
+pub async fn verify(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    req: Request,
+    next: Next,
+) -> Response {
     if is_safe(req.method()) {
         return next.run(req).await;
     }
@@ -82,7 +91,9 @@ async fn check(state: &AppState, jar: &CookieJar, req: Request) -> AppResult<Req
     } else {
         None
     };
-    let presented = from_header.or(from_form).ok_or(AppError::Forbidden(EXPIRED))?;
+    let presented = from_header
+        .or(from_form)
+        .ok_or(AppError::Forbidden(EXPIRED))?;
     if !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
         return Err(AppError::Forbidden(EXPIRED));
     }
@@ -106,7 +117,10 @@ mod tests {
 
     #[test]
     fn the_csrf_field_is_found_among_others() {
-        assert_eq!(form_field(b"name=a&csrf=xyz&b=2", "csrf").as_deref(), Some("xyz"));
+        assert_eq!(
+            form_field(b"name=a&csrf=xyz&b=2", "csrf").as_deref(),
+            Some("xyz")
+        );
     }
 
     #[test]

@@ -43,7 +43,9 @@ impl AppPasswordView {
             (Some(at), Some(ip)) => format!(
                 "{} from {ip}{}",
                 timestamp(at),
-                row.last_used_protocol.map(|p| format!(" ({p})")).unwrap_or_default()
+                row.last_used_protocol
+                    .map(|p| format!(" ({p})"))
+                    .unwrap_or_default()
             ),
             (Some(at), None) => timestamp(at),
             _ => "Never".to_owned(),
@@ -105,7 +107,13 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
     }
 }
 
-async fn index_page(state: &AppState, current: &CurrentSession, form: CreateForm, error: Option<String>, notice: Option<&'static str>) -> AppResult<IndexPage> {
+async fn index_page(
+    state: &AppState,
+    current: &CurrentSession,
+    form: CreateForm,
+    error: Option<String>,
+    notice: Option<&'static str>,
+) -> AppResult<IndexPage> {
     let now = state.now();
     let passwords: Vec<AppPasswordView> = app_passwords::list_for_user(&state.db, current.user.id)
         .await?
@@ -124,8 +132,19 @@ async fn index_page(state: &AppState, current: &CurrentSession, form: CreateForm
     })
 }
 
-pub async fn index(State(state): State<AppState>, SignedIn(current): SignedIn, Query(done): Query<Done>) -> AppResult<IndexPage> {
-    index_page(&state, &current, CreateForm::default(), None, notice(done.done.as_deref())).await
+pub async fn index(
+    State(state): State<AppState>,
+    SignedIn(current): SignedIn,
+    Query(done): Query<Done>,
+) -> AppResult<IndexPage> {
+    index_page(
+        &state,
+        &current,
+        CreateForm::default(),
+        None,
+        notice(done.done.as_deref()),
+    )
+    .await
 }
 
 #[derive(Template, WebTemplate)]
@@ -157,11 +176,21 @@ struct ValidCreate {
 
 fn validate(form: &CreateForm) -> Result<ValidCreate, String> {
     let name = AppPasswordName::parse(&form.name).map_err(|e| e.to_string())?;
-    let expiry = ExpiryChoice::parse(&form.expires).ok_or("Choose when the password expires from the list.")?;
-    let scope = if form.scope.is_empty() { Some(Scope::Imap) } else { Scope::parse(&form.scope) }
-        .ok_or("Choose what the password may be used for from the list.")?;
+    let expiry = ExpiryChoice::parse(&form.expires)
+        .ok_or("Choose when the password expires from the list.")?;
+    let scope = if form.scope.is_empty() {
+        Some(Scope::Imap)
+    } else {
+        Scope::parse(&form.scope)
+    }
+    .ok_or("Choose what the password may be used for from the list.")?;
     let nets = AllowedNets::parse(&form.allowed_nets).map_err(|e| e.to_string())?;
-    Ok(ValidCreate { name, expiry, scope, nets })
+    Ok(ValidCreate {
+        name,
+        expiry,
+        scope,
+        nets,
+    })
 }
 
 const DUPLICATE_NAME: &str = "You already have an active app password with this name. Pick another name or revoke the old one.";
@@ -186,7 +215,11 @@ pub async fn create(
     let expires_at = valid.expiry.expires_at(now);
     for _ in 0..LOOKUP_ID_ATTEMPTS {
         let generated = GeneratedAppPassword::generate().map_err(AppError::internal)?;
-        let hash = state.hasher.hash(Profile::App, generated.plaintext.clone()).await.map_err(AppError::internal)?;
+        let hash = state
+            .hasher
+            .hash(Profile::App, generated.plaintext.clone())
+            .await
+            .map_err(AppError::internal)?;
         let mut tx = state.db.begin().await?;
         let inserted = app_passwords::insert(
             &mut *tx,
@@ -204,8 +237,23 @@ pub async fn create(
         .await;
         match inserted {
             Ok(id) => {
-                let detail = format!("id {id}, name {:?}, lookup id {}", valid.name.as_str(), generated.lookup_id.as_str());
-                audit::record(&mut *tx, Entry { actor: Some(user_id), subject: Some(user_id), event: Event::AppPasswordCreated, detail, ip: Some(&ip) }, now).await?;
+                let detail = format!(
+                    "id {id}, name {:?}, lookup id {}",
+                    valid.name.as_str(),
+                    generated.lookup_id.as_str()
+                );
+                audit::record(
+                    &mut *tx,
+                    Entry {
+                        actor: Some(user_id),
+                        subject: Some(user_id),
+                        event: Event::AppPasswordCreated,
+                        detail,
+                        ip: Some(&ip),
+                    },
+                    now,
+                )
+                .await?;
                 tx.commit().await?;
                 let page = CreatedPage {
                     nav: Nav::of(&current),
@@ -229,10 +277,17 @@ pub async fn create(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(AppError::internal(anyhow::anyhow!("no free lookup id after {LOOKUP_ID_ATTEMPTS} attempts")))
+    Err(AppError::internal(anyhow::anyhow!(
+        "no free lookup id after {LOOKUP_ID_ATTEMPTS} attempts"
+    )))
 }
 
-async fn rejected(state: &AppState, current: &CurrentSession, form: CreateForm, message: String) -> AppResult<Response> {
+async fn rejected(
+    state: &AppState,
+    current: &CurrentSession,
+    form: CreateForm,
+    message: String,
+) -> AppResult<Response> {
     let page = index_page(state, current, form, Some(message), None).await?;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }
@@ -247,17 +302,30 @@ pub struct ConfirmRevokePage {
 }
 
 /// Only the owner's live app passwords can be revoked; anything else is a 404.
-async fn live_password(state: &AppState, current: &CurrentSession, id: i64) -> AppResult<AppPasswordRow> {
+async fn live_password(
+    state: &AppState,
+    current: &CurrentSession,
+    id: i64,
+) -> AppResult<AppPasswordRow> {
     match app_passwords::find_for_user(&state.db, current.user.id, id).await? {
         Some(row) if row.revoked_at.is_none() => Ok(row),
         _ => Err(AppError::NotFound),
     }
 }
 
-pub async fn confirm_revoke(State(state): State<AppState>, SignedIn(current): SignedIn, Path(id): Path<i64>) -> AppResult<ConfirmRevokePage> {
+pub async fn confirm_revoke(
+    State(state): State<AppState>,
+    SignedIn(current): SignedIn,
+    Path(id): Path<i64>,
+) -> AppResult<ConfirmRevokePage> {
     let row = live_password(&state, &current, id).await?;
     let view = AppPasswordView::of(row, state.now());
-    Ok(ConfirmRevokePage { nav: Nav::of(&current), id, name: view.name, last_used: view.last_used })
+    Ok(ConfirmRevokePage {
+        nav: Nav::of(&current),
+        id,
+        name: view.name,
+        last_used: view.last_used,
+    })
 }
 
 #[derive(Deserialize)]
@@ -268,7 +336,13 @@ pub struct RevokeForm {
 
 /// A free-text reason, cut to a sane size and stripped of control characters.
 fn clean_reason(reason: &str) -> String {
-    reason.chars().filter(|c| !c.is_control()).take(200).collect::<String>().trim().to_owned()
+    reason
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect::<String>()
+        .trim()
+        .to_owned()
 }
 
 pub async fn revoke(
@@ -283,12 +357,31 @@ pub async fn revoke(
     let now = state.now();
     let reason = clean_reason(&form.reason);
     let mut tx = state.db.begin().await?;
-    let revocation = Revocation { user_id, by: user_id, reason: &reason, now };
+    let revocation = Revocation {
+        user_id,
+        by: user_id,
+        reason: &reason,
+        now,
+    };
     if !app_passwords::revoke(&mut *tx, id, &revocation).await? {
         return Err(AppError::NotFound);
     }
-    let detail = format!("id {id}, name {:?}, lookup id {}, reason {reason:?}", row.name, row.lookup_id);
-    audit::record(&mut *tx, Entry { actor: Some(user_id), subject: Some(user_id), event: Event::AppPasswordRevoked, detail, ip: Some(&ip) }, now).await?;
+    let detail = format!(
+        "id {id}, name {:?}, lookup id {}, reason {reason:?}",
+        row.name, row.lookup_id
+    );
+    audit::record(
+        &mut *tx,
+        Entry {
+            actor: Some(user_id),
+            subject: Some(user_id),
+            event: Event::AppPasswordRevoked,
+            detail,
+            ip: Some(&ip),
+        },
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Redirect::to("/?done=revoked"))
 }
@@ -300,14 +393,20 @@ pub struct ConfirmRevokeAllPage {
     pub active_count: usize,
 }
 
-pub async fn confirm_revoke_all(State(state): State<AppState>, SignedIn(current): SignedIn) -> AppResult<ConfirmRevokeAllPage> {
+pub async fn confirm_revoke_all(
+    State(state): State<AppState>,
+    SignedIn(current): SignedIn,
+) -> AppResult<ConfirmRevokeAllPage> {
     let now = state.now();
     let active_count = app_passwords::list_for_user(&state.db, current.user.id)
         .await?
         .into_iter()
         .filter(|row| AppPasswordView::of(row.clone(), now).is_active())
         .count();
-    Ok(ConfirmRevokeAllPage { nav: Nav::of(&current), active_count })
+    Ok(ConfirmRevokeAllPage {
+        nav: Nav::of(&current),
+        active_count,
+    })
 }
 
 pub async fn revoke_all(
@@ -320,8 +419,28 @@ pub async fn revoke_all(
     let now = state.now();
     let reason = clean_reason(&form.reason);
     let mut tx = state.db.begin().await?;
-    let count = app_passwords::revoke_all(&mut *tx, &Revocation { user_id, by: user_id, reason: &reason, now }).await?;
-    audit::record(&mut *tx, Entry { actor: Some(user_id), subject: Some(user_id), event: Event::AllAppPasswordsRevoked, detail: format!("{count} revoked, reason {reason:?}"), ip: Some(&ip) }, now).await?;
+    let count = app_passwords::revoke_all(
+        &mut *tx,
+        &Revocation {
+            user_id,
+            by: user_id,
+            reason: &reason,
+            now,
+        },
+    )
+    .await?;
+    audit::record(
+        &mut *tx,
+        Entry {
+            actor: Some(user_id),
+            subject: Some(user_id),
+            event: Event::AllAppPasswordsRevoked,
+            detail: format!("{count} revoked, reason {reason:?}"),
+            ip: Some(&ip),
+        },
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Redirect::to("/?done=revoked-all"))
 }

@@ -48,8 +48,14 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .route("/", get(dashboard::index))
         .route("/app-passwords", post(dashboard::create))
-        .route("/app-passwords/{id}/revoke", get(dashboard::confirm_revoke).post(dashboard::revoke))
-        .route("/app-passwords/revoke-all", get(dashboard::confirm_revoke_all).post(dashboard::revoke_all))
+        .route(
+            "/app-passwords/{id}/revoke",
+            get(dashboard::confirm_revoke).post(dashboard::revoke),
+        )
+        .route(
+            "/app-passwords/revoke-all",
+            get(dashboard::confirm_revoke_all).post(dashboard::revoke_all),
+        )
         .route("/account", get(account::index))
         .route("/account/password", post(account::change_password))
         .route("/account/imap", post(account::set_main_imap))
@@ -76,9 +82,15 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");
-            render_error(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.")
+            render_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong on our side.",
+            )
         }))
-        .layer(middleware::from_fn_with_state(state.clone(), headers::security_headers))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            headers::security_headers,
+        ))
         .with_state(state)
 }
 

@@ -45,7 +45,12 @@ pub fn hardened_cookie(state: &AppState, name: &'static str, value: String) -> C
 }
 
 /// Middleware: puts the [`CurrentSession`] into the request if the cookie names a live one.
-pub async fn load(State(state): State<AppState>, jar: CookieJar, mut req: Request, next: Next) -> Response {
+pub async fn load(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let Some(cookie) = jar.get(session_cookie_name(&state)) else {
         return next.run(req).await;
     };
@@ -84,7 +89,12 @@ async fn find_live(state: &AppState, token: &str) -> AppResult<Option<CurrentSes
 
 /// Starts a fresh session for `user_id` (a new id every time: no fixation) and returns the
 /// cookie jar that carries it.
-pub async fn start(state: &AppState, jar: CookieJar, user_id: i64, ip: &str) -> AppResult<CookieJar> {
+pub async fn start(
+    state: &AppState,
+    jar: CookieJar,
+    user_id: i64,
+    ip: &str,
+) -> AppResult<CookieJar> {
     let token = random_token().map_err(AppError::internal)?;
     let csrf = random_token().map_err(AppError::internal)?;
     let digest = token_digest(&token);

@@ -8,7 +8,11 @@ use crate::both_backends;
 use crate::helpers::*;
 
 async fn stored_hash(app: &TestApp, id: i64) -> String {
-    sqlx::query_scalar("SELECT password_hash FROM app_passwords WHERE id = $1").bind(id).fetch_one(&app.db.pool).await.unwrap()
+    sqlx::query_scalar("SELECT password_hash FROM app_passwords WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap()
 }
 
 /// Every text column of every table, to prove a plaintext never reached the database.
@@ -33,22 +37,40 @@ async fn a_new_app_password_is_shown_once_and_stored_only_as_a_dovecot_hash(back
 
     let re = regex::Regex::new(r"^[a-km-np-z2-9]{6}(-[a-km-np-z2-9]{6}){4}$").unwrap();
     assert!(re.is_match(&created.plaintext), "{}", created.plaintext);
-    assert!(created.page.contains("mail.example.org"), "IMAP server shown");
-    assert!(created.page.contains("993") && created.page.contains("alice@example.org"), "port and username shown");
+    assert!(
+        created.page.contains("mail.example.org"),
+        "IMAP server shown"
+    );
+    assert!(
+        created.page.contains("993") && created.page.contains("alice@example.org"),
+        "port and username shown"
+    );
 
     let lookup = &created.plaintext[..6];
     let id = app_password_id(&app, lookup).await;
     let hash = stored_hash(&app, id).await;
-    assert!(hash.starts_with("{ARGON2ID}$argon2id$v=19$m=1024,t=1,p=1$"), "{hash}");
+    assert!(
+        hash.starts_with("{ARGON2ID}$argon2id$v=19$m=1024,t=1,p=1$"),
+        "{hash}"
+    );
     assert!(verify_stored(&SecretString::from(created.plaintext.clone()), &hash).unwrap());
     assert!(!verify_stored(&SecretString::from(format!("{lookup}-wrong")), &hash).unwrap());
 
     let dashboard = browser.get_text("/").await;
     assert!(dashboard.contains("Phone") && dashboard.contains(lookup));
-    assert!(!dashboard.contains(&created.plaintext[7..]), "the secret is never shown again");
-    assert!(!database_text(&app).await.contains(&created.plaintext[7..]), "no plaintext in the database");
+    assert!(
+        !dashboard.contains(&created.plaintext[7..]),
+        "the secret is never shown again"
+    );
+    assert!(
+        !database_text(&app).await.contains(&created.plaintext[7..]),
+        "no plaintext in the database"
+    );
     let user_id = app.user_id("alice@example.org").await;
-    assert_eq!(app.audit_events(user_id).await, ["sign_in", "app_password_created"]);
+    assert_eq!(
+        app.audit_events(user_id).await,
+        ["sign_in", "app_password_created"]
+    );
 }
 both_backends!(a_new_app_password_is_shown_once_and_stored_only_as_a_dovecot_hash);
 
@@ -60,11 +82,19 @@ async fn expiry_scope_and_networks_are_saved(backend: Backend) {
     .await;
     let browser = app.signed_in("alice@example.org").await;
     let response = browser
-        .create_app_password_with(&[("name", "Laptop"), ("expires", "30"), ("scope", "imap+smtp"), ("allowed_nets", "192.0.2.0/24, 2001:db8::/32")])
+        .create_app_password_with(&[
+            ("name", "Laptop"),
+            ("expires", "30"),
+            ("scope", "imap+smtp"),
+            ("allowed_nets", "192.0.2.0/24, 2001:db8::/32"),
+        ])
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let (expires_at, scope, nets): (Option<i64>, String, Option<String>) =
-        sqlx::query_as("SELECT expires_at, scope, allowed_nets FROM app_passwords").fetch_one(&app.db.pool).await.unwrap();
+        sqlx::query_as("SELECT expires_at, scope, allowed_nets FROM app_passwords")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
     assert_eq!(expires_at, Some(app.clock_now() + 30 * 86_400));
     assert_eq!(scope, "imap+smtp");
     assert_eq!(nets.as_deref(), Some("192.0.2.0/24,2001:db8::/32"));
@@ -88,17 +118,37 @@ async fn bad_names_are_refused_with_a_message_and_nothing_changes(backend: Backe
         ("evil\u{202E}gpj.exe", "control characters"),
     ];
     for (name, message) in cases {
-        let response = browser.create_app_password_with(&[("name", name), ("expires", "never")]).await;
-        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name:?}");
+        let response = browser
+            .create_app_password_with(&[("name", name), ("expires", "never")])
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{name:?}"
+        );
         let page = response.text().await.unwrap();
         assert!(page.contains(message), "{name:?}: {page}");
     }
-    let response = browser.create_app_password_with(&[("name", "Ok"), ("expires", "12")]).await;
+    let response = browser
+        .create_app_password_with(&[("name", "Ok"), ("expires", "12")])
+        .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let response = browser.create_app_password_with(&[("name", "Ok"), ("allowed_nets", "not-a-net")]).await;
+    let response = browser
+        .create_app_password_with(&[("name", "Ok"), ("allowed_nets", "not-a-net")])
+        .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(response.text().await.unwrap().contains(r#"value="not-a-net""#), "what the user typed is kept");
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords").fetch_one(&app.db.pool).await.unwrap();
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains(r#"value="not-a-net""#),
+        "what the user typed is kept"
+    );
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
     assert_eq!(count, 0);
 }
 both_backends!(bad_names_are_refused_with_a_message_and_nothing_changes);
@@ -108,11 +158,17 @@ async fn markup_and_sql_in_a_name_are_stored_verbatim_and_escaped(backend: Backe
     let browser = app.signed_in("alice@example.org").await;
     let name = r#"<script>alert(1)</script>' OR '1'='1 -- 100%"#;
     browser.create_app_password(name).await;
-    let stored: String = sqlx::query_scalar("SELECT name FROM app_passwords").fetch_one(&app.db.pool).await.unwrap();
+    let stored: String = sqlx::query_scalar("SELECT name FROM app_passwords")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
     assert_eq!(stored, name);
     let page = browser.get_text("/").await;
     assert!(!page.contains("<script>alert(1)</script>"));
-    assert!(page.contains("&lt;script&gt;alert(1)&lt;"), "shown escaped");
+    assert!(
+        page.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+        "shown escaped"
+    );
 }
 both_backends!(markup_and_sql_in_a_name_are_stored_verbatim_and_escaped);
 
@@ -120,12 +176,21 @@ async fn a_duplicate_active_name_is_refused_but_a_revoked_name_can_be_reused(bac
     let app = spawn_app(backend).await;
     let browser = app.signed_in("alice@example.org").await;
     let first = browser.create_app_password("Phone").await;
-    let response = browser.create_app_password_with(&[("name", "Phone"), ("expires", "never")]).await;
+    let response = browser
+        .create_app_password_with(&[("name", "Phone"), ("expires", "never")])
+        .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(response.text().await.unwrap().contains("already have an active app password with this name"));
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("already have an active app password with this name"));
 
     let id = app_password_id(&app, &first.plaintext[..6]).await;
-    assert_eq!(browser.revoke(id, "new phone").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        browser.revoke(id, "new phone").await.status(),
+        StatusCode::SEE_OTHER
+    );
     browser.create_app_password("Phone").await;
 }
 both_backends!(a_duplicate_active_name_is_refused_but_a_revoked_name_can_be_reused);
@@ -139,22 +204,45 @@ async fn revoking_keeps_the_row_for_the_audit_trail(backend: Backend) {
     let confirm = browser.get(&format!("/app-passwords/{id}/revoke")).await;
     assert_eq!(confirm.status(), StatusCode::OK);
     assert!(confirm.text().await.unwrap().contains("Revoke “Tablet”?"));
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NULL").fetch_one(&app.db.pool).await.unwrap();
+    let count: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NULL")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
     assert_eq!(count, 1, "showing the confirmation changes nothing");
 
     let response = browser.revoke(id, "lost it").await;
     assert_eq!(location(&response), "/?done=revoked");
     let (revoked_at, revoked_by, reason): (Option<i64>, Option<i64>, Option<String>) =
-        sqlx::query_as("SELECT revoked_at, revoked_by, revoked_reason FROM app_passwords WHERE id = $1").bind(id).fetch_one(&app.db.pool).await.unwrap();
+        sqlx::query_as(
+            "SELECT revoked_at, revoked_by, revoked_reason FROM app_passwords WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
     let user_id = app.user_id("alice@example.org").await;
     assert!(revoked_at.is_some());
     assert_eq!(revoked_by, Some(user_id));
     assert_eq!(reason.as_deref(), Some("lost it"));
     assert!(browser.get_text("/").await.contains("badge revoked"));
 
-    assert_eq!(browser.revoke(id, "again").await.status(), StatusCode::NOT_FOUND, "already revoked");
-    assert_eq!(browser.get(&format!("/app-passwords/{id}/revoke")).await.status(), StatusCode::NOT_FOUND);
-    assert_eq!(app.audit_events(user_id).await, ["sign_in", "app_password_created", "app_password_revoked"]);
+    assert_eq!(
+        browser.revoke(id, "again").await.status(),
+        StatusCode::NOT_FOUND,
+        "already revoked"
+    );
+    assert_eq!(
+        browser
+            .get(&format!("/app-passwords/{id}/revoke"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.audit_events(user_id).await,
+        ["sign_in", "app_password_created", "app_password_revoked"]
+    );
 }
 both_backends!(revoking_keeps_the_row_for_the_audit_trail);
 
@@ -167,10 +255,17 @@ async fn revoke_all_revokes_every_live_password(backend: Backend) {
     let confirm = browser.get_text("/app-passwords/revoke-all").await;
     assert!(confirm.contains("Revoke all 3 app passwords?"));
     assert_eq!(location(&browser.revoke_all().await), "/?done=revoked-all");
-    let live: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NULL").fetch_one(&app.db.pool).await.unwrap();
+    let live: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NULL")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
     assert_eq!(live, 0);
     let user_id = app.user_id("alice@example.org").await;
-    assert!(app.audit_events(user_id).await.contains(&"all_app_passwords_revoked".to_owned()));
+    assert!(app
+        .audit_events(user_id)
+        .await
+        .contains(&"all_app_passwords_revoked".to_owned()));
 }
 both_backends!(revoke_all_revokes_every_live_password);
 
@@ -182,11 +277,28 @@ async fn another_users_password_can_be_neither_seen_nor_revoked(backend: Backend
     let id = app_password_id(&app, &created.plaintext[..6]).await;
 
     assert!(!mallory.get_text("/").await.contains("Alice&#39;s phone"));
-    assert!(!mallory.get_text("/").await.contains(&created.plaintext[..6]));
-    assert_eq!(mallory.get(&format!("/app-passwords/{id}/revoke")).await.status(), StatusCode::NOT_FOUND);
-    assert_eq!(mallory.revoke(id, "mine now").await.status(), StatusCode::NOT_FOUND);
+    assert!(!mallory
+        .get_text("/")
+        .await
+        .contains(&created.plaintext[..6]));
+    assert_eq!(
+        mallory
+            .get(&format!("/app-passwords/{id}/revoke"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        mallory.revoke(id, "mine now").await.status(),
+        StatusCode::NOT_FOUND
+    );
     mallory.revoke_all().await;
-    let revoked: Option<i64> = sqlx::query_scalar("SELECT revoked_at FROM app_passwords WHERE id = $1").bind(id).fetch_one(&app.db.pool).await.unwrap();
+    let revoked: Option<i64> =
+        sqlx::query_scalar("SELECT revoked_at FROM app_passwords WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
     assert_eq!(revoked, None, "alice's password is untouched");
 }
 both_backends!(another_users_password_can_be_neither_seen_nor_revoked);

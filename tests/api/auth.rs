@@ -8,23 +8,44 @@ use crate::helpers::*;
 
 async fn setup_link_creates_the_first_admin_exactly_once(backend: Backend) {
     let app = spawn_app(backend).await;
-    let link = setup_link_if_needed(&app.state).await.unwrap().expect("no admin yet, so a link");
+    let link = setup_link_if_needed(&app.state)
+        .await
+        .unwrap()
+        .expect("no admin yet, so a link");
     let path = &link[link.find("/setup/").unwrap()..];
 
     let browser = app.browser();
     let form = browser.get(path).await;
     assert_eq!(form.status(), StatusCode::OK);
     let response = browser
-        .post(path, path, &[("email", "Root@Example.org"), ("password", PASSWORD), ("confirm", PASSWORD)])
+        .post(
+            path,
+            path,
+            &[
+                ("email", "Root@Example.org"),
+                ("password", PASSWORD),
+                ("confirm", PASSWORD),
+            ],
+        )
         .await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert!(browser.get_text("/").await.contains("root@example.org (admin)"));
+    assert!(browser
+        .get_text("/")
+        .await
+        .contains("root@example.org (admin)"));
 
     let again = app.browser();
-    assert_eq!(again.get(path).await.status(), StatusCode::GONE, "a used link is refused");
+    assert_eq!(
+        again.get(path).await.status(),
+        StatusCode::GONE,
+        "a used link is refused"
+    );
     let user_id = app.user_id("root@example.org").await;
     assert_eq!(app.audit_events(user_id).await, ["setup_completed"]);
-    assert!(setup_link_if_needed(&app.state).await.unwrap().is_none(), "an admin exists now");
+    assert!(
+        setup_link_if_needed(&app.state).await.unwrap().is_none(),
+        "an admin exists now"
+    );
 }
 both_backends!(setup_link_creates_the_first_admin_exactly_once);
 
@@ -43,14 +64,29 @@ async fn setup_refuses_a_weak_password_and_keeps_the_email(backend: Backend) {
     let path = &link[link.find("/setup/").unwrap()..];
     let browser = app.browser();
     let response = browser
-        .post(path, path, &[("email", "root@example.org"), ("password", "password1234"), ("confirm", "password1234")])
+        .post(
+            path,
+            path,
+            &[
+                ("email", "root@example.org"),
+                ("password", "password1234"),
+                ("confirm", "password1234"),
+            ],
+        )
         .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = response.text().await.unwrap();
     assert!(page.contains("too common"));
     assert!(page.contains(r#"value="root@example.org""#));
-    assert!(!page.contains("password1234"), "a password is never echoed back");
-    assert_eq!(browser.get(path).await.status(), StatusCode::OK, "the link still works");
+    assert!(
+        !page.contains("password1234"),
+        "a password is never echoed back"
+    );
+    assert_eq!(
+        browser.get(path).await.status(),
+        StatusCode::OK,
+        "the link still works"
+    );
 }
 both_backends!(setup_refuses_a_weak_password_and_keeps_the_email);
 
@@ -58,7 +94,11 @@ async fn a_user_signs_in_and_out(backend: Backend) {
     let app = spawn_app(backend).await;
     let user_id = app.add_user("alice@example.org", PASSWORD, false).await;
     let browser = app.browser();
-    assert_eq!(location(&browser.get("/").await), "/sign-in", "visitors are sent to sign in");
+    assert_eq!(
+        location(&browser.get("/").await),
+        "/sign-in",
+        "visitors are sent to sign in"
+    );
 
     let response = browser.sign_in("ALICE@example.org", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -66,7 +106,10 @@ async fn a_user_signs_in_and_out(backend: Backend) {
 
     assert_eq!(browser.sign_out().await.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&browser.get("/").await), "/sign-in");
-    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions").fetch_one(&app.db.pool).await.unwrap();
+    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
     assert_eq!(sessions, 0, "sign-out deletes the session");
     assert_eq!(app.audit_events(user_id).await, ["sign_in", "sign_out"]);
 }
@@ -76,14 +119,21 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_answer(backend: Backe
     let app = spawn_app(backend).await;
     let user_id = app.add_user("alice@example.org", PASSWORD, false).await;
     let browser = app.browser();
-    let wrong = browser.sign_in("alice@example.org", "not the password").await;
+    let wrong = browser
+        .sign_in("alice@example.org", "not the password")
+        .await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     let wrong_page = wrong.text().await.unwrap();
     assert!(wrong_page.contains("The email address or password is incorrect."));
-    assert!(wrong_page.contains(r#"value="alice@example.org""#), "the email is kept");
+    assert!(
+        wrong_page.contains(r#"value="alice@example.org""#),
+        "the email is kept"
+    );
     assert!(!wrong_page.contains("not the password"));
 
-    let unknown = browser.sign_in("nobody@example.org", "not the password").await;
+    let unknown = browser
+        .sign_in("nobody@example.org", "not the password")
+        .await;
     assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
     let unknown_page = unknown.text().await.unwrap();
     assert_eq!(
@@ -99,16 +149,26 @@ both_backends!(a_wrong_password_and_an_unknown_user_get_the_same_answer);
 async fn a_disabled_user_cannot_sign_in_and_is_signed_out(backend: Backend) {
     let app = spawn_app(backend).await;
     let browser = app.signed_in("alice@example.org").await;
-    sqlx::query("UPDATE users SET disabled = TRUE").execute(&app.db.pool).await.unwrap();
+    sqlx::query("UPDATE users SET disabled = TRUE")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
     assert_eq!(location(&browser.get("/").await), "/sign-in");
-    assert_eq!(browser.sign_in("alice@example.org", PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        browser
+            .sign_in("alice@example.org", PASSWORD)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
 }
 both_backends!(a_disabled_user_cannot_sign_in_and_is_signed_out);
 
 async fn a_session_ends_after_idle_and_absolute_timeouts(backend: Backend) {
     let app = spawn_app(backend).await;
     let idle = app.signed_in("idle@example.org").await;
-    app.clock.advance(app.settings.session_idle_timeout_secs + 1);
+    app.clock
+        .advance(app.settings.session_idle_timeout_secs + 1);
     assert_eq!(location(&idle.get("/").await), "/sign-in", "idle too long");
 
     let busy = app.signed_in("busy@example.org").await;
@@ -117,10 +177,18 @@ async fn a_session_ends_after_idle_and_absolute_timeouts(backend: Backend) {
     while elapsed + step <= app.settings.session_absolute_timeout_secs {
         app.clock.advance(step);
         elapsed += step;
-        assert_eq!(busy.get("/").await.status(), StatusCode::OK, "active at {elapsed}s");
+        assert_eq!(
+            busy.get("/").await.status(),
+            StatusCode::OK,
+            "active at {elapsed}s"
+        );
     }
     app.clock.advance(step);
-    assert_eq!(location(&busy.get("/").await), "/sign-in", "absolute lifetime reached");
+    assert_eq!(
+        location(&busy.get("/").await),
+        "/sign-in",
+        "absolute lifetime reached"
+    );
 }
 both_backends!(a_session_ends_after_idle_and_absolute_timeouts);
 
@@ -137,15 +205,33 @@ async fn signing_in_issues_a_new_session_id(backend: Backend) {
     let csrf = csrf_in(&page);
     let response = planted
         .post(app.url("/sign-in"))
-        .header("cookie", format!("mailkeys-csrf={csrf}; mailkeys-session=attacker-chosen"))
-        .form(&[("csrf", csrf.as_str()), ("email", "alice@example.org"), ("password", PASSWORD)])
+        .header(
+            "cookie",
+            format!("mailkeys-csrf={csrf}; mailkeys-session=attacker-chosen"),
+        )
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", "alice@example.org"),
+            ("password", PASSWORD),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let set_cookie: Vec<_> = response.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
-    let session = set_cookie.iter().find(|c| c.starts_with("mailkeys-session=")).expect("a session cookie");
+    let set_cookie: Vec<_> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let session = set_cookie
+        .iter()
+        .find(|c| c.starts_with("mailkeys-session="))
+        .expect("a session cookie");
     assert!(!session.contains("attacker-chosen"));
-    assert!(session.contains("HttpOnly") && session.contains("SameSite=Strict"), "{session}");
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Strict"),
+        "{session}"
+    );
 }
 both_backends!(signing_in_issues_a_new_session_id);

@@ -17,39 +17,101 @@ fn mailkeys(app: &TestApp, args: &[&str], stdin: &str) -> (bool, String, String)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 async fn user_add_and_list_work_from_the_command_line(backend: Backend) {
     let app = spawn_app(backend).await;
-    let (ok, out, err) = mailkeys(&app, &["user", "add", "bob@example.org", "--admin", "--password-stdin"], &format!("{PASSWORD}\n"));
+    let (ok, out, err) = mailkeys(
+        &app,
+        &[
+            "user",
+            "add",
+            "bob@example.org",
+            "--admin",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
     assert!(ok, "{out}{err}");
-    assert_eq!(app.browser().sign_in("bob@example.org", PASSWORD).await.status(), reqwest::StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.browser()
+            .sign_in("bob@example.org", PASSWORD)
+            .await
+            .status(),
+        reqwest::StatusCode::SEE_OTHER
+    );
 
-    let (ok, out, _) = mailkeys(&app, &["user", "add", "carol@example.org", "--generate"], "");
+    let (ok, out, _) = mailkeys(
+        &app,
+        &["user", "add", "carol@example.org", "--generate"],
+        "",
+    );
     assert!(ok);
-    let generated = out.lines().find_map(|l| l.strip_prefix("Password (shown once): ")).expect("printed password").to_owned();
-    assert_eq!(app.browser().sign_in("carol@example.org", &generated).await.status(), reqwest::StatusCode::SEE_OTHER);
+    let generated = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Password (shown once): "))
+        .expect("printed password")
+        .to_owned();
+    assert_eq!(
+        app.browser()
+            .sign_in("carol@example.org", &generated)
+            .await
+            .status(),
+        reqwest::StatusCode::SEE_OTHER
+    );
 
-    let (ok, _, err) = mailkeys(&app, &["user", "add", "BOB@example.org", "--password-stdin"], &format!("{PASSWORD}\n"));
+    let (ok, _, err) = mailkeys(
+        &app,
+        &["user", "add", "BOB@example.org", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    );
     assert!(!ok && err.contains("exists already"), "{err}");
-    let (ok, _, err) = mailkeys(&app, &["user", "add", "dave@example.org", "--password-stdin"], "password1234\n");
+    let (ok, _, err) = mailkeys(
+        &app,
+        &["user", "add", "dave@example.org", "--password-stdin"],
+        "password1234\n",
+    );
     assert!(!ok && err.contains("too common"), "{err}");
 
     let (ok, out, _) = mailkeys(&app, &["user", "list"], "");
     assert!(ok);
-    assert!(out.contains("bob@example.org\tadmin") && out.contains("carol@example.org"), "{out}");
+    assert!(
+        out.contains("bob@example.org\tadmin") && out.contains("carol@example.org"),
+        "{out}"
+    );
     assert!(!out.contains("dave@example.org"));
 }
 both_backends!(user_add_and_list_work_from_the_command_line);
 
 #[test]
 fn every_command_has_help() {
-    for args in [&["--help"][..], &["serve", "--help"], &["migrate", "--help"], &["user", "add", "--help"], &["user", "list", "--help"]] {
-        let out = Command::new(env!("CARGO_BIN_EXE_mailkeys")).args(args).output().unwrap();
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["migrate", "--help"],
+        &["user", "add", "--help"],
+        &["user", "list", "--help"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_mailkeys"))
+            .args(args)
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{args:?}");
-        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage"),
+            "{args:?}"
+        );
     }
 }

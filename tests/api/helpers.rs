@@ -65,8 +65,14 @@ async fn fresh_database_url(backend: Backend, dir: &std::path::Path) -> String {
             let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
                 panic!("PostgreSQL is required for this test and is not reachable at {admin}: {e}. Run scripts/test, which starts it.")
             });
-            let name = format!("mk_test_{}", mailkeys::domain::random::random_symbols(16).unwrap());
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+            let name = format!(
+                "mk_test_{}",
+                mailkeys::domain::random::random_symbols(16).unwrap()
+            );
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
             let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
             format!("{base}/{name}")
         }
@@ -91,18 +97,31 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
     // The app's own log, shown for failing tests (the test writer is captured otherwise).
-    let _ = tracing_subscriber::fmt().with_env_filter("info,sqlx=warn").with_test_writer().try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("info,sqlx=warn")
+        .with_test_writer()
+        .try_init();
     let dir = tempfile::tempdir().unwrap();
     let database_url = fresh_database_url(backend, dir.path()).await;
     let mut settings = test_settings(&database_url);
     configure(&mut settings);
     let clock = ManualClock::starting_now();
-    let app = startup::build_with_clock(settings.clone(), clock.clone()).await.expect("app builds");
+    let app = startup::build_with_clock(settings.clone(), clock.clone())
+        .await
+        .expect("app builds");
     let addr = app.local_addr().unwrap();
     let state = app.state.clone();
     let db = state.db.clone();
     tokio::spawn(app.run());
-    TestApp { addr, db, clock, settings, database_url, state, _dir: dir }
+    TestApp {
+        addr,
+        db,
+        clock,
+        settings,
+        database_url,
+        state,
+        _dir: dir,
+    }
 }
 
 impl TestApp {
@@ -117,16 +136,29 @@ impl TestApp {
             .redirect(Policy::none())
             .build()
             .unwrap();
-        Browser { client, base: format!("http://{}", self.addr) }
+        Browser {
+            client,
+            base: format!("http://{}", self.addr),
+        }
     }
 
     /// Creates an account directly in the store, as `mailkeys user add` would.
     pub async fn add_user(&self, email: &str, password: &str, admin: bool) -> i64 {
-        let hasher = Hasher::new(self.settings.main_profile(), self.settings.app_profile(), 1).unwrap();
-        let hash = hasher.hash(Profile::Main, SecretString::from(password)).await.unwrap();
+        let hasher =
+            Hasher::new(self.settings.main_profile(), self.settings.app_profile(), 1).unwrap();
+        let hash = hasher
+            .hash(Profile::Main, SecretString::from(password))
+            .await
+            .unwrap();
         users::insert(
             &self.db.pool,
-            users::NewUser { email, password_hash: &hash, is_admin: admin, main_imap_allowed: false, now: self.clock_now() },
+            users::NewUser {
+                email,
+                password_hash: &hash,
+                is_admin: admin,
+                main_imap_allowed: false,
+                now: self.clock_now(),
+            },
         )
         .await
         .unwrap()
@@ -142,7 +174,11 @@ impl TestApp {
         self.add_user(email, PASSWORD, false).await;
         let browser = self.browser();
         let response = browser.sign_in(email, PASSWORD).await;
-        assert_eq!(response.status(), StatusCode::SEE_OTHER, "sign-in of {email} failed");
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "sign-in of {email} failed"
+        );
         browser
     }
 
@@ -155,7 +191,11 @@ impl TestApp {
     }
 
     pub async fn user_id(&self, email: &str) -> i64 {
-        sqlx::query_scalar("SELECT id FROM users WHERE email = $1").bind(email).fetch_one(&self.db.pool).await.unwrap()
+        sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+            .bind(email)
+            .fetch_one(&self.db.pool)
+            .await
+            .unwrap()
     }
 }
 
@@ -172,12 +212,18 @@ pub struct Created {
 
 pub fn csrf_in(html: &str) -> String {
     let re = Regex::new(r#"name="csrf" value="([^"]+)""#).unwrap();
-    re.captures(html).map(|c| c[1].to_owned()).unwrap_or_else(|| panic!("no CSRF token in page:\n{html}"))
+    re.captures(html)
+        .map(|c| c[1].to_owned())
+        .unwrap_or_else(|| panic!("no CSRF token in page:\n{html}"))
 }
 
 impl Browser {
     pub async fn get(&self, path: &str) -> Response {
-        self.client.get(format!("{}{}", self.base, path)).send().await.unwrap()
+        self.client
+            .get(format!("{}{}", self.base, path))
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn get_text(&self, path: &str) -> String {
@@ -186,7 +232,12 @@ impl Browser {
 
     /// Posts a form as-is (the caller supplies or omits `csrf`).
     pub async fn post_raw(&self, path: &str, form: &[(&str, &str)]) -> Response {
-        self.client.post(format!("{}{}", self.base, path)).form(form).send().await.unwrap()
+        self.client
+            .post(format!("{}{}", self.base, path))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Posts a form with the CSRF token of the page at `form_page`.
@@ -198,7 +249,12 @@ impl Browser {
     }
 
     pub async fn sign_in(&self, email: &str, password: &str) -> Response {
-        self.post("/sign-in", "/sign-in", &[("email", email), ("password", password)]).await
+        self.post(
+            "/sign-in",
+            "/sign-in",
+            &[("email", email), ("password", password)],
+        )
+        .await
     }
 
     pub async fn sign_out(&self) -> Response {
@@ -210,7 +266,9 @@ impl Browser {
     }
 
     pub async fn create_app_password(&self, name: &str) -> Created {
-        let response = self.create_app_password_with(&[("name", name), ("expires", "never"), ("scope", "imap")]).await;
+        let response = self
+            .create_app_password_with(&[("name", name), ("expires", "never"), ("scope", "imap")])
+            .await;
         assert_eq!(response.status(), StatusCode::CREATED);
         let page = response.text().await.unwrap();
         let re = Regex::new(r#"<code id="new-password">([^<]+)</code>"#).unwrap();
@@ -219,14 +277,30 @@ impl Browser {
     }
 
     pub async fn revoke(&self, id: i64, reason: &str) -> Response {
-        self.post("/", &format!("/app-passwords/{id}/revoke"), &[("reason", reason)]).await
+        self.post(
+            "/",
+            &format!("/app-passwords/{id}/revoke"),
+            &[("reason", reason)],
+        )
+        .await
     }
 
     pub async fn revoke_all(&self) -> Response {
-        self.post("/", "/app-passwords/revoke-all", &[("reason", "lost laptop")]).await
+        self.post(
+            "/",
+            "/app-passwords/revoke-all",
+            &[("reason", "lost laptop")],
+        )
+        .await
     }
 
-    pub async fn change_password(&self, current: &str, new: &str, confirm: &str, revoke_all: bool) -> Response {
+    pub async fn change_password(
+        &self,
+        current: &str,
+        new: &str,
+        confirm: &str,
+        revoke_all: bool,
+    ) -> Response {
         let mut form = vec![("current", current), ("new", new), ("confirm", confirm)];
         if revoke_all {
             form.push(("revoke_app_passwords", "yes"));
@@ -250,5 +324,9 @@ pub async fn app_password_id(app: &TestApp, lookup_id: &str) -> i64 {
 }
 
 pub fn location(response: &Response) -> &str {
-    response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("")
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }

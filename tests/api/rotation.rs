@@ -9,26 +9,56 @@ async fn rotation_signs_out_other_sessions_and_retires_the_old_password(backend:
     let app = spawn_app(backend).await;
     let here = app.signed_in("alice@example.org").await;
     let elsewhere = app.browser();
-    assert_eq!(elsewhere.sign_in("alice@example.org", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        elsewhere
+            .sign_in("alice@example.org", PASSWORD)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
     let kept = here.create_app_password("Phone").await;
 
-    let response = here.change_password(PASSWORD, NEW_PASSWORD, NEW_PASSWORD, false).await;
+    let response = here
+        .change_password(PASSWORD, NEW_PASSWORD, NEW_PASSWORD, false)
+        .await;
     assert_eq!(location(&response), "/account?done=password");
-    assert_eq!(here.get("/").await.status(), StatusCode::OK, "the session that rotated stays");
-    assert_eq!(location(&elsewhere.get("/").await), "/sign-in", "every other session ends");
+    assert_eq!(
+        here.get("/").await.status(),
+        StatusCode::OK,
+        "the session that rotated stays"
+    );
+    assert_eq!(
+        location(&elsewhere.get("/").await),
+        "/sign-in",
+        "every other session ends"
+    );
 
     let fresh = app.browser();
-    assert_eq!(fresh.sign_in("alice@example.org", PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(fresh.sign_in("alice@example.org", NEW_PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        fresh.sign_in("alice@example.org", PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        fresh
+            .sign_in("alice@example.org", NEW_PASSWORD)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
 
-    let live: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NULL AND lookup_id = $1")
-        .bind(&kept.plaintext[..6])
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let live: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NULL AND lookup_id = $1",
+    )
+    .bind(&kept.plaintext[..6])
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
     assert_eq!(live, 1, "app passwords stay unless asked");
     let user_id = app.user_id("alice@example.org").await;
-    assert!(app.audit_events(user_id).await.contains(&"password_changed".to_owned()));
+    assert!(app
+        .audit_events(user_id)
+        .await
+        .contains(&"password_changed".to_owned()));
 }
 both_backends!(rotation_signs_out_other_sessions_and_retires_the_old_password);
 
@@ -37,11 +67,20 @@ async fn rotation_can_revoke_every_app_password_at_once(backend: Backend) {
     let browser = app.signed_in("alice@example.org").await;
     browser.create_app_password("Phone").await;
     browser.create_app_password("Laptop").await;
-    let response = browser.change_password(PASSWORD, NEW_PASSWORD, NEW_PASSWORD, true).await;
+    let response = browser
+        .change_password(PASSWORD, NEW_PASSWORD, NEW_PASSWORD, true)
+        .await;
     assert_eq!(location(&response), "/account?done=password-and-revoked");
-    let live: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NULL").fetch_one(&app.db.pool).await.unwrap();
+    let live: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NULL")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
     assert_eq!(live, 0);
-    let reason: String = sqlx::query_scalar("SELECT revoked_reason FROM app_passwords LIMIT 1").fetch_one(&app.db.pool).await.unwrap();
+    let reason: String = sqlx::query_scalar("SELECT revoked_reason FROM app_passwords LIMIT 1")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
     assert_eq!(reason, "main password rotated");
 }
 both_backends!(rotation_can_revoke_every_app_password_at_once);
@@ -51,23 +90,55 @@ async fn bad_rotations_are_refused_with_a_message_and_change_nothing(backend: Ba
     let browser = app.signed_in("alice@example.org").await;
     let too_long = "ab1-".repeat(257);
     let cases: [(&str, &str, &str, &str); 6] = [
-        ("wrong current pw", NEW_PASSWORD, NEW_PASSWORD, "current password is incorrect"),
-        (PASSWORD, PASSWORD, PASSWORD, "must differ from the current one"),
-        (PASSWORD, NEW_PASSWORD, "something else entirely", "two new passwords differ"),
+        (
+            "wrong current pw",
+            NEW_PASSWORD,
+            NEW_PASSWORD,
+            "current password is incorrect",
+        ),
+        (
+            PASSWORD,
+            PASSWORD,
+            PASSWORD,
+            "must differ from the current one",
+        ),
+        (
+            PASSWORD,
+            NEW_PASSWORD,
+            "something else entirely",
+            "two new passwords differ",
+        ),
         (PASSWORD, "Sh0rt!pw", "Sh0rt!pw", "at least 12 characters"),
         (PASSWORD, "password1234", "password1234", "too common"),
         (PASSWORD, &too_long, &too_long, "at most 1024 characters"),
     ];
     for (current, new, confirm, message) in cases {
         let response = browser.change_password(current, new, confirm, true).await;
-        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{message}");
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{message}"
+        );
         let page = response.text().await.unwrap();
         assert!(page.contains(message), "expected {message:?}");
-        assert!(!page.contains(new) || new == PASSWORD, "passwords are never echoed");
+        assert!(
+            !page.contains(new) || new == PASSWORD,
+            "passwords are never echoed"
+        );
     }
-    assert_eq!(app.browser().sign_in("alice@example.org", PASSWORD).await.status(), StatusCode::SEE_OTHER, "password unchanged");
+    assert_eq!(
+        app.browser()
+            .sign_in("alice@example.org", PASSWORD)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER,
+        "password unchanged"
+    );
     let user_id = app.user_id("alice@example.org").await;
-    assert!(app.audit_events(user_id).await.contains(&"password_change_failed".to_owned()));
+    assert!(app
+        .audit_events(user_id)
+        .await
+        .contains(&"password_change_failed".to_owned()));
 }
 both_backends!(bad_rotations_are_refused_with_a_message_and_change_nothing);
 
@@ -75,11 +146,18 @@ async fn the_main_password_imap_setting_is_saved(backend: Backend) {
     let app = spawn_app(backend).await;
     let browser = app.signed_in("alice@example.org").await;
     let allowed = || async {
-        let v: i64 = sqlx::query_scalar("SELECT CASE WHEN main_imap_allowed THEN 1 ELSE 0 END FROM users").fetch_one(&app.db.pool).await.unwrap();
+        let v: i64 =
+            sqlx::query_scalar("SELECT CASE WHEN main_imap_allowed THEN 1 ELSE 0 END FROM users")
+                .fetch_one(&app.db.pool)
+                .await
+                .unwrap();
         v == 1
     };
     assert!(!allowed().await, "off by default");
-    assert_eq!(location(&browser.set_main_imap(true).await), "/account?done=imap");
+    assert_eq!(
+        location(&browser.set_main_imap(true).await),
+        "/account?done=imap"
+    );
     assert!(allowed().await);
     assert!(browser.get_text("/account").await.contains("checked"));
     browser.set_main_imap(false).await;

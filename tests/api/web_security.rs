@@ -7,8 +7,17 @@ use crate::helpers::*;
 
 fn assert_security_headers(response: &reqwest::Response) {
     let h = response.headers();
-    let csp = h.get("content-security-policy").expect("CSP").to_str().unwrap();
-    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    let csp = h
+        .get("content-security-policy")
+        .expect("CSP")
+        .to_str()
+        .unwrap();
+    assert!(
+        csp.contains("frame-ancestors 'none'")
+            && csp.contains("script-src 'self'")
+            && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
     assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
     assert_eq!(h.get("referrer-policy").unwrap(), "no-referrer");
     assert_eq!(h.get("x-frame-options").unwrap(), "DENY");
@@ -21,20 +30,48 @@ async fn state_changes_without_a_valid_csrf_token_are_refused(backend: Backend) 
         ("/app-passwords", vec![("name", "Phone")]),
         ("/app-passwords/revoke-all", vec![]),
         ("/account/imap", vec![("allowed", "yes")]),
-        ("/account/password", vec![("current", PASSWORD), ("new", NEW_PASSWORD), ("confirm", NEW_PASSWORD)]),
+        (
+            "/account/password",
+            vec![
+                ("current", PASSWORD),
+                ("new", NEW_PASSWORD),
+                ("confirm", NEW_PASSWORD),
+            ],
+        ),
         ("/sign-out", vec![]),
     ] {
         let missing = browser.post_raw(path, &form).await;
-        assert_eq!(missing.status(), StatusCode::FORBIDDEN, "{path} without a token");
+        assert_eq!(
+            missing.status(),
+            StatusCode::FORBIDDEN,
+            "{path} without a token"
+        );
         assert_security_headers(&missing);
         let mut forged = form.clone();
         forged.push(("csrf", "forged"));
-        assert_eq!(browser.post_raw(path, &forged).await.status(), StatusCode::FORBIDDEN, "{path} with a forged token");
+        assert_eq!(
+            browser.post_raw(path, &forged).await.status(),
+            StatusCode::FORBIDDEN,
+            "{path} with a forged token"
+        );
     }
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords").fetch_one(&app.db.pool).await.unwrap();
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
     assert_eq!(count, 0);
-    assert_eq!(browser.get("/").await.status(), StatusCode::OK, "still signed in");
-    assert_eq!(app.browser().sign_in("alice@example.org", PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        browser.get("/").await.status(),
+        StatusCode::OK,
+        "still signed in"
+    );
+    assert_eq!(
+        app.browser()
+            .sign_in("alice@example.org", PASSWORD)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
 }
 both_backends!(state_changes_without_a_valid_csrf_token_are_refused);
 
@@ -43,7 +80,14 @@ async fn sign_in_without_the_form_cookie_is_refused(backend: Backend) {
     app.add_user("alice@example.org", PASSWORD, false).await;
     let browser = app.browser();
     let response = browser
-        .post_raw("/sign-in", &[("csrf", "guess"), ("email", "alice@example.org"), ("password", PASSWORD)])
+        .post_raw(
+            "/sign-in",
+            &[
+                ("csrf", "guess"),
+                ("email", "alice@example.org"),
+                ("password", PASSWORD),
+            ],
+        )
         .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
@@ -54,12 +98,24 @@ async fn a_get_request_never_changes_state(backend: Backend) {
     let browser = app.signed_in("alice@example.org").await;
     let created = browser.create_app_password("Phone").await;
     let id = app_password_id(&app, &created.plaintext[..6]).await;
-    for path in [format!("/app-passwords/{id}/revoke"), "/app-passwords/revoke-all".to_owned(), "/sign-out".to_owned()] {
+    for path in [
+        format!("/app-passwords/{id}/revoke"),
+        "/app-passwords/revoke-all".to_owned(),
+        "/sign-out".to_owned(),
+    ] {
         browser.get(&path).await;
     }
-    let live: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NULL").fetch_one(&app.db.pool).await.unwrap();
+    let live: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NULL")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
     assert_eq!(live, 1);
-    assert_eq!(browser.get("/").await.status(), StatusCode::OK, "GET /sign-out does not sign out");
+    assert_eq!(
+        browser.get("/").await.status(),
+        StatusCode::OK,
+        "GET /sign-out does not sign out"
+    );
 }
 both_backends!(a_get_request_never_changes_state);
 
@@ -75,24 +131,52 @@ async fn every_response_carries_security_headers_including_404_and_500(backend: 
     assert_security_headers(&missing);
 
     // Break the database under the running app: the dashboard query now fails.
-    sqlx::query("DROP VIEW dovecot_app_passwords").execute(&app.db.pool).await.unwrap();
-    sqlx::query("DROP VIEW dovecot_lookup_ids").execute(&app.db.pool).await.unwrap();
-    sqlx::query("ALTER TABLE app_passwords RENAME TO app_passwords_gone").execute(&app.db.pool).await.unwrap();
+    sqlx::query("DROP VIEW dovecot_app_passwords")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    sqlx::query("DROP VIEW dovecot_lookup_ids")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    sqlx::query("ALTER TABLE app_passwords RENAME TO app_passwords_gone")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
     let broken = browser.get("/").await;
     assert_eq!(broken.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_security_headers(&broken);
     let body = broken.text().await.unwrap();
     assert!(body.contains("Something went wrong on our side"));
-    assert!(!body.to_lowercase().contains("app_passwords") && !body.contains("sqlx"), "no internals: {body}");
+    assert!(
+        !body.to_lowercase().contains("app_passwords") && !body.contains("sqlx"),
+        "no internals: {body}"
+    );
 }
 both_backends!(every_response_carries_security_headers_including_404_and_500);
 
 async fn https_deployments_get_host_prefixed_secure_cookies_and_hsts(backend: Backend) {
-    let app = spawn_app_with(backend, |s| s.public_url = Some("https://mail.example.org".parse().unwrap())).await;
+    let app = spawn_app_with(backend, |s| {
+        s.public_url = Some("https://mail.example.org".parse().unwrap())
+    })
+    .await;
     let response = app.browser().get("/sign-in").await;
-    assert!(response.headers().get("strict-transport-security").is_some());
-    let cookie = response.headers().get("set-cookie").unwrap().to_str().unwrap();
-    assert!(cookie.starts_with("__Host-mailkeys-csrf=") && cookie.contains("Secure") && cookie.contains("Path=/"), "{cookie}");
+    assert!(response
+        .headers()
+        .get("strict-transport-security")
+        .is_some());
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        cookie.starts_with("__Host-mailkeys-csrf=")
+            && cookie.contains("Secure")
+            && cookie.contains("Path=/"),
+        "{cookie}"
+    );
 }
 both_backends!(https_deployments_get_host_prefixed_secure_cookies_and_hsts);
 
@@ -100,7 +184,9 @@ async fn an_oversized_body_is_refused_with_413(backend: Backend) {
     let app = spawn_app(backend).await;
     let browser = app.signed_in("alice@example.org").await;
     let huge = "x".repeat(app.settings.max_body_bytes + 1);
-    let response = browser.post("/", "/app-passwords", &[("name", &huge)]).await;
+    let response = browser
+        .post("/", "/app-passwords", &[("name", &huge)])
+        .await;
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     assert_security_headers(&response);
 }
