@@ -10,6 +10,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::domain::hashing::Hasher;
 use crate::domain::random::{random_token, token_digest};
+use crate::dovecot::doveadm::Doveadm;
 use crate::store::{setup_tokens, users, Db};
 use crate::web::{self, AppState};
 
@@ -38,11 +39,16 @@ pub async fn build_with_clock(
     let listener = TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let doveadm = match (&settings.doveadm_url, &settings.doveadm_api_key) {
+        (Some(url), Some(key)) => Some(Doveadm::new(url, key)?),
+        _ => None,
+    };
     let state = AppState {
         db,
         hasher,
         settings: Arc::new(settings),
         clock,
+        doveadm,
     };
     Ok(Application { listener, state })
 }

@@ -9,10 +9,11 @@ pub struct Username(String);
 #[error("Enter an email address such as alice@example.org (at most 254 characters).")]
 pub struct InvalidUsername;
 
-/// RFC 5322 "atext" for the local part. Quotes and `%` are allowed on purpose: real
-/// addresses hold them, and Dovecot escapes them in SQL (a test proves it).
+/// RFC 5322 "atext" for the local part, less `*` and `?`: those are wildcards in doveadm's
+/// kick mask, and a username holding them could end other users' sessions. Quotes and `%`
+/// are allowed on purpose: real addresses hold them, and Dovecot escapes them in SQL.
 fn is_local_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-.".contains(c)
+    c.is_ascii_alphanumeric() || "!#$%&'+/=^_`{|}~-.".contains(c)
 }
 
 fn is_domain_char(c: char) -> bool {
@@ -89,6 +90,12 @@ mod tests {
         ] {
             assert_eq!(Username::parse(bad), Err(InvalidUsername), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn doveadm_wildcards_are_refused() {
+        assert_eq!(Username::parse("*@example.org"), Err(InvalidUsername));
+        assert_eq!(Username::parse("a?c@example.org"), Err(InvalidUsername));
     }
 
     #[test]

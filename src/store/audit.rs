@@ -19,6 +19,13 @@ pub enum Event {
     PasswordChanged,
     PasswordChangeFailed,
     MainImapSetting,
+    AccountDisabled,
+    AccountEnabled,
+    ResetRequired,
+    ResetCleared,
+    MainImapBlocked,
+    MainImapUnblocked,
+    SessionsEnded,
 }
 
 impl Event {
@@ -35,6 +42,13 @@ impl Event {
             Self::PasswordChanged => "password_changed",
             Self::PasswordChangeFailed => "password_change_failed",
             Self::MainImapSetting => "main_password_imap_setting",
+            Self::AccountDisabled => "account_disabled",
+            Self::AccountEnabled => "account_enabled",
+            Self::ResetRequired => "password_reset_required",
+            Self::ResetCleared => "password_reset_cleared",
+            Self::MainImapBlocked => "main_password_imap_blocked_by_admin",
+            Self::MainImapUnblocked => "main_password_imap_unblocked_by_admin",
+            Self::SessionsEnded => "sessions_ended",
         }
     }
 }

@@ -129,3 +129,57 @@ pub async fn set_main_imap_allowed<'e>(
         .await?;
     Ok(())
 }
+
+/// An admin's switches on an account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdminFlag {
+    Disabled,
+    MustReset,
+    MainImapBlocked,
+}
+
+impl AdminFlag {
+    fn column(self) -> &'static str {
+        match self {
+            Self::Disabled => "disabled",
+            Self::MustReset => "must_reset",
+            Self::MainImapBlocked => "main_imap_admin_blocked",
+        }
+    }
+}
+
+pub async fn set_admin_flag<'e>(
+    e: impl Executor<'e, Database = Any>,
+    id: i64,
+    flag: AdminFlag,
+    on: bool,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(&format!(
+        "UPDATE users SET {} = $1 WHERE id = $2",
+        flag.column()
+    ))
+    .bind(on)
+    .bind(id)
+    .execute(e)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Every account with its number of live app passwords, for the admin overview.
+pub async fn list_with_counts(db: &Db, now: i64) -> Result<Vec<(UserRow, i64)>, sqlx::Error> {
+    #[derive(FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        user: UserRow,
+        live: i64,
+    }
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS}, (SELECT COUNT(*) FROM app_passwords a WHERE a.user_id = users.id \
+           AND a.revoked_at IS NULL AND (a.expires_at IS NULL OR a.expires_at > $1)) AS live \
+         FROM users ORDER BY email"
+    ))
+    .bind(now)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.user, r.live)).collect())
+}

@@ -10,10 +10,11 @@ use axum::Form;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use super::admin::ActivityView;
 use super::auth::email_words;
-use super::format::timestamp;
 use super::session::{ClientIp, CurrentSession, SignedIn};
 use super::{AppState, Nav};
+use crate::credentials;
 use crate::domain::hashing::Profile;
 use crate::domain::password_policy::{check_new_password, within_max_length, Rejected};
 use crate::domain::Username;
@@ -22,20 +23,14 @@ use crate::store::app_passwords::{self, Revocation};
 use crate::store::audit::{self, Entry, Event};
 use crate::store::{sessions, users};
 
-pub struct ActivityView {
-    pub at: String,
-    pub event: String,
-    pub detail: String,
-    pub ip: String,
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "account/index.page.html")]
 pub struct AccountPage {
     pub nav: Nav,
     pub min_length: usize,
     pub error: Option<String>,
-    pub notice: Option<&'static str>,
+    pub notice: Option<String>,
+    pub must_reset: bool,
     pub main_imap_allowed: bool,
     pub main_imap_admin_blocked: bool,
     pub activity: Vec<ActivityView>,
@@ -44,38 +39,39 @@ pub struct AccountPage {
 #[derive(Deserialize)]
 pub struct Done {
     done: Option<String>,
+    sessions: Option<String>,
 }
 
-fn notice(done: Option<&str>) -> Option<&'static str> {
-    match done? {
-        "password" => Some("Your password was changed. Every other browser session was signed out."),
-        "password-and-revoked" => Some("Your password was changed, every other browser session was signed out and all app passwords were revoked."),
-        "imap" => Some("Your IMAP setting was saved."),
-        _ => None,
-    }
+fn notice(done: &Done) -> Option<String> {
+    let what = match done.done.as_deref()? {
+        "password" => "Your password was changed and every other browser session was signed out.",
+        "password-and-revoked" => "Your password was changed, every other browser session was signed out and all app passwords were revoked.",
+        "imap" => "Your IMAP setting was saved.",
+        _ => return None,
+    };
+    Some(format!(
+        "{what} {}",
+        super::sessions_notice(done.sessions.as_deref())
+    ))
 }
 
 async fn account_page(
     state: &AppState,
     current: &CurrentSession,
     error: Option<String>,
-    notice: Option<&'static str>,
+    notice: Option<String>,
 ) -> AppResult<AccountPage> {
     let activity = audit::recent_for_user(&state.db, current.user.id, 20)
         .await?
         .into_iter()
-        .map(|row| ActivityView {
-            at: timestamp(row.at),
-            event: row.event.replace('_', " "),
-            detail: row.detail,
-            ip: row.ip.unwrap_or_default(),
-        })
+        .map(ActivityView::from)
         .collect();
     Ok(AccountPage {
         nav: Nav::of(current),
         min_length: state.settings.min_password_length,
         error,
         notice,
+        must_reset: current.user.must_reset,
         main_imap_allowed: current.user.main_imap_allowed,
         main_imap_admin_blocked: current.user.main_imap_admin_blocked,
         activity,
@@ -87,7 +83,7 @@ pub async fn index(
     SignedIn(current): SignedIn,
     Query(done): Query<Done>,
 ) -> AppResult<AccountPage> {
-    account_page(&state, &current, None, notice(done.done.as_deref())).await
+    account_page(&state, &current, None, notice(&done)).await
 }
 
 #[derive(Deserialize)]
@@ -207,12 +203,17 @@ pub async fn change_password(
     )
     .await?;
     tx.commit().await?;
+    let sync = credentials::sync_mail_server(&state, &current.user, true).await;
     let done = if revoke_all {
         "password-and-revoked"
     } else {
         "password"
     };
-    Ok(Redirect::to(&format!("/account?done={done}")).into_response())
+    Ok(Redirect::to(&format!(
+        "/account?done={done}&sessions={}",
+        sync.as_query()
+    ))
+    .into_response())
 }
 
 /// The account page again, with what was wrong with the form.
@@ -259,5 +260,10 @@ pub async fn set_main_imap(
     )
     .await?;
     tx.commit().await?;
-    Ok(Redirect::to("/account?done=imap"))
+    // Turning the main password off must also end sessions it opened.
+    let sync = credentials::sync_mail_server(&state, &current.user, !allowed).await;
+    Ok(Redirect::to(&format!(
+        "/account?done=imap&sessions={}",
+        sync.as_query()
+    )))
 }

@@ -12,11 +12,12 @@ use serde::Deserialize;
 use super::format::{optional_timestamp, timestamp};
 use super::session::{ClientIp, CurrentSession, SignedIn};
 use super::{AppState, Nav};
+use crate::credentials::{self, clean_reason, Actor};
 use crate::domain::app_password::AllowedNets;
 use crate::domain::hashing::Profile;
 use crate::domain::{AppPasswordName, ExpiryChoice, GeneratedAppPassword, Scope};
 use crate::error::{AppError, AppResult};
-use crate::store::app_passwords::{self, AppPasswordRow, NewAppPassword, Revocation};
+use crate::store::app_passwords::{self, AppPasswordRow, NewAppPassword};
 use crate::store::audit::{self, Entry, Event};
 use crate::store::is_unique_violation;
 
@@ -33,7 +34,7 @@ pub struct AppPasswordView {
 }
 
 impl AppPasswordView {
-    fn of(row: AppPasswordRow, now: i64) -> Self {
+    pub fn of(row: AppPasswordRow, now: i64) -> Self {
         let status = match (row.revoked_at, row.expires_at) {
             (Some(_), _) => "revoked",
             (None, Some(at)) if at <= now => "expired",
@@ -89,7 +90,7 @@ pub struct IndexPage {
     pub active_count: usize,
     pub form: CreateForm,
     pub error: Option<String>,
-    pub notice: Option<&'static str>,
+    pub notice: Option<String>,
     pub expiry_options: [(&'static str, &'static str); 5],
     pub kicks_sessions: bool,
 }
@@ -97,14 +98,19 @@ pub struct IndexPage {
 #[derive(Deserialize)]
 pub struct Done {
     done: Option<String>,
+    sessions: Option<String>,
 }
 
-fn notice(done: Option<&str>) -> Option<&'static str> {
-    match done? {
-        "revoked" => Some("The app password was revoked. Devices using it can no longer sign in."),
-        "revoked-all" => Some("All app passwords were revoked."),
-        _ => None,
-    }
+fn notice(done: &Done) -> Option<String> {
+    let what = match done.done.as_deref()? {
+        "revoked" => "The app password was revoked: it can no longer sign in.",
+        "revoked-all" => "All app passwords were revoked: none of them can sign in any more.",
+        _ => return None,
+    };
+    Some(format!(
+        "{what} {}",
+        super::sessions_notice(done.sessions.as_deref())
+    ))
 }
 
 async fn index_page(
@@ -112,7 +118,7 @@ async fn index_page(
     current: &CurrentSession,
     form: CreateForm,
     error: Option<String>,
-    notice: Option<&'static str>,
+    notice: Option<String>,
 ) -> AppResult<IndexPage> {
     let now = state.now();
     let passwords: Vec<AppPasswordView> = app_passwords::list_for_user(&state.db, current.user.id)
@@ -136,15 +142,13 @@ pub async fn index(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
     Query(done): Query<Done>,
-) -> AppResult<IndexPage> {
-    index_page(
-        &state,
-        &current,
-        CreateForm::default(),
-        None,
-        notice(done.done.as_deref()),
-    )
-    .await
+) -> AppResult<Response> {
+    if current.user.must_reset {
+        // An admin asked for a new password: that comes first.
+        return Ok(Redirect::to("/account").into_response());
+    }
+    let page = index_page(&state, &current, CreateForm::default(), None, notice(&done)).await?;
+    Ok(page.into_response())
 }
 
 #[derive(Template, WebTemplate)]
@@ -334,17 +338,6 @@ pub struct RevokeForm {
     reason: String,
 }
 
-/// A free-text reason, cut to a sane size and stripped of control characters.
-fn clean_reason(reason: &str) -> String {
-    reason
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(200)
-        .collect::<String>()
-        .trim()
-        .to_owned()
-}
-
 pub async fn revoke(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
@@ -352,38 +345,22 @@ pub async fn revoke(
     Path(id): Path<i64>,
     Form(form): Form<RevokeForm>,
 ) -> AppResult<Redirect> {
-    let user_id = current.user.id;
-    let row = live_password(&state, &current, id).await?;
-    let now = state.now();
-    let reason = clean_reason(&form.reason);
-    let mut tx = state.db.begin().await?;
-    let revocation = Revocation {
-        user_id,
-        by: user_id,
-        reason: &reason,
-        now,
+    let actor = Actor {
+        user_id: current.user.id,
+        ip: &ip,
     };
-    if !app_passwords::revoke(&mut *tx, id, &revocation).await? {
-        return Err(AppError::NotFound);
-    }
-    let detail = format!(
-        "id {id}, name {:?}, lookup id {}, reason {reason:?}",
-        row.name, row.lookup_id
-    );
-    audit::record(
-        &mut *tx,
-        Entry {
-            actor: Some(user_id),
-            subject: Some(user_id),
-            event: Event::AppPasswordRevoked,
-            detail,
-            ip: Some(&ip),
-        },
-        now,
+    let sync = credentials::revoke_one(
+        &state,
+        &current.user,
+        id,
+        actor,
+        &clean_reason(&form.reason),
     )
     .await?;
-    tx.commit().await?;
-    Ok(Redirect::to("/?done=revoked"))
+    Ok(Redirect::to(&format!(
+        "/?done=revoked&sessions={}",
+        sync.as_query()
+    )))
 }
 
 #[derive(Template, WebTemplate)]
@@ -415,32 +392,14 @@ pub async fn revoke_all(
     ClientIp(ip): ClientIp,
     Form(form): Form<RevokeForm>,
 ) -> AppResult<Redirect> {
-    let user_id = current.user.id;
-    let now = state.now();
-    let reason = clean_reason(&form.reason);
-    let mut tx = state.db.begin().await?;
-    let count = app_passwords::revoke_all(
-        &mut *tx,
-        &Revocation {
-            user_id,
-            by: user_id,
-            reason: &reason,
-            now,
-        },
-    )
-    .await?;
-    audit::record(
-        &mut *tx,
-        Entry {
-            actor: Some(user_id),
-            subject: Some(user_id),
-            event: Event::AllAppPasswordsRevoked,
-            detail: format!("{count} revoked, reason {reason:?}"),
-            ip: Some(&ip),
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Redirect::to("/?done=revoked-all"))
+    let actor = Actor {
+        user_id: current.user.id,
+        ip: &ip,
+    };
+    let (_, sync) =
+        credentials::revoke_all(&state, &current.user, actor, &clean_reason(&form.reason)).await?;
+    Ok(Redirect::to(&format!(
+        "/?done=revoked-all&sessions={}",
+        sync.as_query()
+    )))
 }

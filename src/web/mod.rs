@@ -4,6 +4,7 @@
 //! carries them), panic catcher, tracing, body limit, session loading, CSRF check.
 
 pub mod account;
+pub mod admin;
 pub mod auth;
 pub mod csrf;
 pub mod dashboard;
@@ -26,6 +27,7 @@ use tower_http::trace::TraceLayer;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::domain::hashing::Hasher;
+use crate::dovecot::doveadm::Doveadm;
 use crate::error::{render_error, AppError};
 use crate::store::Db;
 
@@ -35,6 +37,8 @@ pub struct AppState {
     pub hasher: Hasher,
     pub settings: Arc<Settings>,
     pub clock: SharedClock,
+    /// The doveadm HTTP API, when configured: flushes Dovecot's cache and kicks sessions.
+    pub doveadm: Option<Doveadm>,
 }
 
 impl AppState {
@@ -59,6 +63,15 @@ pub fn router(state: AppState) -> Router {
         .route("/account", get(account::index))
         .route("/account/password", post(account::change_password))
         .route("/account/imap", post(account::set_main_imap))
+        .route("/admin", get(admin::users))
+        .route("/admin/users/{id}", get(admin::user))
+        .route("/admin/users/{id}/revoke-all", post(admin::revoke_all))
+        .route("/admin/users/{id}/end-sessions", post(admin::end_sessions))
+        .route("/admin/users/{id}/flags", post(admin::set_flag))
+        .route(
+            "/admin/users/{id}/app-passwords/{password_id}/revoke",
+            post(admin::revoke_one),
+        )
         .route("/sign-in", get(auth::sign_in_page).post(auth::sign_in))
         .route("/sign-out", post(auth::sign_out))
         .route("/setup/{token}", get(auth::setup_page).post(auth::setup))
@@ -118,5 +131,14 @@ impl Nav {
             is_admin: current.user.is_admin,
             csrf: current.session.csrf_token.clone(),
         }
+    }
+}
+
+/// What the user is told about live IMAP sessions after a revocation or rotation.
+pub fn sessions_notice(sessions: Option<&str>) -> &'static str {
+    match sessions {
+        Some("ended") => "Open mail connections of this account were closed; your other devices reconnect by themselves.",
+        Some("failed") => "Mailkeys could not reach the mail server to close open connections: a device connected right now stays connected until it reconnects.",
+        _ => "A device connected right now stays connected until it reconnects (Mailkeys is not set up to close open mail connections).",
     }
 }

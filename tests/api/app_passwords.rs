@@ -212,7 +212,7 @@ async fn revoking_keeps_the_row_for_the_audit_trail(backend: Backend) {
     assert_eq!(count, 1, "showing the confirmation changes nothing");
 
     let response = browser.revoke(id, "lost it").await;
-    assert_eq!(location(&response), "/?done=revoked");
+    assert_eq!(location(&response), "/?done=revoked&sessions=kept");
     let (revoked_at, revoked_by, reason): (Option<i64>, Option<i64>, Option<String>) =
         sqlx::query_as(
             "SELECT revoked_at, revoked_by, revoked_reason FROM app_passwords WHERE id = $1",
@@ -254,7 +254,10 @@ async fn revoke_all_revokes_every_live_password(backend: Backend) {
     }
     let confirm = browser.get_text("/app-passwords/revoke-all").await;
     assert!(confirm.contains("Revoke all 3 app passwords?"));
-    assert_eq!(location(&browser.revoke_all().await), "/?done=revoked-all");
+    assert_eq!(
+        location(&browser.revoke_all().await),
+        "/?done=revoked-all&sessions=kept"
+    );
     let live: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NULL")
             .fetch_one(&app.db.pool)

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod admin;
 mod app_passwords;
 mod auth;
 mod cli;

@@ -21,7 +21,7 @@ async fn rotation_signs_out_other_sessions_and_retires_the_old_password(backend:
     let response = here
         .change_password(PASSWORD, NEW_PASSWORD, NEW_PASSWORD, false)
         .await;
-    assert_eq!(location(&response), "/account?done=password");
+    assert_eq!(location(&response), "/account?done=password&sessions=kept");
     assert_eq!(
         here.get("/").await.status(),
         StatusCode::OK,
@@ -70,7 +70,10 @@ async fn rotation_can_revoke_every_app_password_at_once(backend: Backend) {
     let response = browser
         .change_password(PASSWORD, NEW_PASSWORD, NEW_PASSWORD, true)
         .await;
-    assert_eq!(location(&response), "/account?done=password-and-revoked");
+    assert_eq!(
+        location(&response),
+        "/account?done=password-and-revoked&sessions=kept"
+    );
     let live: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NULL")
             .fetch_one(&app.db.pool)
@@ -156,7 +159,7 @@ async fn the_main_password_imap_setting_is_saved(backend: Backend) {
     assert!(!allowed().await, "off by default");
     assert_eq!(
         location(&browser.set_main_imap(true).await),
-        "/account?done=imap"
+        "/account?done=imap&sessions=kept"
     );
     assert!(allowed().await);
     assert!(browser.get_text("/account").await.contains("checked"));

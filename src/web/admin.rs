@@ -1,0 +1,276 @@
+//! The admin area: every account at a glance, and the fast path for a compromised account
+//! (revoke its app passwords, end its sessions, disable it, require a new password).
+//! Every handler takes [`AdminUser`]: non-admins get a 404.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::response::Redirect;
+use axum::Form;
+use serde::Deserialize;
+
+use super::dashboard::AppPasswordView;
+use super::format::timestamp;
+use super::session::{AdminUser, ClientIp};
+use super::{AppState, Nav};
+use crate::credentials::{self, clean_reason, Actor};
+use crate::error::{AppError, AppResult};
+use crate::store::audit::{self, AuditRow, Entry, Event};
+use crate::store::users::{self, AdminFlag, UserRow};
+use crate::store::{app_passwords, sessions};
+
+pub struct UserSummary {
+    pub id: i64,
+    pub email: String,
+    pub is_admin: bool,
+    pub disabled: bool,
+    pub must_reset: bool,
+    pub main_imap: bool,
+    pub live_passwords: i64,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/users.page.html")]
+pub struct UsersPage {
+    pub nav: Nav,
+    pub users: Vec<UserSummary>,
+}
+
+pub async fn users(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+) -> AppResult<UsersPage> {
+    let users = users::list_with_counts(&state.db, state.now())
+        .await?
+        .into_iter()
+        .map(|(u, live)| UserSummary {
+            id: u.id,
+            main_imap: u.main_imap_allowed && !u.main_imap_admin_blocked,
+            email: u.email,
+            is_admin: u.is_admin,
+            disabled: u.disabled,
+            must_reset: u.must_reset,
+            live_passwords: live,
+        })
+        .collect();
+    Ok(UsersPage {
+        nav: Nav::of(&admin),
+        users,
+    })
+}
+
+pub struct ActivityView {
+    pub at: String,
+    pub event: String,
+    pub detail: String,
+    pub ip: String,
+}
+
+impl From<AuditRow> for ActivityView {
+    fn from(row: AuditRow) -> Self {
+        Self {
+            at: timestamp(row.at),
+            event: row.event.replace('_', " "),
+            detail: row.detail,
+            ip: row.ip.unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/user.page.html")]
+pub struct UserPage {
+    pub nav: Nav,
+    pub user: UserRow,
+    pub passwords: Vec<AppPasswordView>,
+    pub activity: Vec<ActivityView>,
+    pub notice: Option<String>,
+}
+
+async fn target(state: &AppState, id: i64) -> AppResult<UserRow> {
+    users::find_by_id(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+#[derive(Deserialize)]
+pub struct Done {
+    done: Option<String>,
+    sessions: Option<String>,
+}
+
+fn notice(done: &Done) -> Option<String> {
+    let what = match done.done.as_deref()? {
+        "revoked" => "The app password was revoked.",
+        "revoked-all" => "All app passwords of this account were revoked.",
+        "signed-out" => "Every browser session of this account was ended.",
+        "saved" => "Saved.",
+        _ => return None,
+    };
+    Some(format!(
+        "{what} {}",
+        super::sessions_notice(done.sessions.as_deref())
+    ))
+}
+
+pub async fn user(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<i64>,
+    Query(done): Query<Done>,
+) -> AppResult<UserPage> {
+    let user = target(&state, id).await?;
+    let now = state.now();
+    let passwords = app_passwords::list_for_user(&state.db, id)
+        .await?
+        .into_iter()
+        .map(|row| AppPasswordView::of(row, now))
+        .collect();
+    let activity = audit::recent_for_user(&state.db, id, 50)
+        .await?
+        .into_iter()
+        .map(ActivityView::from)
+        .collect();
+    Ok(UserPage {
+        nav: Nav::of(&admin),
+        user,
+        passwords,
+        activity,
+        notice: notice(&done),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ReasonForm {
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn revoke_one(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
+    Path((id, password_id)): Path<(i64, i64)>,
+    Form(form): Form<ReasonForm>,
+) -> AppResult<Redirect> {
+    let owner = target(&state, id).await?;
+    let actor = Actor {
+        user_id: admin.user.id,
+        ip: &ip,
+    };
+    let sync = credentials::revoke_one(
+        &state,
+        &owner,
+        password_id,
+        actor,
+        &clean_reason(&form.reason),
+    )
+    .await?;
+    Ok(Redirect::to(&format!(
+        "/admin/users/{id}?done=revoked&sessions={}",
+        sync.as_query()
+    )))
+}
+
+pub async fn revoke_all(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i64>,
+    Form(form): Form<ReasonForm>,
+) -> AppResult<Redirect> {
+    let owner = target(&state, id).await?;
+    let actor = Actor {
+        user_id: admin.user.id,
+        ip: &ip,
+    };
+    let (_, sync) =
+        credentials::revoke_all(&state, &owner, actor, &clean_reason(&form.reason)).await?;
+    Ok(Redirect::to(&format!(
+        "/admin/users/{id}?done=revoked-all&sessions={}",
+        sync.as_query()
+    )))
+}
+
+pub async fn end_sessions(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i64>,
+) -> AppResult<Redirect> {
+    let owner = target(&state, id).await?;
+    let keep = (owner.id == admin.user.id).then_some(admin.token_digest.as_str());
+    let mut tx = state.db.begin().await?;
+    let ended = sessions::delete_for_user(&mut *tx, owner.id, keep).await?;
+    audit::record(
+        &mut *tx,
+        Entry {
+            actor: Some(admin.user.id),
+            subject: Some(owner.id),
+            event: Event::SessionsEnded,
+            detail: format!("{ended} browser sessions ended by an admin"),
+            ip: Some(&ip),
+        },
+        state.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    let sync = credentials::sync_mail_server(&state, &owner, true).await;
+    Ok(Redirect::to(&format!(
+        "/admin/users/{id}?done=signed-out&sessions={}",
+        sync.as_query()
+    )))
+}
+
+#[derive(Deserialize)]
+pub struct FlagForm {
+    flag: String,
+    on: String,
+}
+
+pub async fn set_flag(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i64>,
+    Form(form): Form<FlagForm>,
+) -> AppResult<Redirect> {
+    let owner = target(&state, id).await?;
+    let on = form.on == "yes";
+    let (flag, event) = match (form.flag.as_str(), on) {
+        ("disabled", true) => (AdminFlag::Disabled, Event::AccountDisabled),
+        ("disabled", false) => (AdminFlag::Disabled, Event::AccountEnabled),
+        ("must_reset", true) => (AdminFlag::MustReset, Event::ResetRequired),
+        ("must_reset", false) => (AdminFlag::MustReset, Event::ResetCleared),
+        ("main_imap_blocked", true) => (AdminFlag::MainImapBlocked, Event::MainImapBlocked),
+        ("main_imap_blocked", false) => (AdminFlag::MainImapBlocked, Event::MainImapUnblocked),
+        _ => return Err(AppError::NotFound),
+    };
+    if owner.id == admin.user.id && flag == AdminFlag::Disabled {
+        return Err(AppError::Forbidden("You cannot disable your own account."));
+    }
+    let mut tx = state.db.begin().await?;
+    users::set_admin_flag(&mut *tx, owner.id, flag, on).await?;
+    if flag == AdminFlag::Disabled && on {
+        sessions::delete_for_user(&mut *tx, owner.id, None).await?;
+    }
+    audit::record(
+        &mut *tx,
+        Entry {
+            actor: Some(admin.user.id),
+            subject: Some(owner.id),
+            event,
+            detail: String::new(),
+            ip: Some(&ip),
+        },
+        state.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    // Switching something off must end the IMAP sessions it allowed.
+    let sync = credentials::sync_mail_server(&state, &owner, on).await;
+    Ok(Redirect::to(&format!(
+        "/admin/users/{id}?done=saved&sessions={}",
+        sync.as_query()
+    )))
+}

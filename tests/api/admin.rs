@@ -1,0 +1,183 @@
+//! The admin area: only admins get in, and they can shut a compromised account down fast.
+
+use reqwest::StatusCode;
+
+use crate::both_backends;
+use crate::helpers::*;
+
+async fn signed_in_admin(app: &TestApp) -> Browser {
+    app.add_user("root@example.org", PASSWORD, true).await;
+    let browser = app.browser();
+    assert_eq!(
+        browser.sign_in("root@example.org", PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    browser
+}
+
+async fn only_admins_see_the_admin_area(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let alice = app.signed_in("alice@example.org").await;
+    let alice_id = app.user_id("alice@example.org").await;
+    assert_eq!(alice.get("/admin").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        alice
+            .get(&format!("/admin/users/{alice_id}"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let response = alice
+        .post(
+            "/",
+            &format!("/admin/users/{alice_id}/flags"),
+            &[("flag", "must_reset"), ("on", "yes")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(!alice.get_text("/").await.contains(r#"href="/admin""#));
+
+    let admin = signed_in_admin(&app).await;
+    let overview = admin.get_text("/admin").await;
+    assert!(overview.contains("alice@example.org") && overview.contains("root@example.org"));
+}
+both_backends!(only_admins_see_the_admin_area);
+
+async fn an_admin_shuts_down_a_compromised_account(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let alice = app.signed_in("alice@example.org").await;
+    alice.create_app_password("Phone").await;
+    alice.create_app_password("Laptop").await;
+    let alice_id = app.user_id("alice@example.org").await;
+    let admin = signed_in_admin(&app).await;
+    let page = format!("/admin/users/{alice_id}");
+
+    let response = admin
+        .post(
+            &page,
+            &format!("{page}/revoke-all"),
+            &[("reason", "phished")],
+        )
+        .await;
+    assert_eq!(
+        location(&response),
+        format!("{page}?done=revoked-all&sessions=kept")
+    );
+    let live: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NULL")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(live, 0);
+    let admin_id = app.user_id("root@example.org").await;
+    let revoked_by: i64 = sqlx::query_scalar("SELECT revoked_by FROM app_passwords LIMIT 1")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(revoked_by, admin_id, "the admin is recorded as the revoker");
+
+    admin
+        .post(&page, &format!("{page}/end-sessions"), &[])
+        .await;
+    assert_eq!(
+        location(&alice.get("/").await),
+        "/sign-in",
+        "alice's session was ended"
+    );
+
+    admin
+        .post(
+            &page,
+            &format!("{page}/flags"),
+            &[("flag", "disabled"), ("on", "yes")],
+        )
+        .await;
+    assert_eq!(
+        app.browser()
+            .sign_in("alice@example.org", PASSWORD)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    admin
+        .post(
+            &page,
+            &format!("{page}/flags"),
+            &[("flag", "disabled"), ("on", "no")],
+        )
+        .await;
+    assert_eq!(
+        app.browser()
+            .sign_in("alice@example.org", PASSWORD)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+
+    let events = app.audit_events(alice_id).await;
+    for expected in [
+        "all_app_passwords_revoked",
+        "sessions_ended",
+        "account_disabled",
+        "account_enabled",
+    ] {
+        assert!(
+            events.contains(&expected.to_owned()),
+            "{expected} in {events:?}"
+        );
+    }
+    let actor: Option<i64> =
+        sqlx::query_scalar("SELECT actor_user_id FROM audit_log WHERE event = 'account_disabled'")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(actor, Some(admin_id));
+}
+both_backends!(an_admin_shuts_down_a_compromised_account);
+
+async fn a_required_reset_sends_the_user_to_choose_a_new_password(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let alice = app.signed_in("alice@example.org").await;
+    let alice_id = app.user_id("alice@example.org").await;
+    let admin = signed_in_admin(&app).await;
+    let page = format!("/admin/users/{alice_id}");
+    admin
+        .post(
+            &page,
+            &format!("{page}/flags"),
+            &[("flag", "must_reset"), ("on", "yes")],
+        )
+        .await;
+
+    assert_eq!(location(&alice.get("/").await), "/account");
+    assert!(alice
+        .get_text("/account")
+        .await
+        .contains("asks you to choose a new password"));
+    alice
+        .change_password(PASSWORD, NEW_PASSWORD, NEW_PASSWORD, false)
+        .await;
+    assert_eq!(
+        alice.get("/").await.status(),
+        StatusCode::OK,
+        "the requirement is met"
+    );
+}
+both_backends!(a_required_reset_sends_the_user_to_choose_a_new_password);
+
+async fn an_admin_cannot_disable_their_own_account(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = signed_in_admin(&app).await;
+    let id = app.user_id("root@example.org").await;
+    let page = format!("/admin/users/{id}");
+    let response = admin
+        .post(
+            &page,
+            &format!("{page}/flags"),
+            &[("flag", "disabled"), ("on", "yes")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(admin.get("/admin").await.status(), StatusCode::OK);
+}
+both_backends!(an_admin_cannot_disable_their_own_account);
