@@ -43,14 +43,67 @@ pub struct Settings {
     pub hash_app_parallelism: u32,
     /// Hashes computed at once; 0 means one per CPU core.
     pub hash_concurrency: usize,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (CIDRs); nobody else's is.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Web sign-in attempts allowed per client IP per minute (on top of the per-account lock).
+    pub sign_in_per_ip_per_minute: u32,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Dovecot doveadm HTTP API, used to flush the auth cache and kick sessions.
     pub doveadm_url: Option<url::Url>,
+    #[serde(deserialize_with = "secret_text")]
     pub doveadm_api_key: Option<SecretString>,
     /// Listener for Dovecot's auth-policy reports (last use of each credential).
     pub policy_listen: Option<SocketAddr>,
+    #[serde(deserialize_with = "secret_text")]
     pub policy_secret: Option<SecretString>,
+}
+
+/// Every setting's name, as read from `MAILKEYS_<NAME>`.
+const FIELDS: &[&str] = &[
+    "listen",
+    "database_url",
+    "public_url",
+    "imap_host",
+    "imap_port",
+    "min_password_length",
+    "main_password_imap_default",
+    "session_idle_timeout_secs",
+    "session_absolute_timeout_secs",
+    "setup_link_ttl_secs",
+    "hash_main_memory_kib",
+    "hash_main_iterations",
+    "hash_main_parallelism",
+    "hash_app_memory_kib",
+    "hash_app_iterations",
+    "hash_app_parallelism",
+    "hash_concurrency",
+    "trusted_proxies",
+    "sign_in_per_ip_per_minute",
+    "max_body_bytes",
+    "doveadm_url",
+    "doveadm_api_key",
+    "policy_listen",
+    "policy_secret",
+];
+
+/// A secret read as text even when it looks like a number (`MAILKEYS_POLICY_SECRET=12345`):
+/// environment values are otherwise typed as TOML would type them.
+fn secret_text<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<SecretString>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        Str(String),
+        Int(i64),
+        Float(f64),
+    }
+    Ok(Option::<Text>::deserialize(de)?.map(|t| {
+        SecretString::from(match t {
+            Text::Str(s) => s,
+            Text::Int(i) => i.to_string(),
+            Text::Float(f) => f.to_string(),
+        })
+    }))
 }
 
 impl Default for Settings {
@@ -73,6 +126,8 @@ impl Default for Settings {
             hash_app_iterations: 1,
             hash_app_parallelism: 1,
             hash_concurrency: 0,
+            trusted_proxies: Vec::new(),
+            sign_in_per_ip_per_minute: 20,
             max_body_bytes: 64 * 1024,
             doveadm_url: None,
             doveadm_api_key: None,
@@ -93,7 +148,8 @@ impl Settings {
             figment = figment.merge(Toml::file(path));
         }
         let settings: Settings = figment
-            .merge(Env::prefixed("MAILKEYS_").ignore(&["config"]))
+            // Only our own names: other MAILKEYS_* variables (a test suite's, say) are not ours.
+            .merge(Env::prefixed("MAILKEYS_").only(FIELDS))
             .merge(Env::raw().only(&["database_url"]))
             .extract()
             .context("invalid configuration")?;
@@ -105,6 +161,9 @@ impl Settings {
         if self.min_password_length < 8 {
             bail!("min_password_length must be at least 8");
         }
+        if self.sign_in_per_ip_per_minute == 0 {
+            bail!("sign_in_per_ip_per_minute must be at least 1");
+        }
         if self.session_idle_timeout_secs <= 0 || self.session_absolute_timeout_secs <= 0 {
             bail!("session timeouts must be positive");
         }
@@ -113,6 +172,9 @@ impl Settings {
         }
         if self.policy_listen.is_some() && self.policy_secret.is_none() {
             bail!("policy_listen needs policy_secret");
+        }
+        if self.trusted_proxies.iter().any(|n| n.prefix_len() == 0) {
+            bail!("trusted_proxies must not trust every address");
         }
         self.main_profile().params()?;
         self.app_profile().params()?;
@@ -147,5 +209,40 @@ impl Settings {
             Some(url) => url.as_str().trim_end_matches('/').to_owned(),
             None => format!("http://{}", self.listen),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_setting_is_listed_for_the_environment() {
+        // Each listed name is a real field: an unknown one fails with "unknown field".
+        for field in FIELDS {
+            let result = Figment::new()
+                .merge(Toml::string(&format!("{field} = []")))
+                .extract::<Settings>();
+            let err = result.err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(!err.contains("unknown field"), "{field}: {err}");
+        }
+        let err = Figment::new()
+            .merge(Toml::string("no_such_setting = 1"))
+            .extract::<Settings>()
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown field"));
+    }
+
+    #[test]
+    fn a_numeric_secret_from_the_environment_is_read_as_text() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("MAILKEYS_POLICY_LISTEN", "127.0.0.1:8081");
+            jail.set_env("MAILKEYS_POLICY_SECRET", "12345");
+            jail.set_env("MAILKEYS_TEST_SOMETHING_ELSE", "ignored");
+            let settings = Settings::load(None).expect("loads");
+            use secrecy::ExposeSecret;
+            assert_eq!(settings.policy_secret.unwrap().expose_secret(), "12345");
+            Ok(())
+        });
     }
 }

@@ -12,6 +12,7 @@ use crate::domain::hashing::Hasher;
 use crate::domain::random::{random_token, token_digest};
 use crate::dovecot::doveadm::Doveadm;
 use crate::store::{setup_tokens, users, Db};
+use crate::web::rate_limit::RateLimits;
 use crate::web::{self, AppState};
 
 pub struct Application {
@@ -43,7 +44,9 @@ pub async fn build_with_clock(
         (Some(url), Some(key)) => Some(Doveadm::new(url, key)?),
         _ => None,
     };
+    let limits = Arc::new(RateLimits::new(settings.sign_in_per_ip_per_minute));
     let state = AppState {
+        limits,
         db,
         hasher,
         settings: Arc::new(settings),

@@ -2,6 +2,7 @@
 
 pub mod app_password;
 pub mod hashing;
+pub mod lockout;
 pub mod password_policy;
 pub mod random;
 pub mod username;

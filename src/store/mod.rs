@@ -6,6 +6,7 @@ pub mod app_passwords;
 pub mod audit;
 pub mod sessions;
 pub mod setup_tokens;
+pub mod throttle;
 pub mod users;
 
 use std::str::FromStr;

@@ -40,3 +40,15 @@ pub async fn consume<'e>(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Marks every unused token used: once an admin exists, no older link may make another.
+pub async fn retire_all<'e>(
+    e: impl Executor<'e, Database = Any>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE setup_tokens SET used_at = $1 WHERE used_at IS NULL")
+        .bind(now)
+        .execute(e)
+        .await?;
+    Ok(())
+}

@@ -12,7 +12,8 @@ use serde::Deserialize;
 
 use super::admin::ActivityView;
 use super::auth::email_words;
-use super::session::{ClientIp, CurrentSession, SignedIn};
+use super::client_ip::ClientIp;
+use super::session::{CurrentSession, SignedIn};
 use super::{AppState, Nav};
 use crate::credentials;
 use crate::domain::hashing::Profile;

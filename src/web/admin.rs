@@ -9,9 +9,10 @@ use axum::response::Redirect;
 use axum::Form;
 use serde::Deserialize;
 
+use super::client_ip::ClientIp;
 use super::dashboard::AppPasswordView;
 use super::format::timestamp;
-use super::session::{AdminUser, ClientIp};
+use super::session::AdminUser;
 use super::{AppState, Nav};
 use crate::credentials::{self, clean_reason, Actor};
 use crate::error::{AppError, AppResult};

@@ -10,7 +10,8 @@ use axum_extra::extract::cookie::CookieJar;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::session::{self, ClientIp, CurrentSession, SignedIn};
+use super::client_ip::ClientIp;
+use super::session::{self, CurrentSession, SignedIn};
 use super::AppState;
 use crate::domain::hashing::Profile;
 use crate::domain::password_policy::{self, check_new_password};
@@ -18,7 +19,7 @@ use crate::domain::random::token_digest;
 use crate::domain::Username;
 use crate::error::{AppError, AppResult};
 use crate::store::audit::{self, Entry, Event};
-use crate::store::{sessions, setup_tokens, users};
+use crate::store::{sessions, setup_tokens, throttle, users};
 
 const WRONG_CREDENTIALS: &str = "The email address or password is incorrect.";
 
@@ -27,7 +28,7 @@ const WRONG_CREDENTIALS: &str = "The email address or password is incorrect.";
 pub struct SignInPage {
     pub csrf: String,
     pub email: String,
-    pub error: Option<&'static str>,
+    pub error: Option<String>,
 }
 
 pub async fn sign_in_page(
@@ -60,7 +61,25 @@ pub async fn sign_in(
     jar: CookieJar,
     Form(form): Form<SignInForm>,
 ) -> AppResult<Response> {
-    let user = match Username::parse(&form.email) {
+    state.limits.sign_in(&ip)?;
+    let now = state.now();
+    // The lock is keyed by what was typed, known account or not, so it reveals nothing.
+    let parsed = Username::parse(&form.email);
+    let lock_key = match &parsed {
+        Ok(name) => name.as_str().to_owned(),
+        Err(_) => form.email.trim().to_lowercase().chars().take(254).collect(),
+    };
+    if let Some(wait) = throttle::locked_for(&state.db, &lock_key, now).await? {
+        // Decided before any hashing: a locked account costs an attacker nothing to ask about
+        // and costs us nothing to refuse.
+        let page = SignInPage {
+            csrf: form.csrf,
+            email: form.email,
+            error: Some(locked_message(wait)),
+        };
+        return Ok((StatusCode::TOO_MANY_REQUESTS, page).into_response());
+    }
+    let user = match &parsed {
         Ok(name) => users::find_with_hash(&state.db, name.as_str()).await?,
         Err(_) => None,
     };
@@ -75,9 +94,9 @@ pub async fn sign_in(
             .verify(form.password, stored)
             .await
             .map_err(AppError::internal)?;
-    let now = state.now();
     match user {
         Some(user) if matched && !user.disabled => {
+            throttle::clear(&state.db, &lock_key).await?;
             let jar = session::start(&state, jar, user.id, &ip).await?;
             audit::record(
                 &state.db.pool,
@@ -94,12 +113,12 @@ pub async fn sign_in(
             Ok((jar, Redirect::to("/")).into_response())
         }
         _ => {
+            let failures = throttle::record_failure(&state.db, &lock_key, now).await?;
             let subject = user.as_ref().map(|u| u.id);
-            let detail = if subject.is_some() {
-                String::new()
-            } else {
-                "unknown account".to_owned()
-            };
+            let mut detail = format!("{failures} consecutive failures");
+            if subject.is_none() {
+                detail.push_str(", unknown account");
+            }
             audit::record(
                 &state.db.pool,
                 Entry {
@@ -115,11 +134,19 @@ pub async fn sign_in(
             let page = SignInPage {
                 csrf: form.csrf,
                 email: form.email,
-                error: Some(WRONG_CREDENTIALS),
+                error: Some(WRONG_CREDENTIALS.to_owned()),
             };
             Ok((StatusCode::UNAUTHORIZED, page).into_response())
         }
     }
+}
+
+fn locked_message(wait_secs: i64) -> String {
+    let minutes = (wait_secs + 59) / 60;
+    format!(
+        "Too many failed sign-ins for this address. Try again in {minutes} minute{}. Mail apps using app passwords keep working.",
+        if minutes == 1 { "" } else { "s" }
+    )
 }
 
 pub async fn sign_out(
@@ -160,7 +187,7 @@ pub async fn setup_page(
     Path(token): Path<String>,
     jar: CookieJar,
 ) -> AppResult<Response> {
-    if !setup_tokens::is_usable(&state.db, &token_digest(&token), state.now()).await? {
+    if !setup_usable(&state, &token_digest(&token)).await? {
         return Err(AppError::LinkExpired);
     }
     let (jar, csrf) = super::csrf::anon_token(&state, jar)?;
@@ -172,6 +199,15 @@ pub async fn setup_page(
         error: None,
     };
     Ok((jar, page).into_response())
+}
+
+/// A setup link works once, before it expires, and only while no admin exists: an older
+/// link printed by an earlier start cannot make a second admin.
+async fn setup_usable(state: &AppState, digest: &str) -> AppResult<bool> {
+    Ok(
+        setup_tokens::is_usable(&state.db, digest, state.now()).await?
+            && !users::any_admin(&state.db).await?,
+    )
 }
 
 #[derive(Deserialize)]
@@ -191,7 +227,7 @@ pub async fn setup(
 ) -> AppResult<Response> {
     let digest = token_digest(&token);
     let now = state.now();
-    if !setup_tokens::is_usable(&state.db, &digest, now).await? {
+    if !setup_usable(&state, &digest).await? {
         return Err(AppError::LinkExpired);
     }
     let invalid = |message: String| {
@@ -227,6 +263,8 @@ pub async fn setup(
     if !setup_tokens::consume(&mut *tx, &digest, now).await? {
         return Err(AppError::LinkExpired);
     }
+    // Every other link printed earlier dies with this one.
+    setup_tokens::retire_all(&mut *tx, now).await?;
     let inserted = users::insert(
         &mut *tx,
         users::NewUser {

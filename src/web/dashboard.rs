@@ -9,8 +9,9 @@ use axum::Form;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use super::client_ip::ClientIp;
 use super::format::{optional_timestamp, timestamp};
-use super::session::{ClientIp, CurrentSession, SignedIn};
+use super::session::{CurrentSession, SignedIn};
 use super::{AppState, Nav};
 use crate::credentials::{self, clean_reason, Actor};
 use crate::domain::app_password::AllowedNets;

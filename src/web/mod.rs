@@ -6,10 +6,12 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
+pub mod client_ip;
 pub mod csrf;
 pub mod dashboard;
 pub mod format;
 pub mod headers;
+pub mod rate_limit;
 pub mod session;
 
 use std::sync::Arc;
@@ -39,6 +41,7 @@ pub struct AppState {
     pub clock: SharedClock,
     /// The doveadm HTTP API, when configured: flushes Dovecot's cache and kicks sessions.
     pub doveadm: Option<Doveadm>,
+    pub limits: Arc<rate_limit::RateLimits>,
 }
 
 impl AppState {

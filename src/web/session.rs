@@ -2,9 +2,7 @@
 //! one. Authorization lives in the types: a handler taking [`SignedIn`] cannot run for a
 //! visitor, one taking [`AdminUser`] cannot run for a non-admin.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -151,21 +149,5 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminUser {
         } else {
             Err(AppError::NotFound)
         }
-    }
-}
-
-/// The client's address as seen on the socket.
-pub struct ClientIp(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let addr = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string())
-            .unwrap_or_default();
-        Ok(ClientIp(addr))
     }
 }

@@ -235,3 +235,114 @@ async fn signing_in_issues_a_new_session_id(backend: Backend) {
     );
 }
 both_backends!(signing_in_issues_a_new_session_id);
+
+async fn repeated_failures_lock_the_address_without_hashing_and_the_lock_expires(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_user("alice@example.org", PASSWORD, false).await;
+    let browser = app.browser();
+    for _ in 0..mailkeys::domain::lockout::FREE_FAILURES {
+        assert_eq!(
+            browser.sign_in("alice@example.org", "wrong").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let hashed_before = app.state.hasher.verifications();
+    let locked = browser.sign_in("alice@example.org", PASSWORD).await;
+    assert_eq!(
+        locked.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+    assert!(locked
+        .text()
+        .await
+        .unwrap()
+        .contains("Mail apps using app passwords keep working"));
+    assert_eq!(
+        app.state.hasher.verifications(),
+        hashed_before,
+        "a locked attempt runs no argon2"
+    );
+
+    // The same policy applies to an address with no account: a lock reveals nothing.
+    for _ in 0..mailkeys::domain::lockout::FREE_FAILURES {
+        browser.sign_in("nobody@example.org", "wrong").await;
+    }
+    assert_eq!(
+        browser
+            .sign_in("nobody@example.org", "wrong")
+            .await
+            .status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    app.clock.advance(31);
+    assert_eq!(
+        browser
+            .sign_in("alice@example.org", PASSWORD)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER,
+        "lock expired"
+    );
+    let failures: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sign_in_failures WHERE username = 'alice@example.org'",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(failures, 0, "success clears the count");
+}
+both_backends!(repeated_failures_lock_the_address_without_hashing_and_the_lock_expires);
+
+async fn one_ip_is_limited_and_a_forged_forwarded_header_does_not_help(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.sign_in_per_ip_per_minute = 3).await;
+    let browser = app.browser();
+    let csrf = csrf_in(&browser.get_text("/sign-in").await);
+    for n in 0..4 {
+        let response = browser
+            .client
+            .post(app.url("/sign-in"))
+            .header("x-forwarded-for", format!("198.51.100.{n}"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("email", &format!("user{n}@example.org")),
+                ("password", "wrong"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let expected = if n < 3 {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::TOO_MANY_REQUESTS
+        };
+        assert_eq!(response.status(), expected, "attempt {n}");
+    }
+}
+both_backends!(one_ip_is_limited_and_a_forged_forwarded_header_does_not_help);
+
+async fn an_older_setup_link_dies_once_an_admin_exists(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let first = setup_link_if_needed(&app.state).await.unwrap().unwrap();
+    let second = setup_link_if_needed(&app.state).await.unwrap().unwrap();
+    let path = |link: &str| link[link.find("/setup/").unwrap()..].to_owned();
+    let browser = app.browser();
+    let response = browser
+        .post(
+            &path(&second),
+            &path(&second),
+            &[
+                ("email", "root@example.org"),
+                ("password", PASSWORD),
+                ("confirm", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.browser().get(&path(&first)).await.status(),
+        StatusCode::GONE
+    );
+}
+both_backends!(an_older_setup_link_dies_once_an_admin_exists);
