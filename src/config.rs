@@ -234,6 +234,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type
     fn a_numeric_secret_from_the_environment_is_read_as_text() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("MAILKEYS_POLICY_LISTEN", "127.0.0.1:8081");

@@ -78,16 +78,27 @@ impl Db {
     }
 }
 
-/// The database cannot be reached (as opposed to a query that is wrong): a 503, not a 500.
+/// The database cannot be reached or cannot take the change right now (as opposed to a
+/// query that is wrong): a 503 that says nothing was changed, not a 500.
 pub fn is_unavailable(err: &sqlx::Error) -> bool {
     match err {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => {
-            // SQLITE_BUSY / SQLITE_LOCKED / SQLITE_FULL, PostgreSQL admin shutdown / cannot connect now.
-            matches!(
-                db.code().as_deref(),
-                Some("5" | "6" | "13" | "57P01" | "57P03")
-            )
+            let code = db.code().unwrap_or_default();
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // BUSY (5), LOCKED (6), FULL (13), CANTOPEN (14), with their extended codes.
+                matches!(code.parse::<i32>().map(|c| c & 0xff), Ok(5 | 6 | 13 | 14))
+            } else {
+                // Connection exceptions (08…), operator intervention (57P…), insufficient
+                // resources (53…), database not accepting connections (55000).
+                code.starts_with("08")
+                    || code.starts_with("57P")
+                    || code.starts_with("53")
+                    || code == "55000"
+            }
         }
         _ => false,
     }

@@ -172,6 +172,32 @@ pub async fn sign_out(
     Ok((session::end_cookie(&state, jar), Redirect::to("/sign-in")).into_response())
 }
 
+/// Ends every browser session of the user, this one included.
+pub async fn sign_out_everywhere(
+    State(state): State<AppState>,
+    SignedIn(current): SignedIn,
+    ClientIp(ip): ClientIp,
+    jar: CookieJar,
+) -> AppResult<Response> {
+    let user_id = current.user.id;
+    let mut tx = state.db.begin().await?;
+    let ended = sessions::delete_for_user(&mut *tx, user_id, None).await?;
+    audit::record(
+        &mut *tx,
+        Entry {
+            actor: Some(user_id),
+            subject: Some(user_id),
+            event: Event::SessionsEnded,
+            detail: format!("{ended} browser sessions ended by the user"),
+            ip: Some(&ip),
+        },
+        state.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((session::end_cookie(&state, jar), Redirect::to("/sign-in")).into_response())
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "auth/setup.page.html")]
 pub struct SetupPage {

@@ -77,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/sign-in", get(auth::sign_in_page).post(auth::sign_in))
         .route("/sign-out", post(auth::sign_out))
+        .route("/sign-out-everywhere", post(auth::sign_out_everywhere))
         .route("/setup/{token}", get(auth::setup_page).post(auth::setup))
         .route("/healthz", get(|| async { "ok" }))
         .nest_service("/static", ServeDir::new(static_dir()))

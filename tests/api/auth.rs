@@ -346,3 +346,15 @@ async fn an_older_setup_link_dies_once_an_admin_exists(backend: Backend) {
     );
 }
 both_backends!(an_older_setup_link_dies_once_an_admin_exists);
+
+async fn signing_out_everywhere_ends_every_browser_session(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let laptop = app.signed_in("alice@example.org").await;
+    let phone = app.browser();
+    phone.sign_in("alice@example.org", PASSWORD).await;
+    let response = phone.post("/account", "/sign-out-everywhere", &[]).await;
+    assert_eq!(location(&response), "/sign-in");
+    assert_eq!(location(&laptop.get("/").await), "/sign-in");
+    assert_eq!(location(&phone.get("/").await), "/sign-in");
+}
+both_backends!(signing_out_everywhere_ends_every_browser_session);

@@ -6,5 +6,6 @@ mod admin;
 mod app_passwords;
 mod auth;
 mod cli;
+mod faults;
 mod rotation;
 mod web_security;
