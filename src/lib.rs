@@ -21,6 +21,7 @@ pub mod credentials;
 pub mod domain;
 pub mod dovecot;
 pub mod error;
+pub mod imap;
 pub mod startup;
 pub mod store;
 pub mod web;

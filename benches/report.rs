@@ -1,0 +1,353 @@
+//! `cargo bench --bench report` (or `scripts/bench`): measures the running service and
+//! writes `reports/benchmark.md`. Figures, not assertions: the tests assert behaviour.
+//!
+//! 1. Sign-in flood: 500 concurrent sign-in attempts at the real argon2 cost, while a
+//!    signed-in user keeps loading the dashboard. Peak RSS against the bound the hashing
+//!    limit implies; dashboard latency during the flood against idle.
+//! 2. Enumeration: 1,000 sign-ins each for unknown accounts, disabled accounts and wrong
+//!    passwords; status codes and median times side by side.
+
+use std::fmt::Write as _;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mailkeys::config::Settings;
+use mailkeys::domain::hashing::{Hasher, Profile};
+use mailkeys::store::{users, Db};
+use secrecy::SecretString;
+
+const PASSWORD: &str = "correct pony staple ledger";
+
+struct Server {
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+    db_url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[allow(clippy::zombie_processes)] // Server's Drop kills and waits for the child
+async fn start_server() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_mailkeys"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", &db_url)
+        .env("MAILKEYS_SIGN_IN_PER_IP_PER_MINUTE", "1000000")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            return Server {
+                child,
+                base,
+                _dir: dir,
+                db_url,
+            };
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("server did not start");
+}
+
+/// Inserts `count` accounts named `{prefix}{n}@example.org` sharing one real main-profile
+/// hash (verification costs the same whichever account it is).
+async fn seed(db: &Db, prefix: &str, count: usize, hash: &str, disabled: bool) {
+    let mut tx = db.pool.begin().await.unwrap();
+    for n in 0..count {
+        let email = format!("{prefix}{n}@example.org");
+        let id = users::insert(
+            &mut *tx,
+            users::NewUser {
+                email: &email,
+                password_hash: hash,
+                is_admin: false,
+                main_imap_allowed: false,
+                now: 0,
+            },
+        )
+        .await
+        .unwrap();
+        if disabled {
+            users::set_admin_flag(&mut *tx, id, users::AdminFlag::Disabled, true)
+                .await
+                .unwrap();
+        }
+    }
+    tx.commit().await.unwrap();
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn csrf(client: &reqwest::Client, url: &str) -> String {
+    let page = client.get(url).send().await.unwrap().text().await.unwrap();
+    let start = page.find(r#"name="csrf" value=""#).unwrap() + r#"name="csrf" value=""#.len();
+    page[start..start + page[start..].find('"').unwrap()].to_owned()
+}
+
+async fn sign_in(
+    client: &reqwest::Client,
+    base: &str,
+    email: &str,
+    password: &str,
+) -> (u16, Duration) {
+    let token = csrf(client, &format!("{base}/sign-in")).await;
+    let started = Instant::now();
+    let status = client
+        .post(format!("{base}/sign-in"))
+        .form(&[
+            ("csrf", token.as_str()),
+            ("email", email),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+    (status, started.elapsed())
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    let index = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[index]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+async fn dashboard_latencies(
+    client: &reqwest::Client,
+    base: &str,
+    until: impl Fn() -> bool,
+) -> Vec<Duration> {
+    let mut samples = Vec::new();
+    while !until() {
+        let started = Instant::now();
+        let status = client
+            .get(format!("{base}/"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200);
+        samples.push(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    samples
+}
+
+async fn flood(report: &mut String) {
+    let server = start_server().await;
+    let db = Db::connect(&server.db_url).await.unwrap();
+    let defaults = Settings::default();
+    let hasher = Hasher::new(defaults.main_profile(), defaults.app_profile(), 1).unwrap();
+    let hash = hasher
+        .hash(Profile::Main, SecretString::from(PASSWORD))
+        .await
+        .unwrap();
+    seed(&db, "dash", 1, &hash, false).await;
+    let viewer = browser();
+    assert_eq!(
+        sign_in(&viewer, &server.base, "dash0@example.org", PASSWORD)
+            .await
+            .0,
+        303
+    );
+
+    let idle_end = Instant::now() + Duration::from_secs(5);
+    let mut idle = dashboard_latencies(&viewer, &server.base, || Instant::now() > idle_end).await;
+    let rss_idle = peak_rss_kib(server.child.id());
+
+    let attempts = 500;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for n in 0..attempts {
+        let base = server.base.clone();
+        tasks.push(tokio::spawn(async move {
+            let client = browser();
+            sign_in(
+                &client,
+                &base,
+                &format!("flood{n}@example.org"),
+                "wrong password",
+            )
+            .await
+            .0
+        }));
+    }
+    let flag = done.clone();
+    let waiter = tokio::spawn(async move {
+        let mut statuses = std::collections::BTreeMap::new();
+        for task in tasks {
+            *statuses.entry(task.await.unwrap()).or_insert(0) += 1;
+        }
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        statuses
+    });
+    let mut during = dashboard_latencies(&viewer, &server.base, || {
+        done.load(std::sync::atomic::Ordering::SeqCst)
+    })
+    .await;
+    let statuses = waiter.await.unwrap();
+    let flood_time = started.elapsed();
+    let rss_peak = peak_rss_kib(server.child.id());
+
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
+    let bound_kib = rss_idle + cores * u64::from(defaults.hash_main_memory_kib) + 8 * 1024;
+    let _ = writeln!(
+        report,
+        "## 1. Sign-in flood: {attempts} concurrent attempts at m=19456 KiB, t=2\n"
+    );
+    let _ = writeln!(report, "| figure | value |\n|---|---|");
+    let _ = writeln!(
+        report,
+        "| attempts answered | {statuses:?} (status: count) in {:.1} s |",
+        flood_time.as_secs_f64()
+    );
+    let _ = writeln!(
+        report,
+        "| peak RSS before the flood | {} MiB |",
+        rss_idle / 1024
+    );
+    let _ = writeln!(
+        report,
+        "| peak RSS after the flood | {} MiB |",
+        rss_peak / 1024
+    );
+    let _ = writeln!(report, "| bound implied by the hashing limit ({cores} at once × 19 MiB + 8 MiB slack over idle) | {} MiB |", bound_kib / 1024);
+    let _ = writeln!(
+        report,
+        "| dashboard idle: p50 / p99 ({} requests) | {} / {} |",
+        idle.len(),
+        ms(percentile(&mut idle, 0.5)),
+        ms(percentile(&mut idle, 0.99))
+    );
+    let _ = writeln!(
+        report,
+        "| dashboard during the flood: p50 / p99 ({} requests) | {} / {} |\n",
+        during.len(),
+        ms(percentile(&mut during, 0.5)),
+        ms(percentile(&mut during, 0.99))
+    );
+}
+
+async fn enumeration(report: &mut String) {
+    let server = start_server().await;
+    let db = Db::connect(&server.db_url).await.unwrap();
+    let defaults = Settings::default();
+    let hasher = Hasher::new(defaults.main_profile(), defaults.app_profile(), 1).unwrap();
+    let hash = hasher
+        .hash(Profile::Main, SecretString::from(PASSWORD))
+        .await
+        .unwrap();
+    let n = 1000;
+    seed(&db, "known", n, &hash, false).await;
+    seed(&db, "disabled", n, &hash, true).await;
+    let mut rows = Vec::new();
+    // Interleaved, so that drift on the machine hits the three kinds alike.
+    let mut times: [Vec<Duration>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+    let mut statuses: [std::collections::BTreeSet<u16>; 3] = Default::default();
+    let mut bodies: [std::collections::BTreeSet<usize>; 3] = Default::default();
+    for i in 0..n {
+        for (kind, (email, password)) in [
+            (format!("unknown{i}@example.org"), "wrong password"),
+            (format!("disabled{i}@example.org"), PASSWORD),
+            (format!("known{i}@example.org"), "wrong password"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let client = browser();
+            let token = csrf(&client, &format!("{}/sign-in", server.base)).await;
+            let started = Instant::now();
+            let response = client
+                .post(format!("{}/sign-in", server.base))
+                .form(&[
+                    ("csrf", token.as_str()),
+                    ("email", email.as_str()),
+                    ("password", password),
+                ])
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let body = response.text().await.unwrap();
+            times[kind].push(started.elapsed());
+            statuses[kind].insert(status);
+            // The body echoes the typed address; its length differs by the digits only.
+            bodies[kind].insert(body.replace(&email, "").len());
+        }
+    }
+    for (kind, name) in ["unknown account", "disabled account", "wrong password"]
+        .iter()
+        .enumerate()
+    {
+        let median = percentile(&mut times[kind], 0.5);
+        rows.push((name, median, statuses[kind].clone(), bodies[kind].clone()));
+    }
+    let base = rows[2].1.as_secs_f64();
+    let _ = writeln!(
+        report,
+        "## 2. User enumeration: {n} sign-ins of each kind, interleaved\n"
+    );
+    let _ = writeln!(report, "| kind | statuses | body lengths (address removed) | median | vs wrong password |\n|---|---|---|---|---|");
+    for (name, median, statuses, bodies) in rows {
+        let _ = writeln!(
+            report,
+            "| {name} | {statuses:?} | {bodies:?} | {} | {:+.2} ms |",
+            ms(median),
+            (median.as_secs_f64() - base) * 1000.0
+        );
+    }
+    let _ = writeln!(report);
+}
+
+#[tokio::main]
+async fn main() {
+    let mut report = String::from("# Mailkeys benchmark report\n\n");
+    let _ = writeln!(
+        report,
+        "Written by `scripts/bench` (`cargo bench --bench report`) on {} cores. Release build, SQLite, default cost profiles.\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    flood(&mut report).await;
+    enumeration(&mut report).await;
+    std::fs::create_dir_all("reports").unwrap();
+    std::fs::write("reports/benchmark.md", &report).unwrap();
+    println!("{report}");
+}
