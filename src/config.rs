@@ -12,6 +12,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::domain::hashing::HashProfile;
+use crate::imap::{Limits, MailServer, TlsMode};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -26,6 +27,14 @@ pub struct Settings {
     /// IMAP settings shown next to a new app password.
     pub imap_host: String,
     pub imap_port: u16,
+    /// Mail servers the connection test may sign in to. Empty: one server made of
+    /// `imap_host` and `imap_port` (implicit TLS on 993, STARTTLS otherwise).
+    pub mail_servers: Vec<MailServer>,
+    /// Time limits of the connection test: each step, and the whole check.
+    pub check_step_timeout_secs: u64,
+    pub check_total_timeout_secs: u64,
+    /// Connection tests allowed per user and per client IP per minute.
+    pub checks_per_minute: u32,
     /// Minimum length of a main password (never below 8).
     pub min_password_length: usize,
     /// Whether a new account's main password may log in over IMAP.
@@ -66,6 +75,10 @@ const FIELDS: &[&str] = &[
     "public_url",
     "imap_host",
     "imap_port",
+    "mail_servers",
+    "check_step_timeout_secs",
+    "check_total_timeout_secs",
+    "checks_per_minute",
     "min_password_length",
     "main_password_imap_default",
     "session_idle_timeout_secs",
@@ -114,6 +127,10 @@ impl Default for Settings {
             public_url: None,
             imap_host: "localhost".into(),
             imap_port: 993,
+            mail_servers: Vec::new(),
+            check_step_timeout_secs: 5,
+            check_total_timeout_secs: 20,
+            checks_per_minute: 5,
             min_password_length: 12,
             main_password_imap_default: false,
             session_idle_timeout_secs: 30 * 60,
@@ -161,6 +178,21 @@ impl Settings {
         if self.min_password_length < 8 {
             bail!("min_password_length must be at least 8");
         }
+        for server in &self.mail_servers {
+            server
+                .validate()
+                .map_err(|e| anyhow::anyhow!("mail_servers: {e}"))?;
+        }
+        if self.check_step_timeout_secs == 0
+            || self.check_total_timeout_secs < self.check_step_timeout_secs
+        {
+            bail!(
+                "check timeouts: the step limit must be positive and the total at least one step"
+            );
+        }
+        if self.checks_per_minute == 0 {
+            bail!("checks_per_minute must be at least 1");
+        }
         if self.sign_in_per_ip_per_minute == 0 {
             bail!("sign_in_per_ip_per_minute must be at least 1");
         }
@@ -195,6 +227,29 @@ impl Settings {
             iterations: self.hash_app_iterations,
             parallelism: self.hash_app_parallelism,
         }
+    }
+
+    /// The servers the connection test offers (see `mail_servers`).
+    pub fn check_targets(&self) -> Vec<MailServer> {
+        if !self.mail_servers.is_empty() {
+            return self.mail_servers.clone();
+        }
+        let tls = if self.imap_port == 993 {
+            TlsMode::Implicit
+        } else {
+            TlsMode::StartTls
+        };
+        vec![MailServer {
+            name: "Mail server".into(),
+            host: self.imap_host.clone(),
+            port: self.imap_port,
+            tls,
+            ca_file: None,
+        }]
+    }
+
+    pub fn check_limits(&self) -> Limits {
+        Limits::from_secs(self.check_step_timeout_secs, self.check_total_timeout_secs)
     }
 
     /// True when the service is reached over HTTPS, so cookies may be `Secure`.

@@ -44,7 +44,10 @@ pub async fn build_with_clock(
         (Some(url), Some(key)) => Some(Doveadm::new(url, key)?),
         _ => None,
     };
-    let limits = Arc::new(RateLimits::new(settings.sign_in_per_ip_per_minute));
+    let limits = Arc::new(RateLimits::new(
+        settings.sign_in_per_ip_per_minute,
+        settings.checks_per_minute,
+    ));
     let state = AppState {
         limits,
         db,

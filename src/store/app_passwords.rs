@@ -135,3 +135,18 @@ pub async fn revoke_all<'e>(
     .await?;
     Ok(done.rows_affected())
 }
+
+/// The user's app password with this lookup id, live or not (lookup ids are never reused).
+pub async fn find_by_lookup(
+    db: &Db,
+    user_id: i64,
+    lookup_id: &str,
+) -> Result<Option<AppPasswordRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM app_passwords WHERE user_id = $1 AND lookup_id = $2"
+    ))
+    .bind(user_id)
+    .bind(lookup_id)
+    .fetch_optional(&db.pool)
+    .await
+}

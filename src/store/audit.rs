@@ -26,6 +26,7 @@ pub enum Event {
     MainImapBlocked,
     MainImapUnblocked,
     SessionsEnded,
+    ConnectionTest,
 }
 
 impl Event {
@@ -49,6 +50,7 @@ impl Event {
             Self::MainImapBlocked => "main_password_imap_blocked_by_admin",
             Self::MainImapUnblocked => "main_password_imap_unblocked_by_admin",
             Self::SessionsEnded => "sessions_ended",
+            Self::ConnectionTest => "connection_test",
         }
     }
 }

@@ -6,6 +6,7 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
+pub mod check;
 pub mod client_ip;
 pub mod csrf;
 pub mod dashboard;
@@ -66,6 +67,10 @@ pub fn router(state: AppState) -> Router {
         .route("/account", get(account::index))
         .route("/account/password", post(account::change_password))
         .route("/account/imap", post(account::set_main_imap))
+        .route("/check", get(check::page).post(check::run_form))
+        .route("/check/stream", post(check::run_stream))
+        .route("/api/check", post(check::run_json))
+        .route("/api/me", get(check::me))
         .route("/admin", get(admin::users))
         .route("/admin/users/{id}", get(admin::user))
         .route("/admin/users/{id}/revoke-all", post(admin::revoke_all))

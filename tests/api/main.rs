@@ -5,6 +5,7 @@ mod helpers;
 mod admin;
 mod app_passwords;
 mod auth;
+mod check;
 mod cli;
 mod faults;
 mod rotation;

@@ -1,0 +1,163 @@
+//! The connection test as a user drives it: form, stream and JSON, limits and audit.
+//! The step-by-step IMAP behaviour against real Dovecot lives in `dovecot_check`.
+
+use mailkeys::imap::{MailServer, TlsMode};
+use reqwest::StatusCode;
+
+use crate::both_backends;
+use crate::helpers::*;
+
+/// A loopback port with nothing listening on it.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn nowhere() -> MailServer {
+    MailServer {
+        name: "Nowhere".into(),
+        host: "127.0.0.1".into(),
+        port: closed_port(),
+        tls: TlsMode::Implicit,
+        ca_file: None,
+    }
+}
+
+async fn the_form_runs_a_check_and_shows_the_verdict(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.mail_servers = vec![nowhere()]).await;
+    let browser = app.signed_in("alice@example.org").await;
+    let page = browser.get_text("/check").await;
+    assert!(page.contains("Nowhere (127.0.0.1:"));
+    let response = browser
+        .post(
+            "/check",
+            "/check",
+            &[("server", "0"), ("password", "hunter2-secret")],
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = response.text().await.unwrap();
+    assert!(page.to_lowercase().contains("refused"), "{page}");
+    assert!(!page.contains("hunter2-secret"));
+    let user_id = app.user_id("alice@example.org").await;
+    assert!(app
+        .audit_events(user_id)
+        .await
+        .contains(&"connection_test".to_owned()));
+    let detail: String =
+        sqlx::query_scalar("SELECT detail FROM audit_log WHERE event = 'connection_test'")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert!(!detail.contains("hunter2"));
+}
+both_backends!(the_form_runs_a_check_and_shows_the_verdict);
+
+async fn the_stream_sends_each_step_then_the_result(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.mail_servers = vec![nowhere()]).await;
+    let browser = app.signed_in("alice@example.org").await;
+    let response = browser
+        .post(
+            "/check",
+            "/check/stream",
+            &[("server", "0"), ("password", "x")],
+        )
+        .await;
+    assert_eq!(
+        response.headers().get("content-type").unwrap(),
+        "application/x-ndjson"
+    );
+    let body = response.text().await.unwrap();
+    let events: Vec<serde_json::Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.first().unwrap()["event"], "started");
+    let last = events.last().unwrap();
+    assert_eq!(last["event"], "result");
+    assert_eq!(last["report"]["verdict"]["kind"], "connection_refused");
+    assert!(last["html"].as_str().unwrap().contains("check-result"));
+}
+both_backends!(the_stream_sends_each_step_then_the_result);
+
+async fn the_json_endpoint_serves_scripts(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.mail_servers = vec![nowhere()]).await;
+    let browser = app.signed_in("alice@example.org").await;
+    let me: serde_json::Value = browser.get("/api/me").await.json().await.unwrap();
+    assert_eq!(me["email"], "alice@example.org");
+    let token = me["csrf_token"].as_str().unwrap();
+    let response = browser
+        .client
+        .post(app.url("/api/check"))
+        .header("x-csrf-token", token)
+        .json(&serde_json::json!({"server": "Nowhere", "password": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let report: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(report["verdict"]["kind"], "connection_refused");
+    assert_eq!(report["verdict"]["success"], false);
+
+    let unknown = browser
+        .client
+        .post(app.url("/api/check"))
+        .header("x-csrf-token", token)
+        .json(&serde_json::json!({"server": "elsewhere.example", "password": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        unknown.status(),
+        StatusCode::NOT_FOUND,
+        "only configured servers"
+    );
+    let forged = browser
+        .client
+        .post(app.url("/api/check"))
+        .json(&serde_json::json!({"password": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        forged.status(),
+        StatusCode::FORBIDDEN,
+        "the CSRF header is required"
+    );
+}
+both_backends!(the_json_endpoint_serves_scripts);
+
+async fn checks_are_limited_per_user(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.mail_servers = vec![nowhere()]).await;
+    let browser = app.signed_in("alice@example.org").await;
+    for n in 0..app.settings.checks_per_minute {
+        let response = browser
+            .post("/check", "/check", &[("server", "0"), ("password", "x")])
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "check {n}");
+    }
+    let refused = browser
+        .post("/check", "/check", &[("server", "0"), ("password", "x")])
+        .await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another user on the same address is limited by the per-IP quota too.
+    let bob = app.signed_in("bob@example.org").await;
+    let refused = bob
+        .post("/check", "/check", &[("server", "0"), ("password", "x")])
+        .await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+both_backends!(checks_are_limited_per_user);
+
+async fn a_server_index_outside_the_configuration_is_refused(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.mail_servers = vec![nowhere()]).await;
+    let browser = app.signed_in("alice@example.org").await;
+    let response = browser
+        .post("/check", "/check", &[("server", "7"), ("password", "x")])
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+both_backends!(a_server_index_outside_the_configuration_is_refused);
