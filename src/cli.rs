@@ -112,6 +112,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     if let Some(link) = startup::setup_link_if_needed(&app.state).await? {
         println!("No administrator exists yet. Open this one-time link to create one (valid for {} minutes):\n\n    {link}\n", app.state.settings.setup_link_ttl_secs / 60);
     }
+    if let Some(policy) = app.policy_addr() {
+        println!(
+            "Listening for Dovecot auth-policy reports on http://{policy}{}",
+            crate::dovecot::policy::PATH
+        );
+    }
     tracing::info!(%addr, "Mailkeys is listening");
     println!("Mailkeys is listening on http://{addr}");
     app.run().await

@@ -17,6 +17,7 @@ use crate::web::{self, AppState};
 
 pub struct Application {
     listener: TcpListener,
+    policy_listener: Option<TcpListener>,
     pub state: AppState,
 }
 
@@ -40,6 +41,14 @@ pub async fn build_with_clock(
     let listener = TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let policy_listener = match settings.policy_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for Dovecot policy reports on {addr}"))?,
+        ),
+        None => None,
+    };
     let doveadm = match (&settings.doveadm_url, &settings.doveadm_api_key) {
         (Some(url), Some(key)) => Some(Doveadm::new(url, key)?),
         _ => None,
@@ -56,7 +65,11 @@ pub async fn build_with_clock(
         clock,
         doveadm,
     };
-    Ok(Application { listener, state })
+    Ok(Application {
+        listener,
+        policy_listener,
+        state,
+    })
 }
 
 impl Application {
@@ -64,8 +77,23 @@ impl Application {
         Ok(self.listener.local_addr()?)
     }
 
+    /// The address of the Dovecot auth-policy listener, if one is configured.
+    pub fn policy_addr(&self) -> Option<SocketAddr> {
+        self.policy_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
     /// Serves until Ctrl-C or SIGTERM.
     pub async fn run(self) -> anyhow::Result<()> {
+        if let Some(listener) = self.policy_listener {
+            let policy = crate::dovecot::policy::router(self.state.clone());
+            tokio::spawn(async move {
+                if let Err(err) = axum::serve(listener, policy).await {
+                    tracing::error!(error = %err, "the Dovecot policy listener stopped");
+                }
+            });
+        }
         let app = web::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown_signal())

@@ -2,3 +2,4 @@
 //! revocations take effect at once, and the auth-policy listener that records last use.
 
 pub mod doveadm;
+pub mod policy;

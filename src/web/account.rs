@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::admin::ActivityView;
 use super::auth::email_words;
 use super::client_ip::ClientIp;
+use super::format::timestamp;
 use super::session::{CurrentSession, SignedIn};
 use super::{AppState, Nav};
 use crate::credentials;
@@ -22,7 +23,7 @@ use crate::domain::Username;
 use crate::error::{AppError, AppResult};
 use crate::store::app_passwords::{self, Revocation};
 use crate::store::audit::{self, Entry, Event};
-use crate::store::{sessions, users};
+use crate::store::{imap_logins, sessions, users};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "account/index.page.html")]
@@ -35,6 +36,8 @@ pub struct AccountPage {
     pub main_imap_allowed: bool,
     pub main_imap_admin_blocked: bool,
     pub activity: Vec<ActivityView>,
+    /// Failed IMAP logins Dovecot reported: (address, count, last time).
+    pub imap_failures: Vec<(String, i64, String)>,
 }
 
 #[derive(Deserialize)]
@@ -67,7 +70,13 @@ async fn account_page(
         .into_iter()
         .map(ActivityView::from)
         .collect();
+    let imap_failures = imap_logins::failures_for(&state.db, &current.user.email, 10)
+        .await?
+        .into_iter()
+        .map(|f| (f.ip, f.failures, timestamp(f.last_at)))
+        .collect();
     Ok(AccountPage {
+        imap_failures,
         nav: Nav::of(current),
         min_length: state.settings.min_password_length,
         error,

@@ -42,6 +42,8 @@ pub const NEW_PASSWORD: &str = "violet kettle marmalade orbit";
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The Dovecot auth-policy listener, when the test configured one.
+    pub policy_addr: Option<SocketAddr>,
     pub db: Db,
     pub clock: Arc<ManualClock>,
     pub settings: Settings,
@@ -110,11 +112,13 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
         .await
         .expect("app builds");
     let addr = app.local_addr().unwrap();
+    let policy_addr = app.policy_addr();
     let state = app.state.clone();
     let db = state.db.clone();
     tokio::spawn(app.run());
     TestApp {
         addr,
+        policy_addr,
         db,
         clock,
         settings,

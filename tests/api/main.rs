@@ -8,5 +8,6 @@ mod auth;
 mod check;
 mod cli;
 mod faults;
+mod policy;
 mod rotation;
 mod web_security;

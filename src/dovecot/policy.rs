@@ -1,0 +1,96 @@
+//! Dovecot's auth-policy protocol, "report after auth" only: after every login attempt
+//! Dovecot POSTs a JSON object built from `auth_policy_request_attributes`. Mailkeys records
+//! the last use of the app password (its id comes through `%{passdb:credential_id}`) and
+//! counts failures per username and address. It never vetoes a login: the answer is always
+//! status 0, and Dovecot is configured so that logins go on when Mailkeys is down.
+//!
+//! This runs on a listener of its own (`policy_listen`, loopback by default) and every
+//! request must carry the shared secret header Dovecot is configured to send.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use crate::store::imap_logins::{self, Use};
+use crate::web::AppState;
+
+/// The header Dovecot sends (`auth_policy_server_api_header = X-Mailkeys-Policy-Secret:…`).
+pub const SECRET_HEADER: &str = "x-mailkeys-policy-secret";
+pub const PATH: &str = "/dovecot/auth-policy";
+
+pub fn router(state: AppState) -> Router {
+    Router::new().route(PATH, post(report)).with_state(state)
+}
+
+/// The fields Mailkeys asks Dovecot for; anything else in the body is ignored.
+#[derive(Debug, Deserialize)]
+pub struct Report {
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    remote: String,
+    #[serde(default)]
+    protocol: String,
+    #[serde(default)]
+    credential_id: String,
+    /// Present on reports after authentication.
+    success: Option<bool>,
+}
+
+fn authorised(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(secret) = state.settings.policy_secret.as_ref() else {
+        return false;
+    };
+    headers
+        .get(SECRET_HEADER)
+        .is_some_and(|given| bool::from(given.as_bytes().ct_eq(secret.expose_secret().as_bytes())))
+}
+
+async fn report(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(report): Json<Report>,
+) -> Response {
+    if !authorised(&state, &headers) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"status": -1, "msg": "unauthorised"})),
+        )
+            .into_response();
+    }
+    if let Err(err) = record(&state, &report).await {
+        // Logins are not ours to block: log, and answer as usual.
+        tracing::warn!(error = %err, "could not record a Dovecot login report");
+    }
+    Json(json!({"status": 0, "msg": ""})).into_response()
+}
+
+async fn record(state: &AppState, report: &Report) -> Result<(), sqlx::Error> {
+    let now = state.now();
+    let username = report.user.to_ascii_lowercase();
+    match report.success {
+        Some(true) => {
+            if let Ok(credential_id) = report.credential_id.parse::<i64>() {
+                let used = Use {
+                    credential_id,
+                    username: &username,
+                    ip: &report.remote,
+                    protocol: &report.protocol,
+                    now,
+                };
+                imap_logins::record_use(&state.db, used).await?;
+            }
+        }
+        Some(false) if !username.is_empty() => {
+            imap_logins::record_failure(&state.db, &username, &report.remote, now).await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}

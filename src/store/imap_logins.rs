@@ -1,0 +1,68 @@
+//! What Dovecot reports about IMAP logins: the last use of each app password, and failed
+//! attempts per username and client address.
+
+use sqlx::FromRow;
+
+use super::Db;
+
+pub struct Use<'a> {
+    pub credential_id: i64,
+    pub username: &'a str,
+    pub ip: &'a str,
+    pub protocol: &'a str,
+    pub now: i64,
+}
+
+/// Records a successful login with an app password; false if the id is not that user's.
+pub async fn record_use(db: &Db, u: Use<'_>) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE app_passwords SET last_used_at = $1, last_used_ip = $2, last_used_protocol = $3 \
+         WHERE id = $4 AND user_id = (SELECT id FROM users WHERE email = $5)",
+    )
+    .bind(u.now)
+    .bind(u.ip)
+    .bind(u.protocol)
+    .bind(u.credential_id)
+    .bind(u.username)
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn record_failure(
+    db: &Db,
+    username: &str,
+    ip: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO imap_login_failures (username, ip, failures, first_at, last_at) VALUES ($1, $2, 1, $3, $3) \
+         ON CONFLICT (username, ip) DO UPDATE SET failures = imap_login_failures.failures + 1, last_at = $3",
+    )
+    .bind(username)
+    .bind(ip)
+    .bind(now)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct FailureRow {
+    pub ip: String,
+    pub failures: i64,
+    pub last_at: i64,
+}
+
+/// The addresses that failed to log in as `username` most recently.
+pub async fn failures_for(
+    db: &Db,
+    username: &str,
+    limit: i64,
+) -> Result<Vec<FailureRow>, sqlx::Error> {
+    sqlx::query_as("SELECT ip, failures, last_at FROM imap_login_failures WHERE username = $1 ORDER BY last_at DESC LIMIT $2")
+        .bind(username)
+        .bind(limit)
+        .fetch_all(&db.pool)
+        .await
+}
