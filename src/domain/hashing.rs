@@ -1,17 +1,20 @@
 //! Argon2id hashing in the form Dovecot reads: `{ARGON2ID}$argon2id$v=19$m=…`.
 //!
-//! Hashing is CPU- and memory-heavy, so it runs on the blocking pool, and a semaphore caps
-//! how many run at once: 500 simultaneous sign-ins queue up instead of allocating 500 ×
-//! 19 MiB, and the async workers stay free to serve other pages.
+//! Hashing is CPU- and memory-heavy, so it runs on a small pool of dedicated threads, one
+//! per core by default: 500 simultaneous sign-ins queue up instead of allocating 500 ×
+//! 19 MiB, and the async workers stay free to serve other pages. Dedicated threads rather
+//! than tokio's blocking pool: the blocking pool grows a new thread whenever all are busy,
+//! and each new thread gets its own malloc arena that keeps its 19 MiB after the hash is
+//! done; measured, a flood of 500 sign-ins then peaked at 789 MiB instead of about 70.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex};
 
 use anyhow::Context;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 /// The scheme prefix Dovecot expects in front of the PHC string.
 pub const DOVECOT_PREFIX: &str = "{ARGON2ID}";
@@ -42,7 +45,7 @@ pub enum Profile {
 pub struct Hasher {
     main: Argon2<'static>,
     app: Argon2<'static>,
-    permits: Arc<Semaphore>,
+    pool: HashPool,
     /// A main-profile hash of a random string: unknown users are checked against it so that
     /// they cost the same as known ones.
     decoy: Arc<str>,
@@ -64,7 +67,7 @@ impl Hasher {
         Ok(Self {
             main,
             app,
-            permits: Arc::new(Semaphore::new(concurrency)),
+            pool: HashPool::new(concurrency)?,
             decoy: decoy.into(),
             verifications: Arc::new(AtomicU64::new(0)),
         })
@@ -103,14 +106,54 @@ impl Hasher {
         &self,
         work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
-        let permit = self.permits.clone().acquire_owned().await?;
-        tokio::task::spawn_blocking(move || {
-            let result = work();
-            drop(permit);
-            result
-        })
-        .await
-        .context("hashing task failed")?
+        let (tx, rx) = oneshot::channel();
+        self.pool.submit(Box::new(move || {
+            // The caller may have gone away (request cancelled): nothing to tell then.
+            let _ = tx.send(work());
+        }))?;
+        rx.await.context("hashing thread stopped")?
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of threads taking jobs from one queue. The threads end when the last
+/// [`Hasher`] clone is dropped and the queue closes.
+#[derive(Clone)]
+struct HashPool {
+    queue: mpsc::Sender<Job>,
+}
+
+impl HashPool {
+    fn new(threads: usize) -> anyhow::Result<Self> {
+        let (queue, jobs) = mpsc::channel::<Job>();
+        let jobs = Arc::new(Mutex::new(jobs));
+        for n in 0..threads {
+            let jobs = jobs.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{n}"))
+                .spawn(move || loop {
+                    let next = match jobs.lock() {
+                        Ok(receiver) => receiver.recv(),
+                        Err(_) => return,
+                    };
+                    match next {
+                        // A panicking job must not take the thread (and capacity) with it.
+                        Ok(job) => {
+                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                        }
+                        Err(_) => return,
+                    }
+                })
+                .context("cannot start a hashing thread")?;
+        }
+        Ok(Self { queue })
+    }
+
+    fn submit(&self, job: Job) -> anyhow::Result<()> {
+        self.queue
+            .send(job)
+            .map_err(|_| anyhow::anyhow!("hashing threads have stopped"))
     }
 }
 

@@ -56,7 +56,7 @@ impl Doveadm {
         let mut commands = vec![json!(["authCacheFlush", {"user": [user.as_str()]}, "flush"])];
         if kick {
             // Usernames cannot hold doveadm's wildcards (* and ?), so this mask is exact.
-            commands.push(json!(["kick", {"mask": user.as_str()}, "kick"]));
+            commands.push(json!(["kick", {"mask": [user.as_str()]}, "kick"]));
         }
         match self.call(Value::Array(commands)).await {
             Ok(()) => SessionSync::Ended,
@@ -80,16 +80,26 @@ impl Doveadm {
             anyhow::bail!("doveadm answered HTTP {status}");
         }
         let replies: Vec<Value> = response.json().await?;
-        for reply in &replies {
-            if reply.get(0).and_then(Value::as_str) == Some("error") {
-                anyhow::bail!(
-                    "doveadm reported an error: {}",
-                    reply.get(1).unwrap_or(&Value::Null)
-                );
-            }
+        match replies.iter().find(|reply| is_real_error(reply)) {
+            Some(reply) => anyhow::bail!("doveadm reported an error: {reply}"),
+            None => Ok(()),
         }
-        Ok(())
     }
+}
+
+/// doveadm's `kick` answers exit code 68 ("nobody to kick") when the user has no open
+/// session: that is success for us.
+fn is_real_error(reply: &Value) -> bool {
+    if reply.get(0).and_then(Value::as_str) != Some("error") {
+        return false;
+    }
+    let nobody_to_kick = reply.get(2).and_then(Value::as_str) == Some("kick")
+        && reply
+            .get(1)
+            .and_then(|e| e.get("exitCode"))
+            .and_then(Value::as_i64)
+            == Some(68);
+    !nobody_to_kick
 }
 
 /// The optional client: `None` when no API is configured.
@@ -97,5 +107,28 @@ pub async fn end_sessions(doveadm: Option<&Doveadm>, user: &Username, kick: bool
     match doveadm {
         Some(d) => d.end_sessions(user, kick).await,
         None => SessionSync::NotConfigured,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nobody_to_kick_is_not_an_error() {
+        assert!(!is_real_error(
+            &json!(["error", {"type": "exitCode", "exitCode": 68}, "kick"])
+        ));
+        assert!(!is_real_error(&json!(["doveadmResponse", [], "flush"])));
+    }
+
+    #[test]
+    fn other_errors_are_errors() {
+        assert!(is_real_error(
+            &json!(["error", {"type": "exitCode", "exitCode": 75}, "kick"])
+        ));
+        assert!(is_real_error(
+            &json!(["error", {"type": "exitCode", "exitCode": 68}, "flush"])
+        ));
     }
 }

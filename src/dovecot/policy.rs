@@ -49,7 +49,16 @@ fn authorised(state: &AppState, headers: &HeaderMap) -> bool {
     };
     headers
         .get(SECRET_HEADER)
-        .is_some_and(|given| bool::from(given.as_bytes().ct_eq(secret.expose_secret().as_bytes())))
+        // Dovecot sends whatever follows the colon in its setting, a leading space included.
+        .and_then(|given| given.to_str().ok())
+        .is_some_and(|given| {
+            bool::from(
+                given
+                    .trim()
+                    .as_bytes()
+                    .ct_eq(secret.expose_secret().as_bytes()),
+            )
+        })
 }
 
 async fn report(

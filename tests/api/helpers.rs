@@ -98,13 +98,29 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = fresh_database_url(backend, dir.path()).await;
+    spawn_app_on(dir, database_url, configure).await
+}
+
+/// A fresh database of the given kind, for tests that must start something (Dovecot) on it
+/// before the app: the directory holds the SQLite file and must outlive the app.
+pub async fn fresh_database(backend: Backend) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = fresh_database_url(backend, dir.path()).await;
+    (dir, url)
+}
+
+pub async fn spawn_app_on(
+    dir: tempfile::TempDir,
+    database_url: String,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     // The app's own log, shown for failing tests (the test writer is captured otherwise).
     let _ = tracing_subscriber::fmt()
         .with_env_filter("info,sqlx=warn")
         .with_test_writer()
         .try_init();
-    let dir = tempfile::tempdir().unwrap();
-    let database_url = fresh_database_url(backend, dir.path()).await;
     let mut settings = test_settings(&database_url);
     configure(&mut settings);
     let clock = ManualClock::starting_now();

@@ -1,5 +1,6 @@
 //! Black-box tests of the running service. Every test runs against SQLite and PostgreSQL.
 
+mod dovecot;
 mod helpers;
 
 mod admin;
@@ -8,6 +9,7 @@ mod auth;
 mod check;
 mod cli;
 mod faults;
+mod imap_logins;
 mod policy;
 mod rotation;
 mod web_security;
