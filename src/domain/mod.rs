@@ -4,6 +4,8 @@ pub mod app_password;
 pub mod hashing;
 pub mod lockout;
 pub mod password_policy;
+#[cfg(test)]
+mod properties;
 pub mod random;
 pub mod username;
 

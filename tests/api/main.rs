@@ -12,4 +12,5 @@ mod faults;
 mod imap_logins;
 mod policy;
 mod rotation;
+mod routes;
 mod web_security;

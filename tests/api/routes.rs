@@ -1,0 +1,127 @@
+//! Every route, read from the router's source so that a route added later is covered
+//! without anyone remembering to: no state change without a CSRF token, and security
+//! headers on every answer.
+
+use regex::Regex;
+use reqwest::{Method, StatusCode};
+
+use crate::both_backends;
+use crate::helpers::*;
+
+/// `(path, methods)` for each `.route("…", …)` in src/web/mod.rs, with path parameters
+/// filled in with values that exist in the test (id 1 is the first user).
+fn routes() -> Vec<(String, Vec<Method>)> {
+    let source =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/web/mod.rs")).unwrap();
+    // A route call may wrap over several lines after rustfmt; join them first.
+    let joined = source.replace('\n', " ");
+    let path = Regex::new(r#"^\s*"([^"]+)""#).unwrap();
+    let method = Regex::new(r"\b(get|post|put|delete|patch)\(").unwrap();
+    let params = Regex::new(r"\{[a-z_]+\}").unwrap();
+    let found: Vec<(String, Vec<Method>)> = joined
+        .split(".route(")
+        .skip(1)
+        .map(|chunk| {
+            let chunk = chunk
+                .split(".nest_service")
+                .next()
+                .unwrap()
+                .split(".fallback")
+                .next()
+                .unwrap();
+            let path = params
+                .replace_all(&path.captures(chunk).expect("a quoted path")[1], "1")
+                .into_owned();
+            let methods = method
+                .captures_iter(chunk)
+                .map(|m| m[1].to_uppercase().parse().unwrap())
+                .collect();
+            (path, methods)
+        })
+        .collect();
+    assert!(found.len() >= 20, "the route list was read: {found:?}");
+    found
+}
+
+async fn every_state_changing_route_refuses_a_request_without_a_csrf_token(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_user("root@example.org", PASSWORD, true).await;
+    let admin = app.browser();
+    admin.sign_in("root@example.org", PASSWORD).await;
+    let mut checked = 0;
+    for (path, methods) in routes() {
+        for method in methods.into_iter().filter(|m| m != Method::GET) {
+            for body in [
+                None,
+                Some("csrf=forged&name=x&password=x&reason=x&flag=disabled&on=yes"),
+            ] {
+                let mut request = admin.client.request(method.clone(), app.url(&path));
+                if let Some(body) = body {
+                    request = request
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .body(body);
+                }
+                let response = request.send().await.unwrap();
+                assert_eq!(
+                    response.status(),
+                    StatusCode::FORBIDDEN,
+                    "{method} {path} without a valid token"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 12, "{checked} state-changing routes checked");
+    assert_eq!(
+        admin.get("/admin").await.status(),
+        StatusCode::OK,
+        "nothing was changed: still signed in, still admin"
+    );
+    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 1);
+}
+both_backends!(every_state_changing_route_refuses_a_request_without_a_csrf_token);
+
+async fn every_route_answers_with_security_headers_signed_in_or_not(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.add_user("root@example.org", PASSWORD, true).await;
+    let admin = app.browser();
+    admin.sign_in("root@example.org", PASSWORD).await;
+    let visitor = app.browser();
+    for (path, methods) in routes() {
+        for method in methods {
+            for browser in [&admin, &visitor] {
+                let response = browser
+                    .client
+                    .request(method.clone(), app.url(&path))
+                    .send()
+                    .await
+                    .unwrap();
+                let h = response.headers();
+                for header in [
+                    "content-security-policy",
+                    "x-content-type-options",
+                    "x-frame-options",
+                    "referrer-policy",
+                ] {
+                    assert!(
+                        h.get(header).is_some(),
+                        "{header} on {method} {path} ({})",
+                        response.status()
+                    );
+                }
+                if let Some(cookie) = h.get("set-cookie") {
+                    let cookie = cookie.to_str().unwrap();
+                    assert!(
+                        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+                        "{method} {path}: {cookie}"
+                    );
+                }
+            }
+        }
+    }
+}
+both_backends!(every_route_answers_with_security_headers_signed_in_or_not);
