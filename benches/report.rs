@@ -226,6 +226,31 @@ async fn flood(report: &mut String) {
     let statuses = waiter.await.unwrap();
     let flood_time = started.elapsed();
     let rss_peak = peak_rss_kib(server.child.id());
+    if std::env::var("MAILKEYS_BENCH_DEBUG").is_ok() {
+        let smaps = std::fs::read_to_string(format!("/proc/{}/smaps", server.child.id()))
+            .unwrap_or_default();
+        let mut region = String::new();
+        for line in smaps.lines() {
+            if line.contains('-') && !line.starts_with(|c: char| c.is_ascii_uppercase()) {
+                region = line.to_owned();
+            } else if let Some(rss) = line.strip_prefix("Rss:") {
+                let kib: u64 = rss
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse()
+                    .unwrap_or(0);
+                if kib > 4096 {
+                    eprintln!("{kib:>8} kB  {region}");
+                }
+            }
+        }
+        eprintln!(
+            "{}",
+            std::fs::read_to_string(format!("/proc/{}/status", server.child.id()))
+                .unwrap_or_default()
+        );
+    }
 
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
     let bound_kib = rss_idle + cores * u64::from(defaults.hash_main_memory_kib) + 8 * 1024;
@@ -345,8 +370,15 @@ async fn main() {
         "Written by `scripts/bench` (`cargo bench --bench report`) on {} cores. Release build, SQLite, default cost profiles.\n",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    flood(&mut report).await;
-    enumeration(&mut report).await;
+    // `MAILKEYS_BENCH_ONLY=flood` (or `enumeration`, `imap`) runs one part, for a quick look.
+    let only = std::env::var("MAILKEYS_BENCH_ONLY").unwrap_or_default();
+    let wanted = |part: &str| only.is_empty() || only == part;
+    if wanted("flood") {
+        flood(&mut report).await;
+    }
+    if wanted("enumeration") {
+        enumeration(&mut report).await;
+    }
     std::fs::create_dir_all("reports").unwrap();
     std::fs::write("reports/benchmark.md", &report).unwrap();
     println!("{report}");

@@ -5,15 +5,19 @@
 //! 19 MiB, and the async workers stay free to serve other pages. Dedicated threads rather
 //! than tokio's blocking pool: the blocking pool grows a new thread whenever all are busy,
 //! and each new thread gets its own malloc arena that keeps its 19 MiB after the hash is
-//! done; measured, a flood of 500 sign-ins then peaked at 789 MiB instead of about 70.
+//! done. And each thread keeps one Argon2 memory area and reuses it for every hash: left to
+//! the allocator, a 19 MiB area per hash fragmented the heap so that a flood of 500
+//! sign-ins peaked at 390 MiB (789 MiB on the blocking pool) instead of staying near
+//! threads × 19 MiB.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 
 use anyhow::Context;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq;
 use tokio::sync::oneshot;
 
 /// The scheme prefix Dovecot expects in front of the PHC string.
@@ -62,12 +66,19 @@ impl Hasher {
         };
         let main = Argon2::new(Algorithm::Argon2id, Version::V0x13, main.params()?);
         let app = Argon2::new(Algorithm::Argon2id, Version::V0x13, app.params()?);
+        let pool = HashPool::new(concurrency)?;
+        // Made on the pool too, so that only its threads ever hold Argon2 memory.
         let decoy_secret = SecretString::from(super::random::random_token()?);
-        let decoy = hash_with(&main, &decoy_secret)?;
+        let (tx, rx) = mpsc::channel();
+        let argon = main.clone();
+        pool.submit(Box::new(move || {
+            let _ = tx.send(hash_with(&argon, &decoy_secret));
+        }))?;
+        let decoy = rx.recv().context("hashing thread stopped")??;
         Ok(Self {
             main,
             app,
-            pool: HashPool::new(concurrency)?,
+            pool,
             decoy: decoy.into(),
             verifications: Arc::new(AtomicU64::new(0)),
         })
@@ -157,25 +168,84 @@ impl HashPool {
     }
 }
 
+std::thread_local! {
+    /// This thread's Argon2 memory, grown to the largest cost seen and then reused.
+    static MEMORY: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs Argon2 with this thread's reusable memory area.
+fn argon2_into(
+    argon: &Argon2<'_>,
+    params: &Params,
+    secret: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> anyhow::Result<()> {
+    MEMORY.with(|memory| {
+        let mut memory = memory.borrow_mut();
+        let needed = params.block_count();
+        if memory.len() < needed {
+            memory.resize(needed, Block::default());
+        }
+        argon
+            .hash_password_into_with_memory(secret, salt, out, &mut memory[..needed])
+            .map_err(|e| anyhow::anyhow!("argon2 failed: {e}"))
+    })
+}
+
 fn hash_with(argon: &Argon2<'_>, secret: &SecretString) -> anyhow::Result<String> {
     let mut salt_bytes = [0u8; 16];
     super::random::os_random(&mut salt_bytes)?;
     let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
-    let phc = argon
-        .hash_password(secret.expose_secret().as_bytes(), &salt)
-        .map_err(|e| anyhow::anyhow!("argon2 hashing failed: {e}"))?;
+    let params = argon.params().clone();
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    argon2_into(
+        argon,
+        &params,
+        secret.expose_secret().as_bytes(),
+        &salt_bytes,
+        &mut out,
+    )?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(|e| anyhow::anyhow!("params: {e}"))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(|e| anyhow::anyhow!("output: {e}"))?),
+    };
     Ok(format!("{DOVECOT_PREFIX}{phc}"))
 }
 
 /// Checks a `{ARGON2ID}` PHC string; the parameters come from the string itself, so hashes
-/// made under an older profile keep verifying.
+/// made under an older profile keep verifying. The comparison is constant-time.
 pub fn verify_stored(secret: &SecretString, stored: &str) -> anyhow::Result<bool> {
     let phc = stored.strip_prefix(DOVECOT_PREFIX).unwrap_or(stored);
     let parsed =
         PasswordHash::new(phc).map_err(|e| anyhow::anyhow!("stored hash unreadable: {e}"))?;
-    Ok(Argon2::default()
-        .verify_password(secret.expose_secret().as_bytes(), &parsed)
-        .is_ok())
+    let algorithm =
+        Algorithm::try_from(parsed.algorithm).map_err(|e| anyhow::anyhow!("algorithm: {e}"))?;
+    let version = match parsed.version {
+        Some(v) => Version::try_from(v).map_err(|e| anyhow::anyhow!("version: {e}"))?,
+        None => Version::default(),
+    };
+    let params = Params::try_from(&parsed).map_err(|e| anyhow::anyhow!("params: {e}"))?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        anyhow::bail!("stored hash has no salt or no output");
+    };
+    let mut salt_buf = [0u8; 64];
+    let salt_bytes = salt
+        .decode_b64(&mut salt_buf)
+        .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    let mut out = vec![0u8; expected.len()];
+    let argon = Argon2::new(algorithm, version, params.clone());
+    argon2_into(
+        &argon,
+        &params,
+        secret.expose_secret().as_bytes(),
+        salt_bytes,
+        &mut out,
+    )?;
+    Ok(bool::from(out.as_slice().ct_eq(expected.as_bytes())))
 }
 
 #[cfg(test)]
@@ -216,6 +286,40 @@ mod tests {
             .verify(SecretString::from("wrong"), Some(hash))
             .await
             .unwrap());
+    }
+
+    #[test]
+    fn our_hashes_and_the_argon2_crates_own_agree_both_ways() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, LIGHT.params().unwrap());
+        let ours = hash_with(&argon, &SecretString::from("pw")).unwrap();
+        let phc = PasswordHash::new(ours.strip_prefix(DOVECOT_PREFIX).unwrap()).unwrap();
+        assert!(Argon2::default().verify_password(b"pw", &phc).is_ok());
+        assert!(Argon2::default().verify_password(b"other", &phc).is_err());
+
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let theirs = argon.hash_password(b"pw", &salt).unwrap().to_string();
+        assert!(verify_stored(&SecretString::from("pw"), &theirs).unwrap());
+        assert!(!verify_stored(
+            &SecretString::from("other"),
+            &format!("{DOVECOT_PREFIX}{theirs}")
+        )
+        .unwrap());
+    }
+
+    #[test]
+    fn a_stored_hash_of_a_higher_cost_still_verifies_on_a_used_thread() {
+        let light = Argon2::new(Algorithm::Argon2id, Version::V0x13, LIGHT.params().unwrap());
+        let heavier = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(4096, 2, 2, None).unwrap(),
+        );
+        let small = hash_with(&light, &SecretString::from("a")).unwrap();
+        let big = hash_with(&heavier, &SecretString::from("b")).unwrap();
+        assert!(verify_stored(&SecretString::from("a"), &small).unwrap());
+        assert!(verify_stored(&SecretString::from("b"), &big).unwrap());
+        assert!(verify_stored(&SecretString::from("a"), &small).unwrap());
     }
 
     #[tokio::test]
