@@ -11,11 +11,12 @@ WORKDIR /build
 # Dependencies first, with placeholder sources: this layer is rebuilt only when
 # Cargo.toml or Cargo.lock change, not on every source edit.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src \
+RUN mkdir src benches \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs \
+    && echo 'fn main() {}' > benches/report.rs \
     && cargo build --release --locked \
-    && rm -rf src \
+    && rm -rf src benches \
               target/release/mailkeys* \
               target/release/deps/mailkeys-* \
               target/release/deps/libmailkeys-* \
@@ -26,6 +27,8 @@ RUN mkdir src \
 COPY src ./src
 COPY templates ./templates
 COPY migrations ./migrations
+# Cargo.toml declares the benchmark target; its file must exist even though it is not built.
+COPY benches ./benches
 RUN cargo build --release --locked \
     && strip target/release/mailkeys
 
