@@ -643,8 +643,10 @@ impl Verdict {
                     "Something accepted the connection but never greeted. The server may be \
                      overloaded, or the port may expect encryption from the start. {admin}"
                 ),
-                Step::Login => "The server took too long to check the password; its \
-                     password database may be slow or unreachable. Try again in a minute."
+                Step::Login => "The server took too long to check the password. Mail servers \
+                     slow down sign-ins from an address after recent failures, and these tests \
+                     all come from Mailkeys' address: try again in a minute. If it persists, \
+                     the server's password database may be slow or unreachable."
                     .into(),
                 _ => "The server is slow right now. Try again in a minute.".into(),
             },

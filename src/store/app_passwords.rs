@@ -150,3 +150,24 @@ pub async fn find_by_lookup(
     .fetch_optional(&db.pool)
     .await
 }
+
+/// Changes what a live app password may be used for and from where; false if there was no
+/// such live password of the user.
+pub async fn update_limits<'e>(
+    e: impl Executor<'e, Database = Any>,
+    user_id: i64,
+    id: i64,
+    scope: &str,
+    allowed_nets: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE app_passwords SET scope = $1, allowed_nets = $2 WHERE id = $3 AND user_id = $4 AND revoked_at IS NULL",
+    )
+    .bind(scope)
+    .bind(allowed_nets)
+    .bind(id)
+    .bind(user_id)
+    .execute(e)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -106,6 +106,7 @@ fn notice(done: &Done) -> Option<String> {
     let what = match done.done.as_deref()? {
         "revoked" => "The app password was revoked: it can no longer sign in.",
         "revoked-all" => "All app passwords were revoked: none of them can sign in any more.",
+        "limits" => "The app password's limits were saved.",
         _ => return None,
     };
     Some(format!(
@@ -403,4 +404,105 @@ pub async fn revoke_all(
         "/?done=revoked-all&sessions={}",
         sync.as_query()
     )))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "dashboard/edit.page.html")]
+pub struct EditPage {
+    pub nav: Nav,
+    pub id: i64,
+    pub name: String,
+    pub scope: String,
+    pub allowed_nets: String,
+    pub error: Option<String>,
+}
+
+pub async fn edit_page(
+    State(state): State<AppState>,
+    SignedIn(current): SignedIn,
+    Path(id): Path<i64>,
+) -> AppResult<EditPage> {
+    let row = live_password(&state, &current, id).await?;
+    Ok(EditPage {
+        nav: Nav::of(&current),
+        id,
+        name: row.name,
+        scope: row.scope,
+        allowed_nets: row.allowed_nets.unwrap_or_default(),
+        error: None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct LimitsForm {
+    #[serde(default)]
+    scope: String,
+    #[serde(default)]
+    allowed_nets: String,
+}
+
+/// Changes scope and networks of a live app password; Dovecot's cache is flushed and the
+/// user's sessions kicked, so a narrower limit applies to connections already open too.
+pub async fn edit(
+    State(state): State<AppState>,
+    SignedIn(current): SignedIn,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i64>,
+    Form(form): Form<LimitsForm>,
+) -> AppResult<Response> {
+    let row = live_password(&state, &current, id).await?;
+    let parsed = Scope::parse(&form.scope)
+        .ok_or_else(|| "Choose what the password may be used for from the list.".to_owned())
+        .and_then(|scope| {
+            AllowedNets::parse(&form.allowed_nets)
+                .map(|nets| (scope, nets))
+                .map_err(|e| e.to_string())
+        });
+    let (scope, nets) = match parsed {
+        Ok(valid) => valid,
+        Err(message) => {
+            let page = EditPage {
+                nav: Nav::of(&current),
+                id,
+                name: row.name,
+                scope: form.scope,
+                allowed_nets: form.allowed_nets,
+                error: Some(message),
+            };
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
+    };
+    let user_id = current.user.id;
+    let mut tx = state.db.begin().await?;
+    if !app_passwords::update_limits(
+        &mut *tx,
+        user_id,
+        id,
+        scope.as_str(),
+        nets.as_ref().map(AllowedNets::as_str),
+    )
+    .await?
+    {
+        return Err(AppError::NotFound);
+    }
+    let detail = format!(
+        "id {id}, scope {}, networks {}",
+        scope.as_str(),
+        nets.as_ref().map_or("anywhere", AllowedNets::as_str)
+    );
+    audit::record(
+        &mut *tx,
+        Entry {
+            actor: Some(user_id),
+            subject: Some(user_id),
+            event: Event::AppPasswordLimitsChanged,
+            detail,
+            ip: Some(&ip),
+        },
+        state.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    let sync = credentials::sync_mail_server(&state, &current.user, true).await;
+    Ok(Redirect::to(&format!("/?done=limits&sessions={}", sync.as_query())).into_response())
 }

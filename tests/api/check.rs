@@ -1,5 +1,5 @@
 //! The connection test as a user drives it: form, stream and JSON, limits and audit.
-//! The step-by-step IMAP behaviour against real Dovecot lives in `dovecot_check`.
+//! The step-by-step IMAP behaviour against real Dovecot lives in `check_dovecot`.
 
 use mailkeys::imap::{MailServer, TlsMode};
 use reqwest::StatusCode;

@@ -27,7 +27,7 @@
 #![allow(dead_code)]
 
 use std::fmt::Write as _;
-use std::net::TcpListener as StdTcpListener;
+use std::net::{Ipv4Addr, TcpListener as StdTcpListener};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -71,6 +71,7 @@ pub enum DovecotDb {
 }
 
 pub struct DovecotOptions {
+    /// The Mailkeys database of the SQL passdbs (unused with `baseline_passwd_file`).
     pub db: DovecotDb,
     /// Full URL of the Mailkeys policy listener (Dovecot appends `?command=report`);
     /// `None` switches the auth policy off.
@@ -79,6 +80,41 @@ pub struct DovecotOptions {
     pub policy_secret: Option<String>,
     /// Enables Dovecot's auth cache (positive and negative entries kept for an hour).
     pub auth_cache: bool,
+    /// The server certificate the IMAP listeners present.
+    pub cert: CertChoice,
+    /// `ssl = required` instead of `ssl = yes`. Measured on 2.3.19: this changes nothing for
+    /// a connection from 127.0.0.1 to 127.0.0.1, which Dovecot counts as secured (no
+    /// LOGINDISABLED, plaintext LOGIN accepted); use `listen_address` for an unsecured one.
+    pub ssl_required: bool,
+    /// Address of the IMAP and IMAPS listeners (the doveadm API stays on 127.0.0.1). With
+    /// another loopback address such as 127.0.0.2, a local client connects from 127.0.0.1 to
+    /// 127.0.0.2 and Dovecot does not count the connection as secured: before TLS it
+    /// announces LOGINDISABLED and refuses plaintext authentication, as for a remote client.
+    pub listen_address: Ipv4Addr,
+    /// For benchmarks: when set, the instance authenticates ONLY these users, from a
+    /// passwd-file passdb with `{PLAIN}` passwords: no Mailkeys SQL passdb, no auth policy
+    /// (`policy_url` must be `None`), `db` unused. Same listeners, TLS, mechanisms
+    /// (`plain login`, no plaintext authentication before TLS), userdb and doveadm API as the
+    /// Mailkeys configuration, and the auth cache only with `auth_cache`, so logins/s can be
+    /// compared with and without Mailkeys' database. Users and passwords must not contain
+    /// `:` or line breaks.
+    pub baseline_passwd_file: Option<Vec<(String, String)>>,
+}
+
+/// Which certificate an instance presents. Every choice is made for the instance, with
+/// `Dovecot::ca_cert_pem` as the CA a client is told to trust (`ca_file`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CertChoice {
+    /// Signed by the instance's CA, valid now, for `localhost`, `127.0.0.1` (and the
+    /// listen address).
+    #[default]
+    Default,
+    /// Signed by its own key (same names, valid now); the CA in `ca_cert_pem` did not sign it.
+    SelfSigned,
+    /// Signed by the CA, for the same names, valid from 1 January 2020 to 1 January 2021.
+    Expired,
+    /// Signed by the CA, valid now, made out for `mail.example.net` only.
+    WrongHost,
 }
 
 impl DovecotOptions {
@@ -88,27 +124,47 @@ impl DovecotOptions {
             policy_url: None,
             policy_secret: None,
             auth_cache: false,
+            cert: CertChoice::Default,
+            ssl_required: false,
+            listen_address: Ipv4Addr::LOCALHOST,
+            baseline_passwd_file: None,
+        }
+    }
+
+    /// A benchmark baseline: only these users, with plaintext passwords in a passwd-file
+    /// (see `baseline_passwd_file`).
+    pub fn baseline(users: Vec<(String, String)>) -> Self {
+        Self {
+            baseline_passwd_file: Some(users),
+            // Never opened: the baseline has no SQL passdb.
+            ..Self::new(DovecotDb::Sqlite(PathBuf::from(
+                "/nonexistent/baseline-has-no-db",
+            )))
         }
     }
 }
 
 pub struct Dovecot {
+    /// Where the IMAP and IMAPS listeners are (`DovecotOptions::listen_address`).
+    pub address: Ipv4Addr,
     pub imaps_port: u16,
     /// Plaintext IMAP with STARTTLS. Dovecot counts a connection from 127.0.0.1 to 127.0.0.1
-    /// as secured, so plaintext authentication works from that source address only.
+    /// as secured, so plaintext authentication works from that source address only (and
+    /// only when `address` is 127.0.0.1).
     pub imap_port: u16,
     /// `http://127.0.0.1:PORT/doveadm/v1`
     pub doveadm_url: String,
     /// Plain key; requests carry `Authorization: X-Dovecot-API <base64 of key>`.
     pub doveadm_api_key: String,
-    /// CA certificate that signed the server certificate (CN localhost, SAN localhost and
-    /// 127.0.0.1), made for this instance.
+    /// The CA a client should trust, made for this instance. With `CertChoice::Default` it
+    /// signed the server certificate (CN localhost, SAN localhost, 127.0.0.1 and the listen
+    /// address); see `CertChoice` for the others.
     pub ca_cert_pem: PathBuf,
     config_path: PathBuf,
     log_path: PathBuf,
     stderr_path: PathBuf,
     child: Option<Child>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 /// Result of `doveadm auth test` (the passdb chain and the policy report, without IMAP).
@@ -135,7 +191,18 @@ impl Dovecot {
         std::fs::create_dir(&home).unwrap();
         std::os::unix::fs::chown(&home, Some(MAIL_UID), Some(MAIL_UID))
             .expect("chown of the mail directory (the tests run as root)");
-        let ca_cert_pem = make_certificates(&root.join("tls"));
+        assert!(
+            opts.listen_address.is_loopback(),
+            "listen_address must be a loopback address"
+        );
+        assert!(
+            opts.baseline_passwd_file.is_none() || opts.policy_url.is_none(),
+            "a baseline instance has no auth policy"
+        );
+        let ca_cert_pem = match opts.cert {
+            CertChoice::Default => make_certificates(&root.join("tls"), opts.listen_address),
+            choice => make_special_certificates(&root.join("tls"), choice, opts.listen_address),
+        };
 
         let doveadm_api_key = random_hex(16);
         let log_path = root.join("dovecot.log");
@@ -162,9 +229,11 @@ impl Dovecot {
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot run dovecot: {e}"));
             let ports = [imap_port, imaps_port, doveadm_port];
-            match wait_ready(&mut child, ports, &log_path, &stderr_path).await {
+            let address = opts.listen_address;
+            match wait_ready(&mut child, address, ports, &log_path, &stderr_path).await {
                 Ok(()) => {
                     return Dovecot {
+                        address,
                         imaps_port,
                         imap_port,
                         doveadm_url: format!("http://127.0.0.1:{doveadm_port}/doveadm/v1"),
@@ -174,7 +243,7 @@ impl Dovecot {
                         log_path,
                         stderr_path,
                         child: Some(child),
-                        _dir: dir,
+                        dir,
                     }
                 }
                 Err(failure) => {
@@ -259,9 +328,10 @@ impl Dovecot {
     }
 
     /// Plaintext IMAP login (SASL PLAIN) on `imap_port` from 127.0.0.1, which Dovecot treats
-    /// as a secured connection. `Err` carries the server's tagged answer.
+    /// as a secured connection when `address` is 127.0.0.1 too. `Err` carries the server's
+    /// tagged answer.
     pub async fn imap_login(&self, user: &str, password: &str) -> Result<ImapSession, String> {
-        let stream = TcpStream::connect(("127.0.0.1", self.imap_port))
+        let stream = TcpStream::connect((self.address, self.imap_port))
             .await
             .unwrap_or_else(|e| panic!("IMAP port unreachable: {e}\n{}", self.log()));
         ImapSession::login(stream, user, password).await
@@ -295,7 +365,7 @@ impl Dovecot {
             .bind((source, 0).into())
             .unwrap_or_else(|e| panic!("bind {source_ip}: {e}"));
         let tcp = socket
-            .connect(([127, 0, 0, 1], self.imaps_port).into())
+            .connect((self.address, self.imaps_port).into())
             .await
             .unwrap_or_else(|e| panic!("IMAPS port unreachable: {e}\n{}", self.log()));
         let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
@@ -303,6 +373,48 @@ impl Dovecot {
             .await
             .unwrap_or_else(|e| panic!("TLS handshake with Dovecot failed: {e}\n{}", self.log()));
         ImapSession::login(tls, user, password).await
+    }
+}
+
+impl Dovecot {
+    /// Puts a message into `user`'s INBOX (a new Maildir file, as a delivery agent would), so
+    /// a SELECT counts it. `user` as Dovecot names the account after login (the Mailkeys
+    /// passdbs return the lower-case address).
+    pub fn deliver(&self, user: &str, message: &str) {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        assert!(
+            !user.contains('/') && !user.starts_with('.'),
+            "not a user name: {user}"
+        );
+        let home = self.dir.path().join("home").join(user);
+        let maildir = home.join("Maildir");
+        for dir in [
+            home.clone(),
+            maildir.clone(),
+            maildir.join("cur"),
+            maildir.join("new"),
+            maildir.join("tmp"),
+        ] {
+            if !dir.exists() {
+                std::fs::create_dir(&dir).unwrap();
+                std::os::unix::fs::chown(&dir, Some(MAIL_UID), Some(MAIL_UID)).unwrap();
+            }
+        }
+        let name = format!(
+            "{}.M{}P{}Q{}.mailkeys-test",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+            random_hex(4),
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let tmp = maildir.join("tmp").join(&name);
+        std::fs::write(&tmp, message.replace('\n', "\r\n")).unwrap();
+        std::os::unix::fs::chown(&tmp, Some(MAIL_UID), Some(MAIL_UID)).unwrap();
+        std::fs::rename(&tmp, maildir.join("new").join(&name)).unwrap();
     }
 }
 
@@ -349,6 +461,7 @@ fn stop_child(mut child: Child) {
 
 async fn wait_ready(
     child: &mut Child,
+    address: Ipv4Addr,
     [imap_port, imaps_port, doveadm_port]: [u16; 3],
     log_path: &Path,
     stderr_path: &Path,
@@ -367,21 +480,26 @@ async fn wait_ready(
                 read_log(log_path, stderr_path)
             ));
         }
-        if ports_ready(imap_port, imaps_port, doveadm_port).await {
+        if ports_ready(address, imap_port, imaps_port, doveadm_port).await {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 
-async fn ports_ready(imap_port: u16, imaps_port: u16, doveadm_port: u16) -> bool {
-    for port in [imaps_port, doveadm_port] {
-        if TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+async fn ports_ready(
+    address: Ipv4Addr,
+    imap_port: u16,
+    imaps_port: u16,
+    doveadm_port: u16,
+) -> bool {
+    for (address, port) in [(address, imaps_port), (Ipv4Addr::LOCALHOST, doveadm_port)] {
+        if TcpStream::connect((address, port)).await.is_err() {
             return false;
         }
     }
     // The plaintext port answers with a greeting once a login process serves it.
-    let Ok(stream) = TcpStream::connect(("127.0.0.1", imap_port)).await else {
+    let Ok(stream) = TcpStream::connect((address, imap_port)).await else {
         return false;
     };
     let mut line = String::new();
@@ -618,6 +736,79 @@ fn write_config(
     doveadm_api_key: &str,
 ) -> PathBuf {
     let r = root.display();
+    let include = match &opts.baseline_passwd_file {
+        None => write_mailkeys_files(root, opts, doveadm_port, doveadm_api_key),
+        Some(users) => write_baseline_files(root, users, doveadm_port, doveadm_api_key),
+    };
+    let include = include.display();
+    let listen = opts.listen_address;
+    let ssl = if opts.ssl_required { "required" } else { "yes" };
+
+    let debug = if std::env::var_os("MAILKEYS_TEST_DOVECOT_DEBUG").is_some() {
+        "yes"
+    } else {
+        "no"
+    };
+    let mut conf = String::new();
+    write!(
+        conf,
+        r#"# Generated by tests/api/dovecot.rs for one test instance.
+instance_name = mailkeys-test-{imap_port}
+base_dir = {r}/run
+state_dir = {r}/state
+log_path = {r}/dovecot.log
+protocols = imap
+listen = {listen}
+default_internal_user = dovecot
+default_login_user = dovenull
+ssl = {ssl}
+ssl_cert = <{r}/tls/cert.pem
+ssl_key = <{r}/tls/key.pem
+auth_failure_delay = 0
+auth_verbose = yes
+auth_debug = {debug}
+mail_location = maildir:~/Maildir
+userdb {{
+  driver = static
+  args = uid={MAIL_UID} gid={MAIL_UID} home={r}/home/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = {listen}
+    port = {imap_port}
+  }}
+  inet_listener imaps {{
+    address = {listen}
+    port = {imaps_port}
+    ssl = yes
+  }}
+}}
+# Test only: the test databases live in root-only temporary directories.
+service auth-worker {{
+  user = root
+}}
+!include {include}
+"#
+    )
+    .unwrap();
+    if opts.auth_cache {
+        conf.push_str("# Test option auth_cache (overrides auth_cache_size = 0).\nauth_cache_size = 10M\nauth_cache_ttl = 1 hour\nauth_cache_negative_ttl = 1 hour\n");
+    }
+    let path = root.join("dovecot.conf");
+    std::fs::write(&path, conf).unwrap();
+    set_mode(&path, 0o600);
+    path
+}
+
+/// The shipped Mailkeys files with paths, connect string, policy and secrets filled in;
+/// returns the path of the `90-mailkeys.conf` to include.
+fn write_mailkeys_files(
+    root: &Path,
+    opts: &DovecotOptions,
+    doveadm_port: u16,
+    doveadm_api_key: &str,
+) -> PathBuf {
+    let r = root.display();
     let (flavour, driver, connect) = match &opts.db {
         DovecotDb::Sqlite(path) => ("sqlite", "sqlite", path.display().to_string()),
         DovecotDb::Postgres {
@@ -685,60 +876,69 @@ fn write_config(
     );
     assert_no_placeholder(&text, name);
     std::fs::write(root.join(name), text).unwrap();
+    root.join(name)
+}
 
-    let debug = if std::env::var_os("MAILKEYS_TEST_DOVECOT_DEBUG").is_some() {
-        "yes"
-    } else {
-        "no"
-    };
-    let mut conf = String::new();
+/// The benchmark baseline (`DovecotOptions::baseline_passwd_file`): a passwd-file passdb
+/// with `{PLAIN}` passwords, the authentication settings copied from the shipped
+/// `90-mailkeys.conf` (so only the passdb differs), and the doveadm API. Returns the path of
+/// the file to include.
+fn write_baseline_files(
+    root: &Path,
+    users: &[(String, String)],
+    doveadm_port: u16,
+    doveadm_api_key: &str,
+) -> PathBuf {
+    let mut passwd = String::new();
+    for (user, password) in users {
+        assert!(
+            !user.is_empty()
+                && ![user, password]
+                    .iter()
+                    .any(|s| s.contains([':', '\n', '\r'])),
+            "baseline user {user:?}: no `:` or line break in users and passwords"
+        );
+        writeln!(passwd, "{user}:{{PLAIN}}{password}").unwrap();
+    }
+    let passwd_path = root.join("baseline.passwd");
+    std::fs::write(&passwd_path, passwd).unwrap();
+    set_mode(&passwd_path, 0o644); // read by the auth process, whatever user it runs as
+
+    let shipped_name = "conf.d/90-mailkeys.conf";
+    let shipped = read_shipped(shipped_name);
+    let mut conf = String::from(
+        "# Benchmark baseline (tests/api/dovecot.rs): passwd-file only, no SQL, no policy.\n",
+    );
+    for key in [
+        "auth_mechanisms",
+        "disable_plaintext_auth",
+        "auth_username_chars",
+        "auth_cache_size",
+        "login_trusted_networks",
+    ] {
+        let value = setting(&shipped, key)
+            .unwrap_or_else(|| panic!("shipped {shipped_name}: no `{key} =` line"));
+        writeln!(conf, "{key} = {value}").unwrap();
+    }
     write!(
         conf,
-        r#"# Generated by tests/api/dovecot.rs for one test instance.
-instance_name = mailkeys-test-{imap_port}
-base_dir = {r}/run
-state_dir = {r}/state
-log_path = {r}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-default_internal_user = dovecot
-default_login_user = dovenull
-ssl = yes
-ssl_cert = <{r}/tls/cert.pem
-ssl_key = <{r}/tls/key.pem
-auth_failure_delay = 0
-auth_verbose = yes
-auth_debug = {debug}
-mail_location = maildir:~/Maildir
-userdb {{
-  driver = static
-  args = uid={MAIL_UID} gid={MAIL_UID} home={r}/home/%u
+        r#"passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%Lu {passwd}
 }}
-service imap-login {{
-  inet_listener imap {{
+doveadm_api_key = {doveadm_api_key}
+service doveadm {{
+  inet_listener http {{
     address = 127.0.0.1
-    port = {imap_port}
-  }}
-  inet_listener imaps {{
-    address = 127.0.0.1
-    port = {imaps_port}
-    ssl = yes
+    port = {doveadm_port}
   }}
 }}
-# Test only: the test databases live in root-only temporary directories.
-service auth-worker {{
-  user = root
-}}
-!include {r}/conf.d/90-mailkeys.conf
-"#
+"#,
+        passwd = passwd_path.display()
     )
     .unwrap();
-    if opts.auth_cache {
-        conf.push_str("# Test option auth_cache (overrides the shipped auth_cache_size = 0).\nauth_cache_size = 10M\nauth_cache_ttl = 1 hour\nauth_cache_negative_ttl = 1 hour\n");
-    }
-    let path = root.join("dovecot.conf");
+    let path = root.join("conf.d/90-baseline.conf");
     std::fs::write(&path, conf).unwrap();
-    set_mode(&path, 0o600);
     path
 }
 
@@ -829,9 +1029,25 @@ fn free_ports() -> [u16; 3] {
     [ports[0], ports[1], ports[2]]
 }
 
-/// A CA and a server certificate it signed (CN localhost; SAN localhost, 127.0.0.1), with
-/// `openssl`. Returns the CA certificate's path.
-fn make_certificates(dir: &Path) -> PathBuf {
+/// The names the server certificate is made out for.
+fn server_names(listen: Ipv4Addr) -> Vec<String> {
+    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+    if listen != Ipv4Addr::LOCALHOST {
+        names.push(listen.to_string());
+    }
+    names
+}
+
+/// A CA and a server certificate it signed (CN localhost; SAN localhost, 127.0.0.1 and the
+/// listen address), with `openssl`. Returns the CA certificate's path.
+fn make_certificates(dir: &Path, listen: Ipv4Addr) -> PathBuf {
+    let san: Vec<String> = server_names(listen)
+        .iter()
+        .map(|n| match n.parse::<std::net::IpAddr>() {
+            Ok(_) => format!("IP:{n}"),
+            Err(_) => format!("DNS:{n}"),
+        })
+        .collect();
     std::fs::write(
         dir.join("ca.cnf"),
         "[req]\ndistinguished_name = dn\nprompt = no\nx509_extensions = v3\n[dn]\nCN = Mailkeys test CA\n\
@@ -841,9 +1057,12 @@ fn make_certificates(dir: &Path) -> PathBuf {
     .unwrap();
     std::fs::write(
         dir.join("leaf.cnf"),
-        "basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n\
-         extendedKeyUsage = serverAuth\nsubjectAltName = DNS:localhost, IP:127.0.0.1\n\
-         authorityKeyIdentifier = keyid\nsubjectKeyIdentifier = hash\n",
+        format!(
+            "basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n\
+             extendedKeyUsage = serverAuth\nsubjectAltName = {}\n\
+             authorityKeyIdentifier = keyid\nsubjectKeyIdentifier = hash\n",
+            san.join(", ")
+        ),
     )
     .unwrap();
     let ec = [
@@ -899,6 +1118,62 @@ fn make_certificates(dir: &Path) -> PathBuf {
             "leaf.cnf",
         ],
     );
+    dir.join("ca.pem")
+}
+
+/// The certificates of the other `CertChoice`s, made with rcgen: a CA (valid 2019 to 2099,
+/// written to `ca.pem`, returned) and the server's `cert.pem` and `key.pem`.
+fn make_special_certificates(dir: &Path, choice: CertChoice, listen: Ipv4Addr) -> PathBuf {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+        IsCa, KeyPair, KeyUsagePurpose,
+    };
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.distinguished_name
+        .push(DnType::CommonName, "Mailkeys test CA");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    ca.not_before = rcgen::date_time_ymd(2019, 1, 1);
+    ca.not_after = rcgen::date_time_ymd(2099, 1, 1);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+
+    let now = time::OffsetDateTime::now_utc();
+    let (names, not_before, not_after) = match choice {
+        CertChoice::Default => unreachable!("the default certificate is made with openssl"),
+        CertChoice::SelfSigned => (
+            server_names(listen),
+            now - time::Duration::days(1),
+            now + time::Duration::days(2),
+        ),
+        CertChoice::Expired => (
+            server_names(listen),
+            rcgen::date_time_ymd(2020, 1, 1),
+            rcgen::date_time_ymd(2021, 1, 1),
+        ),
+        CertChoice::WrongHost => (
+            vec!["mail.example.net".to_owned()],
+            now - time::Duration::days(1),
+            now + time::Duration::days(2),
+        ),
+    };
+    let mut leaf = CertificateParams::new(names.clone()).unwrap();
+    leaf.distinguished_name
+        .push(DnType::CommonName, names[0].as_str());
+    leaf.is_ca = IsCa::ExplicitNoCa;
+    leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    leaf.not_before = not_before;
+    leaf.not_after = not_after;
+    let key = KeyPair::generate().unwrap();
+    let cert = if choice == CertChoice::SelfSigned {
+        leaf.self_signed(&key).unwrap()
+    } else {
+        leaf.signed_by(&key, &ca).unwrap()
+    };
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    set_mode(&dir.join("key.pem"), 0o600);
     dir.join("ca.pem")
 }
 
@@ -1169,10 +1444,9 @@ mod tests {
         let (phone, _, _) = alice(&db).await;
         let policy = PolicyRecorder::start().await;
         let dovecot = Dovecot::start(DovecotOptions {
-            db: db.dovecot_db(),
             policy_url: Some(policy.url.clone()),
             policy_secret: Some("policy-secret".into()),
-            auth_cache: false,
+            ..DovecotOptions::new(db.dovecot_db())
         })
         .await;
 
@@ -1263,10 +1537,9 @@ mod tests {
             .await;
         let policy = PolicyRecorder::start().await;
         let dovecot = Dovecot::start(DovecotOptions {
-            db: db.dovecot_db(),
             policy_url: Some(policy.url.clone()),
             policy_secret: Some("s".into()),
-            auth_cache: false,
+            ..DovecotOptions::new(db.dovecot_db())
         })
         .await;
         let mut n = 0;
@@ -1468,5 +1741,118 @@ mod tests {
                 .expect("login");
             assert!(dovecot.ca_cert_pem.exists());
         }
+    }
+
+    /// The first line a plaintext client reads from `address:port`, connecting from 127.0.0.1.
+    async fn greeting(address: Ipv4Addr, port: u16) -> String {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(([127, 0, 0, 1], 0).into()).unwrap();
+        let stream = socket.connect((address, port).into()).await.unwrap();
+        let mut line = String::new();
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            BufReader::new(stream).read_line(&mut line),
+        )
+        .await
+        .expect("a greeting within 5 s")
+        .unwrap();
+        line
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn loopback_to_loopback_is_secured_even_with_ssl_required_but_another_address_is_not() {
+        let db = TestDb::new(false).await;
+        alice(&db).await;
+        let (same, other) = tokio::join!(
+            Dovecot::start(DovecotOptions {
+                ssl_required: true,
+                ..DovecotOptions::new(db.dovecot_db())
+            }),
+            Dovecot::start(DovecotOptions {
+                ssl_required: true,
+                listen_address: Ipv4Addr::new(127, 0, 0, 2),
+                ..DovecotOptions::new(db.dovecot_db())
+            }),
+        );
+        // 127.0.0.1 -> 127.0.0.1: Dovecot 2.3 counts it as secured, ssl = required or not.
+        let hello = greeting(same.address, same.imap_port).await;
+        assert!(hello.contains("AUTH=PLAIN"), "{hello}");
+        assert!(!hello.contains("LOGINDISABLED"), "{hello}");
+        same.imap_login("alice@example.org", PHONE)
+            .await
+            .expect("plaintext login from 127.0.0.1 to 127.0.0.1");
+
+        // 127.0.0.1 -> 127.0.0.2: not secured, as for a remote client.
+        assert_eq!(other.address, Ipv4Addr::new(127, 0, 0, 2));
+        let hello = greeting(other.address, other.imap_port).await;
+        assert!(hello.contains("LOGINDISABLED"), "{hello}");
+        assert!(hello.contains("STARTTLS"), "{hello}");
+        assert!(!hello.contains("AUTH="), "{hello}");
+        let refused = other.imap_login("alice@example.org", PHONE).await;
+        assert!(refused.is_err(), "plaintext login before TLS accepted");
+        other
+            .imaps_login("127.0.0.1", "alice@example.org", PHONE)
+            .await
+            .unwrap_or_else(|e| panic!("IMAPS on 127.0.0.2: {e}\n{}", other.log()));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_baseline_instance_authenticates_from_its_passwd_file_only() {
+        let db = TestDb::new(false).await;
+        alice(&db).await;
+        let users = vec![
+            (
+                "bench1@example.org".to_owned(),
+                "bench one password".to_owned(),
+            ),
+            (
+                "bench2@example.org".to_owned(),
+                "bench two password".to_owned(),
+            ),
+        ];
+        let dovecot = Dovecot::start(DovecotOptions {
+            baseline_passwd_file: Some(users),
+            // Ignored by a baseline: Mailkeys' users must not log in.
+            ..DovecotOptions::new(db.dovecot_db())
+        })
+        .await;
+        let config = std::fs::read_to_string(dovecot.config_path()).unwrap();
+        assert!(config.contains("90-baseline.conf"), "{config}");
+        assert!(!config.contains("90-mailkeys.conf"), "{config}");
+        dovecot
+            .imap_login("bench1@example.org", "bench one password")
+            .await
+            .unwrap_or_else(|e| panic!("baseline login: {e}\n{}", dovecot.log()));
+        dovecot
+            .imaps_login("127.0.0.1", "Bench2@Example.org", "bench two password")
+            .await
+            .unwrap_or_else(|e| panic!("baseline IMAPS login: {e}\n{}", dovecot.log()));
+        assert!(dovecot
+            .imap_login("bench1@example.org", "bench two password")
+            .await
+            .is_err());
+        assert!(
+            dovecot
+                .imap_login("alice@example.org", PHONE)
+                .await
+                .is_err(),
+            "the baseline must not read Mailkeys' database"
+        );
+        let test = dovecot
+            .auth_test(
+                "bench2@example.org",
+                "bench two password",
+                "imap",
+                "10.0.0.1",
+            )
+            .await;
+        assert!(test.ok, "{}", test.output);
+
+        let plain = DovecotOptions::baseline(vec![("b@example.org".into(), "pw".into())]);
+        let dovecot = Dovecot::start(plain).await;
+        dovecot
+            .imap_login("b@example.org", "pw")
+            .await
+            .expect("DovecotOptions::baseline logs in");
     }
 }

@@ -508,3 +508,53 @@ async fn quotes_and_sql_in_names_and_usernames_neither_break_nor_widen_the_query
     assert_eq!(users, 2);
 }
 both_backends!(quotes_and_sql_in_names_and_usernames_neither_break_nor_widen_the_query);
+
+async fn a_user_with_50_app_passwords_costs_one_hash_check_per_login(backend: Backend) {
+    let stack = stack(backend).await;
+    let browser = stack.app.signed_in("alice@example.org").await;
+    let mut last = String::new();
+    for n in 0..50 {
+        last = browser
+            .create_app_password(&format!("Device {n}"))
+            .await
+            .plaintext;
+    }
+    imaps(&stack, "alice@example.org", &last)
+        .await
+        .expect("the 50th logs in");
+
+    // The query Dovecot runs selects by lookup id: exactly one row, whatever the count.
+    let rows: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM dovecot_app_passwords WHERE username = $1 AND lookup_id = $2",
+    )
+    .bind("alice@example.org")
+    .bind(&last[..6])
+    .fetch_one(&stack.app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows, 1);
+
+    // A wrong secret behind a real lookup id: one Argon2 mismatch in Dovecot's log, and the
+    // main-password passdb finds no row (no second hash).
+    let source = source_ip();
+    let wrong = format!("{}-aaaaaa-aaaaaa-aaaaaa-aaaaaa", &last[..6]);
+    assert!(stack
+        .dovecot
+        .imaps_login(&source, "alice@example.org", &wrong)
+        .await
+        .is_err());
+    let log = stack.dovecot.log();
+    let attempt: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(&format!("alice@example.org,{source}")))
+        .collect();
+    let mismatches = attempt
+        .iter()
+        .filter(|l| l.contains("Password mismatch"))
+        .count();
+    assert_eq!(
+        mismatches, 1,
+        "one hash check for a user with 50 app passwords: {attempt:#?}"
+    );
+}
+both_backends!(a_user_with_50_app_passwords_costs_one_hash_check_per_login);

@@ -7,6 +7,7 @@ mod admin;
 mod app_passwords;
 mod auth;
 mod check;
+mod check_dovecot;
 mod cli;
 mod faults;
 mod imap_logins;
