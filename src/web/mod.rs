@@ -61,6 +61,10 @@ pub fn router(state: AppState) -> Router {
             get(dashboard::confirm_revoke).post(dashboard::revoke),
         )
         .route(
+            "/app-passwords/{id}/edit",
+            get(dashboard::edit_page).post(dashboard::edit),
+        )
+        .route(
             "/app-passwords/revoke-all",
             get(dashboard::confirm_revoke_all).post(dashboard::revoke_all),
         )

@@ -305,3 +305,80 @@ async fn another_users_password_can_be_neither_seen_nor_revoked(backend: Backend
     assert_eq!(revoked, None, "alice's password is untouched");
 }
 both_backends!(another_users_password_can_be_neither_seen_nor_revoked);
+
+async fn scope_and_networks_can_be_changed_later_by_the_owner_only(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let alice = app.signed_in("alice@example.org").await;
+    let created = alice.create_app_password("Phone").await;
+    let id = app_password_id(&app, &created.plaintext[..6]).await;
+    let page = format!("/app-passwords/{id}/edit");
+    let form = alice.get_text(&page).await;
+    assert!(form.contains("Limits of “Phone”"), "{form}");
+
+    let bad = alice
+        .post(
+            &page,
+            &page,
+            &[("scope", "imap"), ("allowed_nets", "10.0.0.0/99")],
+        )
+        .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.text().await.unwrap().contains(r#"value="10.0.0.0/99""#),
+        "what was typed is kept"
+    );
+
+    let saved = alice
+        .post(
+            &page,
+            &page,
+            &[("scope", "imap+smtp"), ("allowed_nets", "198.51.100.0/24")],
+        )
+        .await;
+    assert_eq!(location(&saved), "/?done=limits&sessions=kept");
+    let (scope, nets): (String, Option<String>) =
+        sqlx::query_as("SELECT scope, allowed_nets FROM app_passwords WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (scope.as_str(), nets.as_deref()),
+        ("imap+smtp", Some("198.51.100.0/24"))
+    );
+    alice
+        .post(&page, &page, &[("scope", "imap"), ("allowed_nets", "")])
+        .await;
+    let nets: Option<String> =
+        sqlx::query_scalar("SELECT allowed_nets FROM app_passwords WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        nets, None,
+        "an empty list is stored as NULL (anywhere), never ''"
+    );
+
+    let mallory = app.signed_in("mallory@example.org").await;
+    assert_eq!(mallory.get(&page).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        mallory
+            .post("/", &page, &[("scope", "imap+smtp")])
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    alice.revoke(id, "done").await;
+    assert_eq!(
+        alice.get(&page).await.status(),
+        StatusCode::NOT_FOUND,
+        "revoked passwords are not editable"
+    );
+    let user_id = app.user_id("alice@example.org").await;
+    assert!(app
+        .audit_events(user_id)
+        .await
+        .contains(&"app_password_limits_changed".to_owned()));
+}
+both_backends!(scope_and_networks_can_be_changed_later_by_the_owner_only);
