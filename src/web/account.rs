@@ -40,24 +40,12 @@ pub struct AccountPage {
     pub imap_failures: Vec<(String, i64, String)>,
 }
 
-#[derive(Deserialize)]
-pub struct Done {
-    done: Option<String>,
-    sessions: Option<String>,
-}
-
-fn notice(done: &Done) -> Option<String> {
-    let what = match done.done.as_deref()? {
-        "password" => "Your password was changed and every other browser session was signed out.",
-        "password-and-revoked" => "Your password was changed, every other browser session was signed out and all app passwords were revoked.",
-        "imap" => "Your IMAP setting was saved.",
-        _ => return None,
-    };
-    Some(format!(
-        "{what} {}",
-        super::sessions_notice(done.sessions.as_deref())
-    ))
-}
+/// What each finished action (`?done=…`) says on this page.
+const NOTICES: &[(&str, &str)] = &[
+    ("password", "Your password was changed and every other browser session was signed out."),
+    ("password-and-revoked", "Your password was changed, every other browser session was signed out and all app passwords were revoked."),
+    ("imap", "Your IMAP setting was saved."),
+];
 
 async fn account_page(
     state: &AppState,
@@ -91,9 +79,9 @@ async fn account_page(
 pub async fn index(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
-    Query(done): Query<Done>,
+    Query(done): Query<super::Done>,
 ) -> AppResult<AccountPage> {
-    account_page(&state, &current, None, notice(&done)).await
+    account_page(&state, &current, None, done.notice(NOTICES)).await
 }
 
 #[derive(Deserialize)]

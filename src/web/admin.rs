@@ -94,31 +94,25 @@ async fn target(state: &AppState, id: i64) -> AppResult<UserRow> {
         .ok_or(AppError::NotFound)
 }
 
-#[derive(Deserialize)]
-pub struct Done {
-    done: Option<String>,
-    sessions: Option<String>,
-}
-
-fn notice(done: &Done) -> Option<String> {
-    let what = match done.done.as_deref()? {
-        "revoked" => "The app password was revoked.",
-        "revoked-all" => "All app passwords of this account were revoked.",
-        "signed-out" => "Every browser session of this account was ended.",
-        "saved" => "Saved.",
-        _ => return None,
-    };
-    Some(format!(
-        "{what} {}",
-        super::sessions_notice(done.sessions.as_deref())
-    ))
-}
+/// What each finished action (`?done=…`) says on this page.
+const NOTICES: &[(&str, &str)] = &[
+    ("revoked", "The app password was revoked."),
+    (
+        "revoked-all",
+        "All app passwords of this account were revoked.",
+    ),
+    (
+        "signed-out",
+        "Every browser session of this account was ended.",
+    ),
+    ("saved", "Saved."),
+];
 
 pub async fn user(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Path(id): Path<i64>,
-    Query(done): Query<Done>,
+    Query(done): Query<super::Done>,
 ) -> AppResult<UserPage> {
     let user = target(&state, id).await?;
     let now = state.now();
@@ -137,7 +131,7 @@ pub async fn user(
         user,
         passwords,
         activity,
-        notice: notice(&done),
+        notice: done.notice(NOTICES),
     })
 }
 

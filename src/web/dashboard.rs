@@ -96,24 +96,18 @@ pub struct IndexPage {
     pub kicks_sessions: bool,
 }
 
-#[derive(Deserialize)]
-pub struct Done {
-    done: Option<String>,
-    sessions: Option<String>,
-}
-
-fn notice(done: &Done) -> Option<String> {
-    let what = match done.done.as_deref()? {
-        "revoked" => "The app password was revoked: it can no longer sign in.",
-        "revoked-all" => "All app passwords were revoked: none of them can sign in any more.",
-        "limits" => "The app password's limits were saved.",
-        _ => return None,
-    };
-    Some(format!(
-        "{what} {}",
-        super::sessions_notice(done.sessions.as_deref())
-    ))
-}
+/// What each finished action (`?done=…`) says on this page.
+const NOTICES: &[(&str, &str)] = &[
+    (
+        "revoked",
+        "The app password was revoked: it can no longer sign in.",
+    ),
+    (
+        "revoked-all",
+        "All app passwords were revoked: none of them can sign in any more.",
+    ),
+    ("limits", "The limits of the app password were saved."),
+];
 
 async fn index_page(
     state: &AppState,
@@ -143,13 +137,20 @@ async fn index_page(
 pub async fn index(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
-    Query(done): Query<Done>,
+    Query(done): Query<super::Done>,
 ) -> AppResult<Response> {
     if current.user.must_reset {
         // An admin asked for a new password: that comes first.
         return Ok(Redirect::to("/account").into_response());
     }
-    let page = index_page(&state, &current, CreateForm::default(), None, notice(&done)).await?;
+    let page = index_page(
+        &state,
+        &current,
+        CreateForm::default(),
+        None,
+        done.notice(NOTICES),
+    )
+    .await?;
     Ok(page.into_response())
 }
 

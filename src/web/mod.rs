@@ -147,6 +147,26 @@ impl Nav {
     }
 }
 
+/// `?done=…&sessions=…` on the page a finished action redirects to (post/redirect/get).
+#[derive(serde::Deserialize)]
+pub struct Done {
+    done: Option<String>,
+    sessions: Option<String>,
+}
+
+impl Done {
+    /// The notice for the finished action, from the page's own table of messages, followed
+    /// by what happened to open mail connections. Unknown values show nothing.
+    pub fn notice(&self, messages: &[(&str, &str)]) -> Option<String> {
+        let key = self.done.as_deref()?;
+        let (_, what) = messages.iter().find(|(k, _)| *k == key)?;
+        Some(format!(
+            "{what} {}",
+            sessions_notice(self.sessions.as_deref())
+        ))
+    }
+}
+
 /// What the user is told about live IMAP sessions after a revocation or rotation.
 pub fn sessions_notice(sessions: Option<&str>) -> &'static str {
     match sessions {

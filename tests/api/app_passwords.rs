@@ -226,6 +226,12 @@ async fn revoking_keeps_the_row_for_the_audit_trail(backend: Backend) {
     assert_eq!(revoked_by, Some(user_id));
     assert_eq!(reason.as_deref(), Some("lost it"));
     assert!(browser.get_text("/").await.contains("badge revoked"));
+    let notice = browser.get_text(location(&response)).await;
+    assert!(
+        notice.contains("The app password was revoked")
+            && notice.contains("stays connected until it reconnects"),
+        "{notice}"
+    );
 
     assert_eq!(
         browser.revoke(id, "again").await.status(),
