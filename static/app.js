@@ -47,6 +47,7 @@ if (checkForm && window.fetch && window.TextDecoder) {
         credentials: "same-origin",
       });
       if (!response.ok) {
+        live.hidden = true;
         // Rate limit or another refusal: show the server's own error page text.
         const page = new DOMParser().parseFromString(await response.text(), "text/html");
         const message = page.querySelector("main p");
@@ -84,6 +85,7 @@ if (checkForm && window.fetch && window.TextDecoder) {
         }
       }
     } catch {
+      live.hidden = true;
       output.textContent = "The connection to Mailkeys was lost during the test.";
     } finally {
       button.disabled = false;

@@ -6,6 +6,7 @@ mod helpers;
 mod admin;
 mod app_passwords;
 mod auth;
+mod browser;
 mod check;
 mod check_dovecot;
 mod cli;
