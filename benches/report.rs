@@ -579,6 +579,12 @@ async fn imap(report: &mut String) {
 
 #[tokio::main]
 async fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` builds this target too and
+    // runs it without, in debug mode, where its figures would mean nothing.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("benches/report.rs measures, it does not test: run `scripts/bench` (cargo bench) for figures.");
+        return;
+    }
     let mut report = String::from("# Mailkeys benchmark report\n\n");
     let _ = writeln!(
         report,
