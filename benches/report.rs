@@ -379,6 +379,29 @@ async fn one_login(dc: &dovecot::Dovecot, source: &str, user: &str, password: &s
     started.elapsed()
 }
 
+/// Stores a new app password for `user_id` as the app would; returns its id and plaintext.
+async fn add_app_password(db: &Db, hasher: &Hasher, user_id: i64, name: &str) -> (i64, String) {
+    use mailkeys::store::app_passwords::{self, NewAppPassword};
+    use secrecy::ExposeSecret;
+    let generated = mailkeys::domain::GeneratedAppPassword::generate().unwrap();
+    let hash = hasher
+        .hash(Profile::App, generated.plaintext.clone())
+        .await
+        .unwrap();
+    let new = NewAppPassword {
+        user_id,
+        name,
+        lookup_id: generated.lookup_id.as_str(),
+        password_hash: &hash,
+        scope: "imap",
+        allowed_nets: None,
+        now: 0,
+        expires_at: None,
+    };
+    let id = app_passwords::insert(&db.pool, new).await.unwrap();
+    (id, generated.plaintext.expose_secret().to_owned())
+}
+
 /// Logins per second at `concurrency` for `window`.
 async fn logins_per_second(
     dc: &std::sync::Arc<dovecot::Dovecot>,
@@ -409,7 +432,7 @@ async fn logins_per_second(
 }
 
 async fn imap(report: &mut String) {
-    use mailkeys::store::app_passwords::{self, NewAppPassword};
+    use mailkeys::store::app_passwords;
     let dir = tempfile::tempdir().unwrap();
     let db_path = dir.path().join("imap.db");
     let db = Db::connect(&format!("sqlite://{}", db_path.display()))
@@ -432,25 +455,9 @@ async fn imap(report: &mut String) {
             .await
             .unwrap();
         for n in 0..count {
-            let generated = mailkeys::domain::GeneratedAppPassword::generate().unwrap();
-            let hash = hasher
-                .hash(Profile::App, generated.plaintext.clone())
-                .await
-                .unwrap();
-            let name = format!("device {n}");
-            let new = NewAppPassword {
-                user_id,
-                name: &name,
-                lookup_id: generated.lookup_id.as_str(),
-                password_hash: &hash,
-                scope: "imap",
-                allowed_nets: None,
-                now: 0,
-                expires_at: None,
-            };
-            app_passwords::insert(&db.pool, new).await.unwrap();
-            use secrecy::ExposeSecret;
-            plaintexts.insert(user, generated.plaintext.expose_secret().to_owned());
+            let (_, plaintext) =
+                add_app_password(&db, &hasher, user_id, &format!("device {n}")).await;
+            plaintexts.insert(user, plaintext);
         }
     }
     let one = plaintexts["one0@example.org"].clone();
@@ -495,25 +502,8 @@ async fn imap(report: &mut String) {
         .await
         .unwrap();
     for n in 0..20 {
-        let generated = mailkeys::domain::GeneratedAppPassword::generate().unwrap();
-        let hash = hasher
-            .hash(Profile::App, generated.plaintext.clone())
-            .await
-            .unwrap();
-        let name = format!("revoked {n}");
-        let new = NewAppPassword {
-            user_id,
-            name: &name,
-            lookup_id: generated.lookup_id.as_str(),
-            password_hash: &hash,
-            scope: "imap",
-            allowed_nets: None,
-            now: 0,
-            expires_at: None,
-        };
-        let id = app_passwords::insert(&db.pool, new).await.unwrap();
-        use secrecy::ExposeSecret;
-        let plaintext = generated.plaintext.expose_secret().to_owned();
+        let (id, plaintext) =
+            add_app_password(&db, &hasher, user_id, &format!("revoked {n}")).await;
         one_login(&with_mailkeys, "127.0.0.1", "one0@example.org", &plaintext).await;
         let revoked = Instant::now();
         let revocation = app_passwords::Revocation {
