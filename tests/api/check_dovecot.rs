@@ -21,6 +21,7 @@ use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncWrite, AsyncWriteExt as _,
 use crate::both_backends;
 use crate::dovecot::{CertChoice, Dovecot, DovecotDb, DovecotOptions};
 use crate::helpers::*;
+use crate::imap_logins::dovecot_db;
 
 /// Short limits, so the slow situations stay quick; the bound asserted is `TOTAL_SECS`.
 const STEP_SECS: u64 = 2;
@@ -56,19 +57,6 @@ fn imaps(dovecot: &Dovecot) -> MailServer {
         TlsMode::Implicit,
         Some(dovecot.ca_cert_pem.clone()),
     )
-}
-
-fn dovecot_db(database_url: &str) -> DovecotDb {
-    if let Some(path) = database_url.strip_prefix("sqlite://") {
-        return DovecotDb::Sqlite(path.into());
-    }
-    let url = url::Url::parse(database_url).unwrap();
-    DovecotDb::Postgres {
-        host: url.host_str().unwrap().to_owned(),
-        port: url.port().unwrap_or(5432),
-        dbname: url.path().trim_start_matches('/').to_owned(),
-        user: url.username().to_owned(),
-    }
 }
 
 /// Mailkeys and one Dovecot on the same fresh database, alice signed in.

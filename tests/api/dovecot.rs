@@ -67,6 +67,8 @@ pub enum DovecotDb {
         port: u16,
         dbname: String,
         user: String,
+        /// `None` relies on the server trusting loopback connections.
+        password: Option<String>,
     },
 }
 
@@ -816,10 +818,16 @@ fn write_mailkeys_files(
             port,
             dbname,
             user,
+            password,
         } => (
             "pgsql",
             "pgsql",
-            format!("host={host} port={port} dbname={dbname} user={user}"),
+            match password {
+                Some(password) => format!(
+                    "host={host} port={port} dbname={dbname} user={user} password={password}"
+                ),
+                None => format!("host={host} port={port} dbname={dbname} user={user}"),
+            },
         ),
     };
     for which in ["app", "main"] {
@@ -1297,6 +1305,7 @@ mod tests {
                         } else {
                             url.username().into()
                         },
+                        password: None,
                     }
                 }
             }

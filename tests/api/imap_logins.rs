@@ -17,7 +17,8 @@ pub struct Stack {
     pub dovecot: Dovecot,
 }
 
-fn dovecot_db(database_url: &str) -> DovecotDb {
+/// Where Dovecot finds the test app's database.
+pub fn dovecot_db(database_url: &str) -> DovecotDb {
     if let Some(path) = database_url.strip_prefix("sqlite://") {
         return DovecotDb::Sqlite(path.into());
     }
@@ -27,6 +28,7 @@ fn dovecot_db(database_url: &str) -> DovecotDb {
         port: url.port().unwrap_or(5432),
         dbname: url.path().trim_start_matches('/').to_owned(),
         user: url.username().to_owned(),
+        password: None,
     }
 }
 
@@ -558,3 +560,74 @@ async fn a_user_with_50_app_passwords_costs_one_hash_check_per_login(backend: Ba
     );
 }
 both_backends!(a_user_with_50_app_passwords_costs_one_hash_check_per_login);
+
+/// The README's recipe for PostgreSQL: Dovecot logs in as a role that may read the three
+/// views and nothing else, and logins work through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dovecot_reads_postgres_through_a_role_that_sees_only_the_views() {
+    use sqlx::Connection;
+    let (dir, database_url) = fresh_database(Backend::Postgres).await;
+    let app = spawn_app_on(dir, database_url.clone(), |_| {}).await;
+    let browser = app.signed_in("alice@example.org").await;
+    let created = browser.create_app_password("Phone").await;
+
+    let url = url::Url::parse(&database_url).unwrap();
+    let dbname = url.path().trim_start_matches('/').to_owned();
+    let role = format!(
+        "mk_dovecot_{}",
+        mailkeys::domain::random::random_symbols(12).unwrap()
+    );
+    let password = mailkeys::domain::random::random_symbols(24).unwrap();
+    for sql in [
+        format!("CREATE ROLE {role} LOGIN PASSWORD '{password}'"),
+        format!("GRANT CONNECT ON DATABASE {dbname} TO {role}"),
+        format!("GRANT USAGE ON SCHEMA public TO {role}"),
+        format!("GRANT SELECT ON dovecot_app_passwords, dovecot_lookup_ids, dovecot_main_passwords TO {role}"),
+    ] {
+        sqlx::query(&sql).execute(&app.db.pool).await.unwrap();
+    }
+    let options = DovecotOptions::new(DovecotDb::Postgres {
+        host: url.host_str().unwrap().to_owned(),
+        port: url.port().unwrap_or(5432),
+        dbname: dbname.clone(),
+        user: role.clone(),
+        password: Some(password.clone()),
+    });
+    let dovecot = Dovecot::start(options).await;
+    dovecot
+        .imaps_login(&source_ip(), "alice@example.org", &created.plaintext)
+        .await
+        .unwrap_or_else(|e| panic!("login through the read-only role: {e}\n{}", dovecot.log()));
+
+    let as_role = format!(
+        "postgres://{role}:{password}@{}:{}/{dbname}",
+        url.host_str().unwrap(),
+        url.port().unwrap_or(5432)
+    );
+    let mut conn = sqlx::PgConnection::connect(&as_role)
+        .await
+        .expect("the role can connect");
+    for table in ["users", "app_passwords", "sessions", "audit_log"] {
+        let refused = sqlx::query(&format!("SELECT 1 FROM {table} LIMIT 1"))
+            .execute(&mut conn)
+            .await;
+        let code = refused.err().and_then(|e| {
+            e.as_database_error()
+                .and_then(|d| d.code().map(|c| c.into_owned()))
+        });
+        assert_eq!(
+            code.as_deref(),
+            Some("42501"),
+            "{table} must be out of the role's reach"
+        );
+    }
+    drop(conn);
+    drop(dovecot);
+    // Roles are cluster-wide: leave none behind.
+    let _ = sqlx::query(&format!("DROP OWNED BY {role}"))
+        .execute(&app.db.pool)
+        .await;
+    let _ = sqlx::query(&format!("DROP ROLE {role}"))
+        .execute(&app.db.pool)
+        .await;
+}
