@@ -128,6 +128,18 @@ impl Hasher {
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// Hashing threads yield to the async workers: a flood of sign-ins then slows sign-ins
+/// down, not every other page. On Linux `setpriority(PRIO_PROCESS, 0, …)` applies to the
+/// calling thread only; elsewhere the threads keep normal priority.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority takes plain integers and changes only this thread's nice value;
+    // failure (returned, not raised) just leaves the priority as it was.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
+}
+
 /// A fixed set of threads taking jobs from one queue. The threads end when the last
 /// [`Hasher`] clone is dropped and the queue closes.
 #[derive(Clone)]
@@ -143,17 +155,20 @@ impl HashPool {
             let jobs = jobs.clone();
             std::thread::Builder::new()
                 .name(format!("argon2-{n}"))
-                .spawn(move || loop {
-                    let next = match jobs.lock() {
-                        Ok(receiver) => receiver.recv(),
-                        Err(_) => return,
-                    };
-                    match next {
-                        // A panicking job must not take the thread (and capacity) with it.
-                        Ok(job) => {
-                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        let next = match jobs.lock() {
+                            Ok(receiver) => receiver.recv(),
+                            Err(_) => return,
+                        };
+                        match next {
+                            // A panicking job must not take the thread (and capacity) with it.
+                            Ok(job) => {
+                                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                            }
+                            Err(_) => return,
                         }
-                        Err(_) => return,
                     }
                 })
                 .context("cannot start a hashing thread")?;
