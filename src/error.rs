@@ -13,6 +13,9 @@ pub enum AppError {
     Forbidden(&'static str),
     #[error("sign-in required")]
     SignInRequired,
+    /// Like `SignInRequired`, for scripts: a 401 rather than a redirect to a form.
+    #[error("not signed in")]
+    NotSignedIn,
     #[error("link used or expired")]
     LinkExpired,
     #[error("too many requests")]
@@ -41,6 +44,10 @@ impl AppError {
                 "This link was already used or has expired. Restart `mailkeys serve` to print a new one.",
             ),
             Self::SignInRequired => (StatusCode::UNAUTHORIZED, "Please sign in."),
+            Self::NotSignedIn => (
+                StatusCode::UNAUTHORIZED,
+                "Sign in first: send the session cookie, and the X-CSRF-Token header from GET /api/me with each POST.",
+            ),
             Self::TooManyRequests => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too many attempts. Please wait a minute and try again.",

@@ -127,12 +127,18 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // Browsers are sent to the sign-in form; scripts on /api/ get a plain 401.
+        let missing = if parts.uri.path().starts_with("/api/") {
+            AppError::NotSignedIn
+        } else {
+            AppError::SignInRequired
+        };
         parts
             .extensions
             .get::<CurrentSession>()
             .cloned()
             .map(SignedIn)
-            .ok_or(AppError::SignInRequired)
+            .ok_or(missing)
     }
 }
 

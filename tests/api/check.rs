@@ -115,6 +115,12 @@ async fn the_json_endpoint_serves_scripts(backend: Backend) {
         StatusCode::NOT_FOUND,
         "only configured servers"
     );
+    let stranger = app.browser();
+    assert_eq!(
+        stranger.get("/api/me").await.status(),
+        StatusCode::UNAUTHORIZED,
+        "scripts get a 401, not a redirect"
+    );
     let forged = browser
         .client
         .post(app.url("/api/check"))
