@@ -176,15 +176,21 @@ async fn dashboard_latencies(
     samples
 }
 
-async fn flood(report: &mut String) {
-    let server = start_server().await;
-    let db = Db::connect(&server.db_url).await.unwrap();
+/// The server's database, and a main-profile hash of PASSWORD at the default (real) cost.
+async fn open_with_real_hash(db_url: &str) -> (Db, String) {
+    let db = Db::connect(db_url).await.unwrap();
     let defaults = Settings::default();
     let hasher = Hasher::new(defaults.main_profile(), defaults.app_profile(), 1).unwrap();
     let hash = hasher
         .hash(Profile::Main, SecretString::from(PASSWORD))
         .await
         .unwrap();
+    (db, hash)
+}
+
+async fn flood(report: &mut String) {
+    let server = start_server().await;
+    let (db, hash) = open_with_real_hash(&server.db_url).await;
     seed(&db, "dash", 1, &hash, false).await;
     let viewer = browser();
     assert_eq!(
@@ -259,7 +265,8 @@ async fn flood(report: &mut String) {
     }
 
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
-    let bound_kib = rss_idle + cores * u64::from(defaults.hash_main_memory_kib) + 8 * 1024;
+    let bound_kib =
+        rss_idle + cores * u64::from(Settings::default().hash_main_memory_kib) + 8 * 1024;
     let _ = writeln!(
         report,
         "## 1. Sign-in flood: {attempts} concurrent attempts at m=19456 KiB, t=2\n"
@@ -299,13 +306,7 @@ async fn flood(report: &mut String) {
 
 async fn enumeration(report: &mut String) {
     let server = start_server().await;
-    let db = Db::connect(&server.db_url).await.unwrap();
-    let defaults = Settings::default();
-    let hasher = Hasher::new(defaults.main_profile(), defaults.app_profile(), 1).unwrap();
-    let hash = hasher
-        .hash(Profile::Main, SecretString::from(PASSWORD))
-        .await
-        .unwrap();
+    let (db, hash) = open_with_real_hash(&server.db_url).await;
     let n = 1000;
     seed(&db, "known", n, &hash, false).await;
     seed(&db, "disabled", n, &hash, true).await;

@@ -19,7 +19,6 @@ use fantoccini::elements::Element;
 use fantoccini::wd::{Capabilities, WebDriverCompatibleCommand};
 use fantoccini::{Client, ClientBuilder, Locator};
 use mailkeys::domain::hashing::verify_stored;
-use mailkeys::imap::{MailServer, TlsMode};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
@@ -308,25 +307,6 @@ async fn row_named(b: &Client, name: &str) -> Element {
         }
     }
     panic!("no row named {name:?}\n{}", page_summary(b).await)
-}
-
-/// A loopback port with nothing listening on it (as in tests/api/check.rs).
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn nowhere() -> MailServer {
-    MailServer {
-        name: "Nowhere".into(),
-        host: "127.0.0.1".into(),
-        port: closed_port(),
-        tls: TlsMode::Implicit,
-        ca_file: None,
-    }
 }
 
 /// Where screenshots go: target/screenshots/ (next to target/tmp, wherever the target is).

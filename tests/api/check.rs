@@ -1,30 +1,10 @@
 //! The connection test as a user drives it: form, stream and JSON, limits and audit.
 //! The step-by-step IMAP behaviour against real Dovecot lives in `check_dovecot`.
 
-use mailkeys::imap::{MailServer, TlsMode};
 use reqwest::StatusCode;
 
 use crate::both_backends;
 use crate::helpers::*;
-
-/// A loopback port with nothing listening on it.
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn nowhere() -> MailServer {
-    MailServer {
-        name: "Nowhere".into(),
-        host: "127.0.0.1".into(),
-        port: closed_port(),
-        tls: TlsMode::Implicit,
-        ca_file: None,
-    }
-}
 
 async fn the_form_runs_a_check_and_shows_the_verdict(backend: Backend) {
     let app = spawn_app_with(backend, |s| s.mail_servers = vec![nowhere()]).await;

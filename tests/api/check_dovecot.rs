@@ -633,15 +633,6 @@ async fn certificate_for_another_host() {
 // ---------------------------------------------------------------------------------------
 // Situations no Dovecot produces.
 
-/// A loopback port with nothing listening on it.
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_listens_on_the_port() {
     let port = closed_port();

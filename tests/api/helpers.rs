@@ -350,3 +350,23 @@ pub fn location(response: &Response) -> &str {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
 }
+
+/// A loopback port nothing listens on (bound, read and released).
+pub fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A configured mail server where nothing listens: the connection test's "refused" case.
+pub fn nowhere() -> mailkeys::imap::MailServer {
+    mailkeys::imap::MailServer {
+        name: "Nowhere".into(),
+        host: "127.0.0.1".into(),
+        port: closed_port(),
+        tls: mailkeys::imap::TlsMode::Implicit,
+        ca_file: None,
+    }
+}
