@@ -12,6 +12,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::domain::hashing::HashProfile;
+use crate::dovecot::DovecotVersion;
 use crate::imap::{Limits, MailServer, TlsMode};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -62,6 +63,9 @@ pub struct Settings {
     pub doveadm_url: Option<url::Url>,
     #[serde(deserialize_with = "secret_text")]
     pub doveadm_api_key: Option<SecretString>,
+    /// Dovecot's release series (2.3 or 2.4); unset: learned from the doveadm API.
+    #[serde(deserialize_with = "version_text")]
+    pub dovecot_version: Option<DovecotVersion>,
     /// Listener for Dovecot's auth-policy reports (last use of each credential).
     pub policy_listen: Option<SocketAddr>,
     #[serde(deserialize_with = "secret_text")]
@@ -96,9 +100,31 @@ const FIELDS: &[&str] = &[
     "max_body_bytes",
     "doveadm_url",
     "doveadm_api_key",
+    "dovecot_version",
     "policy_listen",
     "policy_secret",
 ];
+
+/// `dovecot_version = "2.4"`, also from `MAILKEYS_DOVECOT_VERSION=2.4`, which the
+/// environment provider would read as the number 2.4.
+fn version_text<'de, D: serde::Deserializer<'de>>(
+    de: D,
+) -> Result<Option<DovecotVersion>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        Str(String),
+        Float(f64),
+    }
+    match Option::<Text>::deserialize(de)? {
+        None => Ok(None),
+        Some(Text::Str(s)) => s.parse().map(Some).map_err(serde::de::Error::custom),
+        Some(Text::Float(f)) => format!("{f:.1}")
+            .parse()
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
 
 /// A secret read as text even when it looks like a number (`MAILKEYS_POLICY_SECRET=12345`):
 /// environment values are otherwise typed as TOML would type them.
@@ -148,6 +174,7 @@ impl Default for Settings {
             max_body_bytes: 64 * 1024,
             doveadm_url: None,
             doveadm_api_key: None,
+            dovecot_version: None,
             policy_listen: None,
             policy_secret: None,
         }

@@ -11,6 +11,7 @@ use crate::config::Settings;
 use crate::domain::hashing::Hasher;
 use crate::domain::random::{random_token, token_digest};
 use crate::dovecot::doveadm::Doveadm;
+use crate::dovecot::status::DovecotStatus;
 use crate::store::{setup_tokens, users, Db};
 use crate::web::rate_limit::RateLimits;
 use crate::web::{self, AppState};
@@ -50,14 +51,19 @@ pub async fn build_with_clock(
         None => None,
     };
     let doveadm = match (&settings.doveadm_url, &settings.doveadm_api_key) {
-        (Some(url), Some(key)) => Some(Doveadm::new(url, key)?),
+        (Some(url), Some(key)) => Some(Doveadm::new(url, key, settings.dovecot_version)?),
         _ => None,
     };
     let limits = Arc::new(RateLimits::new(
         settings.sign_in_per_ip_per_minute,
         settings.checks_per_minute,
     ));
+    let dovecot_status = Arc::new(DovecotStatus::default());
+    if let Some(doveadm) = doveadm.clone() {
+        tokio::spawn(check_doveadm(doveadm, dovecot_status.clone(), clock.clone()));
+    }
     let state = AppState {
+        dovecot_status,
         limits,
         db,
         hasher,
@@ -100,6 +106,35 @@ impl Application {
             .await
             .context("server stopped with an error")
     }
+}
+
+/// The start-up check of the doveadm API: one harmless call, and a loud warning (log now,
+/// admin page later) when it fails or the version it shows differs from the setting.
+async fn check_doveadm(doveadm: Doveadm, status: Arc<DovecotStatus>, clock: SharedClock) {
+    let result = doveadm.probe().await;
+    match &result {
+        Ok(probe) => {
+            let configured = doveadm.configured_version();
+            match (configured, probe.detected) {
+                (Some(set), Some(seen)) if set != seen => tracing::warn!(
+                    endpoint = doveadm.endpoint(),
+                    "dovecot_version is {set} but the doveadm API looks like Dovecot {seen}: \
+                     fix dovecot_version"
+                ),
+                _ => tracing::info!(
+                    endpoint = doveadm.endpoint(),
+                    version = doveadm.version().map_or("unknown", |v| v.as_str()),
+                    "doveadm API reachable"
+                ),
+            }
+        }
+        Err(err) => tracing::warn!(
+            endpoint = doveadm.endpoint(),
+            "DOVEADM API CHECK FAILED: {err}. Until this is fixed, revocations cannot end \
+             open IMAP sessions (they stay until the client reconnects)"
+        ),
+    }
+    status.record_probe(clock.now(), result.map_err(|e| e.to_string()));
 }
 
 /// With no admin yet, a one-time link that lets the first admin choose a password.

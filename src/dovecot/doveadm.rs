@@ -1,19 +1,28 @@
-//! The doveadm HTTP API client. After a credential changes, Mailkeys flushes the user's
-//! entries from Dovecot's auth cache and kicks the user's live IMAP sessions, so a revoked
-//! password stops working now rather than when the cache expires or the client reconnects.
+//! The doveadm HTTP API client. After a credential changes, Mailkeys kicks the user's live
+//! IMAP sessions and, where the Dovecot version can (2.3), flushes the user's entries from
+//! the auth cache, so a revoked password stops working now rather than when the cache
+//! expires or the client reconnects.
+//!
+//! Each command goes in a request of its own: on Dovecot 2.4.1 `authCacheFlush` panics the
+//! doveadm server, and a batch that starts with it never answers, so its kick would never
+//! run. The version comes from the `dovecot_version` setting or from the API itself
+//! ([`Doveadm::probe`]): the command list of 2.4 has a `kick` parameter `passdbField`, 2.3's
+//! has `batch` (neither sends a version).
 
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 
+use super::version::DovecotVersion;
 use crate::domain::Username;
 
 /// What happened on the mail server after a credential change; the UI tells the user.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SessionSync {
-    /// Cache flushed and live sessions ended.
+    /// Live sessions ended (and the auth cache flushed where the version can).
     Ended,
     /// No doveadm API is configured: open sessions stay until the client reconnects.
     NotConfigured,
@@ -31,64 +40,222 @@ impl SessionSync {
     }
 }
 
+/// Why a doveadm call failed, in terms an admin can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum DoveadmError {
+    #[error("nothing answers at {endpoint} ({detail}): is doveadm's inet_listener http on that address and port?")]
+    Unreachable { endpoint: String, detail: String },
+    #[error("Dovecot refused the API key (HTTP 401): doveadm_api_key differs from Dovecot's doveadm_api_key")]
+    WrongKey,
+    #[error("{endpoint} answered HTTP 404: it is not the doveadm HTTP API (give the base URL, e.g. http://127.0.0.1:8026, or one ending in /doveadm/v1)")]
+    NotFound { endpoint: String },
+    #[error("doveadm answered HTTP {status}")]
+    Status { status: u16 },
+    #[error("doveadm gave no answer within {secs} s")]
+    Timeout { secs: u64 },
+    #[error("doveadm reported an error: {0}")]
+    Command(String),
+    #[error("doveadm's answer was not understood: {0}")]
+    Protocol(String),
+}
+
+/// What a successful [`Doveadm::probe`] learned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProbeResult {
+    /// The version the API's command list shows (`None`: neither fingerprint matched).
+    pub detected: Option<DovecotVersion>,
+    pub commands: usize,
+}
+
+const TIMEOUT: Duration = Duration::from_secs(3);
+
 #[derive(Clone)]
 pub struct Doveadm {
     client: reqwest::Client,
     endpoint: String,
     authorization: SecretString,
+    configured: Option<DovecotVersion>,
+    detected: Arc<RwLock<Option<DovecotVersion>>>,
+}
+
+impl std::fmt::Debug for Doveadm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Doveadm")
+            .field("endpoint", &self.endpoint)
+            .field("version", &self.version())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The API endpoint for a configured URL in either accepted form: the base
+/// (`http://127.0.0.1:8026`) or the full path (`http://127.0.0.1:8026/doveadm/v1`).
+pub fn endpoint_of(url: &url::Url) -> String {
+    let base = url.as_str().trim_end_matches('/');
+    let base = base.strip_suffix("/doveadm/v1").unwrap_or(base);
+    format!("{}/doveadm/v1", base.trim_end_matches('/'))
 }
 
 impl Doveadm {
-    pub fn new(url: &url::Url, api_key: &SecretString) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(3))
-            .build()?;
+    pub fn new(
+        url: &url::Url,
+        api_key: &SecretString,
+        version: Option<DovecotVersion>,
+    ) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder().timeout(TIMEOUT).build()?;
         let encoded = base64::engine::general_purpose::STANDARD.encode(api_key.expose_secret());
         Ok(Self {
             client,
-            endpoint: format!("{}/doveadm/v1", url.as_str().trim_end_matches('/')),
+            endpoint: endpoint_of(url),
             authorization: SecretString::from(format!("X-Dovecot-API {encoded}")),
+            configured: version,
+            detected: Arc::new(RwLock::new(None)),
         })
     }
 
-    /// Flushes the user's auth-cache entries and, if `kick`, ends their live sessions.
-    pub async fn end_sessions(&self, user: &Username, kick: bool) -> SessionSync {
-        let mut commands = vec![json!(["authCacheFlush", {"user": [user.as_str()]}, "flush"])];
-        if kick {
-            // Usernames cannot hold doveadm's wildcards (* and ?), so this mask is exact.
-            commands.push(json!(["kick", {"mask": [user.as_str()]}, "kick"]));
-        }
-        match self.call(Value::Array(commands)).await {
-            Ok(()) => SessionSync::Ended,
-            Err(err) => {
-                tracing::warn!(error = %err, "doveadm API call failed; open IMAP sessions may stay until clients reconnect");
-                SessionSync::Failed
-            }
-        }
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
     }
 
-    async fn call(&self, body: Value) -> anyhow::Result<()> {
+    /// The version in force: the setting, else what the last probe detected.
+    pub fn version(&self) -> Option<DovecotVersion> {
+        self.configured
+            .or_else(|| self.detected.read().ok().and_then(|v| *v))
+    }
+
+    /// The `dovecot_version` setting, if any.
+    pub fn configured_version(&self) -> Option<DovecotVersion> {
+        self.configured
+    }
+
+    /// A harmless call (the API's command list) that proves the URL and the key, and tells
+    /// 2.3 from 2.4. Remembers the detected version.
+    pub async fn probe(&self) -> Result<ProbeResult, DoveadmError> {
+        let response = self
+            .client
+            .get(&self.endpoint)
+            .header("Authorization", self.authorization.expose_secret())
+            .send()
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        let response = self.check_status(response)?;
+        let commands: Vec<Value> = response
+            .json()
+            .await
+            .map_err(|e| DoveadmError::Protocol(e.to_string()))?;
+        let detected = fingerprint(&commands);
+        if let (Some(version), Ok(mut slot)) = (detected, self.detected.write()) {
+            *slot = Some(version);
+        }
+        Ok(ProbeResult {
+            detected,
+            commands: commands.len(),
+        })
+    }
+
+    /// Ends the user's live sessions if `kick`, and flushes their auth-cache entries where
+    /// the version can. Each command is a request of its own.
+    pub async fn end_sessions(&self, user: &Username, kick: bool) -> SessionSync {
+        let mut result = SessionSync::Ended;
+        if kick {
+            // Usernames cannot hold doveadm's wildcards (* and ?), so this mask is exact.
+            let command = json!([["kick", {"mask": [user.as_str()]}, "kick"]]);
+            if let Err(err) = self.call(command).await {
+                tracing::warn!(error = %err, "doveadm kick failed; open IMAP sessions stay until clients reconnect");
+                result = SessionSync::Failed;
+            }
+        }
+        if self.version().is_none() {
+            // Learn the version before deciding whether a flush is safe to send.
+            let _ = self.probe().await;
+        }
+        if self.version().is_some_and(DovecotVersion::can_flush_auth_cache) {
+            let command = json!([["authCacheFlush", {"user": [user.as_str()]}, "flush"]]);
+            if let Err(err) = self.call(command).await {
+                tracing::warn!(error = %err, "doveadm authCacheFlush failed; a cached answer may outlive the change");
+                result = SessionSync::Failed;
+            }
+        }
+        result
+    }
+
+    async fn call(&self, body: Value) -> Result<(), DoveadmError> {
         let response = self
             .client
             .post(&self.endpoint)
             .header("Authorization", self.authorization.expose_secret())
             .json(&body)
             .send()
-            .await?;
-        let status = response.status();
-        if !status.is_success() {
-            anyhow::bail!("doveadm answered HTTP {status}");
-        }
-        let replies: Vec<Value> = response.json().await?;
+            .await
+            .map_err(|e| self.transport_error(&e))?;
+        let replies: Vec<Value> = self
+            .check_status(response)?
+            .json()
+            .await
+            .map_err(|e| DoveadmError::Protocol(e.to_string()))?;
         match replies.iter().find(|reply| is_real_error(reply)) {
-            Some(reply) => anyhow::bail!("doveadm reported an error: {reply}"),
+            Some(reply) => Err(DoveadmError::Command(reply.to_string())),
             None => Ok(()),
+        }
+    }
+
+    fn check_status(&self, response: reqwest::Response) -> Result<reqwest::Response, DoveadmError> {
+        match response.status().as_u16() {
+            200..=299 => Ok(response),
+            401 | 403 => Err(DoveadmError::WrongKey),
+            404 => Err(DoveadmError::NotFound {
+                endpoint: self.endpoint.clone(),
+            }),
+            status => Err(DoveadmError::Status { status }),
+        }
+    }
+
+    fn transport_error(&self, err: &reqwest::Error) -> DoveadmError {
+        if err.is_timeout() {
+            DoveadmError::Timeout {
+                secs: TIMEOUT.as_secs(),
+            }
+        } else {
+            // The error's source chain names the cause (connection refused, reset, …).
+            let mut detail = String::new();
+            let mut source: Option<&dyn std::error::Error> = Some(err);
+            while let Some(e) = source {
+                detail = e.to_string();
+                source = e.source();
+            }
+            DoveadmError::Unreachable {
+                endpoint: self.endpoint.clone(),
+                detail,
+            }
         }
     }
 }
 
-/// doveadm's `kick` answers exit code 68 ("nobody to kick") when the user has no open
-/// session: that is success for us.
+/// 2.4's `kick` takes a `passdbField` parameter; 2.3 has a `batch` command 2.4 dropped.
+fn fingerprint(commands: &[Value]) -> Option<DovecotVersion> {
+    let named = |name: &str| {
+        commands
+            .iter()
+            .find(|c| c.get("command").and_then(Value::as_str) == Some(name))
+    };
+    let kick_has_passdb_field = named("kick")
+        .and_then(|kick| kick.get("parameters"))
+        .and_then(Value::as_array)
+        .is_some_and(|params| {
+            params
+                .iter()
+                .any(|p| p.get("name").and_then(Value::as_str) == Some("passdbField"))
+        });
+    if kick_has_passdb_field {
+        Some(DovecotVersion::V2_4)
+    } else if named("batch").is_some() {
+        Some(DovecotVersion::V2_3)
+    } else {
+        None
+    }
+}
+
+/// doveadm 2.3's `kick` answers exit code 68 ("nobody to kick") when the user has no open
+/// session (2.4 answers a count of 0): both are success for us.
 fn is_real_error(reply: &Value) -> bool {
     if reply.get(0).and_then(Value::as_str) != Some("error") {
         return false;
@@ -120,6 +287,9 @@ mod tests {
             &json!(["error", {"type": "exitCode", "exitCode": 68}, "kick"])
         ));
         assert!(!is_real_error(&json!(["doveadmResponse", [], "flush"])));
+        assert!(!is_real_error(
+            &json!(["doveadmResponse", [{"count": "0"}], "kick"])
+        ));
     }
 
     #[test]
@@ -130,5 +300,41 @@ mod tests {
         assert!(is_real_error(
             &json!(["error", {"type": "exitCode", "exitCode": 68}, "flush"])
         ));
+    }
+
+    #[test]
+    fn both_url_forms_reach_the_same_endpoint() {
+        for url in [
+            "http://127.0.0.1:8026",
+            "http://127.0.0.1:8026/",
+            "http://127.0.0.1:8026/doveadm/v1",
+            "http://127.0.0.1:8026/doveadm/v1/",
+        ] {
+            assert_eq!(
+                endpoint_of(&url.parse().unwrap()),
+                "http://127.0.0.1:8026/doveadm/v1",
+                "{url}"
+            );
+        }
+        assert_eq!(
+            endpoint_of(&"https://mail.example.org/dovecot/".parse().unwrap()),
+            "https://mail.example.org/dovecot/doveadm/v1"
+        );
+    }
+
+    #[test]
+    fn the_command_list_tells_the_version() {
+        let v24 = json!([
+            {"command": "kick", "parameters": [{"name": "socketPath"}, {"name": "passdbField"}, {"name": "destHost"}, {"name": "mask"}]},
+            {"command": "who", "parameters": []}
+        ]);
+        let v23 = json!([
+            {"command": "batch", "parameters": []},
+            {"command": "kick", "parameters": [{"name": "socketPath"}, {"name": "force"}, {"name": "mask"}]}
+        ]);
+        let as_vec = |v: Value| v.as_array().unwrap().clone();
+        assert_eq!(fingerprint(&as_vec(v24)), Some(DovecotVersion::V2_4));
+        assert_eq!(fingerprint(&as_vec(v23)), Some(DovecotVersion::V2_3));
+        assert_eq!(fingerprint(&[]), None);
     }
 }

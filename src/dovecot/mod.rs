@@ -1,5 +1,11 @@
-//! Talking to Dovecot: the doveadm HTTP API (flush the auth cache, kick live sessions) so
-//! revocations take effect at once, and the auth-policy listener that records last use.
+//! Talking to Dovecot: the doveadm HTTP API client (kick live sessions; flush the auth cache
+//! where the version can), the auth-policy listener that records last use, the configuration
+//! generator (`mailkeys dovecot config`) and the Dovecot version these depend on.
 
+pub mod config;
 pub mod doveadm;
 pub mod policy;
+pub mod status;
+pub mod version;
+
+pub use version::DovecotVersion;

@@ -67,12 +67,15 @@ async fn report(
     Json(report): Json<Report>,
 ) -> Response {
     if !authorised(&state, &headers) {
+        // Remembered for the self-check: a wrong secret is a misconfiguration to name.
+        state.dovecot_status.record_refused_report(state.now());
         return (
             StatusCode::UNAUTHORIZED,
             Json(json!({"status": -1, "msg": "unauthorised"})),
         )
             .into_response();
     }
+    state.dovecot_status.record_report(state.now());
     if let Err(err) = record(&state, &report).await {
         // Logins are not ours to block: log, and answer as usual.
         tracing::warn!(error = %err, "could not record a Dovecot login report");

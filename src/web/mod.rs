@@ -42,6 +42,8 @@ pub struct AppState {
     pub clock: SharedClock,
     /// The doveadm HTTP API, when configured: flushes Dovecot's cache and kicks sessions.
     pub doveadm: Option<Doveadm>,
+    /// What this instance has seen of Dovecot (doveadm probe, policy reports).
+    pub dovecot_status: Arc<crate::dovecot::status::DovecotStatus>,
     pub limits: Arc<rate_limit::RateLimits>,
 }
 

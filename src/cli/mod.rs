@@ -1,5 +1,7 @@
 //! The `mailkeys` command line.
 
+mod dovecot;
+
 use std::io::{IsTerminal, Read};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -47,6 +49,11 @@ pub enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Connect Dovecot: write its configuration, check the live installation.
+    Dovecot {
+        #[command(subcommand)]
+        command: dovecot::DovecotCommand,
     },
 }
 
@@ -103,6 +110,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     generate,
                 },
         } => add_user(&settings, &email, admin, password_stdin, generate).await,
+        Command::Dovecot { command } => dovecot::run(&settings, command).await,
     }
 }
 
