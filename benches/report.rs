@@ -10,7 +10,7 @@
 //!    second with Mailkeys' database against a plain passwd-file, 1 against 50 app
 //!    passwords, and the time from a revocation to the first refused login.
 
-#[path = "../tests/api/dovecot.rs"]
+#[path = "../tests/support/dovecot/mod.rs"]
 mod dovecot;
 
 use std::fmt::Write as _;
@@ -465,13 +465,13 @@ async fn imap(report: &mut String) {
     let fifty = plaintexts["fifty0@example.org"].clone();
 
     let with_mailkeys = std::sync::Arc::new(
-        dovecot::Dovecot::start(dovecot::DovecotOptions::new(dovecot::DovecotDb::Sqlite(
+        dovecot::Dovecot::start(dovecot::DovecotOptions::new(dovecot::DovecotVersion::V2_3, dovecot::DovecotDb::Sqlite(
             db_path.clone(),
         )))
         .await,
     );
     let mut baseline_options =
-        dovecot::DovecotOptions::new(dovecot::DovecotDb::Sqlite(db_path.clone()));
+        dovecot::DovecotOptions::new(dovecot::DovecotVersion::V2_3, dovecot::DovecotDb::Sqlite(db_path.clone()));
     baseline_options.baseline_passwd_file =
         Some(vec![("one0@example.org".to_owned(), one.clone())]);
     let baseline = std::sync::Arc::new(dovecot::Dovecot::start(baseline_options).await);

@@ -18,7 +18,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncWrite, AsyncWriteExt as _, BufReader};
 
-use crate::both_backends;
+use crate::dovecot::DovecotVersion;
+use crate::{each_dovecot, each_version};
 use crate::dovecot::{CertChoice, Dovecot, DovecotDb, DovecotOptions};
 use crate::helpers::*;
 use crate::imap_logins::dovecot_db;
@@ -67,12 +68,13 @@ struct Setup {
 }
 
 async fn setup(
+    version: DovecotVersion,
     backend: Backend,
     options: impl FnOnce(&mut DovecotOptions),
     servers: impl FnOnce(&Dovecot) -> Vec<MailServer>,
 ) -> Setup {
-    let (dir, database_url) = fresh_database(backend).await;
-    let mut opts = DovecotOptions::new(dovecot_db(&database_url));
+    let (dir, database_url) = fresh_database_for(backend, version).await;
+    let mut opts = DovecotOptions::new(version, dovecot_db(&database_url));
     options(&mut opts);
     let dovecot = Dovecot::start(opts).await;
     let servers = servers(&dovecot);
@@ -227,8 +229,8 @@ fn all_passed(checked: &Checked, expected: &[&str]) {
 // ---------------------------------------------------------------------------------------
 // Signing in for real
 
-async fn success_over_implicit_tls(backend: Backend) {
-    let s = setup(backend, |_| {}, |d| vec![imaps(d)]).await;
+async fn success_over_implicit_tls(version: DovecotVersion, backend: Backend) {
+    let s = setup(version, backend, |_| {}, |d| vec![imaps(d)]).await;
     for _ in 0..3 {
         s.dovecot.deliver(USER, MESSAGE);
     }
@@ -263,12 +265,13 @@ async fn success_over_implicit_tls(backend: Backend) {
         checked.summary_of("login")
     );
 }
-both_backends!(success_over_implicit_tls);
+each_dovecot!(success_over_implicit_tls);
 
 /// STARTTLS as a remote client sees it: Dovecot listens on 127.0.0.2, so the connection from
 /// 127.0.0.1 is not "secured" and LOGIN is disabled until TLS is up.
-async fn success_over_starttls(backend: Backend) {
+async fn success_over_starttls(version: DovecotVersion, backend: Backend) {
     let s = setup(
+        version,
         backend,
         |o| o.listen_address = std::net::Ipv4Addr::new(127, 0, 0, 2),
         |d| {
@@ -310,15 +313,15 @@ async fn success_over_starttls(backend: Backend) {
     );
     assert_eq!(checked.report["tls"]["valid_for_host"], true);
 }
-both_backends!(success_over_starttls);
+each_dovecot!(success_over_starttls);
 
 // ---------------------------------------------------------------------------------------
 // Refused credentials: the verdict says why, from what Mailkeys knows about the password.
 // One failed login per Dovecot: Dovecot delays further attempts from the same address.
 
 /// The right lookup id with a wrong secret: a mistyped app password.
-async fn wrong_app_password(backend: Backend) {
-    let s = setup(backend, |_| {}, |d| vec![imaps(d)]).await;
+async fn wrong_app_password(version: DovecotVersion, backend: Backend) {
+    let s = setup(version, backend, |_| {}, |d| vec![imaps(d)]).await;
     let created = s.browser.create_app_password("Phone").await;
     let mistyped = format!("{}-aaaaaa-aaaaaa-aaaaaa-aaaaaa", &created.plaintext[..6]);
     let checked = check(&s.app, &s.browser, "IMAPS", &mistyped).await;
@@ -326,11 +329,11 @@ async fn wrong_app_password(backend: Backend) {
         .expect("wrong_password", &s.dovecot.log())
         .failed_at("login");
 }
-both_backends!(wrong_app_password);
+each_dovecot!(wrong_app_password);
 
 /// An account that may use its main password over IMAP, and a wrong one typed.
-async fn wrong_main_password(backend: Backend) {
-    let s = setup(backend, |_| {}, |d| vec![imaps(d)]).await;
+async fn wrong_main_password(version: DovecotVersion, backend: Backend) {
+    let s = setup(version, backend, |_| {}, |d| vec![imaps(d)]).await;
     assert_eq!(
         s.browser.set_main_imap(true).await.status(),
         StatusCode::SEE_OTHER
@@ -340,7 +343,7 @@ async fn wrong_main_password(backend: Backend) {
         .expect("wrong_password", &s.dovecot.log())
         .failed_at("login");
 }
-both_backends!(wrong_main_password);
+each_dovecot!(wrong_main_password);
 
 /// Wrong passwords checked one after another, by two users, with Mailkeys' default limits
 /// (5 s a step, 20 s in all). Every check comes from Mailkeys' one address, and Dovecot
@@ -350,10 +353,9 @@ both_backends!(wrong_main_password);
 /// wears off after some 15 s without failures). The right answer is still "wrong
 /// password" each time, not a timeout at sign-in that blames a slow password database.
 /// (The database plays no part: SQLite only.)
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn repeated_wrong_passwords_are_still_wrong_passwords() {
-    let (dir, database_url) = fresh_database(Backend::Sqlite).await;
-    let dovecot = Dovecot::start(DovecotOptions::new(dovecot_db(&database_url))).await;
+async fn repeated_wrong_passwords_are_still_wrong_passwords(version: DovecotVersion) {
+    let (dir, database_url) = fresh_database_for(Backend::Sqlite, version).await;
+    let dovecot = Dovecot::start(DovecotOptions::new(version, dovecot_db(&database_url))).await;
     let servers = vec![imaps(&dovecot)];
     let app = spawn_app_on(dir, database_url, |s| {
         s.mail_servers = servers;
@@ -407,9 +409,10 @@ async fn repeated_wrong_passwords_are_still_wrong_passwords() {
         );
     }
 }
+each_version!(repeated_wrong_passwords_are_still_wrong_passwords);
 
-async fn revoked_app_password(backend: Backend) {
-    let s = setup(backend, |_| {}, |d| vec![imaps(d)]).await;
+async fn revoked_app_password(version: DovecotVersion, backend: Backend) {
+    let s = setup(version, backend, |_| {}, |d| vec![imaps(d)]).await;
     let created = s.browser.create_app_password("Old phone").await;
     let id = app_password_id(&s.app, &created.plaintext[..6]).await;
     assert_eq!(
@@ -426,10 +429,10 @@ async fn revoked_app_password(backend: Backend) {
         checked.title()
     );
 }
-both_backends!(revoked_app_password);
+each_dovecot!(revoked_app_password);
 
-async fn expired_app_password(backend: Backend) {
-    let s = setup(backend, |_| {}, |d| vec![imaps(d)]).await;
+async fn expired_app_password(version: DovecotVersion, backend: Backend) {
+    let s = setup(version, backend, |_| {}, |d| vec![imaps(d)]).await;
     let created = s.browser.create_app_password("Tablet").await;
     let id = app_password_id(&s.app, &created.plaintext[..6]).await;
     // Expired a minute ago, by the wall clock Dovecot's view uses and by the app's clock.
@@ -450,13 +453,13 @@ async fn expired_app_password(backend: Backend) {
         checked.title()
     );
 }
-both_backends!(expired_app_password);
+each_dovecot!(expired_app_password);
 
 /// The right main password, on an account that requires app passwords (the default). While
 /// the account allowed it, the same password worked: the refusal is the account's setting.
 /// (Success first: after a failure Dovecot delays the next login from the same address.)
-async fn main_password_on_an_app_password_only_account(backend: Backend) {
-    let s = setup(backend, |_| {}, |d| vec![imaps(d)]).await;
+async fn main_password_on_an_app_password_only_account(version: DovecotVersion, backend: Backend) {
+    let s = setup(version, backend, |_| {}, |d| vec![imaps(d)]).await;
     s.browser.set_main_imap(true).await;
     check(&s.app, &s.browser, "IMAPS", PASSWORD)
         .await
@@ -467,7 +470,7 @@ async fn main_password_on_an_app_password_only_account(backend: Backend) {
         .expect("main_password_refused", &s.dovecot.log())
         .failed_at("login");
 }
-both_backends!(main_password_on_an_app_password_only_account);
+each_dovecot!(main_password_on_an_app_password_only_account);
 
 // ---------------------------------------------------------------------------------------
 // Transport situations (the database plays no part: SQLite only).
@@ -476,9 +479,9 @@ both_backends!(main_password_on_an_app_password_only_account);
 /// does not count as secured: LOGINDISABLED, STARTTLS offered, no AUTH= at all. (From
 /// 127.0.0.1 to 127.0.0.1 Dovecot announces AUTH=PLAIN and accepts LOGIN even with
 /// `ssl = required`; see the harness test.)
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_disabled_on_a_plaintext_port() {
+async fn login_disabled_on_a_plaintext_port(version: DovecotVersion) {
     let s = setup(
+        version,
         Backend::Sqlite,
         |o| {
             o.ssl_required = true;
@@ -512,10 +515,11 @@ async fn login_disabled_on_a_plaintext_port() {
         s.dovecot.log()
     );
 }
+each_version!(login_disabled_on_a_plaintext_port);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tls_client_to_the_plaintext_port() {
+async fn tls_client_to_the_plaintext_port(version: DovecotVersion) {
     let s = setup(
+        version,
         Backend::Sqlite,
         |_| {},
         |d| {
@@ -534,12 +538,13 @@ async fn tls_client_to_the_plaintext_port() {
         .expect("tls_to_plaintext_port", &s.dovecot.log())
         .failed_at("tls_handshake");
 }
+each_version!(tls_client_to_the_plaintext_port);
 
 /// No encryption, and STARTTLS, aimed at the IMAPS port: no greeting comes within the step
 /// limit, then a TLS handshake on a second connection succeeds.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn plaintext_client_to_the_tls_port() {
+async fn plaintext_client_to_the_tls_port(version: DovecotVersion) {
     let s = setup(
+        version,
         Backend::Sqlite,
         |_| {},
         |d| {
@@ -579,10 +584,11 @@ async fn plaintext_client_to_the_tls_port() {
         );
     }
 }
+each_version!(plaintext_client_to_the_tls_port);
 
 /// A certificate problem stops the check right after the handshake: no IMAP, no password.
-async fn certificate_situation(cert: CertChoice, kind: &str) -> Checked {
-    let s = setup(Backend::Sqlite, |o| o.cert = cert, |d| vec![imaps(d)]).await;
+async fn certificate_situation(version: DovecotVersion, cert: CertChoice, kind: &str) -> Checked {
+    let s = setup(version, Backend::Sqlite, |o| o.cert = cert, |d| vec![imaps(d)]).await;
     let checked = check(&s.app, &s.browser, "IMAPS", "whatever-password").await;
     checked
         .expect(kind, &s.dovecot.log())
@@ -592,15 +598,14 @@ async fn certificate_situation(cert: CertChoice, kind: &str) -> Checked {
     checked
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn self_signed_certificate() {
-    let checked = certificate_situation(CertChoice::SelfSigned, "certificate_self_signed").await;
+async fn self_signed_certificate(version: DovecotVersion) {
+    let checked = certificate_situation(version, CertChoice::SelfSigned, "certificate_self_signed").await;
     assert_eq!(checked.report["tls"]["certificate"]["self_signed"], true);
 }
+each_version!(self_signed_certificate);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn expired_certificate() {
-    let checked = certificate_situation(CertChoice::Expired, "certificate_expired").await;
+async fn expired_certificate(version: DovecotVersion) {
+    let checked = certificate_situation(version, CertChoice::Expired, "certificate_expired").await;
     // 1 January 2021, the end date the harness gave it.
     assert_eq!(
         checked.report["tls"]["certificate"]["not_after"],
@@ -612,10 +617,10 @@ async fn expired_certificate() {
         checked.title()
     );
 }
+each_version!(expired_certificate);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn certificate_for_another_host() {
-    let checked = certificate_situation(CertChoice::WrongHost, "certificate_wrong_host").await;
+async fn certificate_for_another_host(version: DovecotVersion) {
+    let checked = certificate_situation(version, CertChoice::WrongHost, "certificate_wrong_host").await;
     assert_eq!(
         checked.report["tls"]["certificate"]["names"],
         json!(["mail.example.net"])
@@ -629,6 +634,7 @@ async fn certificate_for_another_host() {
         checked.report
     );
 }
+each_version!(certificate_for_another_host);
 
 // ---------------------------------------------------------------------------------------
 // Situations no Dovecot produces.
@@ -904,10 +910,9 @@ fn wait_for_http(port: u16) -> bool {
 const LOGS_STEP_SECS: u64 = 8;
 const LOGS_TOTAL_SECS: u64 = 20;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_password_reaches_the_logs_of_the_real_binary() {
+async fn no_password_reaches_the_logs_of_the_real_binary(version: DovecotVersion) {
     const POLICY_SECRET: &str = "logs-test-policy-secret";
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::dovecot::Install::of(version).tempdir("mkdb-");
     let db_path = dir.path().join("mailkeys.db");
     let database_url = format!("sqlite://{}", db_path.display());
     let (web_port, policy_port) = (closed_port(), closed_port());
@@ -919,7 +924,7 @@ async fn no_password_reaches_the_logs_of_the_real_binary() {
             mailkeys::dovecot::policy::PATH
         )),
         policy_secret: Some(POLICY_SECRET.into()),
-        ..DovecotOptions::new(DovecotDb::Sqlite(db_path.clone()))
+        ..DovecotOptions::new(version, DovecotDb::Sqlite(db_path.clone()))
     })
     .await;
     let ca = dovecot.ca_cert_pem.display().to_string();
@@ -1132,3 +1137,4 @@ ca_file = "{ca}"
         );
     }
 }
+each_version!(no_password_reaches_the_logs_of_the_real_binary);

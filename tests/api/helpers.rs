@@ -37,6 +37,52 @@ macro_rules! both_backends {
     };
 }
 
+/// Runs one async test body against each Dovecot version and each backend:
+/// `each_dovecot!(name)` with `async fn name(version: DovecotVersion, backend: Backend)`.
+#[macro_export]
+macro_rules! each_dovecot {
+    ($name:ident) => {
+        mod $name {
+            use mailkeys::dovecot::DovecotVersion::{V2_3, V2_4};
+            use $crate::helpers::Backend::{Postgres, Sqlite};
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn dovecot_2_3_sqlite() {
+                super::$name(V2_3, Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn dovecot_2_3_postgres() {
+                super::$name(V2_3, Postgres).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn dovecot_2_4_sqlite() {
+                super::$name(V2_4, Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn dovecot_2_4_postgres() {
+                super::$name(V2_4, Postgres).await
+            }
+        }
+    };
+}
+
+/// Runs one async test body against each Dovecot version:
+/// `each_version!(name)` with `async fn name(version: DovecotVersion)`.
+#[macro_export]
+macro_rules! each_version {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn dovecot_2_3() {
+                super::$name(mailkeys::dovecot::DovecotVersion::V2_3).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn dovecot_2_4() {
+                super::$name(mailkeys::dovecot::DovecotVersion::V2_4).await
+            }
+        }
+    };
+}
+
 pub const PASSWORD: &str = "correct pony staple ledger";
 pub const NEW_PASSWORD: &str = "violet kettle marmalade orbit";
 
@@ -103,10 +149,19 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     spawn_app_on(dir, database_url, configure).await
 }
 
-/// A fresh database of the given kind, for tests that must start something (Dovecot) on it
-/// before the app: the directory holds the SQLite file and must outlive the app.
-pub async fn fresh_database(backend: Backend) -> (tempfile::TempDir, String) {
-    let dir = tempfile::tempdir().unwrap();
+/// A fresh database that Dovecot `version` can read too: for 2.4 the SQLite file is made
+/// inside its root folder (Dovecot there sees nothing else).
+pub async fn fresh_database_for(
+    backend: Backend,
+    version: mailkeys::dovecot::DovecotVersion,
+) -> (tempfile::TempDir, String) {
+    let dir = crate::dovecot::Install::of(version).tempdir("mkdb-");
+    // Dovecot's auth worker runs as root in the tests, but its other processes traverse it.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let url = fresh_database_url(backend, dir.path()).await;
     (dir, url)
 }

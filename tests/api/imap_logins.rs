@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use secrecy::SecretString;
 
-use crate::both_backends;
+use crate::dovecot::DovecotVersion;
+use crate::{each_dovecot, each_version};
 use crate::dovecot::{Dovecot, DovecotDb, DovecotOptions};
 use crate::helpers::*;
 
@@ -34,14 +35,14 @@ pub fn dovecot_db(database_url: &str) -> DovecotDb {
 
 /// Mailkeys and Dovecot on one fresh database, wired both ways: Dovecot reports logins to
 /// Mailkeys' policy listener, Mailkeys flushes and kicks through Dovecot's doveadm API.
-pub async fn stack(backend: Backend) -> Stack {
-    let (dir, database_url) = fresh_database(backend).await;
+pub async fn stack(version: DovecotVersion, backend: Backend) -> Stack {
+    let (dir, database_url) = fresh_database_for(backend, version).await;
     let policy_port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let mut options = DovecotOptions::new(dovecot_db(&database_url));
+    let mut options = DovecotOptions::new(version, dovecot_db(&database_url));
     options.policy_url = Some(format!(
         "http://127.0.0.1:{policy_port}{}",
         mailkeys::dovecot::policy::PATH
@@ -178,8 +179,8 @@ async fn imaps(stack: &Stack, user: &str, password: &str) -> Result<(), String> 
         .map(|_| ())
 }
 
-async fn an_app_password_from_the_browser_logs_in_with_three_clients(backend: Backend) {
-    let stack = stack(backend).await;
+async fn an_app_password_from_the_browser_logs_in_with_three_clients(version: DovecotVersion, backend: Backend) {
+    let stack = stack(version, backend).await;
     let browser = stack.app.signed_in("alice@example.org").await;
     let created = browser.create_app_password("Phone").await;
     let user = "alice@example.org";
@@ -206,10 +207,10 @@ async fn an_app_password_from_the_browser_logs_in_with_three_clients(backend: Ba
         "main password refused by default"
     );
 }
-both_backends!(an_app_password_from_the_browser_logs_in_with_three_clients);
+each_dovecot!(an_app_password_from_the_browser_logs_in_with_three_clients);
 
-async fn last_use_is_recorded_from_a_real_login(backend: Backend) {
-    let stack = stack(backend).await;
+async fn last_use_is_recorded_from_a_real_login(version: DovecotVersion, backend: Backend) {
+    let stack = stack(version, backend).await;
     let browser = stack.app.signed_in("alice@example.org").await;
     let created = browser.create_app_password("Phone").await;
     let source = source_ip();
@@ -260,10 +261,10 @@ async fn last_use_is_recorded_from_a_real_login(backend: Backend) {
     }
     assert_eq!(counted, 1);
 }
-both_backends!(last_use_is_recorded_from_a_real_login);
+each_dovecot!(last_use_is_recorded_from_a_real_login);
 
-async fn a_revoked_password_is_refused_at_once_and_revoke_all_ends_live_sessions(backend: Backend) {
-    let stack = stack(backend).await;
+async fn a_revoked_password_is_refused_at_once_and_revoke_all_ends_live_sessions(version: DovecotVersion, backend: Backend) {
+    let stack = stack(version, backend).await;
     let browser = stack.app.signed_in("alice@example.org").await;
     let phone = browser.create_app_password("Phone").await;
     let laptop = browser.create_app_password("Laptop").await;
@@ -298,10 +299,10 @@ async fn a_revoked_password_is_refused_at_once_and_revoke_all_ends_live_sessions
     assert!(kicked(&mut session).await, "the live session was kicked");
     assert!(imaps(&stack, user, &laptop.plaintext).await.is_err());
 }
-both_backends!(a_revoked_password_is_refused_at_once_and_revoke_all_ends_live_sessions);
+each_dovecot!(a_revoked_password_is_refused_at_once_and_revoke_all_ends_live_sessions);
 
-async fn rotation_with_revoke_all_kicks_and_refuses(backend: Backend) {
-    let stack = stack(backend).await;
+async fn rotation_with_revoke_all_kicks_and_refuses(version: DovecotVersion, backend: Backend) {
+    let stack = stack(version, backend).await;
     let browser = stack.app.signed_in("alice@example.org").await;
     let phone = browser.create_app_password("Phone").await;
     let mut session = stack
@@ -321,10 +322,10 @@ async fn rotation_with_revoke_all_kicks_and_refuses(backend: Backend) {
         .await
         .is_err());
 }
-both_backends!(rotation_with_revoke_all_kicks_and_refuses);
+each_dovecot!(rotation_with_revoke_all_kicks_and_refuses);
 
-async fn expired_disabled_reset_and_out_of_scope_passwords_are_refused(backend: Backend) {
-    let stack = stack(backend).await;
+async fn expired_disabled_reset_and_out_of_scope_passwords_are_refused(version: DovecotVersion, backend: Backend) {
+    let stack = stack(version, backend).await;
     let app = &stack.app;
     let browser = app.signed_in("alice@example.org").await;
     let user = "alice@example.org";
@@ -430,10 +431,10 @@ async fn expired_disabled_reset_and_out_of_scope_passwords_are_refused(backend: 
         .await
         .expect("works again");
 }
-both_backends!(expired_disabled_reset_and_out_of_scope_passwords_are_refused);
+each_dovecot!(expired_disabled_reset_and_out_of_scope_passwords_are_refused);
 
-async fn the_main_password_works_over_imap_only_when_allowed(backend: Backend) {
-    let stack = stack(backend).await;
+async fn the_main_password_works_over_imap_only_when_allowed(version: DovecotVersion, backend: Backend) {
+    let stack = stack(version, backend).await;
     let browser = stack.app.signed_in("alice@example.org").await;
     let user = "alice@example.org";
     assert!(
@@ -458,10 +459,10 @@ async fn the_main_password_works_over_imap_only_when_allowed(backend: Backend) {
         "an admin's block wins"
     );
 }
-both_backends!(the_main_password_works_over_imap_only_when_allowed);
+each_dovecot!(the_main_password_works_over_imap_only_when_allowed);
 
-async fn quotes_and_sql_in_names_and_usernames_neither_break_nor_widen_the_query(backend: Backend) {
-    let stack = stack(backend).await;
+async fn quotes_and_sql_in_names_and_usernames_neither_break_nor_widen_the_query(version: DovecotVersion, backend: Backend) {
+    let stack = stack(version, backend).await;
     let app = &stack.app;
     app.add_user("o'hara@example.org", PASSWORD, false).await;
     let browser = app.browser();
@@ -509,10 +510,10 @@ async fn quotes_and_sql_in_names_and_usernames_neither_break_nor_widen_the_query
         .unwrap();
     assert_eq!(users, 2);
 }
-both_backends!(quotes_and_sql_in_names_and_usernames_neither_break_nor_widen_the_query);
+each_dovecot!(quotes_and_sql_in_names_and_usernames_neither_break_nor_widen_the_query);
 
-async fn a_user_with_50_app_passwords_costs_one_hash_check_per_login(backend: Backend) {
-    let stack = stack(backend).await;
+async fn a_user_with_50_app_passwords_costs_one_hash_check_per_login(version: DovecotVersion, backend: Backend) {
+    let stack = stack(version, backend).await;
     let browser = stack.app.signed_in("alice@example.org").await;
     let mut last = String::new();
     for n in 0..50 {
@@ -559,14 +560,13 @@ async fn a_user_with_50_app_passwords_costs_one_hash_check_per_login(backend: Ba
         "one hash check for a user with 50 app passwords: {attempt:#?}"
     );
 }
-both_backends!(a_user_with_50_app_passwords_costs_one_hash_check_per_login);
+each_dovecot!(a_user_with_50_app_passwords_costs_one_hash_check_per_login);
 
 /// The README's recipe for PostgreSQL: Dovecot logs in as a role that may read the three
 /// views and nothing else, and logins work through it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dovecot_reads_postgres_through_a_role_that_sees_only_the_views() {
+async fn dovecot_reads_postgres_through_a_role_that_sees_only_the_views(version: DovecotVersion) {
     use sqlx::Connection;
-    let (dir, database_url) = fresh_database(Backend::Postgres).await;
+    let (dir, database_url) = fresh_database_for(Backend::Postgres, version).await;
     let app = spawn_app_on(dir, database_url.clone(), |_| {}).await;
     let browser = app.signed_in("alice@example.org").await;
     let created = browser.create_app_password("Phone").await;
@@ -586,7 +586,7 @@ async fn dovecot_reads_postgres_through_a_role_that_sees_only_the_views() {
     ] {
         sqlx::query(&sql).execute(&app.db.pool).await.unwrap();
     }
-    let options = DovecotOptions::new(DovecotDb::Postgres {
+    let options = DovecotOptions::new(version, DovecotDb::Postgres {
         host: url.host_str().unwrap().to_owned(),
         port: url.port().unwrap_or(5432),
         dbname: dbname.clone(),
@@ -631,3 +631,4 @@ async fn dovecot_reads_postgres_through_a_role_that_sees_only_the_views() {
         .execute(&app.db.pool)
         .await;
 }
+each_version!(dovecot_reads_postgres_through_a_role_that_sees_only_the_views);

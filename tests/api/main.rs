@@ -1,5 +1,6 @@
 //! Black-box tests of the running service. Every test runs against SQLite and PostgreSQL.
 
+#[path = "../support/dovecot/mod.rs"]
 mod dovecot;
 mod helpers;
 
@@ -10,6 +11,9 @@ mod browser;
 mod check;
 mod check_dovecot;
 mod cli;
+mod dovecot_config;
+mod dovecot_db;
+mod dovecot_generated;
 mod faults;
 mod imap_logins;
 mod policy;

@@ -21,6 +21,7 @@ struct Main23<'a> {
 #[template(path = "dovecot/2.3/app.conf.ext", escape = "none")]
 struct App23<'a> {
     database_label: &'a str,
+    is_pgsql: bool,
     driver: &'a str,
     connect: &'a str,
 }
@@ -30,6 +31,7 @@ struct App23<'a> {
 #[template(path = "dovecot/2.3/main.conf.ext", escape = "none")]
 struct MainPassword23<'a> {
     database_label: &'a str,
+    is_pgsql: bool,
     driver: &'a str,
     connect: &'a str,
 }
@@ -74,7 +76,7 @@ pub(super) fn render(config: &DovecotConfig) -> anyhow::Result<Vec<ConfigFile>> 
         DovecotVersion::V2_3 => {
             let (driver, connect) = match &config.database {
                 DovecotDatabase::Sqlite { path } => ("sqlite", path.clone()),
-                DovecotDatabase::Postgres(pg) => ("pgsql", pg_connect_string(pg)),
+                DovecotDatabase::Postgres(pg) => ("pgsql", pg_connect_string_2_3(pg)),
             };
             files.push(file(
                 "conf.d/90-mailkeys.conf",
@@ -91,6 +93,7 @@ pub(super) fn render(config: &DovecotConfig) -> anyhow::Result<Vec<ConfigFile>> 
                 "dovecot-sql-mailkeys-app.conf.ext",
                 App23 {
                     database_label: label,
+                    is_pgsql: driver == "pgsql",
                     driver,
                     connect: &connect,
                 }
@@ -100,6 +103,7 @@ pub(super) fn render(config: &DovecotConfig) -> anyhow::Result<Vec<ConfigFile>> 
                 "dovecot-sql-mailkeys-main.conf.ext",
                 MainPassword23 {
                     database_label: label,
+                    is_pgsql: driver == "pgsql",
                     driver,
                     connect: &connect,
                 }
@@ -156,10 +160,11 @@ fn file(path: &str, mut contents: String) -> ConfigFile {
     }
 }
 
-/// libpq's `key=value` form, as 2.3's `connect` takes it.
-fn pg_connect_string(pg: &super::PgConnect) -> String {
+/// libpq's `key=value` form, as 2.3's `connect` takes it (see the template for why the
+/// client encoding is SQL_ASCII).
+fn pg_connect_string_2_3(pg: &super::PgConnect) -> String {
     let mut s = format!(
-        "host={} port={} dbname={} user={}",
+        "host={} port={} dbname={} user={} client_encoding=SQL_ASCII",
         pg.host, pg.port, pg.dbname, pg.user
     );
     if let Some(password) = &pg.password {

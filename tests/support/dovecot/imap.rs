@@ -17,7 +17,7 @@ pub struct ImapSession<S = TcpStream> {
 }
 
 impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> ImapSession<S> {
-    pub(super) async fn login(stream: S, user: &str, password: &str) -> Result<Self, String> {
+    pub(super) async fn login(stream: S, user: &str, password: &[u8]) -> Result<Self, String> {
         let mut session = ImapSession {
             stream: BufReader::new(stream),
             tag: 0,
@@ -33,7 +33,7 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> ImapSession<S> {
         let mut plain = vec![0];
         plain.extend_from_slice(user.as_bytes());
         plain.push(0);
-        plain.extend_from_slice(password.as_bytes());
+        plain.extend_from_slice(password);
         let answer = session
             .command(&format!("AUTHENTICATE PLAIN {}", base64(&plain)))
             .await

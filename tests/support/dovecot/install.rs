@@ -112,6 +112,11 @@ impl Install {
             .expect("temporary directory for Dovecot")
     }
 
+    /// The host's path of a file Dovecot sees as `inside` (`/etc/dovecot` of the root).
+    pub fn host_path(&self, inside: &str) -> PathBuf {
+        self.root.join(inside.trim_start_matches('/'))
+    }
+
     /// The path Dovecot sees for a file of the host.
     pub fn inside(&self, host_path: &Path) -> String {
         if self.is_host() {

@@ -23,7 +23,7 @@
 //! never skip.
 
 // Harness API: not every test binary uses every part of it.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 mod certs;
 mod files;
@@ -341,7 +341,7 @@ impl Dovecot {
         let stream = TcpStream::connect((self.address, self.imap_port))
             .await
             .unwrap_or_else(|e| panic!("IMAP port unreachable: {e}\n{}", self.log()));
-        ImapSession::login(stream, user, password).await
+        ImapSession::login(stream, user, password.as_bytes()).await
     }
 
     /// IMAPS login (SASL PLAIN) on `imaps_port` from `source_ip` (any 127.x.y.z: Dovecot
@@ -351,7 +351,7 @@ impl Dovecot {
         &self,
         source_ip: &str,
         user: &str,
-        password: &str,
+        password: impl AsRef<[u8]>,
     ) -> Result<ImapSession<TlsStream>, String> {
         use rustls::pki_types::pem::PemObject as _;
         use rustls::pki_types::{CertificateDer, ServerName};
@@ -379,7 +379,7 @@ impl Dovecot {
             .connect(ServerName::try_from("localhost").unwrap(), tcp)
             .await
             .unwrap_or_else(|e| panic!("TLS handshake with Dovecot failed: {e}\n{}", self.log()));
-        ImapSession::login(tls, user, password).await
+        ImapSession::login(tls, user, password.as_ref()).await
     }
 }
 
