@@ -4,10 +4,15 @@ use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use clap::Subcommand;
 
+use crate::clock::SystemClock;
 use crate::config::Settings;
+use crate::domain::hashing::Hasher;
+use crate::dovecot::doveadm::Doveadm;
+use crate::dovecot::selfcheck;
+use crate::store::{users, Db};
 use crate::dovecot::config::{self, ConfigFile, DatabaseKind, DovecotConfig, GeneratorOptions};
 use crate::dovecot::DovecotVersion;
 
@@ -37,6 +42,18 @@ pub enum DovecotCommand {
         /// (needs --database).
         #[arg(long, requires = "database")]
         placeholders: bool,
+    },
+    /// Check the live installation end to end: the views, the doveadm API and Dovecot's
+    /// version, then a temporary app password of an admin signs in over IMAP, is reported,
+    /// revoked and refused, and deleted. Exits 1 when a step failed.
+    Check {
+        /// The admin account the temporary app password is made for [default: the first
+        /// admin].
+        #[arg(long = "as", value_name = "ADMIN_EMAIL")]
+        admin: Option<String>,
+        /// Which configured mail server to sign in to [default: the first].
+        #[arg(long)]
+        server: Option<String>,
     },
 }
 
@@ -71,7 +88,66 @@ pub async fn run(settings: &Settings, command: DovecotCommand) -> anyhow::Result
                 }
             }
         }
+        DovecotCommand::Check { admin, server } => check(settings, admin, server).await,
     }
+}
+
+async fn check(
+    settings: &Settings,
+    admin: Option<String>,
+    server: Option<String>,
+) -> anyhow::Result<()> {
+    let db = Db::connect(&settings.database_url).await?;
+    db.migrate().await?;
+    let admin = match admin {
+        Some(email) => {
+            let email = email.trim().to_lowercase();
+            users::list(&db)
+                .await?
+                .into_iter()
+                .find(|u| u.email == email)
+                .filter(|u| u.is_admin)
+                .with_context(|| format!("{email} is not an admin account"))?
+        }
+        None => users::list(&db)
+            .await?
+            .into_iter()
+            .find(|u| u.is_admin)
+            .context("no admin account exists: create one first (mailkeys user add --admin)")?,
+    };
+    let targets = settings.check_targets();
+    let target = match &server {
+        Some(name) => targets.iter().find(|s| &s.name == name).with_context(|| {
+            let names: Vec<&str> = targets.iter().map(|s| s.name.as_str()).collect();
+            format!("no mail server named {name:?} (configured: {})", names.join(", "))
+        })?,
+        None => targets.first().context("no mail server is configured")?,
+    };
+    let hasher = Hasher::new(settings.main_profile(), settings.app_profile(), 1)?;
+    let doveadm = match (&settings.doveadm_url, &settings.doveadm_api_key) {
+        (Some(url), Some(key)) => Some(Doveadm::new(url, key, settings.dovecot_version)?),
+        _ => None,
+    };
+    let ctx = selfcheck::Context {
+        db: &db,
+        hasher: &hasher,
+        settings,
+        doveadm: doveadm.as_ref(),
+        clock: &SystemClock,
+    };
+    println!(
+        "Dovecot self-check as {} against {} ({}:{})",
+        admin.email, target.name, target.host, target.port
+    );
+    let report = selfcheck::run(&ctx, &admin, target, None).await?;
+    for step in &report.steps {
+        println!("{step}");
+    }
+    if report.failed() {
+        bail!("the Dovecot self-check failed");
+    }
+    println!("All steps passed.");
+    Ok(())
 }
 
 fn print_files(files: &[ConfigFile]) {

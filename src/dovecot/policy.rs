@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
+use crate::store::dovecot_reports::{self, ReportKind};
 use crate::store::imap_logins::{self, Use};
 use crate::web::AppState;
 
@@ -68,19 +69,29 @@ async fn report(
 ) -> Response {
     if !authorised(&state, &headers) {
         // Remembered for the self-check: a wrong secret is a misconfiguration to name.
-        state.dovecot_status.record_refused_report(state.now());
+        note_report(&state, ReportKind::Refused).await;
         return (
             StatusCode::UNAUTHORIZED,
             Json(json!({"status": -1, "msg": "unauthorised"})),
         )
             .into_response();
     }
-    state.dovecot_status.record_report(state.now());
+    note_report(&state, ReportKind::Accepted).await;
     if let Err(err) = record(&state, &report).await {
         // Logins are not ours to block: log, and answer as usual.
         tracing::warn!(error = %err, "could not record a Dovecot login report");
     }
     Json(json!({"status": 0, "msg": ""})).into_response()
+}
+
+/// Writes when reports last arrived (at most once a second per kind), for the self-check.
+async fn note_report(state: &AppState, kind: ReportKind) {
+    let now = state.now();
+    if state.dovecot_status.report_needs_writing(kind, now) {
+        if let Err(err) = dovecot_reports::record(&state.db, kind, now).await {
+            tracing::warn!(error = %err, "could not note a Dovecot policy report");
+        }
+    }
 }
 
 async fn record(state: &AppState, report: &Report) -> Result<(), sqlx::Error> {

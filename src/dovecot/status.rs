@@ -1,17 +1,18 @@
-//! What this instance has seen of Dovecot, for the admin page and the self-check: the last
-//! doveadm probe (start-up check) and the last policy reports, accepted or refused for a
-//! wrong secret. In memory, per instance.
+//! What this instance has seen of Dovecot: the last doveadm probe (the start-up check, shown
+//! on the admin page), and, so that a flood of logins does not become a flood of writes, the
+//! second in which each kind of policy report was last written to `dovecot_reports`.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::RwLock;
 
 use super::doveadm::ProbeResult;
+use crate::store::dovecot_reports::ReportKind;
 
 #[derive(Debug, Default)]
 pub struct DovecotStatus {
     probe: RwLock<Option<ProbeOutcome>>,
-    last_report_at: AtomicI64,
-    last_refused_report_at: AtomicI64,
+    accepted_written: AtomicI64,
+    refused_written: AtomicI64,
 }
 
 /// The result of the last doveadm probe, with the time it was made (Unix seconds).
@@ -32,24 +33,12 @@ impl DovecotStatus {
         self.probe.read().ok().and_then(|p| p.clone())
     }
 
-    pub fn record_report(&self, at: i64) {
-        self.last_report_at.store(at, Ordering::Relaxed);
+    /// True at most once per second and kind: whether a report seen `now` must be written.
+    pub fn report_needs_writing(&self, kind: ReportKind, now: i64) -> bool {
+        let slot = match kind {
+            ReportKind::Accepted => &self.accepted_written,
+            ReportKind::Refused => &self.refused_written,
+        };
+        slot.swap(now, Ordering::Relaxed) != now
     }
-
-    /// A report that came with a wrong or missing secret header.
-    pub fn record_refused_report(&self, at: i64) {
-        self.last_refused_report_at.store(at, Ordering::Relaxed);
-    }
-
-    pub fn last_report_at(&self) -> Option<i64> {
-        non_zero(self.last_report_at.load(Ordering::Relaxed))
-    }
-
-    pub fn last_refused_report_at(&self) -> Option<i64> {
-        non_zero(self.last_refused_report_at.load(Ordering::Relaxed))
-    }
-}
-
-fn non_zero(at: i64) -> Option<i64> {
-    (at != 0).then_some(at)
 }

@@ -28,6 +28,7 @@ pub enum Event {
     MainImapUnblocked,
     SessionsEnded,
     ConnectionTest,
+    DovecotSelfCheck,
 }
 
 impl Event {
@@ -53,6 +54,7 @@ impl Event {
             Self::MainImapUnblocked => "main_password_imap_unblocked_by_admin",
             Self::SessionsEnded => "sessions_ended",
             Self::ConnectionTest => "connection_test",
+            Self::DovecotSelfCheck => "dovecot_self_check",
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod app_passwords;
 pub mod audit;
+pub mod dovecot_reports;
 pub mod imap_logins;
 pub mod sessions;
 pub mod setup_tokens;

@@ -35,6 +35,8 @@ pub struct UserSummary {
 pub struct UsersPage {
     pub nav: Nav,
     pub users: Vec<UserSummary>,
+    /// The doveadm API failed its start-up check.
+    pub doveadm_warning: Option<String>,
 }
 
 pub async fn users(
@@ -57,6 +59,7 @@ pub async fn users(
     Ok(UsersPage {
         nav: Nav::of(&admin),
         users,
+        doveadm_warning: super::admin_dovecot::doveadm_warning(&state),
     })
 }
 

@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod admin_dovecot;
 pub mod auth;
 pub mod check;
 pub mod client_ip;
@@ -78,6 +79,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/check", post(check::run_json))
         .route("/api/me", get(check::me))
         .route("/admin", get(admin::users))
+        .route("/admin/dovecot", get(admin_dovecot::show))
+        .route("/admin/dovecot/check", post(admin_dovecot::check))
         .route("/admin/users/{id}", get(admin::user))
         .route("/admin/users/{id}/revoke-all", post(admin::revoke_all))
         .route("/admin/users/{id}/end-sessions", post(admin::end_sessions))

@@ -49,17 +49,15 @@ pub async fn stack(version: DovecotVersion, backend: Backend) -> Stack {
     ));
     options.policy_secret = Some(POLICY_SECRET.to_owned());
     let dovecot = Dovecot::start(options).await;
-    let doveadm_base = dovecot
-        .doveadm_url
-        .trim_end_matches("/doveadm/v1")
-        .to_owned();
+    // The full-path form (`…/doveadm/v1`); the self-check tests use the base form.
+    let doveadm_url = dovecot.doveadm_url.clone();
     let (imaps_port, api_key) = (dovecot.imaps_port, dovecot.doveadm_api_key.clone());
     let ca = dovecot.ca_cert_pem.clone();
     let imap_port = dovecot.imap_port;
     let app = spawn_app_on(dir, database_url, |s| {
         s.policy_listen = Some(format!("127.0.0.1:{policy_port}").parse().unwrap());
         s.policy_secret = Some(SecretString::from(POLICY_SECRET));
-        s.doveadm_url = Some(doveadm_base.parse().unwrap());
+        s.doveadm_url = Some(doveadm_url.parse().unwrap());
         s.doveadm_api_key = Some(SecretString::from(api_key));
         s.imap_host = "localhost".into();
         s.imap_port = imaps_port;

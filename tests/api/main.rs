@@ -14,6 +14,7 @@ mod cli;
 mod dovecot_config;
 mod dovecot_db;
 mod dovecot_generated;
+mod dovecot_selfcheck;
 mod faults;
 mod imap_logins;
 mod policy;
