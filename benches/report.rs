@@ -465,13 +465,16 @@ async fn imap(report: &mut String) {
     let fifty = plaintexts["fifty0@example.org"].clone();
 
     let with_mailkeys = std::sync::Arc::new(
-        dovecot::Dovecot::start(dovecot::DovecotOptions::new(dovecot::DovecotVersion::V2_3, dovecot::DovecotDb::Sqlite(
-            db_path.clone(),
-        )))
+        dovecot::Dovecot::start(dovecot::DovecotOptions::new(
+            dovecot::DovecotVersion::V2_3,
+            dovecot::DovecotDb::Sqlite(db_path.clone()),
+        ))
         .await,
     );
-    let mut baseline_options =
-        dovecot::DovecotOptions::new(dovecot::DovecotVersion::V2_3, dovecot::DovecotDb::Sqlite(db_path.clone()));
+    let mut baseline_options = dovecot::DovecotOptions::new(
+        dovecot::DovecotVersion::V2_3,
+        dovecot::DovecotDb::Sqlite(db_path.clone()),
+    );
     baseline_options.baseline_passwd_file =
         Some(vec![("one0@example.org".to_owned(), one.clone())]);
     let baseline = std::sync::Arc::new(dovecot::Dovecot::start(baseline_options).await);

@@ -60,7 +60,11 @@ pub async fn build_with_clock(
     ));
     let dovecot_status = Arc::new(DovecotStatus::default());
     if let Some(doveadm) = doveadm.clone() {
-        tokio::spawn(check_doveadm(doveadm, dovecot_status.clone(), clock.clone()));
+        tokio::spawn(check_doveadm(
+            doveadm,
+            dovecot_status.clone(),
+            clock.clone(),
+        ));
     }
     let state = AppState {
         dovecot_status,

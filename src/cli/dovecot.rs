@@ -10,11 +10,11 @@ use clap::Subcommand;
 use crate::clock::SystemClock;
 use crate::config::Settings;
 use crate::domain::hashing::Hasher;
+use crate::dovecot::config::{self, ConfigFile, DatabaseKind, DovecotConfig, GeneratorOptions};
 use crate::dovecot::doveadm::Doveadm;
 use crate::dovecot::selfcheck;
-use crate::store::{users, Db};
-use crate::dovecot::config::{self, ConfigFile, DatabaseKind, DovecotConfig, GeneratorOptions};
 use crate::dovecot::DovecotVersion;
+use crate::store::{users, Db};
 
 #[derive(Subcommand)]
 pub enum DovecotCommand {
@@ -38,6 +38,10 @@ pub enum DovecotCommand {
         /// The PostgreSQL role Dovecot connects as (read-only; see mailkeys-dovecot-role.sql).
         #[arg(long, default_value = "mailkeys_dovecot")]
         dovecot_db_user: String,
+        /// The SQLite file's path as Dovecot sees it, when that differs from Mailkeys' (Dovecot
+        /// in a container or chroot) [default: the absolute path of database_url's file].
+        #[arg(long)]
+        sqlite_path: Option<String>,
         /// Write CHANGE_ME placeholders instead of values, as the files under deploy/dovecot
         /// (needs --database).
         #[arg(long, requires = "database")]
@@ -65,6 +69,7 @@ pub async fn run(settings: &Settings, command: DovecotCommand) -> anyhow::Result
             out,
             etc_dir,
             dovecot_db_user,
+            sqlite_path,
             placeholders,
         } => {
             let config = if placeholders {
@@ -76,6 +81,7 @@ pub async fn run(settings: &Settings, command: DovecotCommand) -> anyhow::Result
                     database,
                     etc_dir,
                     dovecot_db_user,
+                    sqlite_path,
                 };
                 config::from_settings(settings, &options)?
             };
@@ -119,7 +125,10 @@ async fn check(
     let target = match &server {
         Some(name) => targets.iter().find(|s| &s.name == name).with_context(|| {
             let names: Vec<&str> = targets.iter().map(|s| s.name.as_str()).collect();
-            format!("no mail server named {name:?} (configured: {})", names.join(", "))
+            format!(
+                "no mail server named {name:?} (configured: {})",
+                names.join(", ")
+            )
         })?,
         None => targets.first().context("no mail server is configured")?,
     };

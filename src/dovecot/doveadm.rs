@@ -168,7 +168,10 @@ impl Doveadm {
             // Learn the version before deciding whether a flush is safe to send.
             let _ = self.probe().await;
         }
-        if self.version().is_some_and(DovecotVersion::can_flush_auth_cache) {
+        if self
+            .version()
+            .is_some_and(DovecotVersion::can_flush_auth_cache)
+        {
             let command = json!([["authCacheFlush", {"user": [user.as_str()]}, "flush"]]);
             if let Err(err) = self.call(command).await {
                 tracing::warn!(error = %err, "doveadm authCacheFlush failed; a cached answer may outlive the change");

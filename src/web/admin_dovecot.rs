@@ -38,7 +38,10 @@ pub struct DovecotPage {
 pub fn doveadm_warning(state: &AppState) -> Option<String> {
     let probe = state.dovecot_status.last_probe()?;
     probe.result.err().map(|err| {
-        format!("The doveadm API check failed at {}: {err}", timestamp(probe.at))
+        format!(
+            "The doveadm API check failed at {}: {err}",
+            timestamp(probe.at)
+        )
     })
 }
 
@@ -92,7 +95,7 @@ async fn status(state: &AppState) -> AppResult<Vec<StatusLine>> {
                     ),
                     None => "not flushed while the version is unknown".into(),
                 },
-                problem: version.is_none_or(|v| !v.can_flush_auth_cache()),
+                problem: !version.is_some_and(|v| v.can_flush_auth_cache()),
             });
         }
     }
@@ -126,9 +129,7 @@ async fn page(
     server: String,
     steps: Vec<StepResult>,
 ) -> AppResult<DovecotPage> {
-    let failed = steps
-        .iter()
-        .any(|s| s.outcome == selfcheck::Outcome::Fail);
+    let failed = steps.iter().any(|s| s.outcome == selfcheck::Outcome::Fail);
     Ok(DovecotPage {
         nav: Nav::of(&admin.0),
         status: status(state).await?,

@@ -19,10 +19,10 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncWrite, AsyncWriteExt as _, BufReader};
 
 use crate::dovecot::DovecotVersion;
-use crate::{each_dovecot, each_version};
 use crate::dovecot::{CertChoice, Dovecot, DovecotDb, DovecotOptions};
 use crate::helpers::*;
 use crate::imap_logins::dovecot_db;
+use crate::{each_dovecot, each_version};
 
 /// Short limits, so the slow situations stay quick; the bound asserted is `TOTAL_SECS`.
 const STEP_SECS: u64 = 2;
@@ -379,7 +379,7 @@ async fn repeated_wrong_passwords_are_still_wrong_passwords(version: DovecotVers
     let alice_app = alice.create_app_password("Phone").await.plaintext;
     let bob_app = bob.create_app_password("Phone").await.plaintext;
     let mistyped = |password: &str, filler: char| {
-        let group: String = std::iter::repeat_n(filler, 6).collect();
+        let group = filler.to_string().repeat(6);
         format!("{}-{group}-{group}-{group}-{group}", &password[..6])
     };
     let attempts = [
@@ -588,7 +588,13 @@ each_version!(plaintext_client_to_the_tls_port);
 
 /// A certificate problem stops the check right after the handshake: no IMAP, no password.
 async fn certificate_situation(version: DovecotVersion, cert: CertChoice, kind: &str) -> Checked {
-    let s = setup(version, Backend::Sqlite, |o| o.cert = cert, |d| vec![imaps(d)]).await;
+    let s = setup(
+        version,
+        Backend::Sqlite,
+        |o| o.cert = cert,
+        |d| vec![imaps(d)],
+    )
+    .await;
     let checked = check(&s.app, &s.browser, "IMAPS", "whatever-password").await;
     checked
         .expect(kind, &s.dovecot.log())
@@ -599,7 +605,8 @@ async fn certificate_situation(version: DovecotVersion, cert: CertChoice, kind: 
 }
 
 async fn self_signed_certificate(version: DovecotVersion) {
-    let checked = certificate_situation(version, CertChoice::SelfSigned, "certificate_self_signed").await;
+    let checked =
+        certificate_situation(version, CertChoice::SelfSigned, "certificate_self_signed").await;
     assert_eq!(checked.report["tls"]["certificate"]["self_signed"], true);
 }
 each_version!(self_signed_certificate);
@@ -620,7 +627,8 @@ async fn expired_certificate(version: DovecotVersion) {
 each_version!(expired_certificate);
 
 async fn certificate_for_another_host(version: DovecotVersion) {
-    let checked = certificate_situation(version, CertChoice::WrongHost, "certificate_wrong_host").await;
+    let checked =
+        certificate_situation(version, CertChoice::WrongHost, "certificate_wrong_host").await;
     assert_eq!(
         checked.report["tls"]["certificate"]["names"],
         json!(["mail.example.net"])

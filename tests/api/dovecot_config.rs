@@ -109,25 +109,23 @@ async fn scopes_networks_and_escaping(version: DovecotVersion, backend: Backend)
     })
     .await;
     let mut n = 0;
-    let mut check =
-        |user: &str, password: &str, service: &str, rip: Option<&str>, expect: bool| {
-            n += 1;
-            let rip = rip.map_or(format!("10.200.0.{n}"), str::to_owned);
-            let (user, password, service) =
-                (user.to_owned(), password.to_owned(), service.to_owned());
-            let dovecot = &dovecot;
-            async move {
-                let result = dovecot.auth_test(&user, &password, &service, &rip).await;
-                assert_eq!(
-                    result.ok,
-                    expect,
-                    "{user} / {password} over {service} from {rip}: {}\n{}",
-                    result.output,
-                    dovecot.log()
-                );
-                result
-            }
-        };
+    let mut check = |user: &str, password: &str, service: &str, rip: Option<&str>, expect: bool| {
+        n += 1;
+        let rip = rip.map_or(format!("10.200.0.{n}"), str::to_owned);
+        let (user, password, service) = (user.to_owned(), password.to_owned(), service.to_owned());
+        let dovecot = &dovecot;
+        async move {
+            let result = dovecot.auth_test(&user, &password, &service, &rip).await;
+            assert_eq!(
+                result.ok,
+                expect,
+                "{user} / {password} over {service} from {rip}: {}\n{}",
+                result.output,
+                dovecot.log()
+            );
+            result
+        }
+    };
     check("alice@example.org", PHONE, "imap", None, true).await;
     check("alice@example.org", PHONE, "smtp", None, false).await;
     check("alice@example.org", PHONE, "submission", None, false).await;
@@ -244,7 +242,11 @@ async fn mailkeys_kicks_on_both_versions_and_flushes_only_on_2_3(version: Doveco
     assert_eq!(client.end_sessions(&user, true).await, SessionSync::Ended);
     let deadline = Instant::now() + Duration::from_secs(5);
     while held.noop().await.is_ok() {
-        assert!(Instant::now() < deadline, "kicked session still alive\n{}", dovecot.log());
+        assert!(
+            Instant::now() < deadline,
+            "kicked session still alive\n{}",
+            dovecot.log()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(
@@ -258,7 +260,10 @@ async fn mailkeys_kicks_on_both_versions_and_flushes_only_on_2_3(version: Doveco
     // The doveadm server is still there, and nothing crashed.
     assert_eq!(client.end_sessions(&user, true).await, SessionSync::Ended);
     let log = dovecot.log();
-    assert!(!log.contains("Panic") && !log.contains("killed with signal"), "{log}");
+    assert!(
+        !log.contains("Panic") && !log.contains("killed with signal"),
+        "{log}"
+    );
 }
 each_version!(mailkeys_kicks_on_both_versions_and_flushes_only_on_2_3);
 
@@ -362,7 +367,9 @@ async fn greeting(address: Ipv4Addr, port: u16) -> String {
     line
 }
 
-async fn loopback_to_loopback_is_secured_even_with_ssl_required_but_another_address_is_not(version: DovecotVersion) {
+async fn loopback_to_loopback_is_secured_even_with_ssl_required_but_another_address_is_not(
+    version: DovecotVersion,
+) {
     let db = TestDb::new(version, false).await;
     alice(&db).await;
     let (same, other) = tokio::join!(
@@ -458,4 +465,3 @@ async fn a_baseline_instance_authenticates_from_its_passwd_file_only(version: Do
         .expect("DovecotOptions::baseline logs in");
 }
 each_version!(a_baseline_instance_authenticates_from_its_passwd_file_only);
-

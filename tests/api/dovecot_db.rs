@@ -23,7 +23,11 @@ pub const MAIN: &str = "alice's main password";
 
 pub enum TestDb {
     /// The folder is kept until the database is dropped.
-    Sqlite(sqlx::SqlitePool, PathBuf, #[allow(dead_code)] tempfile::TempDir),
+    Sqlite(
+        sqlx::SqlitePool,
+        PathBuf,
+        #[allow(dead_code)] tempfile::TempDir,
+    ),
     Postgres(sqlx::PgPool, String),
 }
 
@@ -177,8 +181,7 @@ pub fn q(s: &str) -> String {
 /// `{ARGON2ID}` PHC string with the cheap test cost (m=1024, t=1, p=1).
 pub fn hash(password: &str) -> String {
     let params = argon2::Params::new(1024, 1, 1, None).unwrap();
-    let argon =
-        argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
     let salt = SaltString::encode_b64(random_hex(8).as_bytes()).unwrap();
     format!(
         "{{ARGON2ID}}{}",
@@ -194,7 +197,6 @@ pub async fn alice(db: &TestDb) -> (i64, i64, i64) {
     let office = db.add_app(user, OFFICE, "imap", Some("10.9.9.0/24")).await;
     (phone, laptop, office)
 }
-
 
 fn random_hex(bytes: usize) -> String {
     mailkeys::domain::random::random_symbols(bytes * 2).unwrap()

@@ -34,8 +34,11 @@ fn files_under(dir: &Path) -> BTreeSet<String> {
 fn the_shipped_files_are_the_generator_output_with_placeholders() {
     for version in DovecotVersion::ALL {
         for kind in KINDS {
-            let dir = Path::new(SHIPPED_DIR).join(version.as_str()).join(kind.dir_name());
-            let regenerate = format!(
+            let dir = Path::new(SHIPPED_DIR)
+                .join(version.as_str())
+                .join(kind.dir_name());
+            let regenerate =
+                format!(
                 "regenerate with: cargo run -- dovecot config --version {version} --database {} \
                  --placeholders --out {}",
                 kind.dir_name(),
@@ -43,7 +46,12 @@ fn the_shipped_files_are_the_generator_output_with_placeholders() {
             );
             let files = DovecotConfig::placeholders(version, kind).render().unwrap();
             let expected: BTreeSet<String> = files.iter().map(|f| f.path.clone()).collect();
-            assert_eq!(files_under(&dir), expected, "{}: {regenerate}", dir.display());
+            assert_eq!(
+                files_under(&dir),
+                expected,
+                "{}: {regenerate}",
+                dir.display()
+            );
             for file in files {
                 let shipped = std::fs::read_to_string(dir.join(&file.path)).unwrap();
                 assert!(
@@ -92,14 +100,23 @@ fn the_generated_files_load_in_each_versions_stock_configuration() {
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
-            assert!(out.status.success(), "{version} {kind:?}: doveconf refused:\n{text}");
+            assert!(
+                out.status.success(),
+                "{version} {kind:?}: doveconf refused:\n{text}"
+            );
             assert!(
                 text.contains("dovecot-sql-mailkeys-app.conf.ext")
                     || text.contains("passdb mailkeys_app"),
                 "{version} {kind:?}: the Mailkeys passdb is missing:\n{text}"
             );
-            assert!(text.contains("127.0.0.1:8025/dovecot/auth-policy"), "{text}");
-            assert!(!text.contains("pwhash"), "{version}: the password hash would be sent:\n{text}");
+            assert!(
+                text.contains("127.0.0.1:8025/dovecot/auth-policy"),
+                "{text}"
+            );
+            assert!(
+                !text.contains("pwhash"),
+                "{version}: the password hash would be sent:\n{text}"
+            );
         }
     }
 }
@@ -111,20 +128,45 @@ async fn odd_passwords_are_refused_cleanly(version: DovecotVersion, backend: Bac
     alice(&db).await;
     let dovecot = Dovecot::start(DovecotOptions::new(version, db.dovecot_db())).await;
     let mut odd: Vec<(String, Vec<u8>)> = [
-        "", "a", "ab", "abc", "abcd", "abcde", "'", "''", "\\", "\\'", "abcde'", "k3mfp'",
-        "abcde\u{e9}xyz", "\u{e9}\u{e9}\u{e9}", "aaaaa\u{1f600}", "k3mfpa", "k3mfpa-",
-        "k3mfpa-x7bq2n-h4jkmn-p2qrsx", "K3MFPA-x7bq2n-h4jkmn-p2qrst", "' OR '1'='1",
-        "k3mfpa' OR 'a'='a", "%{password}", "%u%s%w",
+        "",
+        "a",
+        "ab",
+        "abc",
+        "abcd",
+        "abcde",
+        "'",
+        "''",
+        "\\",
+        "\\'",
+        "abcde'",
+        "k3mfp'",
+        "abcde\u{e9}xyz",
+        "\u{e9}\u{e9}\u{e9}",
+        "aaaaa\u{1f600}",
+        "k3mfpa",
+        "k3mfpa-",
+        "k3mfpa-x7bq2n-h4jkmn-p2qrsx",
+        "K3MFPA-x7bq2n-h4jkmn-p2qrst",
+        "' OR '1'='1",
+        "k3mfpa' OR 'a'='a",
+        "%{password}",
+        "%u%s%w",
     ]
     .iter()
     .map(|s| (format!("{s:?}"), s.as_bytes().to_vec()))
     .collect();
     odd.push(("1,000 characters".into(), vec![b'x'; 1000]));
-    odd.push(("invalid UTF-8".into(), vec![0xff, 0xfe, 0xfd, 0xfc, 0xfb, 0xfa, 0x41]));
+    odd.push((
+        "invalid UTF-8".into(),
+        vec![0xff, 0xfe, 0xfd, 0xfc, 0xfb, 0xfa, 0x41],
+    ));
     odd.push(("UTF-8 cut at byte 6".into(), b"abcde\xc3".to_vec()));
     for (i, (label, password)) in odd.iter().enumerate() {
         let source = format!("127.0.{}.{}", 80 + i / 200, 1 + i % 200);
-        match dovecot.imaps_login(&source, "alice@example.org", password).await {
+        match dovecot
+            .imaps_login(&source, "alice@example.org", password)
+            .await
+        {
             Ok(_) => panic!("{version} {backend:?}: {label} logged in"),
             Err(answer) => assert!(
                 answer.starts_with("NO") && !answer.contains("UNAVAILABLE"),
@@ -142,7 +184,13 @@ async fn odd_passwords_are_refused_cleanly(version: DovecotVersion, backend: Bac
         .await
         .unwrap_or_else(|e| panic!("the right main password: {e}\n{}", dovecot.log()));
     let log = dovecot.log();
-    for sign in ["Panic", "Fatal", "killed with signal", "query failed", "Error:"] {
+    for sign in [
+        "Panic",
+        "Fatal",
+        "killed with signal",
+        "query failed",
+        "Error:",
+    ] {
         assert!(
             !log.contains(sign),
             "{version} {backend:?}: `{sign}` in Dovecot's log:\n{log}"

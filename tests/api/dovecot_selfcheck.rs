@@ -45,7 +45,11 @@ struct Wired {
     dovecot: Dovecot,
 }
 
-async fn wired(version: DovecotVersion, backend: Backend, tweak: impl FnOnce(&mut Wiring)) -> Wired {
+async fn wired(
+    version: DovecotVersion,
+    backend: Backend,
+    tweak: impl FnOnce(&mut Wiring),
+) -> Wired {
     let mut wiring = Wiring::default();
     tweak(&mut wiring);
     let (dir, database_url) = match wiring.database.take() {
@@ -146,11 +150,21 @@ use mailkeys::dovecot::selfcheck::Outcome::{Fail, Pass, Skipped};
 async fn passes_on_a_correct_setup_from_the_admin_page(version: DovecotVersion, backend: Backend) {
     let w = wired(version, backend, |_| {}).await;
     let browser = w.app.browser();
-    assert_eq!(browser.sign_in(ADMIN, PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        browser.sign_in(ADMIN, PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
     let status = browser.get_text("/admin/dovecot").await;
-    assert!(status.contains(&format!("{version} (from the doveadm API)")), "{status}");
+    assert!(
+        status.contains(&format!("{version} (from the doveadm API)")),
+        "{status}"
+    );
     let response = browser
-        .post("/admin/dovecot", "/admin/dovecot/check", &[("server", "IMAPS")])
+        .post(
+            "/admin/dovecot",
+            "/admin/dovecot/check",
+            &[("server", "IMAPS")],
+        )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let page = response.text().await.unwrap();
@@ -164,8 +178,15 @@ async fn passes_on_a_correct_setup_from_the_admin_page(version: DovecotVersion, 
     // Audited, and nothing left behind.
     let admin = w.app.user_id(ADMIN).await;
     let events = w.app.audit_events(admin).await;
-    for event in ["app_password_created", "app_password_revoked", "dovecot_self_check"] {
-        assert!(events.iter().any(|e| e == event), "{event} not in {events:?}");
+    for event in [
+        "app_password_created",
+        "app_password_revoked",
+        "dovecot_self_check",
+    ] {
+        assert!(
+            events.iter().any(|e| e == event),
+            "{event} not in {events:?}"
+        );
     }
     let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords")
         .fetch_one(&w.app.db.pool)
@@ -224,7 +245,11 @@ async fn names_a_missing_view_grant(version: DovecotVersion) {
     let report = self_check(&w).await;
     let detail = step(&report, "Sign-in with a new app password", Fail, &w);
     assert!(detail.contains("lacks SELECT on the views"), "{detail}");
-    assert!(w.dovecot.log().contains("permission denied"), "{}", w.dovecot.log());
+    assert!(
+        w.dovecot.log().contains("permission denied"),
+        "{}",
+        w.dovecot.log()
+    );
 }
 each_version!(names_a_missing_view_grant);
 
@@ -236,7 +261,10 @@ async fn names_a_wrong_policy_secret(version: DovecotVersion) {
     let report = self_check(&w).await;
     step(&report, "Sign-in with a new app password", Pass, &w);
     let detail = step(&report, "Last-use report", Fail, &w);
-    assert!(detail.contains("differs from Mailkeys' policy_secret"), "{detail}");
+    assert!(
+        detail.contains("differs from Mailkeys' policy_secret"),
+        "{detail}"
+    );
     step(&report, "Refused after revocation", Pass, &w);
 }
 each_version!(names_a_wrong_policy_secret);
@@ -270,9 +298,17 @@ async fn names_an_auth_cache_without_doveadm(version: DovecotVersion) {
     })
     .await;
     let report = self_check(&w).await;
-    step(&report, "doveadm API", mailkeys::dovecot::selfcheck::Outcome::Warn, &w);
+    step(
+        &report,
+        "doveadm API",
+        mailkeys::dovecot::selfcheck::Outcome::Warn,
+        &w,
+    );
     let detail = step(&report, "Refused after revocation", Fail, &w);
-    assert!(detail.contains("auth cache is on and Mailkeys has no doveadm API"), "{detail}");
+    assert!(
+        detail.contains("auth cache is on and Mailkeys has no doveadm API"),
+        "{detail}"
+    );
 }
 each_version!(names_an_auth_cache_without_doveadm);
 
@@ -287,7 +323,10 @@ async fn an_auth_cache_with_doveadm_works_on_2_3_only(version: DovecotVersion) {
         }
         DovecotVersion::V2_4 => {
             let detail = step(&report, "Refused after revocation", Fail, &w);
-            assert!(detail.contains("cannot flush it through doveadm"), "{detail}");
+            assert!(
+                detail.contains("cannot flush it through doveadm"),
+                "{detail}"
+            );
         }
     }
 }

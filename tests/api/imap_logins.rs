@@ -7,9 +7,9 @@ use reqwest::StatusCode;
 use secrecy::SecretString;
 
 use crate::dovecot::DovecotVersion;
-use crate::{each_dovecot, each_version};
 use crate::dovecot::{Dovecot, DovecotDb, DovecotOptions};
 use crate::helpers::*;
+use crate::{each_dovecot, each_version};
 
 const POLICY_SECRET: &str = "e2e-policy-secret";
 
@@ -177,7 +177,10 @@ async fn imaps(stack: &Stack, user: &str, password: &str) -> Result<(), String> 
         .map(|_| ())
 }
 
-async fn an_app_password_from_the_browser_logs_in_with_three_clients(version: DovecotVersion, backend: Backend) {
+async fn an_app_password_from_the_browser_logs_in_with_three_clients(
+    version: DovecotVersion,
+    backend: Backend,
+) {
     let stack = stack(version, backend).await;
     let browser = stack.app.signed_in("alice@example.org").await;
     let created = browser.create_app_password("Phone").await;
@@ -261,7 +264,10 @@ async fn last_use_is_recorded_from_a_real_login(version: DovecotVersion, backend
 }
 each_dovecot!(last_use_is_recorded_from_a_real_login);
 
-async fn a_revoked_password_is_refused_at_once_and_revoke_all_ends_live_sessions(version: DovecotVersion, backend: Backend) {
+async fn a_revoked_password_is_refused_at_once_and_revoke_all_ends_live_sessions(
+    version: DovecotVersion,
+    backend: Backend,
+) {
     let stack = stack(version, backend).await;
     let browser = stack.app.signed_in("alice@example.org").await;
     let phone = browser.create_app_password("Phone").await;
@@ -322,7 +328,10 @@ async fn rotation_with_revoke_all_kicks_and_refuses(version: DovecotVersion, bac
 }
 each_dovecot!(rotation_with_revoke_all_kicks_and_refuses);
 
-async fn expired_disabled_reset_and_out_of_scope_passwords_are_refused(version: DovecotVersion, backend: Backend) {
+async fn expired_disabled_reset_and_out_of_scope_passwords_are_refused(
+    version: DovecotVersion,
+    backend: Backend,
+) {
     let stack = stack(version, backend).await;
     let app = &stack.app;
     let browser = app.signed_in("alice@example.org").await;
@@ -431,7 +440,10 @@ async fn expired_disabled_reset_and_out_of_scope_passwords_are_refused(version: 
 }
 each_dovecot!(expired_disabled_reset_and_out_of_scope_passwords_are_refused);
 
-async fn the_main_password_works_over_imap_only_when_allowed(version: DovecotVersion, backend: Backend) {
+async fn the_main_password_works_over_imap_only_when_allowed(
+    version: DovecotVersion,
+    backend: Backend,
+) {
     let stack = stack(version, backend).await;
     let browser = stack.app.signed_in("alice@example.org").await;
     let user = "alice@example.org";
@@ -459,7 +471,10 @@ async fn the_main_password_works_over_imap_only_when_allowed(version: DovecotVer
 }
 each_dovecot!(the_main_password_works_over_imap_only_when_allowed);
 
-async fn quotes_and_sql_in_names_and_usernames_neither_break_nor_widen_the_query(version: DovecotVersion, backend: Backend) {
+async fn quotes_and_sql_in_names_and_usernames_neither_break_nor_widen_the_query(
+    version: DovecotVersion,
+    backend: Backend,
+) {
     let stack = stack(version, backend).await;
     let app = &stack.app;
     app.add_user("o'hara@example.org", PASSWORD, false).await;
@@ -510,7 +525,10 @@ async fn quotes_and_sql_in_names_and_usernames_neither_break_nor_widen_the_query
 }
 each_dovecot!(quotes_and_sql_in_names_and_usernames_neither_break_nor_widen_the_query);
 
-async fn a_user_with_50_app_passwords_costs_one_hash_check_per_login(version: DovecotVersion, backend: Backend) {
+async fn a_user_with_50_app_passwords_costs_one_hash_check_per_login(
+    version: DovecotVersion,
+    backend: Backend,
+) {
     let stack = stack(version, backend).await;
     let browser = stack.app.signed_in("alice@example.org").await;
     let mut last = String::new();
@@ -584,13 +602,16 @@ async fn dovecot_reads_postgres_through_a_role_that_sees_only_the_views(version:
     ] {
         sqlx::query(&sql).execute(&app.db.pool).await.unwrap();
     }
-    let options = DovecotOptions::new(version, DovecotDb::Postgres {
-        host: url.host_str().unwrap().to_owned(),
-        port: url.port().unwrap_or(5432),
-        dbname: dbname.clone(),
-        user: role.clone(),
-        password: Some(password.clone()),
-    });
+    let options = DovecotOptions::new(
+        version,
+        DovecotDb::Postgres {
+            host: url.host_str().unwrap().to_owned(),
+            port: url.port().unwrap_or(5432),
+            dbname: dbname.clone(),
+            user: role.clone(),
+            password: Some(password.clone()),
+        },
+    );
     let dovecot = Dovecot::start(options).await;
     dovecot
         .imaps_login(&source_ip(), "alice@example.org", &created.plaintext)

@@ -11,6 +11,7 @@ mod browser;
 mod check;
 mod check_dovecot;
 mod cli;
+mod dovecot_cli;
 mod dovecot_config;
 mod dovecot_db;
 mod dovecot_generated;

@@ -7,9 +7,7 @@ use std::path::Path;
 use anyhow::{bail, Context};
 use secrecy::ExposeSecret;
 
-use super::{
-    DatabaseKind, DoveadmLink, DovecotConfig, DovecotDatabase, PgConnect, PolicyLink,
-};
+use super::{DatabaseKind, DoveadmLink, DovecotConfig, DovecotDatabase, PgConnect, PolicyLink};
 use crate::config::Settings;
 use crate::domain::random::random_symbols;
 use crate::dovecot::version::DovecotVersion;
@@ -23,6 +21,8 @@ pub struct GeneratorOptions {
     pub etc_dir: String,
     /// PostgreSQL role Dovecot connects as.
     pub dovecot_db_user: String,
+    /// The SQLite path as Dovecot sees it; `None`: Mailkeys' own (made absolute).
+    pub sqlite_path: Option<String>,
 }
 
 impl GeneratorOptions {
@@ -32,11 +32,15 @@ impl GeneratorOptions {
             database: None,
             etc_dir: "/etc/dovecot".into(),
             dovecot_db_user: "mailkeys_dovecot".into(),
+            sqlite_path: None,
         }
     }
 }
 
-pub fn from_settings(settings: &Settings, options: &GeneratorOptions) -> anyhow::Result<DovecotConfig> {
+pub fn from_settings(
+    settings: &Settings,
+    options: &GeneratorOptions,
+) -> anyhow::Result<DovecotConfig> {
     let url = settings.database_url.as_str();
     let actual = if url.starts_with("sqlite:") {
         DatabaseKind::Sqlite
@@ -56,9 +60,13 @@ pub fn from_settings(settings: &Settings, options: &GeneratorOptions) -> anyhow:
         }
     }
     let database = match actual {
-        DatabaseKind::Sqlite => DovecotDatabase::Sqlite {
-            path: sqlite_path(url)?,
-        },
+        DatabaseKind::Sqlite => {
+            // Checked even when Dovecot names it differently: it must exist for Mailkeys.
+            let own = sqlite_path(url)?;
+            DovecotDatabase::Sqlite {
+                path: options.sqlite_path.clone().unwrap_or(own),
+            }
+        }
         DatabaseKind::Postgres => DovecotDatabase::Postgres(pg_connect(url, options)?),
     };
     let policy = PolicyLink {
@@ -197,7 +205,10 @@ mod tests {
             }
         );
         let policy = config.policy.unwrap();
-        assert_eq!((policy.listen.as_str(), policy.secret.as_str()), ("127.0.0.1:9125", "policy-secret-1"));
+        assert_eq!(
+            (policy.listen.as_str(), policy.secret.as_str()),
+            ("127.0.0.1:9125", "policy-secret-1")
+        );
         assert_eq!(config.doveadm.port, "9126");
         assert_eq!(config.doveadm.api_key, "doveadm-key-1");
     }

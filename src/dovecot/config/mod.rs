@@ -21,7 +21,9 @@ use super::version::DovecotVersion;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DovecotDatabase {
     /// Path of the SQLite file as Dovecot sees it.
-    Sqlite { path: String },
+    Sqlite {
+        path: String,
+    },
     Postgres(PgConnect),
 }
 
@@ -188,7 +190,10 @@ impl DovecotConfig {
 fn unsafe_in_config(c: char) -> bool {
     c.is_whitespace()
         || c.is_control()
-        || matches!(c, '"' | '\'' | '\\' | '#' | '%' | '$' | '<' | '{' | '}' | ';')
+        || matches!(
+            c,
+            '"' | '\'' | '\\' | '#' | '%' | '$' | '<' | '{' | '}' | ';'
+        )
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use askama::Template;
 
-use super::{ConfigFile, DovecotConfig, DovecotDatabase, DoveadmLink, PolicyLink};
+use super::{ConfigFile, DoveadmLink, DovecotConfig, DovecotDatabase, PolicyLink};
 use crate::dovecot::version::DovecotVersion;
 
 /// `conf.d/90-mailkeys.conf` for 2.3: the passdbs name their `.ext` files.
@@ -120,7 +120,9 @@ pub(super) fn render(config: &DovecotConfig) -> anyhow::Result<Vec<ConfigFile>> 
                 Main24 {
                     lookup_id_hex: match config.database {
                         DovecotDatabase::Sqlite { .. } => "lower(hex(lookup_id))",
-                        DovecotDatabase::Postgres(_) => "encode(convert_to(lookup_id, 'UTF8'), 'hex')",
+                        DovecotDatabase::Postgres(_) => {
+                            "encode(convert_to(lookup_id, 'UTF8'), 'hex')"
+                        }
                     },
                     database_label: label,
                     sqlite_path,
@@ -142,10 +144,7 @@ pub(super) fn render(config: &DovecotConfig) -> anyhow::Result<Vec<ConfigFile>> 
         .render()?,
     ));
     if let DovecotDatabase::Postgres(pg) = &config.database {
-        files.push(file(
-            "mailkeys-dovecot-role.sql",
-            Role { pg }.render()?,
-        ));
+        files.push(file("mailkeys-dovecot-role.sql", Role { pg }.render()?));
     }
     Ok(files)
 }

@@ -71,7 +71,13 @@ pub struct StepResult {
 
 impl fmt::Display for StepResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}  {}: {}", self.outcome.label(), self.name, self.detail)
+        write!(
+            f,
+            "{}  {}: {}",
+            self.outcome.label(),
+            self.name,
+            self.detail
+        )
     }
 }
 
@@ -192,9 +198,8 @@ async fn check_doveadm(ctx: &Context<'_>, report: &mut Report) {
                     Some(_) => "; kicks sessions and flushes the auth cache",
                     None => "; version unknown, so no auth-cache flush is sent",
                 };
-                let version = version.map_or("an unknown version".to_owned(), |v| {
-                    format!("Dovecot {v}")
-                });
+                let version =
+                    version.map_or("an unknown version".to_owned(), |v| format!("Dovecot {v}"));
                 report.push(
                     STEP,
                     Outcome::Pass,

@@ -34,16 +34,25 @@ pub(super) async fn run(
 ) -> anyhow::Result<()> {
     let started = ctx.clock.now();
     let (id, password) = create(ctx, admin, ip, started).await?;
-    let first = sign_in(ctx, admin, server, &password, KnownCredential::ActiveAppPassword {
-        network_limited: false,
-    })
+    let first = sign_in(
+        ctx,
+        admin,
+        server,
+        &password,
+        KnownCredential::ActiveAppPassword {
+            network_limited: false,
+        },
+    )
     .await;
     let signed_in = first.verdict.is_success();
     if signed_in {
         report.push(
             SIGN_IN,
             Outcome::Pass,
-            format!("{} signed in to {} and opened the inbox", admin.email, report.server),
+            format!(
+                "{} signed in to {} and opened the inbox",
+                admin.email, report.server
+            ),
         );
         check_last_use(ctx, admin, id, started, report).await?;
     } else {
@@ -54,9 +63,13 @@ pub(super) async fn run(
     let revoked_at = ctx.clock.now();
     let sync = revoke(ctx, admin, id, ip, revoked_at).await?;
     if signed_in {
-        let second = sign_in(ctx, admin, server, &password, KnownCredential::RevokedAppPassword {
-            at: revoked_at,
-        })
+        let second = sign_in(
+            ctx,
+            admin,
+            server,
+            &password,
+            KnownCredential::RevokedAppPassword { at: revoked_at },
+        )
         .await;
         let (outcome, detail) = after_revocation(ctx, &second.verdict, sync);
         report.push(REVOKED, outcome, detail);

@@ -102,7 +102,11 @@ pub(super) fn make_certificates(dir: &Path, listen: Ipv4Addr) -> PathBuf {
 
 /// The certificates of the other `CertChoice`s, made with rcgen: a CA (valid 2019 to 2099,
 /// written to `ca.pem`, returned) and the server's `cert.pem` and `key.pem`.
-pub(super) fn make_special_certificates(dir: &Path, choice: CertChoice, listen: Ipv4Addr) -> PathBuf {
+pub(super) fn make_special_certificates(
+    dir: &Path,
+    choice: CertChoice,
+    listen: Ipv4Addr,
+) -> PathBuf {
     use rcgen::{
         BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
         IsCa, KeyPair, KeyUsagePurpose,

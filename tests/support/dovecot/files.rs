@@ -22,9 +22,12 @@ pub(super) fn write_config(
     doveadm_port: u16,
     doveadm_api_key: &str,
 ) -> PathBuf {
-    let include = match &opts.baseline_passwd_file {
-        None => write_mailkeys_files(install, root, opts, doveadm_port, doveadm_api_key),
-        Some(users) => write_baseline_files(install, root, users, doveadm_port, doveadm_api_key),
+    let include = match (&opts.baseline_passwd_file, &opts.generated) {
+        (Some(users), _) => {
+            write_baseline_files(install, root, users, doveadm_port, doveadm_api_key)
+        }
+        (None, Some(generated)) => generated.main_file.clone(),
+        (None, None) => write_mailkeys_files(install, root, opts, doveadm_port, doveadm_api_key),
     };
     let r = install.inside(root);
     let include = install.inside(&include);
@@ -199,7 +202,10 @@ fn write_mailkeys_files(
             api_key: doveadm_api_key.to_owned(),
         },
     };
-    for file in config.render().expect("the generator renders the test values") {
+    for file in config
+        .render()
+        .expect("the generator renders the test values")
+    {
         let path = root.join(&file.path);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).unwrap();

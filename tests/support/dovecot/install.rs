@@ -52,9 +52,7 @@ impl Install {
             .command("/usr/sbin/dovecot")
             .arg("--version")
             .output()
-            .unwrap_or_else(|e| {
-                panic!("Dovecot {} is not installed ({e}): {hint}", self.version)
-            });
+            .unwrap_or_else(|e| panic!("Dovecot {} is not installed ({e}): {hint}", self.version));
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),

@@ -97,6 +97,19 @@ pub struct DovecotOptions {
     /// compared with and without Mailkeys' database. Users and passwords must not contain
     /// `:` or line breaks.
     pub baseline_passwd_file: Option<Vec<(String, String)>>,
+    /// Files `mailkeys dovecot config` wrote (as an admin would install them): the instance
+    /// includes this `conf.d/90-mailkeys.conf` as it is instead of rendering its own, and its
+    /// doveadm listener is where those files put it. `db`, `policy_*` are then unused.
+    pub generated: Option<GeneratedFiles>,
+}
+
+/// See `DovecotOptions::generated`.
+#[derive(Clone, Debug)]
+pub struct GeneratedFiles {
+    /// The generated `conf.d/90-mailkeys.conf` (under the version's scratch folder).
+    pub main_file: PathBuf,
+    pub doveadm_port: u16,
+    pub doveadm_api_key: String,
 }
 
 /// Which certificate an instance presents. Every choice is made for the instance, with
@@ -127,6 +140,7 @@ impl DovecotOptions {
             ssl_required: false,
             listen_address: Ipv4Addr::LOCALHOST,
             baseline_passwd_file: None,
+            generated: None,
         }
     }
 
@@ -136,9 +150,10 @@ impl DovecotOptions {
         Self {
             baseline_passwd_file: Some(users),
             // Never opened: the baseline has no SQL passdb.
-            ..Self::new(version, DovecotDb::Sqlite(PathBuf::from(
-                "/nonexistent/baseline-has-no-db",
-            )))
+            ..Self::new(
+                version,
+                DovecotDb::Sqlite(PathBuf::from("/nonexistent/baseline-has-no-db")),
+            )
         }
     }
 }
@@ -205,12 +220,19 @@ impl Dovecot {
             }
         };
 
-        let doveadm_api_key = random_hex(16);
+        let doveadm_api_key = opts
+            .generated
+            .as_ref()
+            .map_or_else(|| random_hex(16), |g| g.doveadm_api_key.clone());
         let log_path = root.join("dovecot.log");
         let stderr_path = root.join("dovecot.stderr");
         let mut last_failure = String::new();
         for _attempt in 0..5 {
-            let [imap_port, imaps_port, doveadm_port] = free_ports();
+            let [imap_port, imaps_port, free_doveadm_port] = free_ports();
+            let doveadm_port = opts
+                .generated
+                .as_ref()
+                .map_or(free_doveadm_port, |g| g.doveadm_port);
             let config_path = files::write_config(
                 &install,
                 &root,
