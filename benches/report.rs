@@ -6,12 +6,14 @@
 //!    limit implies; dashboard latency during the flood against idle.
 //! 2. Enumeration: 1,000 sign-ins each for unknown accounts, disabled accounts and wrong
 //!    passwords; status codes and median times side by side.
-//! 3. IMAP through a real Dovecot (the test harness, shipped configuration): logins per
-//!    second with Mailkeys' database against a plain passwd-file, 1 against 50 app
-//!    passwords, and the time from a revocation to the first refused login.
+//! 3. IMAP through a real Dovecot, 2.3 and 2.4 side by side (the test harness, generated
+//!    configuration): logins per second with Mailkeys' database against a plain passwd-file,
+//!    1 against 50 app passwords, and the time from a revocation to the first refused login.
 
 #[path = "../tests/support/dovecot/mod.rs"]
 mod dovecot;
+#[path = "report/imap.rs"]
+mod imap;
 
 use std::fmt::Write as _;
 use std::process::{Child, Command, Stdio};
@@ -74,7 +76,7 @@ async fn start_server() -> Server {
 
 /// Inserts `count` accounts named `{prefix}{n}@example.org` sharing one real main-profile
 /// hash (verification costs the same whichever account it is).
-async fn seed(db: &Db, prefix: &str, count: usize, hash: &str, disabled: bool) {
+pub(crate) async fn seed(db: &Db, prefix: &str, count: usize, hash: &str, disabled: bool) {
     let mut tx = db.pool.begin().await.unwrap();
     for n in 0..count {
         let email = format!("{prefix}{n}@example.org");
@@ -136,13 +138,13 @@ async fn sign_in(
     (status, started.elapsed())
 }
 
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+pub(crate) fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples.sort();
     let index = ((samples.len() as f64 - 1.0) * p).round() as usize;
     samples[index]
 }
 
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
@@ -369,208 +371,6 @@ async fn enumeration(report: &mut String) {
     let _ = writeln!(report);
 }
 
-/// Connect, TLS, LOGIN (SASL PLAIN), LOGOUT: one full login, timed.
-async fn one_login(dc: &dovecot::Dovecot, source: &str, user: &str, password: &str) -> Duration {
-    let started = Instant::now();
-    let mut session = dc
-        .imaps_login(source, user, password)
-        .await
-        .unwrap_or_else(|e| panic!("login failed: {e}"));
-    let _ = session.command("LOGOUT").await;
-    started.elapsed()
-}
-
-/// Stores a new app password for `user_id` as the app would; returns its id and plaintext.
-async fn add_app_password(db: &Db, hasher: &Hasher, user_id: i64, name: &str) -> (i64, String) {
-    use mailkeys::store::app_passwords::{self, NewAppPassword};
-    use secrecy::ExposeSecret;
-    let generated = mailkeys::domain::GeneratedAppPassword::generate().unwrap();
-    let hash = hasher
-        .hash(Profile::App, generated.plaintext.clone())
-        .await
-        .unwrap();
-    let new = NewAppPassword {
-        user_id,
-        name,
-        lookup_id: generated.lookup_id.as_str(),
-        password_hash: &hash,
-        scope: "imap",
-        allowed_nets: None,
-        now: 0,
-        expires_at: None,
-    };
-    let id = app_passwords::insert(&db.pool, new).await.unwrap();
-    (id, generated.plaintext.expose_secret().to_owned())
-}
-
-/// Logins per second at `concurrency` for `window`.
-async fn logins_per_second(
-    dc: &std::sync::Arc<dovecot::Dovecot>,
-    user: &str,
-    password: &str,
-    concurrency: usize,
-    window: Duration,
-) -> f64 {
-    let deadline = Instant::now() + window;
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let (dc, user, password) = (dc.clone(), user.to_owned(), password.to_owned());
-        tasks.push(tokio::spawn(async move {
-            let mut count = 0u32;
-            while Instant::now() < deadline {
-                one_login(&dc, "127.0.0.1", &user, &password).await;
-                count += 1;
-            }
-            count
-        }));
-    }
-    let started = Instant::now();
-    let mut total = 0;
-    for task in tasks {
-        total += task.await.unwrap();
-    }
-    f64::from(total) / started.elapsed().as_secs_f64()
-}
-
-async fn imap(report: &mut String) {
-    use mailkeys::store::app_passwords;
-    let dir = tempfile::tempdir().unwrap();
-    let db_path = dir.path().join("imap.db");
-    let db = Db::connect(&format!("sqlite://{}", db_path.display()))
-        .await
-        .unwrap();
-    db.migrate().await.unwrap();
-    let defaults = Settings::default();
-    let hasher = Hasher::new(defaults.main_profile(), defaults.app_profile(), 2).unwrap();
-    let main_hash = hasher
-        .hash(Profile::Main, SecretString::from(PASSWORD))
-        .await
-        .unwrap();
-    seed(&db, "one", 1, &main_hash, false).await;
-    seed(&db, "fifty", 1, &main_hash, false).await;
-    let mut plaintexts = std::collections::HashMap::new();
-    for (user, count) in [("one0@example.org", 1), ("fifty0@example.org", 50)] {
-        let user_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
-            .bind(user)
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
-        for n in 0..count {
-            let (_, plaintext) =
-                add_app_password(&db, &hasher, user_id, &format!("device {n}")).await;
-            plaintexts.insert(user, plaintext);
-        }
-    }
-    let one = plaintexts["one0@example.org"].clone();
-    let fifty = plaintexts["fifty0@example.org"].clone();
-
-    let with_mailkeys = std::sync::Arc::new(
-        dovecot::Dovecot::start(dovecot::DovecotOptions::new(
-            dovecot::DovecotVersion::V2_3,
-            dovecot::DovecotDb::Sqlite(db_path.clone()),
-        ))
-        .await,
-    );
-    let mut baseline_options = dovecot::DovecotOptions::new(
-        dovecot::DovecotVersion::V2_3,
-        dovecot::DovecotDb::Sqlite(db_path.clone()),
-    );
-    baseline_options.baseline_passwd_file =
-        Some(vec![("one0@example.org".to_owned(), one.clone())]);
-    let baseline = std::sync::Arc::new(dovecot::Dovecot::start(baseline_options).await);
-
-    // Warm both up, then alternate windows so drift on the machine hits both alike.
-    one_login(&with_mailkeys, "127.0.0.1", "one0@example.org", &one).await;
-    one_login(&baseline, "127.0.0.1", "one0@example.org", &one).await;
-    let window = Duration::from_secs(5);
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-    for _ in 0..3 {
-        ours.push(logins_per_second(&with_mailkeys, "one0@example.org", &one, 4, window).await);
-        theirs.push(logins_per_second(&baseline, "one0@example.org", &one, 4, window).await);
-    }
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    let (ours_rate, theirs_rate) = (mean(&ours), mean(&theirs));
-
-    let (mut t_one, mut t_fifty) = (Vec::new(), Vec::new());
-    for _ in 0..200 {
-        t_one.push(one_login(&with_mailkeys, "127.0.0.1", "one0@example.org", &one).await);
-        t_fifty.push(one_login(&with_mailkeys, "127.0.0.1", "fifty0@example.org", &fifty).await);
-    }
-    let (m_one, m_fifty) = (percentile(&mut t_one, 0.5), percentile(&mut t_fifty, 0.5));
-
-    // Revocation: a fresh password logs in, is revoked in the database, and the time until
-    // Dovecot refuses it is measured (each refusal from its own source address).
-    let mut to_refusal = Vec::new();
-    let user_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = 'one0@example.org'")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
-    for n in 0..20 {
-        let (id, plaintext) =
-            add_app_password(&db, &hasher, user_id, &format!("revoked {n}")).await;
-        one_login(&with_mailkeys, "127.0.0.1", "one0@example.org", &plaintext).await;
-        let revoked = Instant::now();
-        let revocation = app_passwords::Revocation {
-            user_id,
-            by: user_id,
-            reason: "bench",
-            now: 1,
-        };
-        app_passwords::revoke(&db.pool, id, &revocation)
-            .await
-            .unwrap();
-        let source = format!("127.9.{}.{}", n / 200, 1 + n % 200);
-        let refused = with_mailkeys
-            .imaps_login(&source, "one0@example.org", &plaintext)
-            .await;
-        assert!(refused.is_err(), "a revoked password must be refused");
-        to_refusal.push(revoked.elapsed());
-    }
-    let m_refusal = percentile(&mut to_refusal, 0.5);
-
-    let _ = writeln!(
-        report,
-        "## 3. IMAP logins through Dovecot 2.3.19 (connect, TLS, SASL PLAIN, LOGOUT)\n"
-    );
-    let _ = writeln!(report, "| figure | value |\n|---|---|");
-    let _ = writeln!(
-        report,
-        "| logins/s at concurrency 4, Mailkeys database (3 × {} s windows) | {:.0} ({}) |",
-        window.as_secs(),
-        ours_rate,
-        ours.iter()
-            .map(|r| format!("{r:.0}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let _ = writeln!(
-        report,
-        "| logins/s at concurrency 4, passwd-file with `{{PLAIN}}` | {:.0} ({}) |",
-        theirs_rate,
-        theirs
-            .iter()
-            .map(|r| format!("{r:.0}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let _ = writeln!(
-        report,
-        "| ratio Mailkeys / passwd-file (aim ≥ 0.9) | {:.2} |",
-        ours_rate / theirs_rate
-    );
-    let _ = writeln!(
-        report,
-        "| median login, user with 1 app password (200 logins) | {} |",
-        ms(m_one)
-    );
-    let _ = writeln!(
-        report,
-        "| median login, user with 50 app passwords (200 logins) | {} |",
-        ms(m_fifty)
-    );
-    let _ = writeln!(report, "| median time from revocation to the first refused login (20 trials; includes Dovecot's 0.5 s failure timer) | {} |\n", ms(m_refusal));
-}
-
 #[tokio::main]
 async fn main() {
     // `cargo bench` passes `--bench`; `cargo test --all-targets` builds this target too and
@@ -595,7 +395,7 @@ async fn main() {
         enumeration(&mut report).await;
     }
     if wanted("imap") {
-        imap(&mut report).await;
+        imap::imap(&mut report).await;
     }
     std::fs::create_dir_all("reports").unwrap();
     std::fs::write("reports/benchmark.md", &report).unwrap();

@@ -233,7 +233,11 @@ doveadm_api_key = "cli-doveadm-key"
     assert!(log.contains("doveadm API reachable"), "{log}");
     assert!(!log.contains("DOVEADM API CHECK FAILED"), "{log}");
 
-    let (ok, out, err) = mailkeys(&config, &["dovecot", "check"], "");
+    let (ok, out, err) = mailkeys(
+        &config,
+        &["dovecot", "check", "--as", "root@example.org"],
+        "",
+    );
     assert!(ok, "{out}{err}\n{}", dovecot.log());
     assert_eq!(
         out.lines().filter(|l| l.starts_with("PASS  ")).count(),

@@ -198,3 +198,83 @@ async fn odd_passwords_are_refused_cleanly(version: DovecotVersion, backend: Bac
     }
 }
 each_dovecot!(odd_passwords_are_refused_cleanly);
+
+/// Debian 13's stock configuration has `passdb pam {}` before Mailkeys' file. The generated
+/// file's commented line, uncommented as deploy/dovecot/README.md says, makes Dovecot skip
+/// PAM for every user (while logins through Mailkeys' passdbs go on); left commented, PAM is
+/// asked first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readmes_pam_line_makes_debian_13s_stock_pam_passdb_skip_every_user() {
+    use mailkeys::dovecot::config::{DoveadmLink, DovecotDatabase};
+    let version = DovecotVersion::V2_4;
+    let install = Install::of(version);
+    let db = TestDb::new(version, false).await;
+    alice(&db).await;
+    let crate::dovecot::DovecotDb::Sqlite(path) = db.dovecot_db() else {
+        unreachable!("a SQLite test database")
+    };
+    let readme = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/dovecot/README.md"
+    ))
+    .unwrap();
+    let block = "passdb pam {\n  username_filter = !*\n}\n";
+    assert!(
+        readme.contains(&format!("```\n{block}```")),
+        "the README gives the block"
+    );
+    let commented: String = block.lines().map(|l| format!("#{l}\n")).collect();
+    for uncommented in [false, true] {
+        let scratch = install.tempdir("mkpam-");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = DovecotConfig {
+            version,
+            database: DovecotDatabase::Sqlite {
+                path: install.inside(&path),
+            },
+            etc_dir: "/etc/dovecot".into(),
+            policy: None,
+            doveadm: DoveadmLink {
+                listen: "127.0.0.1".into(),
+                port: port.to_string(),
+                api_key: "pam-test-key".into(),
+            },
+        };
+        let generated = config.render().unwrap().remove(0);
+        assert_eq!(generated.path, "conf.d/90-mailkeys.conf");
+        let mut text = generated.contents;
+        assert!(text.contains(&commented), "{text}");
+        if uncommented {
+            text = text.replace(&commented, block);
+        }
+        // What Debian 13's 10-auth.conf includes (auth-system.conf.ext), before conf.d/90-*.
+        let text = format!("passdb pam {{\n}}\n{text}");
+        let file = scratch.path().join("90-mailkeys.conf");
+        std::fs::write(&file, text).unwrap();
+        std::fs::set_permissions(
+            scratch.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let dovecot = Dovecot::start(DovecotOptions {
+            generated: Some(crate::dovecot::GeneratedFiles {
+                main_file: file,
+                doveadm_port: port,
+                doveadm_api_key: "pam-test-key".into(),
+            }),
+            ..DovecotOptions::new(version, db.dovecot_db())
+        })
+        .await;
+        dovecot
+            .imaps_login("127.0.90.1", "alice@example.org", PHONE)
+            .await
+            .unwrap_or_else(|e| panic!("login with PAM {uncommented}: {e}\n{}", dovecot.log()));
+        let log = dovecot.log();
+        let pam_asked = log.lines().any(|l| l.contains("pam_authenticate"));
+        assert_eq!(pam_asked, !uncommented, "uncommented: {uncommented}\n{log}");
+    }
+}
