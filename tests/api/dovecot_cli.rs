@@ -205,6 +205,35 @@ doveadm_api_key = "cli-doveadm-key"
             "{}",
             String::from_utf8_lossy(&psql.stderr)
         );
+        // The README's check: the role reads the views and nothing else.
+        let script = std::fs::read_to_string(out_dir.join("mailkeys-dovecot-role.sql")).unwrap();
+        let password = script
+            .split("PASSWORD '")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .expect("the role's password");
+        let url = url::Url::parse(&database_url).unwrap();
+        let as_role = format!(
+            "postgres://{role}:{password}@{}:{}{}",
+            url.host_str().unwrap(),
+            url.port().unwrap_or(5432),
+            url.path()
+        );
+        let denied = Command::new("psql")
+            .args(["-X", "-q", "-d", &as_role, "-c", "SELECT count(*) FROM users"])
+            .output()
+            .unwrap();
+        assert!(!denied.status.success());
+        assert!(
+            String::from_utf8_lossy(&denied.stderr).contains("permission denied"),
+            "{}",
+            String::from_utf8_lossy(&denied.stderr)
+        );
+        let allowed = Command::new("psql")
+            .args(["-X", "-q", "-d", &as_role, "-c", "SELECT count(*) FROM dovecot_app_passwords"])
+            .output()
+            .unwrap();
+        assert!(allowed.status.success(), "{}", String::from_utf8_lossy(&allowed.stderr));
     }
 
     let dovecot = Dovecot::start(DovecotOptions {
