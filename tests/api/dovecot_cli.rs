@@ -220,7 +220,14 @@ doveadm_api_key = "cli-doveadm-key"
             url.path()
         );
         let denied = Command::new("psql")
-            .args(["-X", "-q", "-d", &as_role, "-c", "SELECT count(*) FROM users"])
+            .args([
+                "-X",
+                "-q",
+                "-d",
+                &as_role,
+                "-c",
+                "SELECT count(*) FROM users",
+            ])
             .output()
             .unwrap();
         assert!(!denied.status.success());
@@ -230,10 +237,21 @@ doveadm_api_key = "cli-doveadm-key"
             String::from_utf8_lossy(&denied.stderr)
         );
         let allowed = Command::new("psql")
-            .args(["-X", "-q", "-d", &as_role, "-c", "SELECT count(*) FROM dovecot_app_passwords"])
+            .args([
+                "-X",
+                "-q",
+                "-d",
+                &as_role,
+                "-c",
+                "SELECT count(*) FROM dovecot_app_passwords",
+            ])
             .output()
             .unwrap();
-        assert!(allowed.status.success(), "{}", String::from_utf8_lossy(&allowed.stderr));
+        assert!(
+            allowed.status.success(),
+            "{}",
+            String::from_utf8_lossy(&allowed.stderr)
+        );
     }
 
     let dovecot = Dovecot::start(DovecotOptions {

@@ -86,7 +86,15 @@ fn the_generated_files_load_in_each_versions_stock_configuration() {
             for file in config.render().unwrap() {
                 let path = etc.join(&file.path);
                 std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-                std::fs::write(path, file.contents).unwrap();
+                // deploy/dovecot/README.md, SQLite: uncomment the auth-worker group block.
+                let block = "#service auth-worker {\n#  extra_groups = mailkeys\n#}\n";
+                let contents = if kind == DatabaseKind::Sqlite && file.path.starts_with("conf.d/") {
+                    assert!(file.contents.contains(block), "{}", file.contents);
+                    file.contents.replace(block, &block.replace('#', ""))
+                } else {
+                    file.contents
+                };
+                std::fs::write(path, contents).unwrap();
             }
             let out = install
                 .command("/usr/bin/doveconf")
@@ -113,6 +121,12 @@ fn the_generated_files_load_in_each_versions_stock_configuration() {
                 text.contains("127.0.0.1:8025/dovecot/auth-policy"),
                 "{text}"
             );
+            if kind == DatabaseKind::Sqlite {
+                assert!(
+                    text.contains("extra_groups = mailkeys"),
+                    "{version}:\n{text}"
+                );
+            }
             assert!(
                 !text.contains("pwhash"),
                 "{version}: the password hash would be sent:\n{text}"
