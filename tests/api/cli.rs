@@ -1,33 +1,20 @@
 //! The `mailkeys` binary's user commands, run as a new admin would.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::both_backends;
 use crate::helpers::*;
 
 fn mailkeys(app: &TestApp, args: &[&str], stdin: &str) -> (bool, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mailkeys"))
-        .args(args)
-        .env("DATABASE_URL", &app.database_url)
-        .env("MAILKEYS_HASH_MAIN_MEMORY_KIB", "1024")
-        .env("MAILKEYS_HASH_MAIN_ITERATIONS", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
+    run_mailkeys(
+        |command| {
+            command
+                .args(args)
+                .env("DATABASE_URL", &app.database_url)
+                .env("MAILKEYS_HASH_MAIN_MEMORY_KIB", "1024")
+                .env("MAILKEYS_HASH_MAIN_ITERATIONS", "1");
+        },
+        stdin,
     )
 }
 

@@ -15,27 +15,15 @@ use crate::helpers::*;
 
 /// Runs the binary with a settings file; returns (success, stdout, stderr).
 fn mailkeys(config: &Path, args: &[&str], stdin: &str) -> (bool, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mailkeys"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
+    run_mailkeys(
+        |command| {
+            command
+                .arg("--config")
+                .arg(config)
+                .args(args)
+                .env_remove("DATABASE_URL");
+        },
+        stdin,
     )
 }
 

@@ -425,3 +425,33 @@ pub fn nowhere() -> mailkeys::imap::MailServer {
         ca_file: None,
     }
 }
+
+/// Runs the `mailkeys` binary as `configure` sets it up (arguments, environment), writing
+/// `stdin` to it; returns (success, stdout, stderr).
+pub fn run_mailkeys(
+    configure: impl FnOnce(&mut std::process::Command),
+    stdin: &str,
+) -> (bool, String, String) {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mailkeys"));
+    configure(&mut command);
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
