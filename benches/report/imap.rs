@@ -254,7 +254,7 @@ pub(crate) async fn imap(report: &mut String) {
         times(&mut f.fifty)
     });
     row(
-        "revocation to the first refused login (includes Dovecot's 0.5 s failure timer)",
+        "revocation to the first refused login (2.3 waits its 0.5 s failure timer first)",
         &|f| times(&mut f.to_refusal),
     );
     let _ = writeln!(report);
