@@ -197,7 +197,8 @@ async fn odd_passwords_are_refused_cleanly(version: DovecotVersion, backend: Bac
         .imaps_login("127.0.79.2", "alice@example.org", MAIN)
         .await
         .unwrap_or_else(|e| panic!("the right main password: {e}\n{}", dovecot.log()));
-    let log = dovecot.log();
+    // Logged after every attempt above: the log is complete up to here.
+    let log = dovecot.log_with("rip=127.0.79.2").await;
     for sign in [
         "Panic",
         "Fatal",
@@ -287,7 +288,7 @@ async fn the_readmes_pam_line_makes_debian_13s_stock_pam_passdb_skip_every_user(
             .imaps_login("127.0.90.1", "alice@example.org", PHONE)
             .await
             .unwrap_or_else(|e| panic!("login with PAM {uncommented}: {e}\n{}", dovecot.log()));
-        let log = dovecot.log();
+        let log = dovecot.log_with("rip=127.0.90.1").await;
         let pam_asked = log.lines().any(|l| l.contains("pam_authenticate"));
         assert_eq!(pam_asked, !uncommented, "uncommented: {uncommented}\n{log}");
     }

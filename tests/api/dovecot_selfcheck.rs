@@ -245,11 +245,8 @@ async fn names_a_missing_view_grant(version: DovecotVersion) {
     let report = self_check(&w).await;
     let detail = step(&report, "Sign-in with a new app password", Fail, &w);
     assert!(detail.contains("lacks SELECT on the views"), "{detail}");
-    assert!(
-        w.dovecot.log().contains("permission denied"),
-        "{}",
-        w.dovecot.log()
-    );
+    let log = w.dovecot.log_with("permission denied").await;
+    assert!(log.contains("permission denied"), "{log}");
 }
 each_version!(names_a_missing_view_grant);
 

@@ -562,11 +562,21 @@ async fn a_user_with_50_app_passwords_costs_one_hash_check_per_login(
         .imaps_login(&source, "alice@example.org", &wrong)
         .await
         .is_err());
-    let log = stack.dovecot.log();
-    let attempt: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains(&format!("alice@example.org,{source}")))
-        .collect();
+    // Both passdbs' answers (the mismatch, then passdb 2's "unknown user") reach the log a
+    // moment after the client has its answer.
+    let needle = format!("alice@example.org,{source}");
+    let complete = |log: &str| {
+        let lines = || log.lines().filter(|l| l.contains(&needle));
+        lines().any(|l| l.contains("Password mismatch"))
+            && lines().any(|l| l.contains("unknown user"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut log = stack.dovecot.log();
+    while !complete(&log) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        log = stack.dovecot.log();
+    }
+    let attempt: Vec<&str> = log.lines().filter(|l| l.contains(&needle)).collect();
     let mismatches = attempt
         .iter()
         .filter(|l| l.contains("Password mismatch"))

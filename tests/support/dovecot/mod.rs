@@ -29,7 +29,9 @@ mod certs;
 mod files;
 mod imap;
 pub mod install;
+mod maildir;
 mod policy;
+mod process;
 mod util;
 
 use std::net::Ipv4Addr;
@@ -45,6 +47,7 @@ pub use imap::{ImapSession, TlsStream};
 pub use install::Install;
 pub use mailkeys::dovecot::DovecotVersion;
 pub use policy::{PolicyRecorder, PolicyRequest};
+use process::{read_log, stop_child, wait_ready};
 use util::{base64, free_ports, random_hex, set_mode};
 
 /// Where the shipped Dovecot files live (`deploy/dovecot/<version>/<database>/`).
@@ -291,6 +294,19 @@ impl Dovecot {
         read_log(&self.log_path, &self.stderr_path)
     }
 
+    /// The log once it holds `needle` (Dovecot's log process writes a moment after the event),
+    /// waiting up to 10 s; the log as it is then, with or without it.
+    pub async fn log_with(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            if log.contains(needle) || Instant::now() > deadline {
+                return log;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
     pub fn config_path(&self) -> &Path {
         &self.config_path
     }
@@ -405,133 +421,10 @@ impl Dovecot {
     }
 }
 
-impl Dovecot {
-    /// Puts a message into `user`'s INBOX (a new Maildir file, as a delivery agent would), so
-    /// a SELECT counts it. `user` as Dovecot names the account after login (the Mailkeys
-    /// passdbs return the lower-case address).
-    pub fn deliver(&self, user: &str, message: &str) {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static SEQ: AtomicU32 = AtomicU32::new(0);
-        assert!(
-            !user.contains('/') && !user.starts_with('.'),
-            "not a user name: {user}"
-        );
-        let home = self.dir.path().join("home").join(user);
-        let maildir = home.join("Maildir");
-        for dir in [
-            home.clone(),
-            maildir.clone(),
-            maildir.join("cur"),
-            maildir.join("new"),
-            maildir.join("tmp"),
-        ] {
-            if !dir.exists() {
-                std::fs::create_dir(&dir).unwrap();
-                std::os::unix::fs::chown(&dir, Some(MAIL_UID), Some(MAIL_UID)).unwrap();
-            }
-        }
-        let name = format!(
-            "{}.M{}P{}Q{}.mailkeys-test",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs(),
-            random_hex(4),
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        );
-        let tmp = maildir.join("tmp").join(&name);
-        std::fs::write(&tmp, message.replace('\n', "\r\n")).unwrap();
-        std::os::unix::fs::chown(&tmp, Some(MAIL_UID), Some(MAIL_UID)).unwrap();
-        std::fs::rename(&tmp, maildir.join("new").join(&name)).unwrap();
-    }
-}
-
 impl Drop for Dovecot {
     fn drop(&mut self) {
         if let Some(child) = self.child.take() {
             stop_child(child);
         }
     }
-}
-
-fn read_log(log_path: &Path, stderr_path: &Path) -> String {
-    let log = std::fs::read_to_string(log_path).unwrap_or_default();
-    let stderr = std::fs::read_to_string(stderr_path).unwrap_or_default();
-    if stderr.trim().is_empty() {
-        log
-    } else {
-        format!("{log}\n--- stderr ---\n{stderr}")
-    }
-}
-
-fn stop_child(mut child: Child) {
-    // SIGTERM lets the master stop its children (login, auth, imap) before it exits.
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .stderr(Stdio::null())
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => return,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return;
-            }
-        }
-    }
-}
-
-async fn wait_ready(
-    child: &mut Child,
-    address: Ipv4Addr,
-    [imap_port, imaps_port, doveadm_port]: [u16; 3],
-    log_path: &Path,
-    stderr_path: &Path,
-) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Err(format!(
-                "dovecot exited with {status}:\n{}",
-                read_log(log_path, stderr_path)
-            ));
-        }
-        if Instant::now() > deadline {
-            return Err(format!(
-                "dovecot not listening after 30 s:\n{}",
-                read_log(log_path, stderr_path)
-            ));
-        }
-        if ports_ready(address, imap_port, imaps_port, doveadm_port).await {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-async fn ports_ready(
-    address: Ipv4Addr,
-    imap_port: u16,
-    imaps_port: u16,
-    doveadm_port: u16,
-) -> bool {
-    for (address, port) in [(address, imaps_port), (Ipv4Addr::LOCALHOST, doveadm_port)] {
-        if TcpStream::connect((address, port)).await.is_err() {
-            return false;
-        }
-    }
-    // The plaintext port answers with a greeting once a login process serves it.
-    let Ok(stream) = TcpStream::connect((address, imap_port)).await else {
-        return false;
-    };
-    let mut line = String::new();
-    let mut reader = BufReader::new(stream);
-    matches!(
-        tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line)).await,
-        Ok(Ok(n)) if n > 0 && line.starts_with("* OK")
-    )
 }
