@@ -1,5 +1,5 @@
-//! The connection test against real servers: a real Dovecot (tests/support/dovecot, 2.3 and 2.4) per
-//! situation, configured to misbehave in exactly one way, plus the few situations no
+//! The connection test against real servers: a real Dovecot (tests/support/dovecot, 2.3
+//! and 2.4) per situation, configured to misbehave in exactly one way, plus the few situations no
 //! Dovecot can produce (nothing listening, no greeting, no such host, OAuth only), served
 //! by tiny stand-ins. Every check goes through `POST /api/check` and must end with the
 //! right verdict within its time limit: the configured `check_total_timeout_secs`, measured
