@@ -87,10 +87,8 @@ fn the_generated_files_load_in_each_versions_stock_configuration() {
                 let path = etc.join(&file.path);
                 std::fs::create_dir_all(path.parent().unwrap()).unwrap();
                 // deploy/dovecot/README.md, SQLite: uncomment the auth-worker group block.
-                let block = "#service auth-worker {\n#  extra_groups = mailkeys\n#}\n";
                 let contents = if kind == DatabaseKind::Sqlite && file.path.starts_with("conf.d/") {
-                    assert!(file.contents.contains(block), "{}", file.contents);
-                    file.contents.replace(block, &block.replace('#', ""))
+                    crate::dovecot::uncomment_block(&file.contents, "service auth-worker {")
                 } else {
                     file.contents
                 };

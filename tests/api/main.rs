@@ -15,6 +15,7 @@ mod dovecot_cli;
 mod dovecot_config;
 mod dovecot_db;
 mod dovecot_generated;
+mod dovecot_permissions;
 mod dovecot_scopes;
 mod dovecot_selfcheck;
 mod faults;

@@ -38,6 +38,13 @@ pub(super) fn write_config(
     } else {
         "no"
     };
+    // Test only, unless a test checks the file permissions the README asks for: the test
+    // databases live in root-only temporary directories.
+    let auth_worker = if opts.auth_worker_as_root {
+        "service auth-worker {\n  user = root\n}\n"
+    } else {
+        ""
+    };
     let mut conf = String::new();
     match install.version {
         DovecotVersion::V2_3 => write!(
@@ -73,11 +80,7 @@ service imap-login {{
     ssl = yes
   }}
 }}
-# Test only: the test databases live in root-only temporary directories.
-service auth-worker {{
-  user = root
-}}
-!include {include}
+{auth_worker}!include {include}
 "#
         ),
         DovecotVersion::V2_4 => write!(
@@ -121,11 +124,7 @@ service imap-login {{
     ssl = yes
   }}
 }}
-# Test only: the test databases live in root-only temporary directories.
-service auth-worker {{
-  user = root
-}}
-!include {include}
+{auth_worker}!include {include}
 "#
         ),
     }
@@ -325,4 +324,28 @@ pub fn setting(text: &str, key: &str) -> Option<String> {
         let (name, value) = line.split_once('=')?;
         (name.trim() == key && !line.trim_start().starts_with('#')).then(|| value.trim().to_owned())
     })
+}
+
+/// `text` with the commented block that starts with the line `#{first}` uncommented, up to
+/// and including its closing `#}`, as deploy/dovecot/README.md tells admins to do. Panics
+/// when there is no such block.
+pub fn uncomment_block(text: &str, first: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    let mut found = false;
+    for line in text.lines() {
+        if !inside && line == format!("#{first}") {
+            inside = true;
+            found = true;
+        }
+        if inside {
+            out.push_str(line.strip_prefix('#').unwrap_or(line));
+            inside = line != "#}";
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    assert!(found, "no commented block `#{first}` in:\n{text}");
+    out
 }

@@ -43,6 +43,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::net::TcpStream;
 
+pub use files::uncomment_block;
 pub use imap::{ImapSession, TlsStream};
 pub use install::Install;
 pub use mailkeys::dovecot::DovecotVersion;
@@ -81,6 +82,9 @@ pub struct DovecotOptions {
     pub policy_secret: Option<String>,
     /// Enables Dovecot's auth cache (positive and negative entries kept for an hour).
     pub auth_cache: bool,
+    /// The auth worker runs as root (the default: test databases live in root-only
+    /// folders); `false` keeps Dovecot's own user, for a test of the README's permissions.
+    pub auth_worker_as_root: bool,
     /// The server certificate the IMAP listeners present.
     pub cert: CertChoice,
     /// `ssl = required` instead of `ssl = yes`. Measured on 2.3.19: this changes nothing for
@@ -139,6 +143,7 @@ impl DovecotOptions {
             policy_url: None,
             policy_secret: None,
             auth_cache: false,
+            auth_worker_as_root: true,
             cert: CertChoice::Default,
             ssl_required: false,
             listen_address: Ipv4Addr::LOCALHOST,
