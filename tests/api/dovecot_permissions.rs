@@ -116,11 +116,12 @@ async fn the_readmes_sqlite_group_setup_lets_dovecot_2_4_read_and_nothing_else_d
             .unwrap();
         let workers: Vec<String> = String::from_utf8_lossy(&ps.stdout)
             .lines()
-            .filter(|l| l.contains(&format!("auth-worker")) && l.contains("dovecot"))
+            // Process titles name the instance: `dovecot-mailkeys-test-PORT/auth -w`.
+            .filter(|l| l.contains(&format!("mailkeys-test-{}/auth -w", dovecot.imap_port)))
             .map(str::to_owned)
             .collect();
         assert!(
-            workers.iter().all(|l| !l.starts_with("root")),
+            !workers.is_empty() && workers.iter().all(|l| !l.starts_with("root")),
             "auth workers run as root: {workers:?}"
         );
     }
