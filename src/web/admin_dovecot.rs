@@ -95,7 +95,8 @@ async fn status(state: &AppState) -> AppResult<Vec<StatusLine>> {
                     ),
                     None => "not flushed while the version is unknown".into(),
                 },
-                problem: !version.is_some_and(|v| v.can_flush_auth_cache()),
+                // On 2.4 this is how it must be, not a fault: the generated files keep it off.
+                problem: version.is_none(),
             });
         }
     }

@@ -10,11 +10,11 @@ use crate::helpers::*;
 use crate::imap_logins::dovecot_db;
 use crate::{each_dovecot, each_version};
 
-const ADMIN: &str = "root@example.org";
+pub(crate) const ADMIN: &str = "root@example.org";
 const POLICY_SECRET: &str = "selfcheck-policy-secret";
 
 /// How Mailkeys and Dovecot are wired for one test; `Default` is a correct setup.
-struct Wiring {
+pub(crate) struct Wiring {
     /// Mailkeys' database; `None`: a fresh one.
     database: Option<(tempfile::TempDir, String)>,
     /// Where Dovecot reads; `None`: Mailkeys' own database.
@@ -40,12 +40,12 @@ impl Default for Wiring {
     }
 }
 
-struct Wired {
-    app: TestApp,
-    dovecot: Dovecot,
+pub(crate) struct Wired {
+    pub app: TestApp,
+    pub dovecot: Dovecot,
 }
 
-async fn wired(
+pub(crate) async fn wired(
     version: DovecotVersion,
     backend: Backend,
     tweak: impl FnOnce(&mut Wiring),
