@@ -317,6 +317,25 @@ mod tests {
 
     #[test]
     #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type
+    fn the_dovecot_version_is_read_from_the_environment_and_the_file() {
+        figment::Jail::expect_with(|jail| {
+            // The environment provider types 2.4 as a number.
+            jail.set_env("MAILKEYS_DOVECOT_VERSION", "2.4");
+            let settings = Settings::load(None).expect("loads");
+            assert_eq!(settings.dovecot_version, Some(DovecotVersion::V2_4));
+            jail.set_env("MAILKEYS_DOVECOT_VERSION", "2.2");
+            assert!(Settings::load(None).is_err());
+            Ok(())
+        });
+        let from_file: Settings = Figment::new()
+            .merge(Toml::string("dovecot_version = \"2.3\""))
+            .extract()
+            .unwrap();
+        assert_eq!(from_file.dovecot_version, Some(DovecotVersion::V2_3));
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type
     fn a_numeric_secret_from_the_environment_is_read_as_text() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("MAILKEYS_POLICY_LISTEN", "127.0.0.1:8081");

@@ -188,6 +188,25 @@ mod tests {
     }
 
     #[test]
+    fn missing_secrets_are_generated_fresh_each_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("m.db");
+        std::fs::write(&db, b"").unwrap();
+        let s = settings(&format!("sqlite://{}", db.display()));
+        let options = GeneratorOptions::new(DovecotVersion::V2_4);
+        let (a, b) = (
+            from_settings(&s, &options).unwrap(),
+            from_settings(&s, &options).unwrap(),
+        );
+        let (pa, pb) = (a.policy.unwrap(), b.policy.unwrap());
+        assert_eq!(pa.listen, "127.0.0.1:8025");
+        assert_eq!(a.doveadm.port, "8026");
+        assert_eq!(pa.secret.len(), 32);
+        assert_ne!(pa.secret, pb.secret);
+        assert_ne!(a.doveadm.api_key, b.doveadm.api_key);
+    }
+
+    #[test]
     fn configured_secrets_and_ports_are_reused() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("m.db");
