@@ -14,15 +14,44 @@ use crate::helpers::Backend;
 use crate::{each_dovecot, each_version};
 
 async fn logins_revocation_and_policy_reports(version: DovecotVersion, backend: Backend) {
+    logins_revocation_and_policy_reports_in(version, backend, false).await
+}
+
+/// The same in the distribution's own configuration, the generated files installed as
+/// deploy/dovecot/README.md says (other passdbs disabled as it says, per version).
+async fn the_same_in_the_distributions_stock_configuration(
+    version: DovecotVersion,
+    backend: Backend,
+) {
+    logins_revocation_and_policy_reports_in(version, backend, true).await
+}
+each_dovecot!(the_same_in_the_distributions_stock_configuration);
+
+async fn logins_revocation_and_policy_reports_in(
+    version: DovecotVersion,
+    backend: Backend,
+    stock_layout: bool,
+) {
     let db = TestDb::new(version, backend == Backend::Postgres).await;
     let (phone, _, _) = alice(&db).await;
     let policy = PolicyRecorder::start().await;
     let dovecot = Dovecot::start(DovecotOptions {
         policy_url: Some(policy.url.clone()),
         policy_secret: Some("policy-secret".into()),
+        stock_layout,
         ..DovecotOptions::new(version, db.dovecot_db())
     })
     .await;
+    if stock_layout {
+        assert!(dovecot.config_path().ends_with("etc-dovecot/dovecot.conf"));
+        // PAM is out of the chain: a system account is not even looked up there.
+        let root = dovecot
+            .auth_test("root", "not-the-password", "imap", "10.99.0.1")
+            .await;
+        assert!(!root.ok, "{}", root.output);
+        let log = dovecot.log_with("10.99.0.1").await;
+        assert!(!log.contains("pam_authenticate"), "PAM was asked:\n{log}");
+    }
 
     let mut held = dovecot
         .imap_login("Alice@Example.org", PHONE)

@@ -22,6 +22,15 @@ pub(super) fn write_config(
     doveadm_port: u16,
     doveadm_api_key: &str,
 ) -> PathBuf {
+    if opts.stock_layout {
+        return super::stock::write_stock_config(
+            install,
+            root,
+            opts,
+            [imap_port, imaps_port, doveadm_port],
+            doveadm_api_key,
+        );
+    }
     let include = match (&opts.baseline_passwd_file, &opts.generated) {
         (Some(users), _) => {
             write_baseline_files(install, root, users, doveadm_port, doveadm_api_key)
@@ -141,15 +150,14 @@ service imap-login {{
     path
 }
 
-/// The generator's files for this instance; returns the path of the `conf.d` file to
-/// include.
-fn write_mailkeys_files(
+/// The generator's configuration for this instance, its files to be installed in `etc_dir`.
+pub(super) fn mailkeys_config(
     install: &Install,
-    root: &Path,
     opts: &DovecotOptions,
+    etc_dir: String,
     doveadm_port: u16,
     doveadm_api_key: &str,
-) -> PathBuf {
+) -> DovecotConfig {
     let database = match &opts.db {
         DovecotDb::Sqlite(path) => DovecotDatabase::Sqlite {
             path: install.inside(path),
@@ -190,29 +198,52 @@ fn write_mailkeys_files(
             nonce: random_hex(16),
         }
     });
-    let config = DovecotConfig {
+    DovecotConfig {
         version: install.version,
         database,
-        etc_dir: install.inside(root),
+        etc_dir,
         policy,
         doveadm: DoveadmLink {
             listen: "127.0.0.1".into(),
             port: doveadm_port.to_string(),
             api_key: doveadm_api_key.to_owned(),
         },
-    };
+    }
+}
+
+/// The generator's files for this instance; returns the path of the `conf.d` file to
+/// include.
+fn write_mailkeys_files(
+    install: &Install,
+    root: &Path,
+    opts: &DovecotOptions,
+    doveadm_port: u16,
+    doveadm_api_key: &str,
+) -> PathBuf {
+    let config = mailkeys_config(
+        install,
+        opts,
+        install.inside(root),
+        doveadm_port,
+        doveadm_api_key,
+    );
+    write_rendered(&config, root);
+    root.join("conf.d/90-mailkeys.conf")
+}
+
+/// Writes the generator's files under `dir` (mode 0600: they hold secrets).
+pub(super) fn write_rendered(config: &DovecotConfig, dir: &Path) {
     for file in config
         .render()
         .expect("the generator renders the test values")
     {
-        let path = root.join(&file.path);
+        let path = dir.join(&file.path);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).unwrap();
         }
         std::fs::write(&path, file.contents).unwrap();
         set_mode(&path, 0o600); // as README.md asks: it holds secrets
     }
-    root.join("conf.d/90-mailkeys.conf")
 }
 
 /// The benchmark baseline (`DovecotOptions::baseline_passwd_file`): a passwd-file passdb

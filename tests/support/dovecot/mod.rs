@@ -32,6 +32,7 @@ pub mod install;
 mod maildir;
 mod policy;
 mod process;
+mod stock;
 mod util;
 
 use std::net::Ipv4Addr;
@@ -85,6 +86,10 @@ pub struct DovecotOptions {
     /// The auth worker runs as root (the default: test databases live in root-only
     /// folders); `false` keeps Dovecot's own user, for a test of the README's permissions.
     pub auth_worker_as_root: bool,
+    /// Install the generated files into a copy of the distribution's own `/etc/dovecot` (of
+    /// this version) the way deploy/dovecot/README.md says, instead of the harness's small
+    /// top-level file; `local.conf` then only moves the instance to test paths and ports.
+    pub stock_layout: bool,
     /// The server certificate the IMAP listeners present.
     pub cert: CertChoice,
     /// `ssl = required` instead of `ssl = yes`. Measured on 2.3.19: this changes nothing for
@@ -144,6 +149,7 @@ impl DovecotOptions {
             policy_secret: None,
             auth_cache: false,
             auth_worker_as_root: true,
+            stock_layout: false,
             cert: CertChoice::Default,
             ssl_required: false,
             listen_address: Ipv4Addr::LOCALHOST,
