@@ -17,11 +17,11 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
-pub mod credentials;
 pub mod domain;
 pub mod dovecot;
 pub mod error;
 pub mod imap;
+pub mod services;
 pub mod startup;
 pub mod store;
 pub mod web;

@@ -12,6 +12,7 @@ use crate::domain::hashing::Hasher;
 use crate::domain::random::{random_token, token_digest};
 use crate::dovecot::doveadm::Doveadm;
 use crate::dovecot::status::DovecotStatus;
+use crate::services::Services;
 use crate::store::{setup_tokens, users, Db};
 use crate::web::rate_limit::RateLimits;
 use crate::web::{self, AppState};
@@ -67,13 +68,15 @@ pub async fn build_with_clock(
         ));
     }
     let state = AppState {
-        dovecot_status,
+        services: Services {
+            db,
+            hasher,
+            settings: Arc::new(settings),
+            clock,
+            doveadm,
+            dovecot_status,
+        },
         limits,
-        db,
-        hasher,
-        settings: Arc::new(settings),
-        clock,
-        doveadm,
     };
     Ok(Application {
         listener,
@@ -97,7 +100,7 @@ impl Application {
     /// Serves until Ctrl-C or SIGTERM.
     pub async fn run(self) -> anyhow::Result<()> {
         if let Some(listener) = self.policy_listener {
-            let policy = crate::dovecot::policy::router(self.state.clone());
+            let policy = crate::dovecot::policy::router(self.state.services.clone());
             tokio::spawn(async move {
                 if let Err(err) = axum::serve(listener, policy).await {
                     tracing::error!(error = %err, "the Dovecot policy listener stopped");

@@ -17,15 +17,15 @@ use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
+use crate::services::Services;
 use crate::store::dovecot_reports::{self, ReportKind};
 use crate::store::imap_logins::{self, Use};
-use crate::web::AppState;
 
 /// The header Dovecot sends (`auth_policy_server_api_header = X-Mailkeys-Policy-Secret:…`).
 pub const SECRET_HEADER: &str = "x-mailkeys-policy-secret";
 pub const PATH: &str = "/dovecot/auth-policy";
 
-pub fn router(state: AppState) -> Router {
+pub fn router(state: Services) -> Router {
     Router::new().route(PATH, post(report)).with_state(state)
 }
 
@@ -44,7 +44,7 @@ pub struct Report {
     success: Option<bool>,
 }
 
-fn authorised(state: &AppState, headers: &HeaderMap) -> bool {
+fn authorised(state: &Services, headers: &HeaderMap) -> bool {
     let Some(secret) = state.settings.policy_secret.as_ref() else {
         return false;
     };
@@ -63,7 +63,7 @@ fn authorised(state: &AppState, headers: &HeaderMap) -> bool {
 }
 
 async fn report(
-    State(state): State<AppState>,
+    State(state): State<Services>,
     headers: HeaderMap,
     Json(report): Json<Report>,
 ) -> Response {
@@ -85,7 +85,7 @@ async fn report(
 }
 
 /// Writes when reports last arrived (at most once a second per kind), for the self-check.
-async fn note_report(state: &AppState, kind: ReportKind) {
+async fn note_report(state: &Services, kind: ReportKind) {
     let now = state.now();
     if state.dovecot_status.report_needs_writing(kind, now) {
         if let Err(err) = dovecot_reports::record(&state.db, kind, now).await {
@@ -94,7 +94,7 @@ async fn note_report(state: &AppState, kind: ReportKind) {
     }
 }
 
-async fn record(state: &AppState, report: &Report) -> Result<(), sqlx::Error> {
+async fn record(state: &Services, report: &Report) -> Result<(), sqlx::Error> {
     let now = state.now();
     let username = report.user.to_ascii_lowercase();
     match report.success {

@@ -13,14 +13,11 @@ use super::client_ip::ClientIp;
 use super::format::{optional_timestamp, timestamp};
 use super::session::{CurrentSession, SignedIn};
 use super::{AppState, Nav};
-use crate::credentials::{self, clean_reason, Actor};
 use crate::domain::app_password::AllowedNets;
-use crate::domain::hashing::Profile;
-use crate::domain::{AppPasswordName, ExpiryChoice, GeneratedAppPassword, Scope};
+use crate::domain::{AppPasswordName, ExpiryChoice, Scope};
 use crate::error::{AppError, AppResult};
-use crate::store::app_passwords::{self, AppPasswordRow, NewAppPassword};
-use crate::store::audit::{self, Entry, Event};
-use crate::store::is_unique_violation;
+use crate::services::credentials::{self, clean_reason, Actor, NewPassword, NotCreated};
+use crate::store::app_passwords::{self, AppPasswordRow};
 
 pub struct AppPasswordView {
     pub id: i64,
@@ -174,14 +171,7 @@ impl CreatedPage {
     }
 }
 
-struct ValidCreate {
-    name: AppPasswordName,
-    expiry: ExpiryChoice,
-    scope: Scope,
-    nets: Option<AllowedNets>,
-}
-
-fn validate(form: &CreateForm) -> Result<ValidCreate, String> {
+fn validate(form: &CreateForm) -> Result<NewPassword, String> {
     let name = AppPasswordName::parse(&form.name).map_err(|e| e.to_string())?;
     let expiry = ExpiryChoice::parse(&form.expires)
         .ok_or("Choose when the password expires from the list.")?;
@@ -192,7 +182,7 @@ fn validate(form: &CreateForm) -> Result<ValidCreate, String> {
     }
     .ok_or("Choose what the password may be used for from the list.")?;
     let nets = AllowedNets::parse(&form.allowed_nets).map_err(|e| e.to_string())?;
-    Ok(ValidCreate {
+    Ok(NewPassword {
         name,
         expiry,
         scope,
@@ -201,8 +191,6 @@ fn validate(form: &CreateForm) -> Result<ValidCreate, String> {
 }
 
 const DUPLICATE_NAME: &str = "You already have an active app password with this name. Pick another name or revoke the old one.";
-/// Lookup ids are random (30 bits); a clash within one user's ids is rare but possible.
-const LOOKUP_ID_ATTEMPTS: usize = 5;
 
 pub async fn create(
     State(state): State<AppState>,
@@ -210,83 +198,32 @@ pub async fn create(
     ClientIp(ip): ClientIp,
     Form(form): Form<CreateForm>,
 ) -> AppResult<Response> {
-    let user_id = current.user.id;
-    let valid = match validate(&form) {
+    let new = match validate(&form) {
         Ok(valid) => valid,
         Err(message) => return rejected(&state, &current, form, message).await,
     };
-    if app_passwords::name_in_use(&state.db, user_id, valid.name.as_str()).await? {
-        return rejected(&state, &current, form, DUPLICATE_NAME.into()).await;
-    }
-    let now = state.now();
-    let expires_at = valid.expiry.expires_at(now);
-    for _ in 0..LOOKUP_ID_ATTEMPTS {
-        let generated = GeneratedAppPassword::generate().map_err(AppError::internal)?;
-        let hash = state
-            .hasher
-            .hash(Profile::App, generated.plaintext.clone())
-            .await
-            .map_err(AppError::internal)?;
-        let mut tx = state.db.begin().await?;
-        let inserted = app_passwords::insert(
-            &mut *tx,
-            NewAppPassword {
-                user_id,
-                name: valid.name.as_str(),
-                lookup_id: generated.lookup_id.as_str(),
-                password_hash: &hash,
-                scope: valid.scope.as_str(),
-                allowed_nets: valid.nets.as_ref().map(AllowedNets::as_str),
-                now,
-                expires_at,
-            },
-        )
-        .await;
-        match inserted {
-            Ok(id) => {
-                let detail = format!(
-                    "id {id}, name {:?}, lookup id {}",
-                    valid.name.as_str(),
-                    generated.lookup_id.as_str()
-                );
-                audit::record(
-                    &mut *tx,
-                    Entry {
-                        actor: Some(user_id),
-                        subject: Some(user_id),
-                        event: Event::AppPasswordCreated,
-                        detail,
-                        ip: Some(&ip),
-                    },
-                    now,
-                )
-                .await?;
-                tx.commit().await?;
-                let page = CreatedPage {
-                    nav: Nav::of(&current),
-                    name: valid.name.as_str().to_owned(),
-                    password: generated.plaintext,
-                    username: current.user.email.clone(),
-                    imap_host: state.settings.imap_host.clone(),
-                    imap_port: state.settings.imap_port,
-                    expires: optional_timestamp(expires_at, "Never"),
-                    scope: valid.scope.label(),
-                };
-                return Ok((StatusCode::CREATED, page).into_response());
-            }
-            Err(e) if is_unique_violation(&e) => {
-                drop(tx);
-                // Either a concurrent request took the name, or the lookup id clashed.
-                if app_passwords::name_in_use(&state.db, user_id, valid.name.as_str()).await? {
-                    return rejected(&state, &current, form, DUPLICATE_NAME.into()).await;
-                }
-            }
-            Err(e) => return Err(e.into()),
+    let actor = Actor {
+        user_id: current.user.id,
+        ip: &ip,
+    };
+    match credentials::create(&state, &current.user, &new, actor).await? {
+        Ok(created) => {
+            let page = CreatedPage {
+                nav: Nav::of(&current),
+                name: new.name.as_str().to_owned(),
+                password: created.plaintext,
+                username: current.user.email.clone(),
+                imap_host: state.settings.imap_host.clone(),
+                imap_port: state.settings.imap_port,
+                expires: optional_timestamp(created.expires_at, "Never"),
+                scope: new.scope.label(),
+            };
+            Ok((StatusCode::CREATED, page).into_response())
+        }
+        Err(NotCreated::DuplicateName) => {
+            rejected(&state, &current, form, DUPLICATE_NAME.into()).await
         }
     }
-    Err(AppError::internal(anyhow::anyhow!(
-        "no free lookup id after {LOOKUP_ID_ATTEMPTS} attempts"
-    )))
 }
 
 async fn rejected(
@@ -473,37 +410,11 @@ pub async fn edit(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
-    let user_id = current.user.id;
-    let mut tx = state.db.begin().await?;
-    if !app_passwords::update_limits(
-        &mut *tx,
-        user_id,
-        id,
-        scope.as_str(),
-        nets.as_ref().map(AllowedNets::as_str),
-    )
-    .await?
-    {
-        return Err(AppError::NotFound);
-    }
-    let detail = format!(
-        "id {id}, scope {}, networks {}",
-        scope.as_str(),
-        nets.as_ref().map_or("anywhere", AllowedNets::as_str)
-    );
-    audit::record(
-        &mut *tx,
-        Entry {
-            actor: Some(user_id),
-            subject: Some(user_id),
-            event: Event::AppPasswordLimitsChanged,
-            detail,
-            ip: Some(&ip),
-        },
-        state.now(),
-    )
-    .await?;
-    tx.commit().await?;
-    let sync = credentials::sync_mail_server(&state, &current.user, true).await;
+    let actor = Actor {
+        user_id: current.user.id,
+        ip: &ip,
+    };
+    let sync =
+        credentials::update_limits(&state, &current.user, id, scope, nets.as_ref(), actor).await?;
     Ok(Redirect::to(&format!("/?done=limits&sessions={}", sync.as_query())).into_response())
 }

@@ -28,29 +28,22 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
-use crate::clock::SharedClock;
-use crate::config::Settings;
-use crate::domain::hashing::Hasher;
-use crate::dovecot::doveadm::Doveadm;
 use crate::error::{render_error, AppError};
-use crate::store::Db;
+use crate::services::Services;
 
+/// What the handlers share: the services (reached through `Deref`: `state.db`,
+/// `state.settings`, `state.now()` …) and the web's own per-instance rate limits.
 #[derive(Clone)]
 pub struct AppState {
-    pub db: Db,
-    pub hasher: Hasher,
-    pub settings: Arc<Settings>,
-    pub clock: SharedClock,
-    /// The doveadm HTTP API, when configured: flushes Dovecot's cache and kicks sessions.
-    pub doveadm: Option<Doveadm>,
-    /// What this instance has seen of Dovecot (doveadm probe, policy reports).
-    pub dovecot_status: Arc<crate::dovecot::status::DovecotStatus>,
+    pub services: Services,
     pub limits: Arc<rate_limit::RateLimits>,
 }
 
-impl AppState {
-    pub fn now(&self) -> i64 {
-        self.clock.now()
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
     }
 }
 

@@ -1,0 +1,267 @@
+//! App passwords: create, change limits, revoke one or all, for users and admins alike.
+//! Each is one transaction that changes the rows and writes the audit entry together,
+//! followed by telling Dovecot (session kick, and cache flush where it can) once the change
+//! is committed.
+
+use secrecy::SecretString;
+
+use crate::domain::app_password::AllowedNets;
+use crate::domain::hashing::Profile;
+use crate::domain::{AppPasswordName, ExpiryChoice, GeneratedAppPassword, Scope, Username};
+use crate::dovecot::doveadm::{self, SessionSync};
+use crate::error::{AppError, AppResult};
+use crate::services::Services;
+use crate::store::app_passwords::{self, NewAppPassword, Revocation};
+use crate::store::audit::{self, Entry, Event};
+use crate::store::is_unique_violation;
+use crate::store::users::UserRow;
+
+/// Who is acting, from where.
+pub struct Actor<'a> {
+    pub user_id: i64,
+    pub ip: &'a str,
+}
+
+/// Flushes Dovecot's cache for `owner` and, if `kick`, ends their live IMAP sessions.
+pub async fn sync_mail_server(state: &Services, owner: &UserRow, kick: bool) -> SessionSync {
+    match Username::parse(&owner.email) {
+        Ok(user) => doveadm::end_sessions(state.doveadm.as_ref(), &user, kick).await,
+        Err(_) => SessionSync::Failed,
+    }
+}
+
+/// Revokes one live app password of `owner`. `NotFound` if it is not theirs or not live.
+pub async fn revoke_one(
+    state: &Services,
+    owner: &UserRow,
+    id: i64,
+    actor: Actor<'_>,
+    reason: &str,
+) -> AppResult<SessionSync> {
+    let row = app_passwords::find_for_user(&state.db, owner.id, id).await?;
+    let Some(row) = row.filter(|r| r.revoked_at.is_none()) else {
+        return Err(AppError::NotFound);
+    };
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    let revocation = Revocation {
+        user_id: owner.id,
+        by: actor.user_id,
+        reason,
+        now,
+    };
+    if !app_passwords::revoke(&mut *tx, id, &revocation).await? {
+        return Err(AppError::NotFound);
+    }
+    let detail = format!(
+        "id {id}, name {:?}, lookup id {}, reason {reason:?}",
+        row.name, row.lookup_id
+    );
+    audit::record(
+        &mut *tx,
+        Entry {
+            actor: Some(actor.user_id),
+            subject: Some(owner.id),
+            event: Event::AppPasswordRevoked,
+            detail,
+            ip: Some(actor.ip),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    // Dovecot can only end sessions per user, not per credential: the owner's other devices
+    // reconnect by themselves with their own passwords; the revoked one cannot.
+    Ok(sync_mail_server(state, owner, true).await)
+}
+
+/// Revokes every live app password of `owner`; returns how many and what Dovecot did.
+pub async fn revoke_all(
+    state: &Services,
+    owner: &UserRow,
+    actor: Actor<'_>,
+    reason: &str,
+) -> AppResult<(u64, SessionSync)> {
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    let count = app_passwords::revoke_all(
+        &mut *tx,
+        &Revocation {
+            user_id: owner.id,
+            by: actor.user_id,
+            reason,
+            now,
+        },
+    )
+    .await?;
+    let detail = format!("{count} revoked, reason {reason:?}");
+    audit::record(
+        &mut *tx,
+        Entry {
+            actor: Some(actor.user_id),
+            subject: Some(owner.id),
+            event: Event::AllAppPasswordsRevoked,
+            detail,
+            ip: Some(actor.ip),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((count, sync_mail_server(state, owner, true).await))
+}
+
+/// A free-text reason, cut to a sane size and stripped of control characters.
+pub fn clean_reason(reason: &str) -> String {
+    reason
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+/// A new app password as the user asked for it (already parsed).
+pub struct NewPassword {
+    pub name: AppPasswordName,
+    pub expiry: ExpiryChoice,
+    pub scope: Scope,
+    pub nets: Option<AllowedNets>,
+}
+
+/// A stored app password, with its plaintext: shown once, never kept.
+pub struct Created {
+    pub id: i64,
+    pub plaintext: SecretString,
+    pub expires_at: Option<i64>,
+}
+
+/// Why a new app password was not made, in terms the user can act on.
+#[derive(Debug)]
+pub enum NotCreated {
+    /// The owner has a live app password with this name.
+    DuplicateName,
+}
+
+/// Lookup ids are random (30 bits); a clash within one user's ids is rare but possible.
+const LOOKUP_ID_ATTEMPTS: usize = 5;
+
+/// Generates, hashes and stores an app password for `owner`, with its audit entry.
+pub async fn create(
+    state: &Services,
+    owner: &UserRow,
+    new: &NewPassword,
+    actor: Actor<'_>,
+) -> AppResult<Result<Created, NotCreated>> {
+    if app_passwords::name_in_use(&state.db, owner.id, new.name.as_str()).await? {
+        return Ok(Err(NotCreated::DuplicateName));
+    }
+    let now = state.now();
+    let expires_at = new.expiry.expires_at(now);
+    for _ in 0..LOOKUP_ID_ATTEMPTS {
+        let generated = GeneratedAppPassword::generate().map_err(AppError::internal)?;
+        let hash = state
+            .hasher
+            .hash(Profile::App, generated.plaintext.clone())
+            .await
+            .map_err(AppError::internal)?;
+        let mut tx = state.db.begin().await?;
+        let inserted = app_passwords::insert(
+            &mut *tx,
+            NewAppPassword {
+                user_id: owner.id,
+                name: new.name.as_str(),
+                lookup_id: generated.lookup_id.as_str(),
+                password_hash: &hash,
+                scope: new.scope.as_str(),
+                allowed_nets: new.nets.as_ref().map(AllowedNets::as_str),
+                now,
+                expires_at,
+            },
+        )
+        .await;
+        match inserted {
+            Ok(id) => {
+                let detail = format!(
+                    "id {id}, name {:?}, lookup id {}",
+                    new.name.as_str(),
+                    generated.lookup_id.as_str()
+                );
+                audit::record(
+                    &mut *tx,
+                    Entry {
+                        actor: Some(actor.user_id),
+                        subject: Some(owner.id),
+                        event: Event::AppPasswordCreated,
+                        detail,
+                        ip: Some(actor.ip),
+                    },
+                    now,
+                )
+                .await?;
+                tx.commit().await?;
+                return Ok(Ok(Created {
+                    id,
+                    plaintext: generated.plaintext,
+                    expires_at,
+                }));
+            }
+            Err(e) if is_unique_violation(&e) => {
+                drop(tx);
+                // Either a concurrent request took the name, or the lookup id clashed.
+                if app_passwords::name_in_use(&state.db, owner.id, new.name.as_str()).await? {
+                    return Ok(Err(NotCreated::DuplicateName));
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::internal(anyhow::anyhow!(
+        "no free lookup id after {LOOKUP_ID_ATTEMPTS} attempts"
+    )))
+}
+
+/// Changes scope and networks of a live app password of `owner`; Dovecot's sessions of the
+/// owner are kicked (and its cache flushed where it can be), so a narrower limit applies to
+/// connections already open too. `NotFound` if it is not theirs or not live.
+pub async fn update_limits(
+    state: &Services,
+    owner: &UserRow,
+    id: i64,
+    scope: Scope,
+    nets: Option<&AllowedNets>,
+    actor: Actor<'_>,
+) -> AppResult<SessionSync> {
+    let mut tx = state.db.begin().await?;
+    if !app_passwords::update_limits(
+        &mut *tx,
+        owner.id,
+        id,
+        scope.as_str(),
+        nets.map(AllowedNets::as_str),
+    )
+    .await?
+    {
+        return Err(AppError::NotFound);
+    }
+    let detail = format!(
+        "id {id}, scope {}, networks {}",
+        scope.as_str(),
+        nets.map_or("anywhere", AllowedNets::as_str)
+    );
+    audit::record(
+        &mut *tx,
+        Entry {
+            actor: Some(actor.user_id),
+            subject: Some(owner.id),
+            event: Event::AppPasswordLimitsChanged,
+            detail,
+            ip: Some(actor.ip),
+        },
+        state.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(sync_mail_server(state, owner, true).await)
+}
