@@ -175,7 +175,7 @@ async fn add_user(
     } else {
         bail!("no terminal to prompt on: use --password-stdin or --generate");
     };
-    let words = crate::web::auth::email_words(&email);
+    let words = crate::domain::username::email_words(&email);
     check_new_password(&password, settings.min_password_length, &words)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let db = Db::connect(&settings.database_url).await?;

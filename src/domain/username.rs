@@ -59,6 +59,18 @@ impl fmt::Debug for Username {
     }
 }
 
+/// Words an attacker would try first against this account's password.
+pub fn email_words(email: &Username) -> Vec<&str> {
+    let mut words = vec![email.as_str()];
+    words.extend(
+        email
+            .as_str()
+            .split(['@', '.', '_', '-', '+'])
+            .filter(|w| w.len() > 2),
+    );
+    words
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

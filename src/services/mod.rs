@@ -3,6 +3,7 @@
 //! entry and its Dovecot sync (kick, cache flush). Nothing here imports `web`: handlers
 //! parse input, call a service, and render.
 
+pub mod account;
 pub mod credentials;
 
 use std::sync::Arc;

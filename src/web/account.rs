@@ -7,23 +7,18 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::admin::ActivityView;
-use super::auth::email_words;
 use super::client_ip::ClientIp;
 use super::format::timestamp;
 use super::session::{CurrentSession, SignedIn};
 use super::{AppState, Nav};
-use crate::domain::hashing::Profile;
-use crate::domain::password_policy::{check_new_password, within_max_length, Rejected};
-use crate::domain::Username;
-use crate::error::{AppError, AppResult};
-use crate::services::credentials;
-use crate::store::app_passwords::{self, Revocation};
-use crate::store::audit::{self, Entry, Event};
-use crate::store::{imap_logins, sessions, users};
+use crate::error::AppResult;
+use crate::services::account::{self, PasswordChange};
+use crate::services::credentials::Actor;
+use crate::store::{audit, imap_logins};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "account/index.page.html")]
@@ -98,120 +93,38 @@ pub async fn change_password(
     ClientIp(ip): ClientIp,
     Form(form): Form<ChangePasswordForm>,
 ) -> AppResult<Response> {
-    let user_id = current.user.id;
-    let now = state.now();
-    if !within_max_length(&form.current) || !within_max_length(&form.new) {
-        return refuse(
-            &state,
-            &current,
-            Rejected::TooLong.to_string(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
-    let stored = users::password_hash(&state.db, user_id).await?;
-    let current_ok = state
-        .hasher
-        .verify(form.current.clone(), stored)
-        .await
-        .map_err(AppError::internal)?;
-    if !current_ok {
-        audit::record(
-            &state.db.pool,
-            Entry {
-                actor: Some(user_id),
-                subject: Some(user_id),
-                event: Event::PasswordChangeFailed,
-                detail: "wrong current password".into(),
-                ip: Some(&ip),
-            },
-            now,
-        )
-        .await?;
-        return refuse(
-            &state,
-            &current,
-            "Your current password is incorrect.".into(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
-    if form.new.expose_secret() == form.current.expose_secret() {
-        return refuse(
-            &state,
-            &current,
-            Rejected::SameAsCurrent.to_string(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
-    if form.new.expose_secret() != form.confirm.expose_secret() {
-        return refuse(
-            &state,
-            &current,
-            "The two new passwords differ.".into(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
-    let email = Username::parse(&current.user.email).map_err(AppError::internal)?;
-    if let Err(e) = check_new_password(
-        &form.new,
-        state.settings.min_password_length,
-        &email_words(&email),
-    ) {
-        return refuse(
-            &state,
-            &current,
-            e.to_string(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
-    let hash = state
-        .hasher
-        .hash(Profile::Main, form.new)
-        .await
-        .map_err(AppError::internal)?;
-    let revoke_all = form.revoke_app_passwords.is_some();
-    let mut tx = state.db.begin().await?;
-    users::set_password(&mut *tx, user_id, &hash, now).await?;
-    let ended = sessions::delete_for_user(&mut *tx, user_id, Some(&current.token_digest)).await?;
-    let mut detail = format!("{ended} other sessions ended");
-    if revoke_all {
-        let revocation = Revocation {
-            user_id,
-            by: user_id,
-            reason: "main password rotated",
-            now,
-        };
-        let count = app_passwords::revoke_all(&mut *tx, &revocation).await?;
-        detail.push_str(&format!(", {count} app passwords revoked"));
-    }
-    audit::record(
-        &mut *tx,
-        Entry {
-            actor: Some(user_id),
-            subject: Some(user_id),
-            event: Event::PasswordChanged,
-            detail,
-            ip: Some(&ip),
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    let sync = credentials::sync_mail_server(&state, &current.user, true).await;
-    let done = if revoke_all {
-        "password-and-revoked"
-    } else {
-        "password"
+    let change = PasswordChange {
+        current: form.current,
+        new: form.new,
+        confirm: form.confirm,
+        revoke_app_passwords: form.revoke_app_passwords.is_some(),
     };
-    Ok(Redirect::to(&format!(
-        "/account?done={done}&sessions={}",
-        sync.as_query()
-    ))
-    .into_response())
+    let revoked = change.revoke_app_passwords;
+    let actor = Actor {
+        user_id: current.user.id,
+        ip: &ip,
+    };
+    let result =
+        account::change_password(&state, &current.user, &current.token_digest, change, actor)
+            .await?;
+    match result {
+        Ok(sync) => {
+            let done = if revoked {
+                "password-and-revoked"
+            } else {
+                "password"
+            };
+            Ok(Redirect::to(&format!(
+                "/account?done={done}&sessions={}",
+                sync.as_query()
+            ))
+            .into_response())
+        }
+        Err(refused) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            refuse(&state, &current, refused.to_string(), status).await
+        }
+    }
 }
 
 /// The account page again, with what was wrong with the form.
@@ -236,30 +149,12 @@ pub async fn set_main_imap(
     ClientIp(ip): ClientIp,
     Form(form): Form<MainImapForm>,
 ) -> AppResult<Redirect> {
-    let user_id = current.user.id;
-    let allowed = form.allowed.is_some();
-    let mut tx = state.db.begin().await?;
-    users::set_main_imap_allowed(&mut *tx, user_id, allowed).await?;
-    let detail = if allowed {
-        "main password allowed for IMAP"
-    } else {
-        "main password refused for IMAP"
+    let actor = Actor {
+        user_id: current.user.id,
+        ip: &ip,
     };
-    audit::record(
-        &mut *tx,
-        Entry {
-            actor: Some(user_id),
-            subject: Some(user_id),
-            event: Event::MainImapSetting,
-            detail: detail.into(),
-            ip: Some(&ip),
-        },
-        state.now(),
-    )
-    .await?;
-    tx.commit().await?;
-    // Turning the main password off must also end sessions it opened.
-    let sync = credentials::sync_mail_server(&state, &current.user, !allowed).await;
+    let allowed = form.allowed.is_some();
+    let sync = account::set_main_imap(&state, &current.user, allowed, actor).await?;
     Ok(Redirect::to(&format!(
         "/account?done=imap&sessions={}",
         sync.as_query()

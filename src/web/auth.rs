@@ -276,7 +276,7 @@ pub async fn setup(
     if let Err(e) = check_new_password(
         &form.password,
         state.settings.min_password_length,
-        &email_words(&email),
+        &crate::domain::username::email_words(&email),
     ) {
         return invalid(e.to_string());
     }
@@ -324,16 +324,4 @@ pub async fn setup(
     tx.commit().await?;
     let jar = session::start(&state, jar, user_id, &ip).await?;
     Ok((jar, Redirect::to("/")).into_response())
-}
-
-/// Words an attacker would try first against this account's password.
-pub fn email_words(email: &Username) -> Vec<&str> {
-    let mut words = vec![email.as_str()];
-    words.extend(
-        email
-            .as_str()
-            .split(['@', '.', '_', '-', '+'])
-            .filter(|w| w.len() > 2),
-    );
-    words
 }

@@ -1,0 +1,151 @@
+//! A user's own account: rotating the main password, and whether it may log in over IMAP.
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::credentials::{sync_mail_server, Actor};
+use super::Services;
+use crate::domain::hashing::Profile;
+use crate::domain::password_policy::{check_new_password, within_max_length, Rejected};
+use crate::domain::username::email_words;
+use crate::domain::Username;
+use crate::dovecot::doveadm::SessionSync;
+use crate::error::{AppError, AppResult};
+use crate::store::app_passwords::{self, Revocation};
+use crate::store::audit::{self, Entry, Event};
+use crate::store::users::UserRow;
+use crate::store::{sessions, users};
+
+/// The change-password form, as typed.
+pub struct PasswordChange {
+    pub current: SecretString,
+    pub new: SecretString,
+    pub confirm: SecretString,
+    /// Also revoke every app password.
+    pub revoke_app_passwords: bool,
+}
+
+/// Why a password change was refused; `Display` is the message for the user.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeRefused {
+    #[error("Your current password is incorrect.")]
+    WrongCurrent,
+    #[error("The two new passwords differ.")]
+    Mismatch,
+    #[error("{0}")]
+    Policy(#[from] Rejected),
+}
+
+/// Checks the current password (a wrong one is audited), then sets the new one, ends every
+/// other session of the user (all but `keep_session`, the digest of the one acting), and
+/// revokes every app password if asked, in one transaction; then kicks the IMAP sessions.
+pub async fn change_password(
+    state: &Services,
+    user: &UserRow,
+    keep_session: &str,
+    change: PasswordChange,
+    actor: Actor<'_>,
+) -> AppResult<Result<SessionSync, ChangeRefused>> {
+    let now = state.now();
+    if !within_max_length(&change.current) || !within_max_length(&change.new) {
+        return Ok(Err(Rejected::TooLong.into()));
+    }
+    let stored = users::password_hash(&state.db, user.id).await?;
+    let current_ok = state
+        .hasher
+        .verify(change.current.clone(), stored)
+        .await
+        .map_err(AppError::internal)?;
+    if !current_ok {
+        audit::record(
+            &state.db.pool,
+            Entry {
+                actor: Some(actor.user_id),
+                subject: Some(user.id),
+                event: Event::PasswordChangeFailed,
+                detail: "wrong current password".into(),
+                ip: Some(actor.ip),
+            },
+            now,
+        )
+        .await?;
+        return Ok(Err(ChangeRefused::WrongCurrent));
+    }
+    if change.new.expose_secret() == change.current.expose_secret() {
+        return Ok(Err(Rejected::SameAsCurrent.into()));
+    }
+    if change.new.expose_secret() != change.confirm.expose_secret() {
+        return Ok(Err(ChangeRefused::Mismatch));
+    }
+    let email = Username::parse(&user.email).map_err(AppError::internal)?;
+    if let Err(e) = check_new_password(
+        &change.new,
+        state.settings.min_password_length,
+        &email_words(&email),
+    ) {
+        return Ok(Err(e.into()));
+    }
+    let hash = state
+        .hasher
+        .hash(Profile::Main, change.new)
+        .await
+        .map_err(AppError::internal)?;
+    let mut tx = state.db.begin().await?;
+    users::set_password(&mut *tx, user.id, &hash, now).await?;
+    let ended = sessions::delete_for_user(&mut *tx, user.id, Some(keep_session)).await?;
+    let mut detail = format!("{ended} other sessions ended");
+    if change.revoke_app_passwords {
+        let revocation = Revocation {
+            user_id: user.id,
+            by: actor.user_id,
+            reason: "main password rotated",
+            now,
+        };
+        let count = app_passwords::revoke_all(&mut *tx, &revocation).await?;
+        detail.push_str(&format!(", {count} app passwords revoked"));
+    }
+    audit::record(
+        &mut *tx,
+        Entry {
+            actor: Some(actor.user_id),
+            subject: Some(user.id),
+            event: Event::PasswordChanged,
+            detail,
+            ip: Some(actor.ip),
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(sync_mail_server(state, user, true).await))
+}
+
+/// Lets the user's main password log in over IMAP, or not. Switching it off also ends the
+/// IMAP sessions it may have opened.
+pub async fn set_main_imap(
+    state: &Services,
+    user: &UserRow,
+    allowed: bool,
+    actor: Actor<'_>,
+) -> AppResult<SessionSync> {
+    let mut tx = state.db.begin().await?;
+    users::set_main_imap_allowed(&mut *tx, user.id, allowed).await?;
+    let detail = if allowed {
+        "main password allowed for IMAP"
+    } else {
+        "main password refused for IMAP"
+    };
+    audit::record(
+        &mut *tx,
+        Entry {
+            actor: Some(actor.user_id),
+            subject: Some(user.id),
+            event: Event::MainImapSetting,
+            detail: detail.into(),
+            ip: Some(actor.ip),
+        },
+        state.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(sync_mail_server(state, user, !allowed).await)
+}
