@@ -4,6 +4,7 @@
 //! parse input, call a service, and render.
 
 pub mod account;
+pub mod admin;
 pub mod credentials;
 
 use std::sync::Arc;

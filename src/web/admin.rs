@@ -15,10 +15,11 @@ use super::format::timestamp;
 use super::session::AdminUser;
 use super::{AppState, Nav};
 use crate::error::{AppError, AppResult};
+use crate::services;
 use crate::services::credentials::{self, clean_reason, Actor};
-use crate::store::audit::{self, AuditRow, Entry, Event};
+use crate::store::app_passwords;
+use crate::store::audit::{self, AuditRow};
 use crate::store::users::{self, AdminFlag, UserRow};
-use crate::store::{app_passwords, sessions};
 
 pub struct UserSummary {
     pub id: i64,
@@ -198,22 +199,11 @@ pub async fn end_sessions(
 ) -> AppResult<Redirect> {
     let owner = target(&state, id).await?;
     let keep = (owner.id == admin.user.id).then_some(admin.token_digest.as_str());
-    let mut tx = state.db.begin().await?;
-    let ended = sessions::delete_for_user(&mut *tx, owner.id, keep).await?;
-    audit::record(
-        &mut *tx,
-        Entry {
-            actor: Some(admin.user.id),
-            subject: Some(owner.id),
-            event: Event::SessionsEnded,
-            detail: format!("{ended} browser sessions ended by an admin"),
-            ip: Some(&ip),
-        },
-        state.now(),
-    )
-    .await?;
-    tx.commit().await?;
-    let sync = credentials::sync_mail_server(&state, &owner, true).await;
+    let actor = Actor {
+        user_id: admin.user.id,
+        ip: &ip,
+    };
+    let sync = services::admin::end_sessions(&state, &owner, keep, actor).await?;
     Ok(Redirect::to(&format!(
         "/admin/users/{id}?done=signed-out&sessions={}",
         sync.as_query()
@@ -234,39 +224,22 @@ pub async fn set_flag(
     Form(form): Form<FlagForm>,
 ) -> AppResult<Redirect> {
     let owner = target(&state, id).await?;
-    let on = form.on == "yes";
-    let (flag, event) = match (form.flag.as_str(), on) {
-        ("disabled", true) => (AdminFlag::Disabled, Event::AccountDisabled),
-        ("disabled", false) => (AdminFlag::Disabled, Event::AccountEnabled),
-        ("must_reset", true) => (AdminFlag::MustReset, Event::ResetRequired),
-        ("must_reset", false) => (AdminFlag::MustReset, Event::ResetCleared),
-        ("main_imap_blocked", true) => (AdminFlag::MainImapBlocked, Event::MainImapBlocked),
-        ("main_imap_blocked", false) => (AdminFlag::MainImapBlocked, Event::MainImapUnblocked),
+    let flag = match form.flag.as_str() {
+        "disabled" => AdminFlag::Disabled,
+        "must_reset" => AdminFlag::MustReset,
+        "main_imap_blocked" => AdminFlag::MainImapBlocked,
         _ => return Err(AppError::NotFound),
     };
-    if owner.id == admin.user.id && flag == AdminFlag::Disabled {
-        return Err(AppError::Forbidden("You cannot disable your own account."));
-    }
-    let mut tx = state.db.begin().await?;
-    users::set_admin_flag(&mut *tx, owner.id, flag, on).await?;
-    if flag == AdminFlag::Disabled && on {
-        sessions::delete_for_user(&mut *tx, owner.id, None).await?;
-    }
-    audit::record(
-        &mut *tx,
-        Entry {
-            actor: Some(admin.user.id),
-            subject: Some(owner.id),
-            event,
-            detail: String::new(),
-            ip: Some(&ip),
-        },
-        state.now(),
-    )
-    .await?;
-    tx.commit().await?;
-    // Switching something off must end the IMAP sessions it allowed.
-    let sync = credentials::sync_mail_server(&state, &owner, on).await;
+    let on = match form.on.as_str() {
+        "yes" => true,
+        "no" => false,
+        _ => return Err(AppError::NotFound),
+    };
+    let actor = Actor {
+        user_id: admin.user.id,
+        ip: &ip,
+    };
+    let sync = services::admin::set_flag(&state, &owner, flag, on, actor).await?;
     Ok(Redirect::to(&format!(
         "/admin/users/{id}?done=saved&sessions={}",
         sync.as_query()
