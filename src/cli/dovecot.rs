@@ -7,14 +7,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use clap::Subcommand;
 
-use crate::clock::SystemClock;
 use crate::config::Settings;
-use crate::domain::hashing::Hasher;
 use crate::dovecot::config::{self, ConfigFile, DatabaseKind, DovecotConfig, GeneratorOptions};
-use crate::dovecot::doveadm::Doveadm;
 use crate::dovecot::selfcheck;
 use crate::dovecot::DovecotVersion;
-use crate::store::{users, Db};
+use crate::services::Services;
+use crate::store::users;
 
 #[derive(Subcommand)]
 pub enum DovecotCommand {
@@ -103,19 +101,19 @@ async fn check(
     admin: Option<String>,
     server: Option<String>,
 ) -> anyhow::Result<()> {
-    let db = Db::connect(&settings.database_url).await?;
-    db.migrate().await?;
+    let ctx = Services::for_command_line(settings).await?;
+    let db = &ctx.db;
     let admin = match admin {
         Some(email) => {
             let email = email.trim().to_lowercase();
-            users::list(&db)
+            users::list(db)
                 .await?
                 .into_iter()
                 .find(|u| u.email == email)
                 .filter(|u| u.is_admin)
                 .with_context(|| format!("{email} is not an admin account"))?
         }
-        None => users::list(&db)
+        None => users::list(db)
             .await?
             .into_iter()
             .find(|u| u.is_admin)
@@ -131,18 +129,6 @@ async fn check(
             )
         })?,
         None => targets.first().context("no mail server is configured")?,
-    };
-    let hasher = Hasher::new(settings.main_profile(), settings.app_profile(), 1)?;
-    let doveadm = match (&settings.doveadm_url, &settings.doveadm_api_key) {
-        (Some(url), Some(key)) => Some(Doveadm::new(url, key, settings.dovecot_version)?),
-        _ => None,
-    };
-    let ctx = selfcheck::Context {
-        db: &db,
-        hasher: &hasher,
-        settings,
-        doveadm: doveadm.as_ref(),
-        clock: &SystemClock,
     };
     println!(
         "Dovecot self-check as {} against {} ({}:{})",

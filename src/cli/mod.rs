@@ -6,19 +6,17 @@ use std::io::{IsTerminal, Read};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 use tracing_subscriber::EnvFilter;
 
-use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
-use crate::domain::hashing::{Hasher, Profile};
-use crate::domain::password_policy::check_new_password;
 use crate::domain::random::random_symbols;
 use crate::domain::Username;
+use crate::services::users::{NewAccount, Origin};
+use crate::services::{self, Services};
 use crate::startup;
-use crate::store::audit::{self, Entry, Event};
 use crate::store::{users, Db};
 
 #[derive(Parser)]
@@ -175,52 +173,17 @@ async fn add_user(
     } else {
         bail!("no terminal to prompt on: use --password-stdin or --generate");
     };
-    let words = crate::domain::username::email_words(&email);
-    check_new_password(&password, settings.min_password_length, &words)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let db = Db::connect(&settings.database_url).await?;
-    db.migrate().await?;
-    let hasher = Hasher::new(settings.main_profile(), settings.app_profile(), 1)?;
+    let services = Services::for_command_line(settings).await?;
     let printable = generated.then(|| password.clone());
-    let hash = hasher.hash(Profile::Main, password).await?;
-    let now = SystemClock.now();
-    let mut tx = db.begin().await?;
-    let id = users::insert(
-        &mut *tx,
-        users::NewUser {
-            email: email.as_str(),
-            password_hash: &hash,
-            is_admin: admin,
-            main_imap_allowed: settings.main_password_imap_default,
-            now,
-        },
-    )
-    .await
-    .map_err(|e| {
-        if crate::store::is_unique_violation(&e) {
-            anyhow::anyhow!("an account with this email address exists already")
-        } else {
-            e.into()
-        }
-    })?;
-    let detail = if admin {
-        "created from the command line, admin"
-    } else {
-        "created from the command line"
+    let new = NewAccount {
+        email: email.clone(),
+        password,
+        admin,
     };
-    audit::record(
-        &mut *tx,
-        Entry {
-            actor: None,
-            subject: Some(id),
-            event: Event::UserCreated,
-            detail: detail.into(),
-            ip: None,
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await.context("could not save the account")?;
+    services::users::create(&services, new, Origin::CommandLine)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .map_err(|refused| anyhow::anyhow!("{refused}"))?;
     println!("Created {email}{}.", if admin { " (admin)" } else { "" });
     if let Some(password) = printable {
         use secrecy::ExposeSecret;

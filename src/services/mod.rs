@@ -5,7 +5,9 @@
 
 pub mod account;
 pub mod admin;
+pub mod auth;
 pub mod credentials;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -33,5 +35,27 @@ pub struct Services {
 impl Services {
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+}
+
+impl Services {
+    /// For a command-line process: the database (migrated), a hasher with one thread, the
+    /// doveadm client if configured, the system clock.
+    pub async fn for_command_line(settings: &Settings) -> anyhow::Result<Self> {
+        let db = Db::connect(&settings.database_url).await?;
+        db.migrate().await?;
+        let hasher = Hasher::new(settings.main_profile(), settings.app_profile(), 1)?;
+        let doveadm = match (&settings.doveadm_url, &settings.doveadm_api_key) {
+            (Some(url), Some(key)) => Some(Doveadm::new(url, key, settings.dovecot_version)?),
+            _ => None,
+        };
+        Ok(Self {
+            db,
+            hasher,
+            settings: Arc::new(settings.clone()),
+            clock: Arc::new(crate::clock::SystemClock),
+            doveadm,
+            dovecot_status: Arc::new(DovecotStatus::default()),
+        })
     }
 }

@@ -11,7 +11,7 @@ use super::client_ip::ClientIp;
 use super::format::timestamp;
 use super::session::AdminUser;
 use super::{AppState, Nav};
-use crate::dovecot::selfcheck::{self, Context, StepResult};
+use crate::dovecot::selfcheck::{self, StepResult};
 use crate::error::{AppError, AppResult};
 use crate::store::dovecot_reports::{self, ReportKind};
 
@@ -168,14 +168,7 @@ pub async fn check(
         .find(|s| s.name == form.server)
         .or_else(|| targets.first())
         .ok_or(AppError::NotFound)?;
-    let ctx = Context {
-        db: &state.db,
-        hasher: &state.hasher,
-        settings: &state.settings,
-        doveadm: state.doveadm.as_ref(),
-        clock: state.clock.as_ref(),
-    };
-    let report = selfcheck::run(&ctx, &admin.0.user, target, Some(&ip))
+    let report = selfcheck::run(&state, &admin.0.user, target, Some(&ip))
         .await
         .map_err(AppError::internal)?;
     page(&state, &admin, target.name.clone(), report.steps).await

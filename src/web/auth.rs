@@ -13,13 +13,13 @@ use serde::Deserialize;
 use super::client_ip::ClientIp;
 use super::session::{self, CurrentSession, SignedIn};
 use super::AppState;
-use crate::domain::hashing::Profile;
-use crate::domain::password_policy::{self, check_new_password};
 use crate::domain::random::token_digest;
 use crate::domain::Username;
 use crate::error::{AppError, AppResult};
-use crate::store::audit::{self, Entry, Event};
-use crate::store::{sessions, setup_tokens, throttle, users};
+use crate::services::auth::{self, SignIn};
+use crate::services::credentials::Actor;
+use crate::services::users::{self, NewAccount, Origin};
+use crate::store::setup_tokens;
 
 const WRONG_CREDENTIALS: &str = "The email address or password is incorrect.";
 
@@ -62,83 +62,20 @@ pub async fn sign_in(
     Form(form): Form<SignInForm>,
 ) -> AppResult<Response> {
     state.limits.sign_in(&ip)?;
-    let now = state.now();
-    // The lock is keyed by what was typed, known account or not, so it reveals nothing.
-    let parsed = Username::parse(&form.email);
-    let lock_key = match &parsed {
-        Ok(name) => name.as_str().to_owned(),
-        Err(_) => form.email.trim().to_lowercase().chars().take(254).collect(),
-    };
-    if let Some(wait) = throttle::locked_for(&state.db, &lock_key, now).await? {
-        // Decided before any hashing: a locked account costs an attacker nothing to ask about
-        // and costs us nothing to refuse.
-        let page = SignInPage {
-            csrf: form.csrf,
-            email: form.email,
-            error: Some(locked_message(wait)),
-        };
-        return Ok((StatusCode::TOO_MANY_REQUESTS, page).into_response());
-    }
-    let user = match &parsed {
-        Ok(name) => users::find_with_hash(&state.db, name.as_str()).await?,
-        Err(_) => None,
-    };
-    let (user, stored) = match user {
-        Some((user, hash)) => (Some(user), Some(hash)),
-        None => (None, None),
-    };
-    // Over-long input is refused without hashing, the same way for every account.
-    let matched = password_policy::within_max_length(&form.password)
-        && state
-            .hasher
-            .verify(form.password, stored)
-            .await
-            .map_err(AppError::internal)?;
-    match user {
-        Some(user) if matched && !user.disabled => {
-            throttle::clear(&state.db, &lock_key).await?;
+    let (status, error) = match auth::sign_in(&state, &form.email, form.password, &ip).await? {
+        SignIn::Welcome(user) => {
             let jar = session::start(&state, jar, user.id, &ip).await?;
-            audit::record(
-                &state.db.pool,
-                Entry {
-                    actor: Some(user.id),
-                    subject: Some(user.id),
-                    event: Event::SignIn,
-                    detail: String::new(),
-                    ip: Some(&ip),
-                },
-                now,
-            )
-            .await?;
-            Ok((jar, Redirect::to("/")).into_response())
+            return Ok((jar, Redirect::to("/")).into_response());
         }
-        _ => {
-            let failures = throttle::record_failure(&state.db, &lock_key, now).await?;
-            let subject = user.as_ref().map(|u| u.id);
-            let mut detail = format!("{failures} consecutive failures");
-            if subject.is_none() {
-                detail.push_str(", unknown account");
-            }
-            audit::record(
-                &state.db.pool,
-                Entry {
-                    actor: None,
-                    subject,
-                    event: Event::SignInFailed,
-                    detail,
-                    ip: Some(&ip),
-                },
-                now,
-            )
-            .await?;
-            let page = SignInPage {
-                csrf: form.csrf,
-                email: form.email,
-                error: Some(WRONG_CREDENTIALS.to_owned()),
-            };
-            Ok((StatusCode::UNAUTHORIZED, page).into_response())
-        }
-    }
+        SignIn::Locked { wait_secs } => (StatusCode::TOO_MANY_REQUESTS, locked_message(wait_secs)),
+        SignIn::Refused => (StatusCode::UNAUTHORIZED, WRONG_CREDENTIALS.to_owned()),
+    };
+    let page = SignInPage {
+        csrf: form.csrf,
+        email: form.email,
+        error: Some(error),
+    };
+    Ok((status, page).into_response())
 }
 
 fn locked_message(wait_secs: i64) -> String {
@@ -155,20 +92,11 @@ pub async fn sign_out(
     ClientIp(ip): ClientIp,
     jar: CookieJar,
 ) -> AppResult<Response> {
-    sessions::delete(&state.db, &current.token_digest).await?;
-    let user_id = current.user.id;
-    audit::record(
-        &state.db.pool,
-        Entry {
-            actor: Some(user_id),
-            subject: Some(user_id),
-            event: Event::SignOut,
-            detail: String::new(),
-            ip: Some(&ip),
-        },
-        state.now(),
-    )
-    .await?;
+    let actor = Actor {
+        user_id: current.user.id,
+        ip: &ip,
+    };
+    auth::sign_out(&state, &current.token_digest, actor).await?;
     Ok((session::end_cookie(&state, jar), Redirect::to("/sign-in")).into_response())
 }
 
@@ -179,22 +107,11 @@ pub async fn sign_out_everywhere(
     ClientIp(ip): ClientIp,
     jar: CookieJar,
 ) -> AppResult<Response> {
-    let user_id = current.user.id;
-    let mut tx = state.db.begin().await?;
-    let ended = sessions::delete_for_user(&mut *tx, user_id, None).await?;
-    audit::record(
-        &mut *tx,
-        Entry {
-            actor: Some(user_id),
-            subject: Some(user_id),
-            event: Event::SessionsEnded,
-            detail: format!("{ended} browser sessions ended by the user"),
-            ip: Some(&ip),
-        },
-        state.now(),
-    )
-    .await?;
-    tx.commit().await?;
+    let actor = Actor {
+        user_id: current.user.id,
+        ip: &ip,
+    };
+    auth::sign_out_everywhere(&state, actor).await?;
     Ok((session::end_cookie(&state, jar), Redirect::to("/sign-in")).into_response())
 }
 
@@ -232,7 +149,7 @@ pub async fn setup_page(
 async fn setup_usable(state: &AppState, digest: &str) -> AppResult<bool> {
     Ok(
         setup_tokens::is_usable(&state.db, digest, state.now()).await?
-            && !users::any_admin(&state.db).await?,
+            && !crate::store::users::any_admin(&state.db).await?,
     )
 }
 
@@ -252,7 +169,6 @@ pub async fn setup(
     Form(form): Form<SetupForm>,
 ) -> AppResult<Response> {
     let digest = token_digest(&token);
-    let now = state.now();
     if !setup_usable(&state, &digest).await? {
         return Err(AppError::LinkExpired);
     }
@@ -273,55 +189,19 @@ pub async fn setup(
     if form.password.expose_secret() != form.confirm.expose_secret() {
         return invalid("The two passwords differ.".into());
     }
-    if let Err(e) = check_new_password(
-        &form.password,
-        state.settings.min_password_length,
-        &crate::domain::username::email_words(&email),
-    ) {
-        return invalid(e.to_string());
-    }
-    let hash = state
-        .hasher
-        .hash(Profile::Main, form.password)
-        .await
-        .map_err(AppError::internal)?;
-    let mut tx = state.db.begin().await?;
-    if !setup_tokens::consume(&mut *tx, &digest, now).await? {
-        return Err(AppError::LinkExpired);
-    }
-    // Every other link printed earlier dies with this one.
-    setup_tokens::retire_all(&mut *tx, now).await?;
-    let inserted = users::insert(
-        &mut *tx,
-        users::NewUser {
-            email: email.as_str(),
-            password_hash: &hash,
-            is_admin: true,
-            main_imap_allowed: state.settings.main_password_imap_default,
-            now,
-        },
-    )
-    .await;
-    let user_id = match inserted {
-        Ok(id) => id,
-        Err(e) if crate::store::is_unique_violation(&e) => {
-            return invalid("An account with this email address exists already.".into())
-        }
-        Err(e) => return Err(e.into()),
+    let new = NewAccount {
+        email,
+        password: form.password,
+        admin: true,
     };
-    audit::record(
-        &mut *tx,
-        Entry {
-            actor: Some(user_id),
-            subject: Some(user_id),
-            event: Event::SetupCompleted,
-            detail: "first admin created through the setup link".into(),
-            ip: Some(&ip),
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    let origin = Origin::SetupLink {
+        digest: &digest,
+        ip: &ip,
+    };
+    let user_id = match users::create(&state, new, origin).await? {
+        Ok(id) => id,
+        Err(refused) => return invalid(refused.to_string()),
+    };
     let jar = session::start(&state, jar, user_id, &ip).await?;
     Ok((jar, Redirect::to("/")).into_response())
 }

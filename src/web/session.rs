@@ -9,9 +9,9 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
 use super::AppState;
-use crate::domain::random::{random_token, token_digest};
+use crate::domain::random::token_digest;
 use crate::error::{AppError, AppResult};
-use crate::store::sessions::{self, NewSession, SessionRow};
+use crate::store::sessions::{self, SessionRow};
 use crate::store::users::UserRow;
 
 /// Refresh `last_seen_at` at most this often, to spare the database a write per request.
@@ -93,23 +93,11 @@ pub async fn start(
     user_id: i64,
     ip: &str,
 ) -> AppResult<CookieJar> {
-    let token = random_token().map_err(AppError::internal)?;
-    let csrf = random_token().map_err(AppError::internal)?;
-    let digest = token_digest(&token);
-    if let Some(old) = jar.get(session_cookie_name(state)) {
-        sessions::delete(&state.db, &token_digest(old.value())).await?;
-    }
-    sessions::insert(
-        &state.db.pool,
-        NewSession {
-            id_hash: &digest,
-            user_id,
-            csrf_token: &csrf,
-            now: state.now(),
-            ip: Some(ip),
-        },
-    )
-    .await?;
+    let replaced = jar
+        .get(session_cookie_name(state))
+        .map(|c| c.value().to_owned());
+    let token =
+        crate::services::auth::start_session(state, user_id, replaced.as_deref(), ip).await?;
     let jar = jar.remove(Cookie::from(super::csrf::anon_cookie_name(state)));
     Ok(jar.add(hardened_cookie(state, session_cookie_name(state), token)))
 }

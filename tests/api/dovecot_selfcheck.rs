@@ -105,21 +105,14 @@ pub(crate) async fn wired(
 
 /// Runs the self-check in-process, as the admin page does.
 async fn self_check(w: &Wired) -> mailkeys::dovecot::selfcheck::Report {
-    use mailkeys::dovecot::selfcheck::{self, Context};
+    use mailkeys::dovecot::selfcheck;
     let state = &w.app.state;
     let admin = mailkeys::store::users::find_by_id(&state.db, w.app.user_id(ADMIN).await)
         .await
         .unwrap()
         .unwrap();
-    let ctx = Context {
-        db: &state.db,
-        hasher: &state.hasher,
-        settings: &state.settings,
-        doveadm: state.doveadm.as_ref(),
-        clock: state.clock.as_ref(),
-    };
     let server = state.settings.check_targets().remove(0);
-    selfcheck::run(&ctx, &admin, &server, Some("127.0.0.1"))
+    selfcheck::run(&state.services, &admin, &server, Some("127.0.0.1"))
         .await
         .unwrap()
 }

@@ -6,30 +6,17 @@
 //! then be refused, and it is deleted. Each step says, in plain words, what a failure most
 //! likely means. The run is written to the audit log.
 //!
-//! It depends on the database, the hasher, the settings, the doveadm client and a clock
-//! only, so the CLI (another process than the web service) runs it the same way.
+//! It runs on [`Services`] alone, so the CLI (another process than the web service) runs it
+//! the same way as the admin page.
 
 mod proof;
 
 use std::fmt;
 
-use crate::clock::Clock;
-use crate::config::Settings;
-use crate::domain::hashing::Hasher;
-use crate::dovecot::doveadm::Doveadm;
 use crate::imap::MailServer;
+use crate::services::Services;
 use crate::store::audit::{self, Entry, Event};
 use crate::store::users::UserRow;
-use crate::store::Db;
-
-/// What the self-check needs.
-pub struct Context<'a> {
-    pub db: &'a Db,
-    pub hasher: &'a Hasher,
-    pub settings: &'a Settings,
-    pub doveadm: Option<&'a Doveadm>,
-    pub clock: &'a dyn Clock,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -109,7 +96,7 @@ pub const VIEWS: [&str; 3] = [
 
 /// Runs every step as `admin`, against `server`, and audits the run (from `ip`).
 pub async fn run(
-    ctx: &Context<'_>,
+    ctx: &Services,
     admin: &UserRow,
     server: &MailServer,
     ip: Option<&str>,
@@ -135,13 +122,13 @@ pub async fn run(
             detail: format!("against {}: {}", report.server, summary.join("; ")),
             ip,
         },
-        ctx.clock.now(),
+        ctx.now(),
     )
     .await?;
     Ok(report)
 }
 
-async fn check_views(ctx: &Context<'_>, report: &mut Report) {
+async fn check_views(ctx: &Services, report: &mut Report) {
     for view in VIEWS {
         let counted: Result<i64, _> = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {view}"))
             .fetch_one(&ctx.db.pool)
@@ -165,9 +152,9 @@ async fn check_views(ctx: &Context<'_>, report: &mut Report) {
     );
 }
 
-async fn check_doveadm(ctx: &Context<'_>, report: &mut Report) {
+async fn check_doveadm(ctx: &Services, report: &mut Report) {
     const STEP: &str = "doveadm API";
-    let Some(doveadm) = ctx.doveadm else {
+    let Some(doveadm) = ctx.doveadm.as_ref() else {
         report.push(
             STEP,
             Outcome::Warn,

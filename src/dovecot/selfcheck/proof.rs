@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use super::{Context, Outcome, Report};
+use super::{Outcome, Report};
 use crate::domain::app_password::{GeneratedAppPassword, Scope};
 use crate::domain::hashing::Profile;
 use crate::domain::Username;
 use crate::dovecot::doveadm::{self, SessionSync};
 use crate::imap::{run_check, CheckReport, KnownCredential, MailServer, Verdict};
+use crate::services::Services;
 use crate::store::app_passwords::{self, NewAppPassword, Revocation};
 use crate::store::audit::{self, Entry, Event};
 use crate::store::dovecot_reports::{self, ReportKind};
@@ -26,13 +27,13 @@ const REVOKED: &str = "Refused after revocation";
 const CLEAN_UP: &str = "Clean-up";
 
 pub(super) async fn run(
-    ctx: &Context<'_>,
+    ctx: &Services,
     admin: &UserRow,
     server: &MailServer,
     ip: Option<&str>,
     report: &mut Report,
 ) -> anyhow::Result<()> {
-    let started = ctx.clock.now();
+    let started = ctx.now();
     let (id, password) = create(ctx, admin, ip, started).await?;
     let first = sign_in(
         ctx,
@@ -60,7 +61,7 @@ pub(super) async fn run(
         report.push(LAST_USE, Outcome::Skipped, "no sign-in to report");
     }
 
-    let revoked_at = ctx.clock.now();
+    let revoked_at = ctx.now();
     let sync = revoke(ctx, admin, id, ip, revoked_at).await?;
     if signed_in {
         let second = sign_in(
@@ -91,7 +92,7 @@ pub(super) async fn run(
 }
 
 async fn create(
-    ctx: &Context<'_>,
+    ctx: &Services,
     admin: &UserRow,
     ip: Option<&str>,
     now: i64,
@@ -137,7 +138,7 @@ async fn create(
 }
 
 async fn sign_in(
-    ctx: &Context<'_>,
+    ctx: &Services,
     admin: &UserRow,
     server: &MailServer,
     password: &SecretString,
@@ -179,7 +180,7 @@ fn first_failure(verdict: &Verdict) -> String {
 }
 
 async fn check_last_use(
-    ctx: &Context<'_>,
+    ctx: &Services,
     admin: &UserRow,
     id: i64,
     started: i64,
@@ -195,7 +196,7 @@ async fn check_last_use(
     }
     let deadline = tokio::time::Instant::now() + REPORT_WAIT;
     loop {
-        let row = app_passwords::find_for_user(ctx.db, admin.id, id).await?;
+        let row = app_passwords::find_for_user(&ctx.db, admin.id, id).await?;
         if let Some(at) = row.and_then(|r| r.last_used_at).filter(|at| *at >= started) {
             report.push(
                 LAST_USE,
@@ -212,8 +213,8 @@ async fn check_last_use(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let refused = dovecot_reports::last(ctx.db, ReportKind::Refused).await?;
-    let accepted = dovecot_reports::last(ctx.db, ReportKind::Accepted).await?;
+    let refused = dovecot_reports::last(&ctx.db, ReportKind::Refused).await?;
+    let accepted = dovecot_reports::last(&ctx.db, ReportKind::Accepted).await?;
     let detail = if refused.is_some_and(|at| at >= started) {
         "Dovecot's reports arrive but are refused: the secret in auth_policy_server_api_header \
          (X-Mailkeys-Policy-Secret:…, no space after the colon) differs from Mailkeys' \
@@ -237,7 +238,7 @@ async fn check_last_use(
 }
 
 async fn revoke(
-    ctx: &Context<'_>,
+    ctx: &Services,
     admin: &UserRow,
     id: i64,
     ip: Option<&str>,
@@ -270,10 +271,10 @@ async fn revoke(
     .await?;
     tx.commit().await?;
     let user = Username::parse(&admin.email).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(doveadm::end_sessions(ctx.doveadm, &user, true).await)
+    Ok(doveadm::end_sessions(ctx.doveadm.as_ref(), &user, true).await)
 }
 
-fn after_revocation(ctx: &Context<'_>, verdict: &Verdict, sync: SessionSync) -> (Outcome, String) {
+fn after_revocation(ctx: &Services, verdict: &Verdict, sync: SessionSync) -> (Outcome, String) {
     match verdict {
         Verdict::AppPasswordRevoked { .. } | Verdict::WrongPassword => (
             Outcome::Pass,
@@ -284,8 +285,8 @@ fn after_revocation(ctx: &Context<'_>, verdict: &Verdict, sync: SessionSync) -> 
             },
         ),
         Verdict::StillAcceptedAfterRevocation { .. } | Verdict::Success { .. } => {
-            let version = ctx.doveadm.and_then(|d| d.version());
-            let detail = match (ctx.doveadm, version) {
+            let version = ctx.doveadm.as_ref().and_then(|d| d.version());
+            let detail = match (ctx.doveadm.as_ref(), version) {
                 (None, _) => "the revoked password still signs in: Dovecot's auth cache is on \
                               and Mailkeys has no doveadm API to flush it. Set auth_cache_size = 0 \
                               (the generated configuration does), or configure doveadm_url and \

@@ -1,0 +1,109 @@
+//! Creating accounts: from the command line (`mailkeys user add`) and through the first
+//! admin's one-time setup link. One path, so both check the same policy and audit alike.
+
+use secrecy::SecretString;
+
+use super::Services;
+use crate::domain::hashing::Profile;
+use crate::domain::password_policy::{check_new_password, Rejected};
+use crate::domain::username::email_words;
+use crate::domain::Username;
+use crate::error::{AppError, AppResult};
+use crate::store::audit::{self, Entry, Event};
+use crate::store::{is_unique_violation, setup_tokens, users};
+
+/// A new account as asked for (the address already parsed).
+pub struct NewAccount {
+    pub email: Username,
+    pub password: SecretString,
+    pub admin: bool,
+}
+
+/// Where the account comes from.
+pub enum Origin<'a> {
+    CommandLine,
+    /// The setup link with this token digest, opened from `ip`: used up by this account.
+    SetupLink {
+        digest: &'a str,
+        ip: &'a str,
+    },
+}
+
+/// Why an account was not created; `Display` is the message for the person.
+#[derive(Debug, thiserror::Error)]
+pub enum NotCreated {
+    #[error("An account with this email address exists already.")]
+    Exists,
+    #[error("{0}")]
+    Policy(#[from] Rejected),
+}
+
+/// Checks the password policy, hashes, and stores the account with its audit entry; a
+/// setup link is consumed (and every other one retired) in the same transaction. Returns
+/// the new account's id. `LinkExpired` if the link was used up meanwhile.
+pub async fn create(
+    state: &Services,
+    new: NewAccount,
+    origin: Origin<'_>,
+) -> AppResult<Result<i64, NotCreated>> {
+    if let Err(e) = check_new_password(
+        &new.password,
+        state.settings.min_password_length,
+        &email_words(&new.email),
+    ) {
+        return Ok(Err(e.into()));
+    }
+    let hash = state
+        .hasher
+        .hash(Profile::Main, new.password)
+        .await
+        .map_err(AppError::internal)?;
+    let now = state.now();
+    let mut tx = state.db.begin().await?;
+    if let Origin::SetupLink { digest, .. } = origin {
+        if !setup_tokens::consume(&mut *tx, digest, now).await? {
+            return Err(AppError::LinkExpired);
+        }
+        // Every other link printed earlier dies with this one.
+        setup_tokens::retire_all(&mut *tx, now).await?;
+    }
+    let inserted = users::insert(
+        &mut *tx,
+        users::NewUser {
+            email: new.email.as_str(),
+            password_hash: &hash,
+            is_admin: new.admin,
+            main_imap_allowed: state.settings.main_password_imap_default,
+            now,
+        },
+    )
+    .await;
+    let id = match inserted {
+        Ok(id) => id,
+        Err(e) if is_unique_violation(&e) => return Ok(Err(NotCreated::Exists)),
+        Err(e) => return Err(e.into()),
+    };
+    let entry = match origin {
+        Origin::CommandLine => Entry {
+            actor: None,
+            subject: Some(id),
+            event: Event::UserCreated,
+            detail: if new.admin {
+                "created from the command line, admin".into()
+            } else {
+                "created from the command line".into()
+            },
+            ip: None,
+        },
+        Origin::SetupLink { ip, .. } => Entry {
+            actor: Some(id),
+            subject: Some(id),
+            event: Event::SetupCompleted,
+            detail: "first admin created through the setup link".into(),
+            ip: Some(ip),
+        },
+    };
+    audit::record(&mut *tx, entry, now).await?;
+    tx.commit().await?;
+    Ok(Ok(id))
+}
