@@ -6,6 +6,7 @@
 pub mod account;
 pub mod admin;
 pub mod auth;
+pub mod check;
 pub mod credentials;
 pub mod users;
 

@@ -19,11 +19,9 @@ use super::client_ip::ClientIp;
 use super::format::timestamp;
 use super::session::{CurrentSession, SignedIn};
 use super::{AppState, Nav};
-use crate::domain::LookupId;
 use crate::error::{AppError, AppResult};
-use crate::imap::{self, CheckReport, KnownCredential, MailServer, StepEvent, StepOutcome};
-use crate::store::app_passwords;
-use crate::store::audit::{self, Entry, Event};
+use crate::imap::{self, CheckReport, StepEvent, StepOutcome};
+use crate::services::check;
 
 pub struct StepView {
     pub label: &'static str,
@@ -114,35 +112,7 @@ pub struct CheckForm {
     password: SecretString,
 }
 
-/// What Mailkeys itself knows about the typed password, from the user's own rows only.
-async fn known_credential(
-    state: &AppState,
-    current: &CurrentSession,
-    password: &SecretString,
-) -> AppResult<KnownCredential> {
-    let now = state.now();
-    if let Some(lookup) = LookupId::of_typed_password(password) {
-        if let Some(row) =
-            app_passwords::find_by_lookup(&state.db, current.user.id, lookup.as_str()).await?
-        {
-            return Ok(match (row.revoked_at, row.expires_at) {
-                (Some(at), _) => KnownCredential::RevokedAppPassword { at },
-                (None, Some(at)) if at <= now => KnownCredential::ExpiredAppPassword { at },
-                _ => KnownCredential::ActiveAppPassword {
-                    network_limited: row.allowed_nets.is_some(),
-                },
-            });
-        }
-    }
-    let user = &current.user;
-    if !user.main_imap_allowed || user.main_imap_admin_blocked {
-        return Ok(KnownCredential::MainPasswordNotAllowed);
-    }
-    Ok(KnownCredential::Unknown)
-}
-
-/// Checks the limits, then starts the check in its own task; the task records the outcome
-/// in the audit log when it ends, whether or not anyone still listens.
+/// Checks the rate limits, then starts the check (see `services::check::start`).
 async fn start(
     state: &AppState,
     current: &CurrentSession,
@@ -151,44 +121,7 @@ async fn start(
     password: SecretString,
 ) -> AppResult<(mpsc::Receiver<StepEvent>, JoinHandle<CheckReport>)> {
     state.limits.check(&current.user.id.to_string(), ip)?;
-    let target: MailServer = state
-        .settings
-        .check_targets()
-        .into_iter()
-        .nth(server)
-        .ok_or(AppError::NotFound)?;
-    let known = known_credential(state, current, &password).await?;
-    let (tx, rx) = mpsc::channel(imap::EVENT_CHANNEL_CAPACITY);
-    let limits = state.settings.check_limits();
-    let (state, user_id, email, ip) = (
-        state.clone(),
-        current.user.id,
-        current.user.email.clone(),
-        ip.to_owned(),
-    );
-    let task = tokio::spawn(async move {
-        let report = imap::run_check(&target, &email, &password, &limits, tx)
-            .await
-            .with_known_credential(&known);
-        let detail = format!(
-            "{}: {} ({} ms)",
-            target.name,
-            report.verdict.kind(),
-            report.total.as_millis()
-        );
-        let entry = Entry {
-            actor: Some(user_id),
-            subject: Some(user_id),
-            event: Event::ConnectionTest,
-            detail,
-            ip: Some(&ip),
-        };
-        if let Err(err) = audit::record(&state.db.pool, entry, state.now()).await {
-            tracing::warn!(error = %err, "could not record a connection test in the audit log");
-        }
-        report
-    });
-    Ok((rx, task))
+    check::start(state, &current.user, ip, server, password).await
 }
 
 async fn finish(task: JoinHandle<CheckReport>) -> AppResult<CheckReport> {
