@@ -1,16 +1,27 @@
 //! Mailkeys: self-hosted app passwords for IMAP, verified by Dovecot.
 //!
-//! Layout of the crate:
-//! - [`cli`]: the `mailkeys` command line (`serve`, `migrate`, `user add|list`).
+//! Layout of the crate, and where a change goes:
+//! - [`services`]: the use cases, one function each (create, revoke, change a password,
+//!   sign in, create an account, admin actions, run a connection test), each owning its
+//!   transaction, audit entry and Dovecot sync, over a [`services::Services`] value (database,
+//!   hasher, settings, clock, Dovecot). A new action goes here first. Imports nothing from
+//!   `web`.
+//! - [`web`]: HTTP handlers by area (auth, dashboard, account, admin, check), which parse the
+//!   request, call a service and render; sessions, CSRF, headers, rate limits. A new page or
+//!   endpoint goes here, calling a service.
+//! - [`cli`]: the `mailkeys` command line (`serve`, `migrate`, `user add|list`,
+//!   `dovecot config|check`), also calling services.
+//! - [`domain`]: types and rules with no I/O: usernames, app password names, lookup ids,
+//!   scopes, the password policy, generation of app passwords, hashing profiles.
+//! - [`store`]: persistence through sqlx (SQLite or PostgreSQL behind one `AnyPool`); one
+//!   module per table, migrations per backend under `migrations/`.
+//! - [`dovecot`]: everything about Dovecot: the configuration generator per version
+//!   (`dovecot::config`, templates under `templates/dovecot/`; a new Dovecot version is a
+//!   new [`dovecot::DovecotVersion`] and its templates), the doveadm HTTP client, the
+//!   auth-policy listener (last use), and the live self-check.
+//! - [`imap`]: the connection-test engine (probe, TLS inspection, verdicts).
 //! - [`config`]: settings from defaults, an optional TOML file and `MAILKEYS_*` variables.
 //! - [`startup`]: wiring: `build(settings)` opens the database and returns a ready server.
-//! - [`domain`]: types and rules with no I/O: usernames, app password names, lookup ids,
-//!   the password policy, generation of app passwords, hashing profiles.
-//! - [`store`]: persistence through sqlx (SQLite or PostgreSQL behind one `AnyPool`).
-//! - [`web`]: HTTP handlers by area (auth, dashboard, account), sessions, CSRF and headers.
-//! - [`credentials`]: credential changes shared by users and admins (one transaction plus
-//!   the audit row, then the Dovecot cache flush and session kick).
-//! - [`dovecot`]: the doveadm HTTP API client and the auth-policy listener (last use).
 //! - [`error`]: the one error type every handler returns.
 //! - [`clock`]: the source of "now", injectable so tests can move time.
 
