@@ -10,6 +10,8 @@
 //!    configuration): logins per second with Mailkeys' database against a plain passwd-file,
 //!    1 against 50 app passwords, and the time from a revocation to the first refused login.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a benchmark stops on a failed assumption
+
 #[path = "../tests/support/dovecot/mod.rs"]
 mod dovecot;
 #[path = "report/imap.rs"]

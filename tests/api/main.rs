@@ -1,5 +1,7 @@
 //! Black-box tests of the running service. Every test runs against SQLite and PostgreSQL.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failed assumption is a failed test
+
 #[path = "../support/dovecot/mod.rs"]
 mod dovecot;
 mod helpers;
