@@ -122,6 +122,44 @@ impl fmt::Debug for GeneratedAppPassword {
     }
 }
 
+/// Where an app password stands at a given time. The one place the rule lives (the SQL
+/// view `dovecot_app_passwords` states the same for Dovecot): revoked wins, then expiry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppPasswordStatus {
+    Live,
+    /// Expired at `at` (Unix seconds).
+    Expired {
+        at: i64,
+    },
+    /// Revoked at `at` (Unix seconds).
+    Revoked {
+        at: i64,
+    },
+}
+
+impl AppPasswordStatus {
+    pub fn of(revoked_at: Option<i64>, expires_at: Option<i64>, now: i64) -> Self {
+        match (revoked_at, expires_at) {
+            (Some(at), _) => Self::Revoked { at },
+            (None, Some(at)) if at <= now => Self::Expired { at },
+            _ => Self::Live,
+        }
+    }
+
+    /// The word the pages show (and their CSS class).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Live => "active",
+            Self::Expired { .. } => "expired",
+            Self::Revoked { .. } => "revoked",
+        }
+    }
+
+    pub fn is_live(self) -> bool {
+        self == Self::Live
+    }
+}
+
 /// Which mail services an app password opens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
@@ -337,5 +375,26 @@ mod tests {
         assert_eq!(ExpiryChoice::parse("30"), Some(ExpiryChoice::Days(30)));
         assert_eq!(ExpiryChoice::parse("31"), None);
         assert_eq!(ExpiryChoice::Days(1).expires_at(100), Some(86_500));
+    }
+
+    #[test]
+    fn revoked_wins_over_expired_and_expiry_is_inclusive() {
+        assert_eq!(
+            AppPasswordStatus::of(None, None, 100),
+            AppPasswordStatus::Live
+        );
+        assert_eq!(
+            AppPasswordStatus::of(None, Some(101), 100),
+            AppPasswordStatus::Live
+        );
+        assert_eq!(
+            AppPasswordStatus::of(None, Some(100), 100),
+            AppPasswordStatus::Expired { at: 100 }
+        );
+        assert_eq!(
+            AppPasswordStatus::of(Some(50), Some(10), 100),
+            AppPasswordStatus::Revoked { at: 50 }
+        );
+        assert_eq!(AppPasswordStatus::Live.label(), "active");
     }
 }

@@ -9,5 +9,7 @@ mod properties;
 pub mod random;
 pub mod username;
 
-pub use app_password::{AppPasswordName, ExpiryChoice, GeneratedAppPassword, LookupId, Scope};
+pub use app_password::{
+    AppPasswordName, AppPasswordStatus, ExpiryChoice, GeneratedAppPassword, LookupId, Scope,
+};
 pub use username::Username;

@@ -6,7 +6,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::Services;
-use crate::domain::LookupId;
+use crate::domain::{AppPasswordStatus, LookupId};
 use crate::error::{AppError, AppResult};
 use crate::imap::{self, CheckReport, KnownCredential, MailServer, StepEvent};
 use crate::store::app_passwords;
@@ -24,13 +24,15 @@ pub async fn known_credential(
         if let Some(row) =
             app_passwords::find_by_lookup(&state.db, user.id, lookup.as_str()).await?
         {
-            return Ok(match (row.revoked_at, row.expires_at) {
-                (Some(at), _) => KnownCredential::RevokedAppPassword { at },
-                (None, Some(at)) if at <= now => KnownCredential::ExpiredAppPassword { at },
-                _ => KnownCredential::ActiveAppPassword {
-                    network_limited: row.allowed_nets.is_some(),
+            return Ok(
+                match AppPasswordStatus::of(row.revoked_at, row.expires_at, now) {
+                    AppPasswordStatus::Revoked { at } => KnownCredential::RevokedAppPassword { at },
+                    AppPasswordStatus::Expired { at } => KnownCredential::ExpiredAppPassword { at },
+                    AppPasswordStatus::Live => KnownCredential::ActiveAppPassword {
+                        network_limited: row.allowed_nets.is_some(),
+                    },
                 },
-            });
+            );
         }
     }
     if !user.main_imap_allowed || user.main_imap_admin_blocked {

@@ -14,7 +14,7 @@ use super::format::{optional_timestamp, timestamp};
 use super::session::{CurrentSession, SignedIn};
 use super::{AppState, Nav};
 use crate::domain::app_password::AllowedNets;
-use crate::domain::{AppPasswordName, ExpiryChoice, Scope};
+use crate::domain::{AppPasswordName, AppPasswordStatus, ExpiryChoice, Scope};
 use crate::error::{AppError, AppResult};
 use crate::services::credentials::{self, clean_reason, Actor, NewPassword, NotCreated};
 use crate::store::app_passwords::{self, AppPasswordRow};
@@ -28,16 +28,12 @@ pub struct AppPasswordView {
     pub created: String,
     pub last_used: String,
     pub expires: String,
-    pub status: &'static str,
+    pub status: AppPasswordStatus,
 }
 
 impl AppPasswordView {
     pub fn of(row: AppPasswordRow, now: i64) -> Self {
-        let status = match (row.revoked_at, row.expires_at) {
-            (Some(_), _) => "revoked",
-            (None, Some(at)) if at <= now => "expired",
-            _ => "active",
-        };
+        let status = AppPasswordStatus::of(row.revoked_at, row.expires_at, now);
         let last_used = match (row.last_used_at, &row.last_used_ip) {
             (Some(at), Some(ip)) => format!(
                 "{} from {ip}{}",
@@ -63,7 +59,7 @@ impl AppPasswordView {
     }
 
     pub fn is_active(&self) -> bool {
-        self.status == "active"
+        self.status.is_live()
     }
 }
 
