@@ -1,5 +1,6 @@
 //! The one error type handlers return. Internals are logged once, here; the client sees a
-//! short, safe message on a page that carries the same security headers as any other.
+//! short, safe message: on a page that carries the same security headers as any other, or,
+//! under `/api/`, as JSON problem details.
 
 use askama::Template;
 use axum::http::StatusCode;
@@ -98,14 +99,51 @@ impl IntoResponse for AppError {
     }
 }
 
+/// The safe message of an error response, kept with it so that `/api/` routes can answer
+/// in JSON instead of HTML ([`api_problems`]).
+#[derive(Clone, Debug)]
+pub struct ErrorMessage(pub String);
+
 /// Renders the error page; used by [`AppError`] and by the fallbacks for 404 and panics.
 pub fn render_error(status: StatusCode, message: &str) -> Response {
     let page = ErrorPage {
         status: status.as_u16(),
         message,
     };
-    match page.render() {
+    let mut response = match page.render() {
         Ok(body) => (status, Html(body)).into_response(),
         Err(_) => (status, message.to_owned()).into_response(),
+    };
+    response
+        .extensions_mut()
+        .insert(ErrorMessage(message.to_owned()));
+    response
+}
+
+/// For `/api/` paths, turns an error page into RFC 9457 problem details
+/// (`application/problem+json`: type, title, status, detail), the same status and message;
+/// every other path keeps its HTML page.
+pub async fn api_problems(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let is_api = req.uri().path().starts_with("/api/");
+    let response = next.run(req).await;
+    let Some(ErrorMessage(detail)) = response.extensions().get::<ErrorMessage>().cloned() else {
+        return response;
+    };
+    if !is_api {
+        return response;
     }
+    let status = response.status();
+    let problem = serde_json::json!({
+        "type": "about:blank",
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/problem+json"),
+    );
+    Response::from_parts(parts, axum::body::Body::from(problem.to_string()))
 }

@@ -111,6 +111,7 @@ pub fn router(state: AppState) -> Router {
                 "Something went wrong on our side.",
             )
         }))
+        .layer(middleware::from_fn(crate::error::api_problems))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             headers::security_headers,

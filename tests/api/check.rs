@@ -116,6 +116,60 @@ async fn the_json_endpoint_serves_scripts(backend: Backend) {
 }
 both_backends!(the_json_endpoint_serves_scripts);
 
+/// Errors under /api/ are RFC 9457 problem details, with the status and message the page
+/// would show; elsewhere they stay HTML pages.
+async fn api_errors_are_json_problem_details(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.mail_servers = vec![nowhere()]).await;
+    let problem = |response: reqwest::Response| async move {
+        let status = response.status();
+        let kind = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            response.headers().contains_key("content-security-policy"),
+            "security headers stay"
+        );
+        let body: serde_json::Value = response.json().await.unwrap();
+        (status, kind, body)
+    };
+    let (status, kind, body) = problem(app.browser().get("/api/me").await).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(kind, "application/problem+json");
+    assert_eq!(body["status"], 401);
+    assert_eq!(body["title"], "Unauthorized");
+    assert!(
+        body["detail"].as_str().unwrap().contains("X-CSRF-Token"),
+        "{body}"
+    );
+
+    let browser = app.signed_in("alice@example.org").await;
+    let forged = browser
+        .client
+        .post(app.url("/api/check"))
+        .json(&serde_json::json!({"password": "x"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, kind, body) = problem(forged).await;
+    assert_eq!(
+        (status, kind.as_str()),
+        (StatusCode::FORBIDDEN, "application/problem+json")
+    );
+    assert_eq!(body["status"], 403);
+    let missing = problem(browser.get("/api/nothing-here").await).await;
+    assert_eq!(missing.0, StatusCode::NOT_FOUND);
+    assert_eq!(missing.2["status"], 404);
+
+    let page = browser.get("/nothing-here").await;
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+}
+both_backends!(api_errors_are_json_problem_details);
+
 async fn checks_are_limited_per_user(backend: Backend) {
     let app = spawn_app_with(backend, |s| s.mail_servers = vec![nowhere()]).await;
     let browser = app.signed_in("alice@example.org").await;

@@ -27,14 +27,6 @@ fn mailkeys(config: &Path, args: &[&str], stdin: &str) -> (bool, String, String)
     )
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// `mailkeys serve`, stopped when dropped; its stderr goes to a file.
 struct Served {
     child: Child,
@@ -98,7 +90,9 @@ async fn the_readme_path_from_generator_to_self_check(version: DovecotVersion, b
             (Some(d), url)
         }
     };
-    let (web, policy, doveadm) = (free_port(), free_port(), free_port());
+    let reserved = [reserve_port(), reserve_port(), reserve_port()];
+    let [web, policy, doveadm] = [0, 1, 2].map(|i| reserved[i].port());
+    let [web_port, policy_port, doveadm_port] = reserved;
     let config = dir.join("mailkeys.toml");
     std::fs::write(
         &config,
@@ -242,6 +236,7 @@ doveadm_api_key = "cli-doveadm-key"
         );
     }
 
+    doveadm_port.release();
     let dovecot = Dovecot::start(DovecotOptions {
         generated: Some(GeneratedFiles {
             main_file,
@@ -263,6 +258,8 @@ doveadm_api_key = "cli-doveadm-key"
     )
     .unwrap();
     drop(file);
+    web_port.release();
+    policy_port.release();
     let served = Served::start(&config, dir, web);
     let log = served.log_with("doveadm API reachable");
     assert!(log.contains("doveadm API reachable"), "{log}");
@@ -296,7 +293,8 @@ each_dovecot!(the_readme_path_from_generator_to_self_check);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_warns_loudly_when_the_doveadm_api_does_not_answer() {
     let dir = tempfile::tempdir().unwrap();
-    let (web, doveadm) = (free_port(), free_port());
+    let (web_port, doveadm) = (reserve_port(), reserve_port().release());
+    let web = web_port.port();
     let config = dir.path().join("mailkeys.toml");
     std::fs::write(
         &config,
@@ -307,6 +305,7 @@ async fn serve_warns_loudly_when_the_doveadm_api_does_not_answer() {
         ),
     )
     .unwrap();
+    web_port.release();
     let served = Served::start(&config, dir.path(), web);
     let log = served.log_with("DOVEADM API CHECK FAILED");
     assert!(log.contains("DOVEADM API CHECK FAILED"), "{log}");

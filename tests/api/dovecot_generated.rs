@@ -239,11 +239,8 @@ async fn the_readmes_pam_line_makes_debian_13s_stock_pam_passdb_skip_every_user(
     let commented: String = block.lines().map(|l| format!("#{l}\n")).collect();
     for uncommented in [false, true] {
         let scratch = install.tempdir("mkpam-");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let reserved = crate::helpers::reserve_port();
+        let port = reserved.port();
         let config = DovecotConfig {
             version,
             database: DovecotDatabase::Sqlite {
@@ -273,6 +270,7 @@ async fn the_readmes_pam_line_makes_debian_13s_stock_pam_passdb_skip_every_user(
             std::os::unix::fs::PermissionsExt::from_mode(0o755),
         )
         .unwrap();
+        reserved.release();
         let dovecot = Dovecot::start(DovecotOptions {
             generated: Some(crate::dovecot::GeneratedFiles {
                 main_file: file,

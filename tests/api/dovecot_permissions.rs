@@ -135,11 +135,8 @@ async fn start_with_group_block(
     db_path: &std::path::Path,
 ) -> Dovecot {
     let version = install.version;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let reserved = crate::helpers::reserve_port();
+    let port = reserved.port();
     let config = DovecotConfig {
         version,
         database: DovecotDatabase::Sqlite {
@@ -157,6 +154,7 @@ async fn start_with_group_block(
     let main_file = scratch.path().join(format!("90-mailkeys-{port}.conf"));
     let uncommented = crate::dovecot::uncomment_block(&main.contents, "service auth-worker {");
     std::fs::write(&main_file, uncommented).unwrap();
+    reserved.release();
     Dovecot::start(DovecotOptions {
         auth_worker_as_root: false,
         generated: Some(GeneratedFiles {

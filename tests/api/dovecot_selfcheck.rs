@@ -56,11 +56,8 @@ pub(crate) async fn wired(
         Some(existing) => existing,
         None => fresh_database_for(backend, version).await,
     };
-    let policy_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let reserved_policy = reserve_port();
+    let policy_port = reserved_policy.port();
     let mut options = DovecotOptions::new(
         version,
         wiring
@@ -81,6 +78,7 @@ pub(crate) async fn wired(
         dovecot.imaps_port,
         dovecot.ca_cert_pem.clone(),
     );
+    reserved_policy.release();
     let app = spawn_app_on(dir, database_url, |s| {
         s.policy_listen = Some(format!("127.0.0.1:{policy_port}").parse().unwrap());
         s.policy_secret = Some(SecretString::from(POLICY_SECRET));

@@ -455,3 +455,22 @@ pub fn run_mailkeys(
         String::from_utf8_lossy(&out.stderr).into(),
     )
 }
+
+/// A loopback port held open until `release`, so that nothing else (a Dovecot started in
+/// between, another test) takes it before the process meant to listen there binds it.
+pub struct ReservedPort(std::net::TcpListener);
+
+pub fn reserve_port() -> ReservedPort {
+    ReservedPort(std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+}
+
+impl ReservedPort {
+    pub fn port(&self) -> u16 {
+        self.0.local_addr().unwrap().port()
+    }
+
+    /// Frees the port for its listener; call right before that binds.
+    pub fn release(self) -> u16 {
+        self.port()
+    }
+}

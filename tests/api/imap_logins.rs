@@ -37,11 +37,8 @@ pub fn dovecot_db(database_url: &str) -> DovecotDb {
 /// Mailkeys' policy listener, Mailkeys flushes and kicks through Dovecot's doveadm API.
 pub async fn stack(version: DovecotVersion, backend: Backend) -> Stack {
     let (dir, database_url) = fresh_database_for(backend, version).await;
-    let policy_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let reserved_policy = reserve_port();
+    let policy_port = reserved_policy.port();
     let mut options = DovecotOptions::new(version, dovecot_db(&database_url));
     options.policy_url = Some(format!(
         "http://127.0.0.1:{policy_port}{}",
@@ -54,6 +51,7 @@ pub async fn stack(version: DovecotVersion, backend: Backend) -> Stack {
     let (imaps_port, api_key) = (dovecot.imaps_port, dovecot.doveadm_api_key.clone());
     let ca = dovecot.ca_cert_pem.clone();
     let imap_port = dovecot.imap_port;
+    reserved_policy.release();
     let app = spawn_app_on(dir, database_url, |s| {
         s.policy_listen = Some(format!("127.0.0.1:{policy_port}").parse().unwrap());
         s.policy_secret = Some(SecretString::from(POLICY_SECRET));
