@@ -22,7 +22,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mailkeys::config::Settings;
-use mailkeys::domain::hashing::{Hasher, Profile};
+use mailkeys::infra::hashing::{Hasher, Profile};
 use mailkeys::store::{users, Db};
 use secrecy::SecretString;
 

@@ -11,9 +11,9 @@ use figment::Figment;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::domain::hashing::HashProfile;
 use crate::dovecot::DovecotVersion;
 use crate::imap::{Limits, MailServer, TlsMode};
+use crate::infra::hashing::HashProfile;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -12,7 +12,9 @@
 //! - [`cli`]: the `mailkeys` command line (`serve`, `migrate`, `user add|list`,
 //!   `dovecot config|check`), also calling services.
 //! - [`domain`]: types and rules with no I/O: usernames, app password names, lookup ids,
-//!   scopes, the password policy, generation of app passwords, hashing profiles.
+//!   scopes, statuses, the password policy, the shape of an app password.
+//! - [`infra`]: what has I/O under the domain: Argon2id hashing on its own threads (cost
+//!   profiles, decoy hash) and the OS random generator (app passwords, tokens, salts).
 //! - [`store`]: persistence through sqlx (SQLite or PostgreSQL behind one `AnyPool`); one
 //!   module per table, migrations per backend under `migrations/`.
 //! - [`dovecot`]: everything about Dovecot: the configuration generator per version
@@ -32,6 +34,7 @@ pub mod domain;
 pub mod dovecot;
 pub mod error;
 pub mod imap;
+pub mod infra;
 pub mod services;
 pub mod startup;
 pub mod store;

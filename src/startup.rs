@@ -8,10 +8,10 @@ use tokio::net::TcpListener;
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
-use crate::domain::hashing::Hasher;
-use crate::domain::random::{random_token, token_digest};
 use crate::dovecot::doveadm::Doveadm;
 use crate::dovecot::status::DovecotStatus;
+use crate::infra::hashing::Hasher;
+use crate::infra::random::{random_token, token_digest};
 use crate::services::Services;
 use crate::store::{setup_tokens, users, Db};
 use crate::web::rate_limit::RateLimits;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mailkeys::config::Settings;
-use mailkeys::domain::hashing::{Hasher, Profile};
+use mailkeys::infra::hashing::{Hasher, Profile};
 use mailkeys::store::app_passwords;
 use mailkeys::store::Db;
 use secrecy::SecretString;
@@ -36,7 +36,7 @@ async fn one_login(dc: &dovecot::Dovecot, source: &str, user: &str, password: &s
 async fn add_app_password(db: &Db, hasher: &Hasher, user_id: i64, name: &str) -> (i64, String) {
     use app_passwords::NewAppPassword;
     use secrecy::ExposeSecret;
-    let generated = mailkeys::domain::GeneratedAppPassword::generate().unwrap();
+    let generated = mailkeys::infra::random::new_app_password().unwrap();
     let hash = hasher
         .hash(Profile::App, generated.plaintext.clone())
         .await

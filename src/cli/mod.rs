@@ -12,8 +12,8 @@ use secrecy::SecretString;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::Settings;
-use crate::domain::random::random_symbols;
 use crate::domain::Username;
+use crate::infra::random::random_symbols;
 use crate::services::users::{NewAccount, Origin};
 use crate::services::{self, Services};
 use crate::startup;

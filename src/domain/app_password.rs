@@ -10,11 +10,12 @@ use std::net::IpAddr;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::random::{random_symbols, ALPHABET};
-
+/// 32 symbols, so each carries exactly 5 bits and no modulo bias creeps in. Lower case only
+/// (no Shift on a phone keyboard), without the look-alikes `l`, `o`, `0` and `1`.
+pub const ALPHABET: &[u8; 32] = b"abcdefghijkmnpqrstuvwxyz23456789";
 pub const LOOKUP_ID_LEN: usize = 6;
-const SECRET_GROUPS: usize = 4;
-const GROUP_LEN: usize = 6;
+pub const SECRET_GROUPS: usize = 4;
+pub const GROUP_LEN: usize = 6;
 /// Bits of entropy in the secret part.
 pub const SECRET_BITS: usize = SECRET_GROUPS * GROUP_LEN * 5;
 
@@ -101,18 +102,21 @@ pub struct GeneratedAppPassword {
 }
 
 impl GeneratedAppPassword {
-    pub fn generate() -> anyhow::Result<Self> {
-        let lookup = random_symbols(LOOKUP_ID_LEN)?;
-        let secret = random_symbols(SECRET_GROUPS * GROUP_LEN)?;
-        let mut plaintext = lookup.clone();
-        for group in secret.as_bytes().chunks(GROUP_LEN) {
-            plaintext.push('-');
-            plaintext.push_str(std::str::from_utf8(group)?);
+    /// The password made of a lookup id and the secret symbols, in groups:
+    /// `lookup-ssssss-ssssss-ssssss-ssssss`. Pure: the randomness comes from the caller
+    /// (`infra::random::new_app_password`).
+    pub fn from_symbols(lookup: &str, secret: &str) -> Self {
+        let mut plaintext = lookup.to_owned();
+        for (i, symbol) in secret.chars().enumerate() {
+            if i % GROUP_LEN == 0 {
+                plaintext.push('-');
+            }
+            plaintext.push(symbol);
         }
-        Ok(Self {
-            lookup_id: LookupId(lookup),
+        Self {
+            lookup_id: LookupId(lookup.to_owned()),
             plaintext: SecretString::from(plaintext),
-        })
+        }
     }
 }
 
@@ -322,7 +326,7 @@ mod tests {
 
     #[test]
     fn a_generated_password_starts_with_its_lookup_id_and_has_120_secret_bits() {
-        let generated = GeneratedAppPassword::generate().unwrap();
+        let generated = crate::infra::random::new_app_password().unwrap();
         let text = generated.plaintext.expose_secret();
         assert!(text.starts_with(generated.lookup_id.as_str()));
         assert_eq!(text.len(), LOOKUP_ID_LEN + SECRET_GROUPS * (GROUP_LEN + 1));
@@ -335,7 +339,7 @@ mod tests {
 
     #[test]
     fn debug_output_of_a_generated_password_hides_the_secret() {
-        let generated = GeneratedAppPassword::generate().unwrap();
+        let generated = crate::infra::random::new_app_password().unwrap();
         let debug = format!("{generated:?}");
         assert!(!debug.contains(&generated.plaintext.expose_secret()[7..]));
     }

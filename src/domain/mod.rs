@@ -1,12 +1,10 @@
 //! Types and rules with no I/O. Each type is parsed once at the edge and trusted after.
 
 pub mod app_password;
-pub mod hashing;
 pub mod lockout;
 pub mod password_policy;
 #[cfg(test)]
 mod properties;
-pub mod random;
 pub mod username;
 
 pub use app_password::{

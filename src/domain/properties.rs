@@ -46,7 +46,7 @@ proptest! {
     fn a_lookup_id_is_exactly_six_alphabet_symbols(input in "\\PC{0,10}") {
         if let Ok(id) = LookupId::parse(&input) {
             prop_assert_eq!(id.as_str().len(), 6);
-            prop_assert!(id.as_str().bytes().all(|b| super::random::ALPHABET.contains(&b)));
+            prop_assert!(id.as_str().bytes().all(|b| super::app_password::ALPHABET.contains(&b)));
         }
     }
 }

@@ -4,12 +4,12 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::credentials::{sync_mail_server, Actor};
 use super::Services;
-use crate::domain::hashing::Profile;
 use crate::domain::password_policy::{check_new_password, within_max_length, Rejected};
 use crate::domain::username::email_words;
 use crate::domain::Username;
 use crate::dovecot::doveadm::SessionSync;
 use crate::error::{AppError, AppResult};
+use crate::infra::hashing::Profile;
 use crate::store::app_passwords::{self, Revocation};
 use crate::store::audit::{self, Entry, Event};
 use crate::store::users::UserRow;

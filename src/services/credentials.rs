@@ -6,10 +6,10 @@
 use secrecy::SecretString;
 
 use crate::domain::app_password::AllowedNets;
-use crate::domain::hashing::Profile;
-use crate::domain::{AppPasswordName, ExpiryChoice, GeneratedAppPassword, Scope, Username};
+use crate::domain::{AppPasswordName, ExpiryChoice, Scope, Username};
 use crate::dovecot::doveadm::{self, SessionSync};
 use crate::error::{AppError, AppResult};
+use crate::infra::hashing::Profile;
 use crate::services::Services;
 use crate::store::app_passwords::{self, NewAppPassword, Revocation};
 use crate::store::audit::{self, Entry, Event};
@@ -160,7 +160,7 @@ pub async fn create(
     let now = state.now();
     let expires_at = new.expiry.expires_at(now);
     for _ in 0..LOOKUP_ID_ATTEMPTS {
-        let generated = GeneratedAppPassword::generate().map_err(AppError::internal)?;
+        let generated = crate::infra::random::new_app_password().map_err(AppError::internal)?;
         let hash = state
             .hasher
             .hash(Profile::App, generated.plaintext.clone())

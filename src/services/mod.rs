@@ -14,9 +14,9 @@ use std::sync::Arc;
 
 use crate::clock::SharedClock;
 use crate::config::Settings;
-use crate::domain::hashing::Hasher;
 use crate::dovecot::doveadm::Doveadm;
 use crate::dovecot::status::DovecotStatus;
+use crate::infra::hashing::Hasher;
 use crate::store::Db;
 
 /// What every use case may need: the database, the hasher, the settings, the clock and

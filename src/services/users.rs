@@ -4,11 +4,11 @@
 use secrecy::SecretString;
 
 use super::Services;
-use crate::domain::hashing::Profile;
 use crate::domain::password_policy::{check_new_password, Rejected};
 use crate::domain::username::email_words;
 use crate::domain::Username;
 use crate::error::{AppError, AppResult};
+use crate::infra::hashing::Profile;
 use crate::store::audit::{self, Entry, Event};
 use crate::store::{is_unique_violation, setup_tokens, users};
 

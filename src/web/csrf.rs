@@ -16,8 +16,8 @@ use subtle::ConstantTimeEq;
 
 use super::session::{hardened_cookie, CurrentSession};
 use super::AppState;
-use crate::domain::random::random_token;
 use crate::error::{AppError, AppResult};
+use crate::infra::random::random_token;
 
 pub const FIELD: &str = "csrf";
 pub const HEADER: &str = "x-csrf-token";

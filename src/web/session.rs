@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
 use super::AppState;
-use crate::domain::random::token_digest;
 use crate::error::{AppError, AppResult};
+use crate::infra::random::token_digest;
 use crate::store::sessions::{self, SessionRow};
 use crate::store::users::UserRow;
 

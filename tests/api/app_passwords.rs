@@ -1,6 +1,6 @@
 //! Creating, listing and revoking app passwords, and refusing bad input.
 
-use mailkeys::domain::hashing::verify_stored;
+use mailkeys::infra::hashing::verify_stored;
 use reqwest::StatusCode;
 use secrecy::SecretString;
 

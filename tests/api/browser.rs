@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use fantoccini::elements::Element;
 use fantoccini::wd::{Capabilities, WebDriverCompatibleCommand};
 use fantoccini::{Client, ClientBuilder, Locator};
-use mailkeys::domain::hashing::verify_stored;
+use mailkeys::infra::hashing::verify_stored;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 

@@ -128,7 +128,7 @@ doveadm_api_key = "cli-doveadm-key"
     let out_dir = dir.join("dovecot-files");
     let role = format!(
         "mk_cli_{}",
-        mailkeys::domain::random::random_symbols(10).unwrap()
+        mailkeys::infra::random::random_symbols(10).unwrap()
     );
     // Dovecot 2.4 runs in a root folder here, and sees the files under other paths.
     let etc = install.inside(&out_dir);

@@ -199,5 +199,5 @@ pub async fn alice(db: &TestDb) -> (i64, i64, i64) {
 }
 
 fn random_hex(bytes: usize) -> String {
-    mailkeys::domain::random::random_symbols(bytes * 2).unwrap()
+    mailkeys::infra::random::random_symbols(bytes * 2).unwrap()
 }

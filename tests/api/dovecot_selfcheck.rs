@@ -212,7 +212,7 @@ async fn names_a_missing_view_grant(version: DovecotVersion) {
     let dbname = url.path().trim_start_matches('/').to_owned();
     let role = format!(
         "mk_nogrant_{}",
-        mailkeys::domain::random::random_symbols(10).unwrap()
+        mailkeys::infra::random::random_symbols(10).unwrap()
     );
     for sql in [
         format!("CREATE ROLE {role} LOGIN PASSWORD 'pw-{role}'"),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use mailkeys::clock::ManualClock;
 use mailkeys::config::Settings;
-use mailkeys::domain::hashing::{Hasher, Profile};
+use mailkeys::infra::hashing::{Hasher, Profile};
 use mailkeys::startup;
 use mailkeys::store::{users, Db};
 use regex::Regex;
@@ -115,7 +115,7 @@ async fn fresh_database_url(backend: Backend, dir: &std::path::Path) -> String {
             });
             let name = format!(
                 "mk_test_{}",
-                mailkeys::domain::random::random_symbols(16).unwrap()
+                mailkeys::infra::random::random_symbols(16).unwrap()
             );
             sqlx::query(&format!("CREATE DATABASE {name}"))
                 .execute(&mut conn)

@@ -599,9 +599,9 @@ async fn dovecot_reads_postgres_through_a_role_that_sees_only_the_views(version:
     let dbname = url.path().trim_start_matches('/').to_owned();
     let role = format!(
         "mk_dovecot_{}",
-        mailkeys::domain::random::random_symbols(12).unwrap()
+        mailkeys::infra::random::random_symbols(12).unwrap()
     );
-    let password = mailkeys::domain::random::random_symbols(24).unwrap();
+    let password = mailkeys::infra::random::random_symbols(24).unwrap();
     for sql in [
         format!("CREATE ROLE {role} LOGIN PASSWORD '{password}'"),
         format!("GRANT CONNECT ON DATABASE {dbname} TO {role}"),

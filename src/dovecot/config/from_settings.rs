@@ -9,8 +9,8 @@ use secrecy::ExposeSecret;
 
 use super::{DatabaseKind, DoveadmLink, DovecotConfig, DovecotDatabase, PgConnect, PolicyLink};
 use crate::config::Settings;
-use crate::domain::random::random_symbols;
 use crate::dovecot::version::DovecotVersion;
+use crate::infra::random::random_symbols;
 
 /// The command line's choices (`mailkeys dovecot config --help`).
 #[derive(Clone, Debug)]

@@ -6,11 +6,11 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use super::{Outcome, Report};
-use crate::domain::app_password::{GeneratedAppPassword, Scope};
-use crate::domain::hashing::Profile;
+use crate::domain::app_password::Scope;
 use crate::domain::Username;
 use crate::dovecot::doveadm::{self, SessionSync};
 use crate::imap::{run_check, CheckReport, KnownCredential, MailServer, Verdict};
+use crate::infra::hashing::Profile;
 use crate::services::Services;
 use crate::store::app_passwords::{self, NewAppPassword, Revocation};
 use crate::store::audit::{self, Entry, Event};
@@ -97,7 +97,7 @@ async fn create(
     ip: Option<&str>,
     now: i64,
 ) -> anyhow::Result<(i64, SecretString)> {
-    let generated = GeneratedAppPassword::generate()?;
+    let generated = crate::infra::random::new_app_password()?;
     let hash = ctx
         .hasher
         .hash(Profile::App, generated.plaintext.clone())

@@ -1,8 +1,8 @@
-//! Randomness from the operating system's generator, and the alphabet app passwords use.
+//! Randomness from the operating system's generator: app passwords, tokens, salts.
 
-/// 32 symbols, so each carries exactly 5 bits and no modulo bias creeps in. Lower case only
-/// (no Shift on a phone keyboard), without the look-alikes `l`, `o`, `0` and `1`.
-pub const ALPHABET: &[u8; 32] = b"abcdefghijkmnpqrstuvwxyz23456789";
+pub use crate::domain::app_password::ALPHABET;
+use crate::domain::app_password::{GROUP_LEN, LOOKUP_ID_LEN, SECRET_GROUPS};
+use crate::domain::GeneratedAppPassword;
 
 /// Fills `buf` from the OS generator. Failure means the OS cannot give randomness, in which
 /// case no credential may be made at all.
@@ -18,6 +18,13 @@ pub fn random_symbols(len: usize) -> anyhow::Result<String> {
         .iter()
         .map(|b| ALPHABET[usize::from(b & 31)] as char)
         .collect())
+}
+
+/// A new app password: a random lookup id and 120 random secret bits.
+pub fn new_app_password() -> anyhow::Result<GeneratedAppPassword> {
+    let lookup = random_symbols(LOOKUP_ID_LEN)?;
+    let secret = random_symbols(SECRET_GROUPS * GROUP_LEN)?;
+    Ok(GeneratedAppPassword::from_symbols(&lookup, &secret))
 }
 
 /// A 256-bit token for cookies and one-time links, URL-safe base64.
