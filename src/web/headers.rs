@@ -1,49 +1,55 @@
-//! Security headers on every response, errors included.
+//! Security headers on every response, errors included, through tower-http's
+//! `SetResponseHeaderLayer` (applied outermost in `web::router`).
 
-use axum::extract::{Request, State};
-use axum::http::header::{self, HeaderValue};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::http::header::{self, HeaderName, HeaderValue};
+use axum::Router;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::AppState;
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
      connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let is_static = req.uri().path().starts_with("/static/");
-    let mut response = next.run(req).await;
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(
-        "cross-origin-opener-policy",
-        HeaderValue::from_static("same-origin"),
-    );
-    h.insert(
-        "permissions-policy",
-        HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
-    );
-    if !is_static {
-        // Pages can show a new app password once; no cache may keep a copy.
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+/// The headers every response carries, whatever produced it.
+const ALWAYS: [(HeaderName, &str); 6] = [
+    (header::CONTENT_SECURITY_POLICY, CSP),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::REFERRER_POLICY, "no-referrer"),
+    (
+        HeaderName::from_static("cross-origin-opener-policy"),
+        "same-origin",
+    ),
+    (
+        HeaderName::from_static("permissions-policy"),
+        "camera=(), microphone=(), geolocation=()",
+    ),
+];
+
+/// Wraps `router` in the header layers. Pages can show a new app password once, so no cache
+/// may keep a copy (`no-store`) unless the response says otherwise (static files say
+/// `no-cache`: revalidate, nothing secret in them). HSTS only behind `https://`.
+pub fn apply(router: Router<AppState>, https: bool) -> Router<AppState> {
+    let mut router = router.layer(SetResponseHeaderLayer::if_not_present(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    ));
+    for (name, value) in ALWAYS {
+        router = router.layer(SetResponseHeaderLayer::overriding(
+            name,
+            HeaderValue::from_static(value),
+        ));
     }
-    if state.settings.is_https() {
-        h.insert(
+    if https {
+        router = router.layer(SetResponseHeaderLayer::overriding(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=63072000; includeSubDomains"),
-        );
+        ));
     }
-    response
+    router
+}
+
+/// What static files carry instead of `no-store`.
+pub fn static_cache_control() -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))
 }

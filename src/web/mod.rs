@@ -87,10 +87,15 @@ pub fn router(state: AppState) -> Router {
         .route("/sign-out-everywhere", post(auth::sign_out_everywhere))
         .route("/setup/{token}", get(auth::setup_page).post(auth::setup))
         .route("/healthz", get(|| async { "ok" }))
-        .nest_service("/static", ServeDir::new(static_dir()))
+        .nest_service(
+            "/static",
+            tower::ServiceBuilder::new()
+                .layer(headers::static_cache_control())
+                .service(ServeDir::new(static_dir())),
+        )
         .fallback(|| async { AppError::NotFound });
 
-    routes
+    let routes = routes
         .layer(middleware::from_fn_with_state(state.clone(), csrf::verify))
         .layer(middleware::from_fn_with_state(state.clone(), session::load))
         .layer(DefaultBodyLimit::max(max_body))
@@ -111,12 +116,8 @@ pub fn router(state: AppState) -> Router {
                 "Something went wrong on our side.",
             )
         }))
-        .layer(middleware::from_fn(crate::error::api_problems))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            headers::security_headers,
-        ))
-        .with_state(state)
+        .layer(middleware::from_fn(crate::error::api_problems));
+    headers::apply(routes, state.settings.is_https()).with_state(state)
 }
 
 /// `static/` next to the binary's working directory, or beside the crate when run by cargo.

@@ -125,6 +125,15 @@ async fn every_response_carries_security_headers_including_404_and_500(backend: 
     let page = browser.get("/").await;
     assert_security_headers(&page);
     assert_eq!(page.headers().get("cache-control").unwrap(), "no-store");
+    assert!(
+        page.headers().get("strict-transport-security").is_none(),
+        "no HSTS over plain http"
+    );
+    // Static files may be kept, but revalidated; they carry the other headers too.
+    let script = browser.get("/static/app.js").await;
+    assert_eq!(script.status(), StatusCode::OK);
+    assert_security_headers(&script);
+    assert_eq!(script.headers().get("cache-control").unwrap(), "no-cache");
 
     let missing = browser.get("/no/such/page").await;
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
