@@ -20,11 +20,13 @@ use super::version::DovecotVersion;
 use crate::domain::Username;
 
 /// What happened on the mail server after a credential change; the UI tells the user.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SessionSync {
     /// Live sessions ended (and the auth cache flushed where the version can).
     Ended,
     /// No doveadm API is configured: open sessions stay until the client reconnects.
+    #[serde(rename = "kept")]
     NotConfigured,
     /// The API did not answer; open sessions may stay until the client reconnects.
     Failed,

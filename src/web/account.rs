@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::admin::ActivityView;
 use super::client_ip::ClientIp;
 use super::format::timestamp;
+use super::notice::{redirect_after, AccountDone, Done};
 use super::session::{CurrentSession, SignedIn};
 use super::{AppState, Nav};
 use crate::error::AppResult;
@@ -34,13 +35,6 @@ pub struct AccountPage {
     /// Failed IMAP logins Dovecot reported: (address, count, last time).
     pub imap_failures: Vec<(String, i64, String)>,
 }
-
-/// What each finished action (`?done=…`) says on this page.
-const NOTICES: &[(&str, &str)] = &[
-    ("password", "Your password was changed and every other browser session was signed out."),
-    ("password-and-revoked", "Your password was changed, every other browser session was signed out and all app passwords were revoked."),
-    ("imap", "Your IMAP setting was saved."),
-];
 
 async fn account_page(
     state: &AppState,
@@ -74,9 +68,9 @@ async fn account_page(
 pub async fn index(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
-    Query(done): Query<super::Done>,
+    Query(done): Query<Done<AccountDone>>,
 ) -> AppResult<AccountPage> {
-    account_page(&state, &current, None, done.notice(NOTICES)).await
+    account_page(&state, &current, None, done.notice()).await
 }
 
 #[derive(Deserialize)]
@@ -110,15 +104,11 @@ pub async fn change_password(
     match result {
         Ok(sync) => {
             let done = if revoked {
-                "password-and-revoked"
+                AccountDone::PasswordAndRevoked
             } else {
-                "password"
+                AccountDone::Password
             };
-            Ok(Redirect::to(&format!(
-                "/account?done={done}&sessions={}",
-                sync.as_query()
-            ))
-            .into_response())
+            Ok(redirect_after("/account", done, sync).into_response())
         }
         Err(refused) => {
             let status = StatusCode::UNPROCESSABLE_ENTITY;
@@ -155,8 +145,5 @@ pub async fn set_main_imap(
     };
     let allowed = form.allowed.is_some();
     let sync = account::set_main_imap(&state, &current.user, allowed, actor).await?;
-    Ok(Redirect::to(&format!(
-        "/account?done=imap&sessions={}",
-        sync.as_query()
-    )))
+    Ok(redirect_after("/account", AccountDone::Imap, sync))
 }

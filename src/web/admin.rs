@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::client_ip::ClientIp;
 use super::dashboard::AppPasswordView;
 use super::format::timestamp;
+use super::notice::{redirect_after, AdminDone, Done};
 use super::session::AdminUser;
 use super::{AppState, Nav};
 use crate::error::{AppError, AppResult};
@@ -98,25 +99,11 @@ async fn target(state: &AppState, id: i64) -> AppResult<UserRow> {
         .ok_or(AppError::NotFound)
 }
 
-/// What each finished action (`?done=…`) says on this page.
-const NOTICES: &[(&str, &str)] = &[
-    ("revoked", "The app password was revoked."),
-    (
-        "revoked-all",
-        "All app passwords of this account were revoked.",
-    ),
-    (
-        "signed-out",
-        "Every browser session of this account was ended.",
-    ),
-    ("saved", "Saved."),
-];
-
 pub async fn user(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Path(id): Path<i64>,
-    Query(done): Query<super::Done>,
+    Query(done): Query<Done<AdminDone>>,
 ) -> AppResult<UserPage> {
     let user = target(&state, id).await?;
     let now = state.now();
@@ -135,7 +122,7 @@ pub async fn user(
         user,
         passwords,
         activity,
-        notice: done.notice(NOTICES),
+        notice: done.notice(),
     })
 }
 
@@ -165,10 +152,11 @@ pub async fn revoke_one(
         &clean_reason(&form.reason),
     )
     .await?;
-    Ok(Redirect::to(&format!(
-        "/admin/users/{id}?done=revoked&sessions={}",
-        sync.as_query()
-    )))
+    Ok(redirect_after(
+        &format!("/admin/users/{id}"),
+        AdminDone::Revoked,
+        sync,
+    ))
 }
 
 pub async fn revoke_all(
@@ -185,10 +173,11 @@ pub async fn revoke_all(
     };
     let (_, sync) =
         credentials::revoke_all(&state, &owner, actor, &clean_reason(&form.reason)).await?;
-    Ok(Redirect::to(&format!(
-        "/admin/users/{id}?done=revoked-all&sessions={}",
-        sync.as_query()
-    )))
+    Ok(redirect_after(
+        &format!("/admin/users/{id}"),
+        AdminDone::RevokedAll,
+        sync,
+    ))
 }
 
 pub async fn end_sessions(
@@ -204,10 +193,11 @@ pub async fn end_sessions(
         ip: &ip,
     };
     let sync = services::admin::end_sessions(&state, &owner, keep, actor).await?;
-    Ok(Redirect::to(&format!(
-        "/admin/users/{id}?done=signed-out&sessions={}",
-        sync.as_query()
-    )))
+    Ok(redirect_after(
+        &format!("/admin/users/{id}"),
+        AdminDone::SignedOut,
+        sync,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -240,8 +230,9 @@ pub async fn set_flag(
         ip: &ip,
     };
     let sync = services::admin::set_flag(&state, &owner, flag, on, actor).await?;
-    Ok(Redirect::to(&format!(
-        "/admin/users/{id}?done=saved&sessions={}",
-        sync.as_query()
-    )))
+    Ok(redirect_after(
+        &format!("/admin/users/{id}"),
+        AdminDone::Saved,
+        sync,
+    ))
 }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::client_ip::ClientIp;
 use super::format::{optional_timestamp, timestamp};
+use super::notice::{redirect_after, DashboardDone, Done};
 use super::session::{CurrentSession, SignedIn};
 use super::{AppState, Nav};
 use crate::domain::app_password::AllowedNets;
@@ -89,19 +90,6 @@ pub struct IndexPage {
     pub kicks_sessions: bool,
 }
 
-/// What each finished action (`?done=…`) says on this page.
-const NOTICES: &[(&str, &str)] = &[
-    (
-        "revoked",
-        "The app password was revoked: it can no longer sign in.",
-    ),
-    (
-        "revoked-all",
-        "All app passwords were revoked: none of them can sign in any more.",
-    ),
-    ("limits", "The limits of the app password were saved."),
-];
-
 async fn index_page(
     state: &AppState,
     current: &CurrentSession,
@@ -130,20 +118,13 @@ async fn index_page(
 pub async fn index(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
-    Query(done): Query<super::Done>,
+    Query(done): Query<Done<DashboardDone>>,
 ) -> AppResult<Response> {
     if current.user.must_reset {
         // An admin asked for a new password: that comes first.
         return Ok(Redirect::to("/account").into_response());
     }
-    let page = index_page(
-        &state,
-        &current,
-        CreateForm::default(),
-        None,
-        done.notice(NOTICES),
-    )
-    .await?;
+    let page = index_page(&state, &current, CreateForm::default(), None, done.notice()).await?;
     Ok(page.into_response())
 }
 
@@ -293,10 +274,7 @@ pub async fn revoke(
         &clean_reason(&form.reason),
     )
     .await?;
-    Ok(Redirect::to(&format!(
-        "/?done=revoked&sessions={}",
-        sync.as_query()
-    )))
+    Ok(redirect_after("/", DashboardDone::Revoked, sync))
 }
 
 #[derive(Template, WebTemplate)]
@@ -334,10 +312,7 @@ pub async fn revoke_all(
     };
     let (_, sync) =
         credentials::revoke_all(&state, &current.user, actor, &clean_reason(&form.reason)).await?;
-    Ok(Redirect::to(&format!(
-        "/?done=revoked-all&sessions={}",
-        sync.as_query()
-    )))
+    Ok(redirect_after("/", DashboardDone::RevokedAll, sync))
 }
 
 #[derive(Template, WebTemplate)]
@@ -412,5 +387,5 @@ pub async fn edit(
     };
     let sync =
         credentials::update_limits(&state, &current.user, id, scope, nets.as_ref(), actor).await?;
-    Ok(Redirect::to(&format!("/?done=limits&sessions={}", sync.as_query())).into_response())
+    Ok(redirect_after("/", DashboardDone::Limits, sync).into_response())
 }

@@ -13,6 +13,7 @@ pub mod csrf;
 pub mod dashboard;
 pub mod format;
 pub mod headers;
+pub mod notice;
 pub mod rate_limit;
 pub mod session;
 
@@ -144,34 +145,5 @@ impl Nav {
             is_admin: current.user.is_admin,
             csrf: current.session.csrf_token.clone(),
         }
-    }
-}
-
-/// `?done=…&sessions=…` on the page a finished action redirects to (post/redirect/get).
-#[derive(serde::Deserialize)]
-pub struct Done {
-    done: Option<String>,
-    sessions: Option<String>,
-}
-
-impl Done {
-    /// The notice for the finished action, from the page's own table of messages, followed
-    /// by what happened to open mail connections. Unknown values show nothing.
-    pub fn notice(&self, messages: &[(&str, &str)]) -> Option<String> {
-        let key = self.done.as_deref()?;
-        let (_, what) = messages.iter().find(|(k, _)| *k == key)?;
-        Some(format!(
-            "{what} {}",
-            sessions_notice(self.sessions.as_deref())
-        ))
-    }
-}
-
-/// What the user is told about live IMAP sessions after a revocation or rotation.
-pub fn sessions_notice(sessions: Option<&str>) -> &'static str {
-    match sessions {
-        Some("ended") => "Open mail connections of this account were closed; your other devices reconnect by themselves.",
-        Some("failed") => "Mailkeys could not reach the mail server to close open connections: a device connected right now stays connected until it reconnects.",
-        _ => "A device connected right now stays connected until it reconnects (Mailkeys is not set up to close open mail connections).",
     }
 }
