@@ -33,6 +33,12 @@ use x509_cert::ext::pkix::SubjectAltName;
 
 use super::report::{CertProblem, CertificateInfo};
 
+mod analysis;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use analysis::analyse;
+
 /// How many of the first bytes the server sends are kept, to tell what it speaks.
 const SNIFF_LEN: usize = 64;
 
@@ -261,178 +267,6 @@ fn describe_handshake_error(err: &io::Error) -> String {
     }
 }
 
-/// Reads the parts of a certificate a person recognises. `None` if it does not parse.
-pub(crate) fn certificate_info(der: &CertificateDer<'_>) -> Option<CertificateInfo> {
-    let cert = x509_cert::Certificate::from_der(der.as_ref()).ok()?;
-    let tbs = &cert.tbs_certificate;
-    let mut names = Vec::new();
-    if let Ok(Some((_, san))) = tbs.get::<SubjectAltName>() {
-        for name in san.0 {
-            match name {
-                GeneralName::DnsName(dns) => names.push(dns.to_string()),
-                GeneralName::IpAddress(octets) => {
-                    let bytes = octets.as_bytes();
-                    if let Ok(v4) = <[u8; 4]>::try_from(bytes) {
-                        names.push(std::net::Ipv4Addr::from(v4).to_string());
-                    } else if let Ok(v6) = <[u8; 16]>::try_from(bytes) {
-                        names.push(std::net::Ipv6Addr::from(v6).to_string());
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    let secs = |t: x509_cert::time::Time| {
-        i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
-    };
-    Some(CertificateInfo {
-        subject: tbs.subject.to_string(),
-        issuer: tbs.issuer.to_string(),
-        names,
-        not_before: secs(tbs.validity.not_before),
-        not_after: secs(tbs.validity.not_after),
-        self_signed: tbs.subject == tbs.issuer,
-    })
-}
-
-fn cert_error(err: &rustls::Error) -> Option<&CertificateError> {
-    match err {
-        rustls::Error::InvalidCertificate(e) => Some(e),
-        _ => None,
-    }
-}
-
-fn is_name_error(err: &rustls::Error) -> bool {
-    matches!(
-        cert_error(err),
-        Some(CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. })
-    )
-}
-
-fn is_time_error(err: &rustls::Error) -> bool {
-    matches!(
-        cert_error(err),
-        Some(
-            CertificateError::Expired
-                | CertificateError::ExpiredContext { .. }
-                | CertificateError::NotValidYet
-                | CertificateError::NotValidYetContext { .. }
-        )
-    )
-}
-
-fn trust_reason(err: &rustls::Error) -> String {
-    match cert_error(err) {
-        Some(CertificateError::UnknownIssuer) => {
-            "it was issued by an authority Mailkeys does not trust".into()
-        }
-        Some(CertificateError::BadSignature) => "its signature does not check out".into(),
-        Some(CertificateError::Revoked) => "it has been revoked".into(),
-        Some(CertificateError::BadEncoding) => "it cannot be read".into(),
-        _ => err.to_string(),
-    }
-}
-
-/// Verifies `chain` for `name` at `now` and, when that fails, finds out why in terms a
-/// person can act on. Verification runs twice when needed: once now, and once at a moment
-/// inside the certificate's validity, so trust and name problems are told apart from
-/// date problems (webpki reports only the first problem it meets).
-pub(crate) fn analyse(
-    roots: &Arc<RootCertStore>,
-    provider: &Arc<CryptoProvider>,
-    chain: &[CertificateDer<'static>],
-    name: &ServerName<'_>,
-    now: UnixTime,
-) -> (Option<CertificateInfo>, Vec<CertProblem>) {
-    let Some((leaf, intermediates)) = chain.split_first() else {
-        return (
-            None,
-            vec![CertProblem::Untrusted {
-                reason: "the server sent no certificate".into(),
-            }],
-        );
-    };
-    let info = certificate_info(leaf);
-    let self_signed = info.as_ref().is_some_and(|i| i.self_signed);
-    let host = name.to_str().into_owned();
-    let names = info.as_ref().map(|i| i.names.clone()).unwrap_or_default();
-
-    let verifier = match WebPkiServerVerifier::builder_with_provider(
-        roots.clone(),
-        provider.clone(),
-    )
-    .build()
-    {
-        Ok(v) => v,
-        Err(_) => {
-            let problem = if self_signed {
-                CertProblem::SelfSigned
-            } else {
-                CertProblem::Untrusted {
-                    reason: "Mailkeys has no trusted authorities to check it against".into(),
-                }
-            };
-            return (info, vec![problem]);
-        }
-    };
-    let verify = |at: UnixTime| verifier.verify_server_cert(leaf, intermediates, name, &[], at);
-
-    let error_now = match verify(now) {
-        Ok(_) => return (info, Vec::new()),
-        Err(e) => e,
-    };
-
-    let mut problems = Vec::new();
-    let inside_validity = info.as_ref().map(|i| {
-        let middle = i.not_before / 2 + i.not_after / 2;
-        UnixTime::since_unix_epoch(Duration::from_secs(u64::try_from(middle).unwrap_or(0)))
-    });
-    let error_inside = match inside_validity {
-        Some(at) => verify(at).err(),
-        None => Some(error_now.clone()),
-    };
-    match &error_inside {
-        None => {}
-        Some(e) if is_name_error(e) => problems.push(CertProblem::WrongHost {
-            host: host.clone(),
-            names: names.clone(),
-        }),
-        Some(e) if is_time_error(e) => {}
-        Some(_) if self_signed => problems.push(CertProblem::SelfSigned),
-        Some(e) => problems.push(CertProblem::Untrusted {
-            reason: trust_reason(e),
-        }),
-    }
-    if let Some(i) = &info {
-        let now_secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
-        if now_secs > i.not_after {
-            problems.push(CertProblem::Expired {
-                not_after: Some(i.not_after),
-            });
-        } else if now_secs < i.not_before {
-            problems.push(CertProblem::NotYetValid {
-                not_before: Some(i.not_before),
-            });
-        }
-    }
-    if problems.is_empty() {
-        // The leaf looked fine on its own: the problem is elsewhere in the chain.
-        problems.push(match cert_error(&error_now) {
-            Some(CertificateError::Expired | CertificateError::ExpiredContext { .. }) => {
-                CertProblem::Expired { not_after: None }
-            }
-            Some(CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. }) => {
-                CertProblem::NotYetValid { not_before: None }
-            }
-            _ if is_name_error(&error_now) => CertProblem::WrongHost { host, names },
-            _ => CertProblem::Untrusted {
-                reason: trust_reason(&error_now),
-            },
-        });
-    }
-    (info, problems)
-}
-
 /// A stream that remembers the first bytes it reads.
 pub(crate) struct Sniff<S> {
     inner: S,
@@ -481,57 +315,4 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Sniff<S> {
 /// Does this look like the start of a TLS record (handshake or alert)?
 pub(crate) fn looks_like_tls(bytes: &[u8]) -> bool {
     matches!(bytes, [0x14..=0x17, 0x03, 0x00..=0x04, ..] | [0x15 | 0x16])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_tls_alert_or_handshake_record_looks_like_tls() {
-        assert!(looks_like_tls(&[0x15, 0x03, 0x01, 0x00, 0x02]));
-        assert!(looks_like_tls(&[0x16, 0x03, 0x03]));
-        assert!(!looks_like_tls(b"* OK ready"));
-        assert!(!looks_like_tls(b""));
-    }
-
-    #[test]
-    fn a_missing_ca_file_is_a_plain_configuration_error() {
-        let err = TlsSetup::new("localhost", Some(Path::new("/nonexistent/ca.pem")))
-            .err()
-            .expect("fails");
-        assert!(err.contains("cannot read ca_file"), "{err}");
-    }
-
-    #[test]
-    fn a_ca_file_without_certificates_is_refused() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("empty.pem");
-        std::fs::write(&path, "not a certificate\n").expect("writes");
-        let err = TlsSetup::new("localhost", Some(&path))
-            .err()
-            .expect("fails");
-        assert!(err.contains("no usable certificate"), "{err}");
-    }
-
-    #[test]
-    fn a_certificate_reads_as_subject_names_issuer_and_dates() {
-        let mut params =
-            rcgen::CertificateParams::new(vec!["imap.example.test".into(), "192.0.2.7".into()])
-                .expect("params");
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "imap.example.test");
-        params.not_before = rcgen::date_time_ymd(2024, 1, 1);
-        params.not_after = rcgen::date_time_ymd(2030, 1, 1);
-        let key = rcgen::KeyPair::generate().expect("key");
-        let cert = params.self_signed(&key).expect("cert");
-        let info = certificate_info(cert.der()).expect("parses");
-        assert_eq!(info.subject, "CN=imap.example.test");
-        assert_eq!(info.issuer, "CN=imap.example.test");
-        assert!(info.self_signed);
-        assert_eq!(info.names, vec!["imap.example.test", "192.0.2.7"]);
-        assert_eq!(info.not_before, 1_704_067_200);
-        assert_eq!(info.not_after, 1_893_456_000);
-    }
 }
