@@ -4,14 +4,13 @@
 //! `local.conf` (which the stock `dovecot.conf` includes last) that only moves the instance
 //! to test paths, ports, certificate and a static userdb for the virtual test users.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use mailkeys::dovecot::DovecotVersion;
 
-use super::files::{mailkeys_config, uncomment_block, write_rendered};
+use super::files::{instance_settings, mailkeys_config, uncomment_block, write_rendered};
 use super::util::set_mode;
-use super::{DovecotOptions, Install, MAIL_UID};
+use super::{DovecotOptions, Install};
 
 pub(super) fn write_stock_config(
     install: &Install,
@@ -101,74 +100,6 @@ fn local_conf(
     imap_port: u16,
     imaps_port: u16,
 ) -> String {
-    let r = install.inside(root);
-    let listen = opts.listen_address;
-    let mut conf = String::from("# Test instance (tests/support/dovecot/stock.rs).\n");
-    let _ = match install.version {
-        DovecotVersion::V2_3 => write!(
-            conf,
-            r#"instance_name = mailkeys-test-{imap_port}
-base_dir = {r}/run
-state_dir = {r}/state
-log_path = {r}/dovecot.log
-protocols = imap
-listen = {listen}
-ssl_cert = <{r}/tls/cert.pem
-ssl_key = <{r}/tls/key.pem
-auth_failure_delay = 0
-auth_verbose = yes
-mail_location = maildir:~/Maildir
-userdb {{
-  driver = static
-  args = uid={MAIL_UID} gid={MAIL_UID} home={r}/home/%u
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = {listen}
-    port = {imap_port}
-  }}
-  inet_listener imaps {{
-    address = {listen}
-    port = {imaps_port}
-  }}
-}}
-"#
-        ),
-        DovecotVersion::V2_4 => write!(
-            conf,
-            r#"instance_name = mailkeys-test-{imap_port}
-base_dir = {r}/run
-state_dir = {r}/state
-log_path = {r}/dovecot.log
-protocols = imap
-listen = {listen}
-ssl_server_cert_file = {r}/tls/cert.pem
-ssl_server_key_file = {r}/tls/key.pem
-auth_failure_delay = 0
-auth_verbose = yes
-mail_driver = maildir
-mail_path = ~/Maildir
-mail_inbox_path =
-mail_home = {r}/home/%{{user}}
-userdb static {{
-  fields {{
-    uid = {MAIL_UID}
-    gid = {MAIL_UID}
-    home = {r}/home/%{{user}}
-  }}
-}}
-service imap-login {{
-  inet_listener imap {{
-    listen = {listen}
-    port = {imap_port}
-  }}
-  inet_listener imaps {{
-    listen = {listen}
-    port = {imaps_port}
-  }}
-}}
-"#
-        ),
-    };
-    conf
+    "# Test instance (tests/support/dovecot/stock.rs).\n".to_owned()
+        + &instance_settings(install, root, opts, imap_port, imaps_port)
 }
