@@ -124,8 +124,6 @@ first_valid_uid = {MAIL_UID}
 first_valid_gid = {MAIL_UID}
 mail_driver = maildir
 mail_path = ~/Maildir
-mail_inbox_path =
-mail_home = {r}/home/%{{user}}
 userdb static {{
   fields {{
     uid = {MAIL_UID}
