@@ -28,7 +28,7 @@ pub enum DovecotDatabase {
 }
 
 /// A PostgreSQL connection for Dovecot's read-only role.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct PgConnect {
     pub host: String,
     pub port: String,
@@ -39,7 +39,7 @@ pub struct PgConnect {
 }
 
 /// Where Dovecot sends its auth-policy reports (Mailkeys' `policy_listen`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct PolicyLink {
     /// `host:port` of Mailkeys' policy listener.
     pub listen: String,
@@ -57,7 +57,7 @@ impl PolicyLink {
 
 /// Dovecot's doveadm HTTP listener, which Mailkeys calls to kick sessions (and, on 2.3,
 /// flush the auth cache).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct DoveadmLink {
     pub listen: String,
     pub port: String,
@@ -79,10 +79,49 @@ pub struct DovecotConfig {
 
 /// One generated file and its path relative to the output directory. Every file holds a
 /// secret (the doveadm key, the policy secret or a database password).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ConfigFile {
     pub path: String,
     pub contents: String,
+}
+
+// The parts that hold a secret never print it: a `{:?}` in a log or a panic message must
+// not carry a database password, the policy secret or the doveadm key.
+impl std::fmt::Debug for PgConnect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgConnect")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("dbname", &self.dbname)
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "[hidden]"))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for PolicyLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyLink")
+            .field("listen", &self.listen)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for DoveadmLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DoveadmLink")
+            .field("listen", &self.listen)
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for ConfigFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigFile")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Which database a configuration is for, as `--database` names it.
@@ -228,5 +267,21 @@ mod tests {
         let mut config = DovecotConfig::placeholders(DovecotVersion::V2_3, DatabaseKind::Postgres);
         config.doveadm.api_key = "abc\ndriver = passwd".into();
         assert!(config.render().is_err());
+    }
+
+    #[test]
+    fn debug_output_hides_every_secret() {
+        let mut config = DovecotConfig::placeholders(DovecotVersion::V2_3, DatabaseKind::Postgres);
+        config.doveadm.api_key = "doveadm-key-9".into();
+        let debug = format!("{config:?} {:?}", config.render().unwrap());
+        for secret in [
+            "CHANGE_ME_DOVECOT_DB_PASSWORD",
+            "CHANGE_ME_POLICY_SECRET",
+            "CHANGE_ME_POLICY_NONCE",
+            "doveadm-key-9",
+        ] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+        assert!(debug.contains("mailkeys_dovecot"), "{debug}");
     }
 }
