@@ -90,6 +90,9 @@ fn every_command_has_help() {
         &["migrate", "--help"],
         &["user", "add", "--help"],
         &["user", "list", "--help"],
+        &["dovecot", "--help"],
+        &["dovecot", "config", "--help"],
+        &["dovecot", "check", "--help"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_mailkeys"))
             .args(args)

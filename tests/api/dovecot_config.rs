@@ -51,6 +51,30 @@ async fn logins_revocation_and_policy_reports_in(
         assert!(!root.ok, "{}", root.output);
         let log = dovecot.log_with("10.99.0.1").await;
         assert!(!log.contains("pam_authenticate"), "PAM was asked:\n{log}");
+        // deploy/dovecot/README.md: the stock auth workers run as root, which is why a
+        // SQLite file needs no group by default.
+        let ps = std::process::Command::new("ps")
+            .args(["-eo", "user,args"])
+            .output()
+            .unwrap();
+        let title = format!("mailkeys-test-{}/auth -w", dovecot.imap_port);
+        let workers: Vec<String> = String::from_utf8_lossy(&ps.stdout)
+            .lines()
+            .filter(|l| l.contains(&title))
+            .map(str::to_owned)
+            .collect();
+        // 2.3 runs PostgreSQL lookups in the auth process itself (no worker); every other
+        // combination here goes through workers (2.4's generated passdbs: use_worker = yes).
+        let uses_workers = !(version == DovecotVersion::V2_3 && backend == Backend::Postgres);
+        assert_eq!(
+            !workers.is_empty(),
+            uses_workers,
+            "stock auth workers: {workers:?}"
+        );
+        assert!(
+            workers.iter().all(|l| l.starts_with("root")),
+            "stock auth workers: {workers:?}"
+        );
     }
 
     let mut held = dovecot
