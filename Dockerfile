@@ -10,21 +10,25 @@ WORKDIR /build
 
 # Dependencies first, with placeholder sources: this layer is rebuilt only when
 # Cargo.toml or Cargo.lock change, not on every source edit.
+# The workspace's other crates (the IMAP engine, the test support) get placeholders too.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src benches \
+COPY crates/mailkeys-imap/Cargo.toml crates/mailkeys-imap/
+COPY crates/test-support/Cargo.toml crates/test-support/
+RUN mkdir -p src benches crates/mailkeys-imap/src crates/test-support/src \
     && echo 'fn main() {}' > src/main.rs \
-    && touch src/lib.rs \
+    && touch src/lib.rs crates/mailkeys-imap/src/lib.rs crates/test-support/src/lib.rs \
     && echo 'fn main() {}' > benches/report.rs \
     && cargo build --release --locked \
-    && rm -rf src benches \
+    && rm -rf src benches crates/mailkeys-imap/src crates/test-support/src \
               target/release/mailkeys* \
-              target/release/deps/mailkeys-* \
-              target/release/deps/libmailkeys-* \
-              target/release/.fingerprint/mailkeys-*
+              target/release/deps/mailkeys* \
+              target/release/deps/libmailkeys* \
+              target/release/.fingerprint/mailkeys*
 
 # The real sources. Templates (askama) and migrations (sqlx::migrate!) are compiled into
 # the binary, so they are needed here and not at run time.
 COPY src ./src
+COPY crates ./crates
 COPY templates ./templates
 COPY migrations ./migrations
 # Cargo.toml declares the benchmark target; its file must exist even though it is not built.

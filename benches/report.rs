@@ -12,8 +12,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a benchmark stops on a failed assumption
 
-#[path = "../tests/support/dovecot/mod.rs"]
-mod dovecot;
 #[path = "report/imap.rs"]
 mod imap;
 
@@ -24,6 +22,8 @@ use std::time::{Duration, Instant};
 use mailkeys::config::Settings;
 use mailkeys::infra::hashing::{Hasher, Profile};
 use mailkeys::store::{users, Db};
+use mailkeys_test_support::browser::Browser;
+use mailkeys_test_support::ports::reserve_port;
 use secrecy::SecretString;
 
 const PASSWORD: &str = "correct pony staple ledger";
@@ -46,11 +46,7 @@ impl Drop for Server {
 async fn start_server() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let db_url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = reserve_port().release();
     let child = Command::new(env!("CARGO_BIN_EXE_mailkeys"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env("DATABASE_URL", &db_url)
@@ -103,41 +99,10 @@ pub(crate) async fn seed(db: &Db, prefix: &str, count: usize, hash: &str, disabl
     tx.commit().await.unwrap();
 }
 
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-async fn csrf(client: &reqwest::Client, url: &str) -> String {
-    let page = client.get(url).send().await.unwrap().text().await.unwrap();
-    let start = page.find(r#"name="csrf" value=""#).unwrap() + r#"name="csrf" value=""#.len();
-    page[start..start + page[start..].find('"').unwrap()].to_owned()
-}
-
-async fn sign_in(
-    client: &reqwest::Client,
-    base: &str,
-    email: &str,
-    password: &str,
-) -> (u16, Duration) {
-    let token = csrf(client, &format!("{base}/sign-in")).await;
-    let started = Instant::now();
-    let status = client
-        .post(format!("{base}/sign-in"))
-        .form(&[
-            ("csrf", token.as_str()),
-            ("email", email),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16();
-    (status, started.elapsed())
+/// Signs in with a browser of its own; the status and the time of the sign-in request.
+async fn sign_in(base: &str, email: &str, password: &str) -> (u16, Duration) {
+    let (response, took) = Browser::new(base).sign_in_timed(email, password).await;
+    (response.status().as_u16(), took)
 }
 
 pub(crate) fn percentile(samples: &mut [Duration], p: f64) -> Duration {
@@ -159,20 +124,11 @@ fn peak_rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-async fn dashboard_latencies(
-    client: &reqwest::Client,
-    base: &str,
-    until: impl Fn() -> bool,
-) -> Vec<Duration> {
+async fn dashboard_latencies(viewer: &Browser, until: impl Fn() -> bool) -> Vec<Duration> {
     let mut samples = Vec::new();
     while !until() {
         let started = Instant::now();
-        let status = client
-            .get(format!("{base}/"))
-            .send()
-            .await
-            .unwrap()
-            .status();
+        let status = viewer.get("/").await.status();
         assert_eq!(status, 200);
         samples.push(started.elapsed());
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -196,16 +152,14 @@ async fn flood(report: &mut String) {
     let server = start_server().await;
     let (db, hash) = open_with_real_hash(&server.db_url).await;
     seed(&db, "dash", 1, &hash, false).await;
-    let viewer = browser();
+    let viewer = Browser::new(&server.base);
     assert_eq!(
-        sign_in(&viewer, &server.base, "dash0@example.org", PASSWORD)
-            .await
-            .0,
+        viewer.sign_in("dash0@example.org", PASSWORD).await.status(),
         303
     );
 
     let idle_end = Instant::now() + Duration::from_secs(5);
-    let mut idle = dashboard_latencies(&viewer, &server.base, || Instant::now() > idle_end).await;
+    let mut idle = dashboard_latencies(&viewer, || Instant::now() > idle_end).await;
     let rss_idle = peak_rss_kib(server.child.id());
 
     let attempts = 500;
@@ -215,15 +169,9 @@ async fn flood(report: &mut String) {
     for n in 0..attempts {
         let base = server.base.clone();
         tasks.push(tokio::spawn(async move {
-            let client = browser();
-            sign_in(
-                &client,
-                &base,
-                &format!("flood{n}@example.org"),
-                "wrong password",
-            )
-            .await
-            .0
+            sign_in(&base, &format!("flood{n}@example.org"), "wrong password")
+                .await
+                .0
         }));
     }
     let flag = done.clone();
@@ -235,10 +183,8 @@ async fn flood(report: &mut String) {
         flag.store(true, std::sync::atomic::Ordering::SeqCst);
         statuses
     });
-    let mut during = dashboard_latencies(&viewer, &server.base, || {
-        done.load(std::sync::atomic::Ordering::SeqCst)
-    })
-    .await;
+    let mut during =
+        dashboard_latencies(&viewer, || done.load(std::sync::atomic::Ordering::SeqCst)).await;
     let statuses = waiter.await.unwrap();
     let flood_time = started.elapsed();
     let rss_peak = peak_rss_kib(server.child.id());
@@ -328,22 +274,12 @@ async fn enumeration(report: &mut String) {
         .into_iter()
         .enumerate()
         {
-            let client = browser();
-            let token = csrf(&client, &format!("{}/sign-in", server.base)).await;
-            let started = Instant::now();
-            let response = client
-                .post(format!("{}/sign-in", server.base))
-                .form(&[
-                    ("csrf", token.as_str()),
-                    ("email", email.as_str()),
-                    ("password", password),
-                ])
-                .send()
-                .await
-                .unwrap();
+            let (response, took) = Browser::new(&server.base)
+                .sign_in_timed(&email, password)
+                .await;
             let status = response.status().as_u16();
             let body = response.text().await.unwrap();
-            times[kind].push(started.elapsed());
+            times[kind].push(took);
             statuses[kind].insert(status);
             // The body echoes the typed address; its length differs by the digits only.
             bodies[kind].insert(body.replace(&email, "").len());

@@ -69,4 +69,4 @@ if [ -f /run/dovecot/master.pid ]; then
         doveadm -c /etc/dovecot/dovecot.conf stop >/dev/null 2>&1 || kill "$pid" || true
     fi
 fi
-log "system dovecot: not running (test instances are started by tests/support/dovecot)"
+log "system dovecot: not running (test instances are started by crates/test-support/src/dovecot)"

@@ -8,7 +8,7 @@
 # /var/cache/mailkeys-test/dovecot-2.4), and is rebuilt only when it is missing or incomplete
 # (no marker file). Building takes 2-3 minutes and about 300 MB from Debian's archive.
 # Dovecot runs inside with `chroot ROOT dovecot -c CONF` and sees only files under ROOT; the
-# test harness (tests/support) keeps each instance's files under ROOT/tmp.
+# test harness (crates/test-support) keeps each instance's files under ROOT/tmp.
 #
 # Idempotent, non-interactive; needs root (debootstrap and chroot).
 set -euo pipefail

@@ -21,7 +21,9 @@
 //!   (`dovecot::config`, templates under `templates/dovecot/`; a new Dovecot version is a
 //!   new [`dovecot::DovecotVersion`] and its templates), the doveadm HTTP client, the
 //!   auth-policy listener (last use), and the live self-check.
-//! - [`imap`]: the connection-test engine (probe, TLS inspection, verdicts).
+//! - [`imap`]: the connection-test engine (probe, TLS inspection, verdicts), the crate
+//!   `crates/mailkeys-imap` re-exported; a new verdict goes there (its `lib.rs` map says
+//!   where). Tests share `crates/test-support` (app on port 0, browser, Dovecot harness).
 //! - [`config`]: settings from defaults, an optional TOML file and `MAILKEYS_*` variables.
 //! - [`startup`]: wiring: `build(settings)` opens the database and returns a ready server.
 //! - [`error`]: the one error type every handler returns.
@@ -33,7 +35,7 @@ pub mod config;
 pub mod domain;
 pub mod dovecot;
 pub mod error;
-pub mod imap;
+pub use mailkeys_imap as imap;
 pub mod infra;
 pub mod services;
 pub mod startup;

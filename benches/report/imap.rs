@@ -12,8 +12,8 @@ use mailkeys::store::app_passwords;
 use mailkeys::store::Db;
 use secrecy::SecretString;
 
-use super::dovecot::{self, DovecotVersion, Install};
 use super::{ms, percentile, seed, PASSWORD};
+use mailkeys_test_support::dovecot::{self, DovecotVersion, Install};
 
 const WINDOWS: usize = 5;
 const WINDOW: Duration = Duration::from_secs(3);

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 
 use crate::both_backends;
-use crate::helpers::*;
+use mailkeys_test_support::prelude::*;
 
 async fn signed_in_admin(app: &TestApp) -> Browser {
     app.add_user("root@example.org", PASSWORD, true).await;

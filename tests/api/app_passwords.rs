@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use secrecy::SecretString;
 
 use crate::both_backends;
-use crate::helpers::*;
+use mailkeys_test_support::prelude::*;
 
 async fn stored_hash(app: &TestApp, id: i64) -> String {
     sqlx::query_scalar("SELECT password_hash FROM app_passwords WHERE id = $1")

@@ -4,7 +4,7 @@ use mailkeys::startup::setup_link_if_needed;
 use reqwest::StatusCode;
 
 use crate::both_backends;
-use crate::helpers::*;
+use mailkeys_test_support::prelude::*;
 
 async fn setup_link_creates_the_first_admin_exactly_once(backend: Backend) {
     let app = spawn_app(backend).await;

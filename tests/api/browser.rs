@@ -22,7 +22,7 @@ use mailkeys::infra::hashing::verify_stored;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
-use crate::helpers::*;
+use mailkeys_test_support::prelude::*;
 
 /// How long a page or a condition may take before the test fails.
 const PATIENCE: Duration = Duration::from_secs(30);

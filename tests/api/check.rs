@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 
 use crate::both_backends;
-use crate::helpers::*;
+use mailkeys_test_support::prelude::*;
 
 async fn the_form_runs_a_check_and_shows_the_verdict(backend: Backend) {
     let app = spawn_app_with(backend, |s| s.mail_servers = vec![nowhere()]).await;

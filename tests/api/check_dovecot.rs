@@ -1,7 +1,7 @@
-//! The connection test against real servers: a real Dovecot (tests/support/dovecot, 2.3
+//! The connection test against real servers: a real Dovecot (mailkeys_test_support::dovecot, 2.3
 //! and 2.4) per situation, configured to misbehave in exactly one way, plus the few situations no
 //! Dovecot can produce (nothing listening, no greeting, no such host, OAuth only), served
-//! by tiny stand-ins. Every check goes through `POST /api/check` and must end with the
+//! by the fake IMAP server. Every check goes through `POST /api/check` and must end with the
 //! right verdict within its time limit: the configured `check_total_timeout_secs`, measured
 //! around the HTTP request, plus a small margin for the request itself.
 //!
@@ -9,20 +9,20 @@
 //! the passwords in everything it printed.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mailkeys::config::Settings;
 use mailkeys::imap::{MailServer, TlsMode};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt as _, AsyncRead, AsyncWrite, AsyncWriteExt as _, BufReader};
 
 use crate::dovecot::DovecotVersion;
 use crate::dovecot::{CertChoice, Dovecot, DovecotDb, DovecotOptions};
-use crate::helpers::*;
 use crate::imap_logins::dovecot_db;
 use crate::{each_dovecot, each_version};
+use mailkeys_test_support::certs::{ServerConfig, TestCa, Validity};
+use mailkeys_test_support::fake_imap::{self, Script};
+use mailkeys_test_support::prelude::*;
 
 /// Short limits, so the slow situations stay quick; the bound asserted is `TOTAL_SECS`.
 const STEP_SECS: u64 = 2;
@@ -667,15 +667,15 @@ async fn nothing_listens_on_the_port() {
 /// Accepts connections and never says a word, in both encryption modes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_never_greets() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let held = Arc::new(Mutex::new(Vec::new()));
-    let keep = held.clone();
-    let task = tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            keep.lock().unwrap().push(stream);
-        }
-    });
+    let silent = fake_imap::serve(
+        Script {
+            greeting: None,
+            ..Script::default()
+        },
+        None,
+    )
+    .await;
+    let port = silent.port();
     let (app, browser) = app_alone(vec![
         server("Silent", "127.0.0.1", port, TlsMode::StartTls, None),
         server("Silent TLS", "127.0.0.1", port, TlsMode::Implicit, None),
@@ -709,7 +709,6 @@ async fn a_server_that_never_greets() {
         "{}",
         checked.title()
     );
-    task.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -728,129 +727,38 @@ async fn an_unresolvable_host() {
         .failed_at("resolve");
 }
 
-/// A tiny IMAP server that only offers OAuth: LOGINDISABLED, AUTH=XOAUTH2 and
-/// AUTH=OAUTHBEARER. Records every line it receives.
-struct OAuthOnly {
-    port: u16,
-    received: Arc<Mutex<Vec<String>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
 const OAUTH_CAPABILITIES: &str = "IMAP4rev1 LOGINDISABLED AUTH=XOAUTH2 AUTH=OAUTHBEARER";
 
-impl OAuthOnly {
-    async fn start(tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let sink = received.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                let (sink, tls) = (sink.clone(), tls.clone());
-                tokio::spawn(async move {
-                    match tls {
-                        None => serve_oauth_only(tcp, sink).await,
-                        Some(acceptor) => {
-                            if let Ok(stream) = acceptor.accept(tcp).await {
-                                serve_oauth_only(stream, sink).await;
-                            }
-                        }
-                    }
-                });
-            }
-        });
-        Self {
-            port,
-            received,
-            task,
-        }
-    }
-}
-
-impl Drop for OAuthOnly {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn serve_oauth_only<S: AsyncRead + AsyncWrite + Unpin>(
-    stream: S,
-    sink: Arc<Mutex<Vec<String>>>,
-) {
-    let mut stream = BufReader::new(stream);
-    let greeting = format!("* OK [CAPABILITY {OAUTH_CAPABILITIES}] OAuth only\r\n");
-    if stream
-        .get_mut()
-        .write_all(greeting.as_bytes())
-        .await
-        .is_err()
-    {
-        return;
-    }
-    loop {
-        let mut line = String::new();
-        match stream.read_line(&mut line).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        sink.lock().unwrap().push(line.clone());
-        let mut words = line.split_whitespace();
-        let (tag, command) = (words.next().unwrap_or("*"), words.next().unwrap_or(""));
-        let answer = match command.to_ascii_uppercase().as_str() {
-            "CAPABILITY" => format!("* CAPABILITY {OAUTH_CAPABILITIES}\r\n{tag} OK done\r\n"),
-            "LOGOUT" => format!("* BYE bye\r\n{tag} OK done\r\n"),
-            _ => format!("{tag} NO only OAuth here\r\n"),
-        };
-        if stream.get_mut().write_all(answer.as_bytes()).await.is_err() {
-            return;
-        }
-    }
-}
-
-/// A server certificate for `localhost` from a CA of its own; returns the acceptor and the
-/// CA file a check should trust.
-fn tls_acceptor(dir: &std::path::Path) -> (tokio_rustls::TlsAcceptor, PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.distinguished_name
-        .push(DnType::CommonName, "OAuth test CA");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-    let mut leaf = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    leaf.distinguished_name
-        .push(DnType::CommonName, "localhost");
-    let key = KeyPair::generate().unwrap();
-    let cert = leaf.signed_by(&key, &ca).unwrap();
-    let ca_file = dir.join("oauth-ca.pem");
-    std::fs::write(&ca_file, ca.pem()).unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(
-        vec![cert.der().clone()],
-        rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-    )
-    .unwrap();
-    (tokio_rustls::TlsAcceptor::from(Arc::new(config)), ca_file)
+/// The fake IMAP server offering only OAuth: LOGINDISABLED, AUTH=XOAUTH2 and
+/// AUTH=OAUTHBEARER. It records every line it receives.
+async fn oauth_only(tls: Option<std::sync::Arc<ServerConfig>>) -> fake_imap::Fake {
+    let script = Script {
+        greeting: Some(format!("* OK [CAPABILITY {OAUTH_CAPABILITIES}] OAuth only")),
+        capabilities: OAUTH_CAPABILITIES.into(),
+        capabilities_after_tls: OAUTH_CAPABILITIES.into(),
+        login_reply: "NO only OAuth here".into(),
+        ..Script::default()
+    };
+    fake_imap::serve(script, tls).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_offering_only_non_password_mechanisms() {
-    let dir = tempfile::tempdir().unwrap();
-    let (acceptor, ca_file) = tls_acceptor(dir.path());
-    let plain = OAuthOnly::start(None).await;
-    let tls = OAuthOnly::start(Some(acceptor)).await;
+    let ca = TestCa::new();
+    let plain = oauth_only(None).await;
+    let tls = oauth_only(Some(
+        ca.issue(&["localhost"], Validity::current())
+            .server_config(),
+    ))
+    .await;
     let (app, browser) = app_alone(vec![
-        server("OAuth", "127.0.0.1", plain.port, TlsMode::None, None),
+        server("OAuth", "127.0.0.1", plain.port(), TlsMode::None, None),
         server(
             "OAuth TLS",
             "localhost",
-            tls.port,
+            tls.port(),
             TlsMode::Implicit,
-            Some(ca_file),
+            Some(ca.pem_file.clone()),
         ),
     ])
     .await;
@@ -866,7 +774,7 @@ async fn a_server_offering_only_non_password_mechanisms() {
         );
     }
     for server in [&plain, &tls] {
-        let received = server.received.lock().unwrap().clone();
+        let received = server.received();
         assert!(!received.is_empty(), "the check spoke to the stand-in");
         assert!(
             received.iter().all(|l| !l.contains("secret-oauth-test")

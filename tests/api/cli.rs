@@ -3,7 +3,7 @@
 use std::process::Command;
 
 use crate::both_backends;
-use crate::helpers::*;
+use mailkeys_test_support::prelude::*;
 
 fn mailkeys(app: &TestApp, args: &[&str], stdin: &str) -> (bool, String, String) {
     run_mailkeys(

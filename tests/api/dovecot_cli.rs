@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::dovecot::{Dovecot, DovecotOptions, DovecotVersion, GeneratedFiles, Install};
 use crate::each_dovecot;
-use crate::helpers::*;
+use mailkeys_test_support::prelude::*;
 
 /// Runs the binary with a settings file; returns (success, stdout, stderr).
 fn mailkeys(config: &Path, args: &[&str], stdin: &str) -> (bool, String, String) {

@@ -10,8 +10,8 @@ use tokio::io::{AsyncBufReadExt as _, BufReader};
 
 use crate::dovecot::{Dovecot, DovecotOptions, DovecotVersion, PolicyRecorder};
 use crate::dovecot_db::*;
-use crate::helpers::Backend;
 use crate::{each_dovecot, each_version};
+use mailkeys_test_support::prelude::Backend;
 
 async fn logins_revocation_and_policy_reports(version: DovecotVersion, backend: Backend) {
     logins_revocation_and_policy_reports_in(version, backend, false).await

@@ -10,7 +10,7 @@ use mailkeys::dovecot::config::{DatabaseKind, DovecotConfig};
 use crate::dovecot::{Dovecot, DovecotOptions, DovecotVersion, Install, SHIPPED_DIR};
 use crate::dovecot_db::*;
 use crate::each_dovecot;
-use crate::helpers::Backend;
+use mailkeys_test_support::prelude::Backend;
 
 const KINDS: [DatabaseKind; 2] = [DatabaseKind::Sqlite, DatabaseKind::Postgres];
 
@@ -239,7 +239,7 @@ async fn the_readmes_pam_line_makes_debian_13s_stock_pam_passdb_skip_every_user(
     let commented: String = block.lines().map(|l| format!("#{l}\n")).collect();
     for uncommented in [false, true] {
         let scratch = install.tempdir("mkpam-");
-        let reserved = crate::helpers::reserve_port();
+        let reserved = mailkeys_test_support::prelude::reserve_port();
         let port = reserved.port();
         let config = DovecotConfig {
             version,

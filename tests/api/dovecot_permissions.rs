@@ -135,7 +135,7 @@ async fn start_with_group_block(
     db_path: &std::path::Path,
 ) -> Dovecot {
     let version = install.version;
-    let reserved = crate::helpers::reserve_port();
+    let reserved = mailkeys_test_support::prelude::reserve_port();
     let port = reserved.port();
     let config = DovecotConfig {
         version,

@@ -5,7 +5,7 @@
 use crate::dovecot::{Dovecot, DovecotOptions, DovecotVersion, PolicyRecorder};
 use crate::dovecot_db::*;
 use crate::each_dovecot;
-use crate::helpers::Backend;
+use mailkeys_test_support::prelude::Backend;
 
 async fn scopes_networks_and_escaping(version: DovecotVersion, backend: Backend) {
     let db = TestDb::new(version, backend == Backend::Postgres).await;

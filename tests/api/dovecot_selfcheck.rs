@@ -6,9 +6,9 @@ use reqwest::StatusCode;
 use secrecy::SecretString;
 
 use crate::dovecot::{Dovecot, DovecotDb, DovecotOptions, DovecotVersion};
-use crate::helpers::*;
 use crate::imap_logins::dovecot_db;
 use crate::{each_dovecot, each_version};
+use mailkeys_test_support::prelude::*;
 
 pub(crate) const ADMIN: &str = "root@example.org";
 const POLICY_SECRET: &str = "selfcheck-policy-secret";

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use sqlx::Connection;
 
 use crate::both_backends;
-use crate::helpers::*;
+use mailkeys_test_support::prelude::*;
 
 async fn live_count(app: &TestApp) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NULL")

@@ -8,8 +8,8 @@ use secrecy::SecretString;
 
 use crate::dovecot::DovecotVersion;
 use crate::dovecot::{Dovecot, DovecotDb, DovecotOptions};
-use crate::helpers::*;
 use crate::{each_dovecot, each_version};
+use mailkeys_test_support::prelude::*;
 
 const POLICY_SECRET: &str = "e2e-policy-secret";
 

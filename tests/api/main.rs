@@ -2,9 +2,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failed assumption is a failed test
 
-#[path = "../support/dovecot/mod.rs"]
-mod dovecot;
-mod helpers;
+// The shared harness (crates/test-support): `crate::dovecot`, and the macros by their
+// short names.
+pub(crate) use mailkeys_test_support::dovecot;
+pub(crate) use mailkeys_test_support::{both_backends, each_dovecot, each_version};
 
 mod admin;
 mod app_passwords;

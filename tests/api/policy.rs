@@ -6,7 +6,7 @@ use secrecy::SecretString;
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::*;
+use mailkeys_test_support::prelude::*;
 
 const SECRET: &str = "policy-test-secret";
 

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 
 use crate::both_backends;
-use crate::helpers::*;
+use mailkeys_test_support::prelude::*;
 
 async fn rotation_signs_out_other_sessions_and_retires_the_old_password(backend: Backend) {
     let app = spawn_app(backend).await;

@@ -6,7 +6,7 @@ use regex::Regex;
 use reqwest::{Method, StatusCode};
 
 use crate::both_backends;
-use crate::helpers::*;
+use mailkeys_test_support::prelude::*;
 
 /// `(path, methods)` for each `.route("…", …)` in src/web/mod.rs, with path parameters
 /// filled in with values that exist in the test (id 1 is the first user).

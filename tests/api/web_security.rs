@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 
 use crate::both_backends;
-use crate::helpers::*;
+use mailkeys_test_support::prelude::*;
 
 fn assert_security_headers(response: &reqwest::Response) {
     let h = response.headers();

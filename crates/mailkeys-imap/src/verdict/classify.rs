@@ -3,7 +3,7 @@
 
 use super::wording::format_time;
 use super::{Facts, KnownCredential, StepFailure, Verdict};
-use crate::imap::report::{CertProblem, Step};
+use crate::report::{CertProblem, Step};
 
 /// Draws the verdict from what was observed and what is known about the credential.
 pub fn classify(facts: &Facts, known: &KnownCredential) -> Verdict {

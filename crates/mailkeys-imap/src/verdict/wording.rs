@@ -7,7 +7,7 @@ use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
 use super::Verdict;
-use crate::imap::report::Step;
+use crate::report::Step;
 
 /// Ends a text with a full stop unless it already ends a sentence or a quotation.
 fn sentence(mut text: String) -> String {

@@ -1,13 +1,16 @@
 //! The probe against tiny fake IMAP servers on 127.0.0.1, one per situation.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failed assumption is a failed test
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
 use tokio::sync::mpsc;
 
-use super::fake::{self, Script, TestCa};
-use super::*;
+use mailkeys_imap::*;
+use mailkeys_test_support::certs::{self_signed_server, TestCa};
+use mailkeys_test_support::fake_imap::{self as fake, Script};
 
 const PASSWORD: &str = "k3mfpa-x7bq2n-c9dhe4-rw5tju-8pazvy";
 
@@ -206,7 +209,7 @@ async fn the_whole_check_stops_at_its_total_limit_even_with_generous_steps() {
 
 #[tokio::test]
 async fn a_closed_port_is_a_refused_connection() {
-    let port = fake::closed_port().await;
+    let port = mailkeys_test_support::ports::closed_port();
     let report = check(&local(port, TlsMode::Implicit)).await;
     assert_eq!(report.verdict, Verdict::ConnectionRefused);
     assert_eq!(failed_step(&report), Some(Step::Connect));
@@ -231,7 +234,7 @@ async fn tls_to_a_plaintext_port_is_recognised_by_its_greeting() {
 
 #[tokio::test]
 async fn plaintext_to_a_tls_port_is_recognised_by_a_tls_probe() {
-    let config = fake::self_signed_server(&["127.0.0.1"]);
+    let config = self_signed_server(&["127.0.0.1"]);
     let fake = fake::serve(Script::default(), Some(config)).await;
     for mode in [TlsMode::StartTls, TlsMode::None] {
         let (report, _) =
@@ -249,7 +252,7 @@ async fn plaintext_to_a_tls_port_is_recognised_by_a_tls_probe() {
 
 #[tokio::test]
 async fn a_self_signed_certificate_is_described_and_the_password_is_not_sent() {
-    let config = fake::self_signed_server(&["127.0.0.1"]);
+    let config = self_signed_server(&["127.0.0.1"]);
     let fake = fake::serve(Script::default(), Some(config)).await;
     let report = check(&local(fake.port(), TlsMode::Implicit)).await;
     assert_eq!(report.verdict, Verdict::CertificateSelfSigned);

@@ -1,16 +1,11 @@
-//! Tiny scripted IMAP servers on 127.0.0.1 for the probe's tests, and certificates made
-//! with rcgen. Test-only.
+//! The one fake IMAP server of the tests: a tiny scripted server on 127.0.0.1, in plaintext,
+//! behind STARTTLS or with implicit TLS (certificates from [`crate::certs`]), that records
+//! every command it receives.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose,
-};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::ServerConfig;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -22,7 +17,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// What a fake server says.
 #[derive(Clone)]
-pub(super) struct Script {
+pub struct Script {
     /// The greeting line; `None` to accept and never say a word.
     pub greeting: Option<String>,
     /// Capabilities before STARTTLS (or on an implicit-TLS connection).
@@ -54,7 +49,7 @@ impl Default for Script {
 }
 
 /// A running fake server; stops (with all its connections) when dropped.
-pub(super) struct Fake {
+pub struct Fake {
     pub addr: SocketAddr,
     /// Every command line received, literals inlined.
     pub received: Arc<Mutex<Vec<String>>>,
@@ -78,7 +73,7 @@ impl Fake {
 }
 
 /// Serves `script` on 127.0.0.1, in plaintext or (with `tls`) with implicit TLS.
-pub(super) async fn serve(script: Script, tls: Option<Arc<ServerConfig>>) -> Fake {
+pub async fn serve(script: Script, tls: Option<Arc<ServerConfig>>) -> Fake {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
     let addr = listener.local_addr().expect("has an address");
     let received = Arc::new(Mutex::new(Vec::new()));
@@ -107,14 +102,6 @@ pub(super) async fn serve(script: Script, tls: Option<Arc<ServerConfig>>) -> Fak
         received,
         task,
     }
-}
-
-/// A port on which nothing listens.
-pub(super) async fn closed_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
-    let port = listener.local_addr().expect("has an address").port();
-    drop(listener);
-    port
 }
 
 async fn read_command(reader: &mut BufReader<Box<dyn Io>>) -> Option<String> {
@@ -242,80 +229,4 @@ async fn session(io: Box<dyn Io>, script: Script, log: Arc<Mutex<Vec<String>>>) 
             return;
         }
     }
-}
-
-/// A test certificate authority, its PEM in a temporary file for `ca_file`.
-pub(super) struct TestCa {
-    issuer: CertifiedIssuer<'static, KeyPair>,
-    pub pem_file: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl TestCa {
-    pub fn new() -> Self {
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "Mailkeys Test CA");
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let key = KeyPair::generate().expect("key");
-        let issuer = CertifiedIssuer::self_signed(params, key).expect("CA certificate");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let pem_file = dir.path().join("ca.pem");
-        std::fs::write(&pem_file, issuer.pem()).expect("writes the CA");
-        Self {
-            issuer,
-            pem_file,
-            _dir: dir,
-        }
-    }
-
-    /// A server configuration with a certificate this CA issued for `names`, valid between
-    /// the two years given.
-    pub fn server(&self, names: &[&str], from_year: i32, to_year: i32) -> Arc<ServerConfig> {
-        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-        let mut params = CertificateParams::new(names.clone()).expect("params");
-        params.distinguished_name.push(
-            DnType::CommonName,
-            names.first().cloned().unwrap_or_default(),
-        );
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        params.not_before = rcgen::date_time_ymd(from_year, 1, 1);
-        params.not_after = rcgen::date_time_ymd(to_year, 1, 1);
-        let key = KeyPair::generate().expect("key");
-        let cert = params
-            .signed_by(&key, &self.issuer)
-            .expect("leaf certificate");
-        server_config(cert.der().clone(), &key)
-    }
-}
-
-/// A server configuration with a self-signed certificate for `names`.
-pub(super) fn self_signed_server(names: &[&str]) -> Arc<ServerConfig> {
-    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-    let mut params = CertificateParams::new(names.clone()).expect("params");
-    params.distinguished_name.push(
-        DnType::CommonName,
-        names.first().cloned().unwrap_or_default(),
-    );
-    let key = KeyPair::generate().expect("key");
-    let cert = params.self_signed(&key).expect("certificate");
-    server_config(cert.der().clone(), &key)
-}
-
-fn server_config(cert: CertificateDer<'static>, key: &KeyPair) -> Arc<ServerConfig> {
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-    let config =
-        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("protocol versions")
-            .with_no_client_auth()
-            .with_single_cert(vec![cert], key)
-            .expect("server config");
-    Arc::new(config)
 }

@@ -1,6 +1,17 @@
 //! The live connection test: from the Mailkeys server, sign in to a configured IMAP server
 //! with the credentials a user typed, and explain in plain words what went wrong, if
-//! anything.
+//! anything. A crate of its own: it knows nothing of the web, the database or Dovecot's
+//! configuration, only IMAP, TLS and the words of a verdict. Mailkeys re-exports it as
+//! `mailkeys::imap`.
+//!
+//! Where a change goes:
+//! - a new kind of failure or a new explanation: [`verdict`] (`classify` decides, `wording`
+//!   says it; tests in `verdict/tests.rs`);
+//! - a new step of the session: [`probe`] (`steps` runs them, `session` speaks IMAP,
+//!   `transport` and `network` connect, `redaction` keeps the password out of reports);
+//! - something new to say about a certificate: `tls` (`analysis`);
+//! - tests against scripted servers: `tests/against_fakes.rs`, with the fake server of the
+//!   `mailkeys-test-support` crate.
 //!
 //! - [`target`]: the servers a check may connect to ([`MailServer`], [`TlsMode`]). They come
 //!   from configuration only; a request names one, it never supplies a host or port.
@@ -40,11 +51,6 @@ pub mod verdict;
 
 mod tls;
 mod wire;
-
-#[cfg(test)]
-mod fake;
-#[cfg(test)]
-mod tests;
 
 pub use probe::{run_check, Limits, EVENT_CHANNEL_CAPACITY};
 pub use report::{

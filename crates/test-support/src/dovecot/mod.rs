@@ -19,19 +19,18 @@
 //! remote address), `doveadm` (the HTTP API) and `PolicyRecorder` (a stand-in policy listener).
 //!
 //! Needs the packages from `scripts/install-dovecot.sh`, the root from
-//! `scripts/install-dovecot24.sh`, and `openssl`; a missing Dovecot makes the test fail,
+//! `scripts/install-dovecot24.sh`; a missing Dovecot makes the test fail,
 //! never skip.
 
 // Harness API: not every test binary uses every part of it.
 #![allow(dead_code, unused_imports)]
 
-mod certs;
 mod files;
-mod imap;
 pub mod install;
 mod maildir;
 mod policy;
 mod process;
+mod server_cert;
 mod stock;
 mod util;
 
@@ -41,19 +40,20 @@ use std::process::{Child, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::net::TcpStream;
 
+pub use crate::imap_client::{ImapSession, TlsStream};
 pub use files::uncomment_block;
-pub use imap::{ImapSession, TlsStream};
 pub use install::Install;
 pub use mailkeys::dovecot::DovecotVersion;
 pub use policy::{PolicyRecorder, PolicyRequest};
 use process::{read_log, stop_child, wait_ready};
-use util::{base64, free_ports, random_hex, set_mode};
+use util::{free_ports, random_hex, set_mode};
 
 /// Where the shipped Dovecot files live (`deploy/dovecot/<version>/<database>/`).
-pub const SHIPPED_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/dovecot");
+pub const SHIPPED_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/dovecot");
 
 /// Uid/gid the IMAP mail processes of the test instances run as (nobody/nogroup on Debian,
 /// the same number in the 2.4 root).
@@ -227,12 +227,8 @@ impl Dovecot {
             opts.baseline_passwd_file.is_none() || opts.policy_url.is_none(),
             "a baseline instance has no auth policy"
         );
-        let ca_cert_pem = match opts.cert {
-            CertChoice::Default => certs::make_certificates(&root.join("tls"), opts.listen_address),
-            choice => {
-                certs::make_special_certificates(&root.join("tls"), choice, opts.listen_address)
-            }
-        };
+        let ca_cert_pem =
+            server_cert::write_certificates(&root.join("tls"), opts.cert, opts.listen_address);
 
         let doveadm_api_key = opts
             .generated
@@ -324,7 +320,10 @@ impl Dovecot {
 
     /// Value of the `Authorization` header for the doveadm HTTP API.
     pub fn doveadm_authorization(&self) -> String {
-        format!("X-Dovecot-API {}", base64(self.doveadm_api_key.as_bytes()))
+        format!(
+            "X-Dovecot-API {}",
+            base64::engine::general_purpose::STANDARD.encode(self.doveadm_api_key.as_bytes())
+        )
     }
 
     /// POSTs doveadm HTTP API commands, e.g.

@@ -5,7 +5,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;
 
-use super::util::base64;
+use base64::Engine as _;
 
 /// The client side of an IMAPS connection.
 pub type TlsStream = tokio_rustls::client::TlsStream<TcpStream>;
@@ -17,7 +17,7 @@ pub struct ImapSession<S = TcpStream> {
 }
 
 impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> ImapSession<S> {
-    pub(super) async fn login(stream: S, user: &str, password: &[u8]) -> Result<Self, String> {
+    pub(crate) async fn login(stream: S, user: &str, password: &[u8]) -> Result<Self, String> {
         let mut session = ImapSession {
             stream: BufReader::new(stream),
             tag: 0,
@@ -35,7 +35,10 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> ImapSession<S> {
         plain.push(0);
         plain.extend_from_slice(password);
         let answer = session
-            .command(&format!("AUTHENTICATE PLAIN {}", base64(&plain)))
+            .command(&format!(
+                "AUTHENTICATE PLAIN {}",
+                base64::engine::general_purpose::STANDARD.encode(&plain)
+            ))
             .await
             .map_err(|e| format!("connection failed: {e}"))?;
         if answer.starts_with("OK") {

@@ -106,7 +106,7 @@ pub enum StepFailure {
 }
 
 /// What Mailkeys knows about the typed password, looked up by the caller by the password's
-/// lookup id ([`crate::domain::app_password::LookupId::of_typed_password`]) among the
+/// lookup id (Mailkeys' `LookupId::of_typed_password`) among the
 /// signed-in user's own app passwords only.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum KnownCredential {

@@ -34,8 +34,8 @@ pub(super) async fn greet(
         .await
         .map_err(|e| wire_failure(e, redact))?;
     let shown = redact.text(&line);
-    let status = match crate::imap::wire::parse_line(&line) {
-        Ok(crate::imap::wire::Line::Untagged(Untagged::Status(s))) => s,
+    let status = match crate::wire::parse_line(&line) {
+        Ok(crate::wire::Line::Untagged(Untagged::Status(s))) => s,
         _ => {
             return Err(StepError::new(
                 StepFailure::NotImap {

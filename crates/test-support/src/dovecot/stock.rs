@@ -100,7 +100,7 @@ fn local_conf(
     imap_port: u16,
     imaps_port: u16,
 ) -> String {
-    let mut conf = "# Test instance (tests/support/dovecot/stock.rs).\n".to_owned()
+    let mut conf = "# Test instance (mailkeys-test-support, dovecot/stock.rs).\n".to_owned()
         + &instance_settings(install, root, opts, imap_port, imaps_port);
     if install.version == DovecotVersion::V2_4 {
         // Debian 13's 10-mail.conf keeps mail in mbox under /home and /var/mail.

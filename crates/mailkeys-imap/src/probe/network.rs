@@ -121,7 +121,7 @@ pub(super) async fn handshake(
                 .cloned()
                 .unwrap_or_else(|| c.subject.clone()),
             c.issuer,
-            crate::imap::verdict::format_time(c.not_after),
+            crate::verdict::format_time(c.not_after),
         ),
         (_, true) => format!(
             "{} with {}; certificate valid.",
@@ -155,9 +155,9 @@ pub(super) async fn handshake(
     }
 }
 
-pub(super) fn describe_problem(problem: &crate::imap::report::CertProblem) -> String {
-    use crate::imap::report::CertProblem;
-    use crate::imap::verdict::format_time;
+pub(super) fn describe_problem(problem: &crate::report::CertProblem) -> String {
+    use crate::report::CertProblem;
+    use crate::verdict::format_time;
     match problem {
         CertProblem::SelfSigned => "it is self-signed".into(),
         CertProblem::Untrusted { reason } => reason.clone(),

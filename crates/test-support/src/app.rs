@@ -1,5 +1,6 @@
-//! Test harness: the real application on port 0 with a fresh database per test (SQLite file
-//! or a new PostgreSQL database), and a browser-like client with one method per user action.
+//! The real application on port 0 with a fresh database per test (SQLite file or a new
+//! PostgreSQL database), and the macros that run one test body on each backend and each
+//! Dovecot version.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,10 +10,10 @@ use mailkeys::config::Settings;
 use mailkeys::infra::hashing::{Hasher, Profile};
 use mailkeys::startup;
 use mailkeys::store::{users, Db};
-use regex::Regex;
-use reqwest::redirect::Policy;
-use reqwest::{Response, StatusCode};
+use reqwest::StatusCode;
 use secrecy::SecretString;
+
+use crate::browser::Browser;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -27,11 +28,11 @@ macro_rules! both_backends {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn on_sqlite() {
-                super::$name($crate::helpers::Backend::Sqlite).await
+                super::$name($crate::app::Backend::Sqlite).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn on_postgres() {
-                super::$name($crate::helpers::Backend::Postgres).await
+                super::$name($crate::app::Backend::Postgres).await
             }
         }
     };
@@ -43,8 +44,8 @@ macro_rules! both_backends {
 macro_rules! each_dovecot {
     ($name:ident) => {
         mod $name {
-            use mailkeys::dovecot::DovecotVersion::{V2_3, V2_4};
-            use $crate::helpers::Backend::{Postgres, Sqlite};
+            use $crate::app::Backend::{Postgres, Sqlite};
+            use $crate::dovecot::DovecotVersion::{V2_3, V2_4};
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn dovecot_2_3_sqlite() {
                 super::$name(V2_3, Sqlite).await
@@ -73,11 +74,11 @@ macro_rules! each_version {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn dovecot_2_3() {
-                super::$name(mailkeys::dovecot::DovecotVersion::V2_3).await
+                super::$name($crate::dovecot::DovecotVersion::V2_3).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn dovecot_2_4() {
-                super::$name(mailkeys::dovecot::DovecotVersion::V2_4).await
+                super::$name($crate::dovecot::DovecotVersion::V2_4).await
             }
         }
     };
@@ -206,15 +207,7 @@ impl TestApp {
 
     /// A new browser: its own cookie jar, no automatic redirects.
     pub fn browser(&self) -> Browser {
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(Policy::none())
-            .build()
-            .unwrap();
-        Browser {
-            client,
-            base: format!("http://{}", self.addr),
-        }
+        Browser::new(&format!("http://{}", self.addr))
     }
 
     /// Creates an account directly in the store, as `mailkeys user add` would.
@@ -274,121 +267,6 @@ impl TestApp {
     }
 }
 
-pub struct Browser {
-    pub client: reqwest::Client,
-    pub base: String,
-}
-
-/// An app password as the created page shows it.
-pub struct Created {
-    pub plaintext: String,
-    pub page: String,
-}
-
-pub fn csrf_in(html: &str) -> String {
-    let re = Regex::new(r#"name="csrf" value="([^"]+)""#).unwrap();
-    re.captures(html)
-        .map(|c| c[1].to_owned())
-        .unwrap_or_else(|| panic!("no CSRF token in page:\n{html}"))
-}
-
-impl Browser {
-    pub async fn get(&self, path: &str) -> Response {
-        self.client
-            .get(format!("{}{}", self.base, path))
-            .send()
-            .await
-            .unwrap()
-    }
-
-    pub async fn get_text(&self, path: &str) -> String {
-        self.get(path).await.text().await.unwrap()
-    }
-
-    /// Posts a form as-is (the caller supplies or omits `csrf`).
-    pub async fn post_raw(&self, path: &str, form: &[(&str, &str)]) -> Response {
-        self.client
-            .post(format!("{}{}", self.base, path))
-            .form(form)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// Posts a form with the CSRF token of the page at `form_page`.
-    pub async fn post(&self, form_page: &str, path: &str, form: &[(&str, &str)]) -> Response {
-        let csrf = csrf_in(&self.get_text(form_page).await);
-        let mut fields = vec![("csrf", csrf.as_str())];
-        fields.extend_from_slice(form);
-        self.post_raw(path, &fields).await
-    }
-
-    pub async fn sign_in(&self, email: &str, password: &str) -> Response {
-        self.post(
-            "/sign-in",
-            "/sign-in",
-            &[("email", email), ("password", password)],
-        )
-        .await
-    }
-
-    pub async fn sign_out(&self) -> Response {
-        self.post("/", "/sign-out", &[]).await
-    }
-
-    pub async fn create_app_password_with(&self, fields: &[(&str, &str)]) -> Response {
-        self.post("/", "/app-passwords", fields).await
-    }
-
-    pub async fn create_app_password(&self, name: &str) -> Created {
-        let response = self
-            .create_app_password_with(&[("name", name), ("expires", "never"), ("scope", "imap")])
-            .await;
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let page = response.text().await.unwrap();
-        let re = Regex::new(r#"<code id="new-password">([^<]+)</code>"#).unwrap();
-        let plaintext = re.captures(&page).expect("created page shows the password")[1].to_owned();
-        Created { plaintext, page }
-    }
-
-    pub async fn revoke(&self, id: i64, reason: &str) -> Response {
-        self.post(
-            "/",
-            &format!("/app-passwords/{id}/revoke"),
-            &[("reason", reason)],
-        )
-        .await
-    }
-
-    pub async fn revoke_all(&self) -> Response {
-        self.post(
-            "/",
-            "/app-passwords/revoke-all",
-            &[("reason", "lost laptop")],
-        )
-        .await
-    }
-
-    pub async fn change_password(
-        &self,
-        current: &str,
-        new: &str,
-        confirm: &str,
-        revoke_all: bool,
-    ) -> Response {
-        let mut form = vec![("current", current), ("new", new), ("confirm", confirm)];
-        if revoke_all {
-            form.push(("revoke_app_passwords", "yes"));
-        }
-        self.post("/account", "/account/password", &form).await
-    }
-
-    pub async fn set_main_imap(&self, allowed: bool) -> Response {
-        let form: &[(&str, &str)] = if allowed { &[("allowed", "yes")] } else { &[] };
-        self.post("/account", "/account/imap", form).await
-    }
-}
-
 /// Id of the app password whose row shows `lookup_id`.
 pub async fn app_password_id(app: &TestApp, lookup_id: &str) -> i64 {
     sqlx::query_scalar("SELECT id FROM app_passwords WHERE lookup_id = $1")
@@ -396,81 +274,4 @@ pub async fn app_password_id(app: &TestApp, lookup_id: &str) -> i64 {
         .fetch_one(&app.db.pool)
         .await
         .unwrap()
-}
-
-pub fn location(response: &Response) -> &str {
-    response
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-}
-
-/// A loopback port nothing listens on (bound, read and released).
-pub fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A configured mail server where nothing listens: the connection test's "refused" case.
-pub fn nowhere() -> mailkeys::imap::MailServer {
-    mailkeys::imap::MailServer {
-        name: "Nowhere".into(),
-        host: "127.0.0.1".into(),
-        port: closed_port(),
-        tls: mailkeys::imap::TlsMode::Implicit,
-        ca_file: None,
-    }
-}
-
-/// Runs the `mailkeys` binary as `configure` sets it up (arguments, environment), writing
-/// `stdin` to it; returns (success, stdout, stderr).
-pub fn run_mailkeys(
-    configure: impl FnOnce(&mut std::process::Command),
-    stdin: &str,
-) -> (bool, String, String) {
-    use std::io::Write as _;
-    use std::process::Stdio;
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mailkeys"));
-    configure(&mut command);
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
-
-/// A loopback port held open until `release`, so that nothing else (a Dovecot started in
-/// between, another test) takes it before the process meant to listen there binds it.
-pub struct ReservedPort(std::net::TcpListener);
-
-pub fn reserve_port() -> ReservedPort {
-    ReservedPort(std::net::TcpListener::bind("127.0.0.1:0").unwrap())
-}
-
-impl ReservedPort {
-    pub fn port(&self) -> u16 {
-        self.0.local_addr().unwrap().port()
-    }
-
-    /// Frees the port for its listener; call right before that binds.
-    pub fn release(self) -> u16 {
-        self.port()
-    }
 }
