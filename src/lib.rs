@@ -11,8 +11,9 @@
 //!   endpoint goes here, calling a service.
 //! - [`cli`]: the `mailkeys` command line (`serve`, `migrate`, `user add|list`,
 //!   `dovecot config|check`), also calling services.
-//! - [`domain`]: types and rules with no I/O: usernames, app password names, lookup ids,
-//!   scopes, statuses, the password policy, the shape of an app password.
+//! - [`domain`]: types and rules with no I/O: the typed ids (`UserId`, `AppPasswordId`),
+//!   usernames, app password names, lookup ids, scopes, statuses, the password policy, the
+//!   shape of an app password.
 //! - [`infra`]: what has I/O under the domain: Argon2id hashing on its own threads (cost
 //!   profiles, decoy hash) and the OS random generator (app passwords, tokens, salts).
 //! - [`store`]: persistence through sqlx (SQLite or PostgreSQL behind one `AnyPool`); one

@@ -6,7 +6,7 @@ use secrecy::SecretString;
 use super::credentials::Actor;
 use super::Services;
 use crate::domain::password_policy;
-use crate::domain::Username;
+use crate::domain::{UserId, Username};
 use crate::error::{AppError, AppResult};
 use crate::infra::random::{random_token, token_digest};
 use crate::store::audit::{self, Entry, Event};
@@ -110,7 +110,7 @@ pub async fn sign_in(
 /// keeps only its digest.
 pub async fn start_session(
     state: &Services,
-    user_id: i64,
+    user_id: UserId,
     replaced_token: Option<&str>,
     ip: &str,
 ) -> AppResult<String> {

@@ -6,7 +6,7 @@
 use secrecy::SecretString;
 
 use crate::domain::app_password::AllowedNets;
-use crate::domain::{AppPasswordName, ExpiryChoice, Scope, Username};
+use crate::domain::{AppPasswordId, AppPasswordName, ExpiryChoice, Scope, UserId, Username};
 use crate::dovecot::doveadm::{self, SessionSync};
 use crate::error::{AppError, AppResult};
 use crate::infra::hashing::Profile;
@@ -18,7 +18,7 @@ use crate::store::users::UserRow;
 
 /// Who is acting, from where.
 pub struct Actor<'a> {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub ip: &'a str,
 }
 
@@ -34,7 +34,7 @@ pub async fn sync_mail_server(state: &Services, owner: &UserRow, kick: bool) -> 
 pub async fn revoke_one(
     state: &Services,
     owner: &UserRow,
-    id: i64,
+    id: AppPasswordId,
     actor: Actor<'_>,
     reason: &str,
 ) -> AppResult<SessionSync> {
@@ -132,7 +132,7 @@ pub struct NewPassword {
 
 /// A stored app password, with its plaintext: shown once, never kept.
 pub struct Created {
-    pub id: i64,
+    pub id: AppPasswordId,
     pub plaintext: SecretString,
     pub expires_at: Option<i64>,
 }
@@ -228,7 +228,7 @@ pub async fn create(
 pub async fn update_limits(
     state: &Services,
     owner: &UserRow,
-    id: i64,
+    id: AppPasswordId,
     scope: Scope,
     nets: Option<&AllowedNets>,
     actor: Actor<'_>,

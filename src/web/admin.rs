@@ -15,6 +15,7 @@ use super::format::timestamp;
 use super::notice::{redirect_after, AdminDone, Done};
 use super::session::AdminUser;
 use super::{AppState, Nav};
+use crate::domain::{AppPasswordId, UserId};
 use crate::error::{AppError, AppResult};
 use crate::services;
 use crate::services::credentials::{self, clean_reason, Actor};
@@ -23,7 +24,7 @@ use crate::store::audit::{self, AuditRow};
 use crate::store::users::{self, AdminFlag, UserRow};
 
 pub struct UserSummary {
-    pub id: i64,
+    pub id: UserId,
     pub email: String,
     pub is_admin: bool,
     pub disabled: bool,
@@ -93,7 +94,7 @@ pub struct UserPage {
     pub notice: Option<String>,
 }
 
-async fn target(state: &AppState, id: i64) -> AppResult<UserRow> {
+async fn target(state: &AppState, id: UserId) -> AppResult<UserRow> {
     users::find_by_id(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)
@@ -102,7 +103,7 @@ async fn target(state: &AppState, id: i64) -> AppResult<UserRow> {
 pub async fn user(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
-    Path(id): Path<i64>,
+    Path(id): Path<UserId>,
     Query(done): Query<Done<AdminDone>>,
 ) -> AppResult<UserPage> {
     let user = target(&state, id).await?;
@@ -136,7 +137,7 @@ pub async fn revoke_one(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     ClientIp(ip): ClientIp,
-    Path((id, password_id)): Path<(i64, i64)>,
+    Path((id, password_id)): Path<(UserId, AppPasswordId)>,
     Form(form): Form<ReasonForm>,
 ) -> AppResult<Redirect> {
     let owner = target(&state, id).await?;
@@ -163,7 +164,7 @@ pub async fn revoke_all(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     ClientIp(ip): ClientIp,
-    Path(id): Path<i64>,
+    Path(id): Path<UserId>,
     Form(form): Form<ReasonForm>,
 ) -> AppResult<Redirect> {
     let owner = target(&state, id).await?;
@@ -184,7 +185,7 @@ pub async fn end_sessions(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     ClientIp(ip): ClientIp,
-    Path(id): Path<i64>,
+    Path(id): Path<UserId>,
 ) -> AppResult<Redirect> {
     let owner = target(&state, id).await?;
     let keep = (owner.id == admin.user.id).then_some(admin.token_digest.as_str());
@@ -210,7 +211,7 @@ pub async fn set_flag(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     ClientIp(ip): ClientIp,
-    Path(id): Path<i64>,
+    Path(id): Path<UserId>,
     Form(form): Form<FlagForm>,
 ) -> AppResult<Redirect> {
     let owner = target(&state, id).await?;

@@ -15,13 +15,13 @@ use super::notice::{redirect_after, DashboardDone, Done};
 use super::session::{CurrentSession, SignedIn};
 use super::{AppState, Nav};
 use crate::domain::app_password::AllowedNets;
-use crate::domain::{AppPasswordName, AppPasswordStatus, ExpiryChoice, Scope};
+use crate::domain::{AppPasswordId, AppPasswordName, AppPasswordStatus, ExpiryChoice, Scope};
 use crate::error::{AppError, AppResult};
 use crate::services::credentials::{self, clean_reason, Actor, NewPassword, NotCreated};
 use crate::store::app_passwords::{self, AppPasswordRow};
 
 pub struct AppPasswordView {
-    pub id: i64,
+    pub id: AppPasswordId,
     pub name: String,
     pub lookup_id: String,
     pub scope: &'static str,
@@ -217,7 +217,7 @@ async fn rejected(
 #[template(path = "dashboard/confirm_revoke.page.html")]
 pub struct ConfirmRevokePage {
     pub nav: Nav,
-    pub id: i64,
+    pub id: AppPasswordId,
     pub name: String,
     pub last_used: String,
 }
@@ -226,7 +226,7 @@ pub struct ConfirmRevokePage {
 async fn live_password(
     state: &AppState,
     current: &CurrentSession,
-    id: i64,
+    id: AppPasswordId,
 ) -> AppResult<AppPasswordRow> {
     match app_passwords::find_for_user(&state.db, current.user.id, id).await? {
         Some(row) if row.revoked_at.is_none() => Ok(row),
@@ -237,7 +237,7 @@ async fn live_password(
 pub async fn confirm_revoke(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
-    Path(id): Path<i64>,
+    Path(id): Path<AppPasswordId>,
 ) -> AppResult<ConfirmRevokePage> {
     let row = live_password(&state, &current, id).await?;
     let view = AppPasswordView::of(row, state.now());
@@ -259,7 +259,7 @@ pub async fn revoke(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
     ClientIp(ip): ClientIp,
-    Path(id): Path<i64>,
+    Path(id): Path<AppPasswordId>,
     Form(form): Form<RevokeForm>,
 ) -> AppResult<Redirect> {
     let actor = Actor {
@@ -319,7 +319,7 @@ pub async fn revoke_all(
 #[template(path = "dashboard/edit.page.html")]
 pub struct EditPage {
     pub nav: Nav,
-    pub id: i64,
+    pub id: AppPasswordId,
     pub name: String,
     pub scope: String,
     pub allowed_nets: String,
@@ -329,7 +329,7 @@ pub struct EditPage {
 pub async fn edit_page(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
-    Path(id): Path<i64>,
+    Path(id): Path<AppPasswordId>,
 ) -> AppResult<EditPage> {
     let row = live_password(&state, &current, id).await?;
     Ok(EditPage {
@@ -356,7 +356,7 @@ pub async fn edit(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
     ClientIp(ip): ClientIp,
-    Path(id): Path<i64>,
+    Path(id): Path<AppPasswordId>,
     Form(form): Form<LimitsForm>,
 ) -> AppResult<Response> {
     let row = live_password(&state, &current, id).await?;

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
 use super::AppState;
+use crate::domain::UserId;
 use crate::error::{AppError, AppResult};
 use crate::infra::random::token_digest;
 use crate::store::sessions::{self, SessionRow};
@@ -90,7 +91,7 @@ async fn find_live(state: &AppState, token: &str) -> AppResult<Option<CurrentSes
 pub async fn start(
     state: &AppState,
     jar: CookieJar,
-    user_id: i64,
+    user_id: UserId,
     ip: &str,
 ) -> AppResult<CookieJar> {
     let replaced = jar

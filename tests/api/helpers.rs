@@ -237,6 +237,7 @@ impl TestApp {
         )
         .await
         .unwrap()
+        .get()
     }
 
     pub fn clock_now(&self) -> i64 {
