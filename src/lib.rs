@@ -8,7 +8,9 @@
 //!   `web`.
 //! - [`web`]: HTTP handlers by area (auth, dashboard, account, admin, check), which parse the
 //!   request, call a service and render; sessions, CSRF, headers, rate limits. A new page or
-//!   endpoint goes here, calling a service.
+//!   endpoint is a handler here, calling a service, and a line in `web::routes` (the one
+//!   route table: the router is built from it and the route tests walk it; redirect
+//!   targets are its `Page`s).
 //! - [`cli`]: the `mailkeys` command line (`serve`, `migrate`, `user add|list`,
 //!   `dovecot config|check`), also calling services.
 //! - [`domain`]: types and rules with no I/O: the typed ids (`UserId`, `AppPasswordId`),

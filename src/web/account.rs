@@ -14,6 +14,7 @@ use super::admin::ActivityView;
 use super::client_ip::ClientIp;
 use super::format::timestamp;
 use super::notice::{redirect_after, AccountDone, Done};
+use super::routes::Page;
 use super::session::{CurrentSession, SignedIn};
 use super::{AppState, Nav};
 use crate::error::AppResult;
@@ -108,7 +109,7 @@ pub async fn change_password(
             } else {
                 AccountDone::Password
             };
-            Ok(redirect_after("/account", done, sync).into_response())
+            Ok(redirect_after(Page::Account, done, sync).into_response())
         }
         Err(refused) => {
             let status = StatusCode::UNPROCESSABLE_ENTITY;
@@ -145,5 +146,5 @@ pub async fn set_main_imap(
     };
     let allowed = form.allowed.is_some();
     let sync = account::set_main_imap(&state, &current.user, allowed, actor).await?;
-    Ok(redirect_after("/account", AccountDone::Imap, sync))
+    Ok(redirect_after(Page::Account, AccountDone::Imap, sync))
 }

@@ -13,6 +13,7 @@ use super::client_ip::ClientIp;
 use super::dashboard::AppPasswordView;
 use super::format::timestamp;
 use super::notice::{redirect_after, AdminDone, Done};
+use super::routes::Page;
 use super::session::AdminUser;
 use super::{AppState, Nav};
 use crate::domain::{AppPasswordId, UserId};
@@ -154,7 +155,7 @@ pub async fn revoke_one(
     )
     .await?;
     Ok(redirect_after(
-        &format!("/admin/users/{id}"),
+        Page::AdminUser(id),
         AdminDone::Revoked,
         sync,
     ))
@@ -175,7 +176,7 @@ pub async fn revoke_all(
     let (_, sync) =
         credentials::revoke_all(&state, &owner, actor, &clean_reason(&form.reason)).await?;
     Ok(redirect_after(
-        &format!("/admin/users/{id}"),
+        Page::AdminUser(id),
         AdminDone::RevokedAll,
         sync,
     ))
@@ -195,7 +196,7 @@ pub async fn end_sessions(
     };
     let sync = services::admin::end_sessions(&state, &owner, keep, actor).await?;
     Ok(redirect_after(
-        &format!("/admin/users/{id}"),
+        Page::AdminUser(id),
         AdminDone::SignedOut,
         sync,
     ))
@@ -231,9 +232,5 @@ pub async fn set_flag(
         ip: &ip,
     };
     let sync = services::admin::set_flag(&state, &owner, flag, on, actor).await?;
-    Ok(redirect_after(
-        &format!("/admin/users/{id}"),
-        AdminDone::Saved,
-        sync,
-    ))
+    Ok(redirect_after(Page::AdminUser(id), AdminDone::Saved, sync))
 }

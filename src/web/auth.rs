@@ -4,13 +4,14 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Form;
 use axum_extra::extract::cookie::CookieJar;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::client_ip::ClientIp;
+use super::routes::Page;
 use super::session::{self, CurrentSession, SignedIn};
 use super::AppState;
 use crate::domain::Username;
@@ -37,7 +38,7 @@ pub async fn sign_in_page(
     jar: CookieJar,
 ) -> AppResult<Response> {
     if current.is_some() {
-        return Ok(Redirect::to("/").into_response());
+        return Ok(Page::Dashboard.redirect().into_response());
     }
     let (jar, csrf) = super::csrf::anon_token(&state, jar)?;
     let page = SignInPage {
@@ -65,7 +66,7 @@ pub async fn sign_in(
     let (status, error) = match auth::sign_in(&state, &form.email, form.password, &ip).await? {
         SignIn::Welcome(user) => {
             let jar = session::start(&state, jar, user.id, &ip).await?;
-            return Ok((jar, Redirect::to("/")).into_response());
+            return Ok((jar, Page::Dashboard.redirect()).into_response());
         }
         SignIn::Locked { wait_secs } => (StatusCode::TOO_MANY_REQUESTS, locked_message(wait_secs)),
         SignIn::Refused => (StatusCode::UNAUTHORIZED, WRONG_CREDENTIALS.to_owned()),
@@ -97,7 +98,7 @@ pub async fn sign_out(
         ip: &ip,
     };
     auth::sign_out(&state, &current.token_digest, actor).await?;
-    Ok((session::end_cookie(&state, jar), Redirect::to("/sign-in")).into_response())
+    Ok((session::end_cookie(&state, jar), Page::SignIn.redirect()).into_response())
 }
 
 /// Ends every browser session of the user, this one included.
@@ -112,7 +113,7 @@ pub async fn sign_out_everywhere(
         ip: &ip,
     };
     auth::sign_out_everywhere(&state, actor).await?;
-    Ok((session::end_cookie(&state, jar), Redirect::to("/sign-in")).into_response())
+    Ok((session::end_cookie(&state, jar), Page::SignIn.redirect()).into_response())
 }
 
 #[derive(Template, WebTemplate)]
@@ -203,5 +204,5 @@ pub async fn setup(
         Err(refused) => return invalid(refused.to_string()),
     };
     let jar = session::start(&state, jar, user_id, &ip).await?;
-    Ok((jar, Redirect::to("/")).into_response())
+    Ok((jar, Page::Dashboard.redirect()).into_response())
 }

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::client_ip::ClientIp;
 use super::format::{optional_timestamp, timestamp};
 use super::notice::{redirect_after, DashboardDone, Done};
+use super::routes::Page;
 use super::session::{CurrentSession, SignedIn};
 use super::{AppState, Nav};
 use crate::domain::app_password::AllowedNets;
@@ -122,7 +123,7 @@ pub async fn index(
 ) -> AppResult<Response> {
     if current.user.must_reset {
         // An admin asked for a new password: that comes first.
-        return Ok(Redirect::to("/account").into_response());
+        return Ok(Page::Account.redirect().into_response());
     }
     let page = index_page(&state, &current, CreateForm::default(), None, done.notice()).await?;
     Ok(page.into_response())
@@ -274,7 +275,11 @@ pub async fn revoke(
         &clean_reason(&form.reason),
     )
     .await?;
-    Ok(redirect_after("/", DashboardDone::Revoked, sync))
+    Ok(redirect_after(
+        Page::Dashboard,
+        DashboardDone::Revoked,
+        sync,
+    ))
 }
 
 #[derive(Template, WebTemplate)]
@@ -312,7 +317,11 @@ pub async fn revoke_all(
     };
     let (_, sync) =
         credentials::revoke_all(&state, &current.user, actor, &clean_reason(&form.reason)).await?;
-    Ok(redirect_after("/", DashboardDone::RevokedAll, sync))
+    Ok(redirect_after(
+        Page::Dashboard,
+        DashboardDone::RevokedAll,
+        sync,
+    ))
 }
 
 #[derive(Template, WebTemplate)]
@@ -387,5 +396,5 @@ pub async fn edit(
     };
     let sync =
         credentials::update_limits(&state, &current.user, id, scope, nets.as_ref(), actor).await?;
-    Ok(redirect_after("/", DashboardDone::Limits, sync).into_response())
+    Ok(redirect_after(Page::Dashboard, DashboardDone::Limits, sync).into_response())
 }
