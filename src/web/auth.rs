@@ -126,6 +126,18 @@ pub struct SetupPage {
     pub error: Option<String>,
 }
 
+impl SetupPage {
+    fn new(state: &AppState, csrf: String, token: String, email: String) -> Self {
+        Self {
+            csrf,
+            token,
+            email,
+            min_length: state.settings.min_password_length,
+            error: None,
+        }
+    }
+}
+
 pub async fn setup_page(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -135,13 +147,7 @@ pub async fn setup_page(
         return Err(AppError::LinkExpired);
     }
     let (jar, csrf) = super::csrf::anon_token(&state, jar)?;
-    let page = SetupPage {
-        csrf,
-        token,
-        email: String::new(),
-        min_length: state.settings.min_password_length,
-        error: None,
-    };
+    let page = SetupPage::new(&state, csrf, token, String::new());
     Ok((jar, page).into_response())
 }
 
@@ -162,6 +168,23 @@ pub struct SetupForm {
     confirm: SecretString,
 }
 
+/// The first admin as typed into the setup form, or what is wrong with the form.
+fn first_admin(
+    email: &str,
+    password: SecretString,
+    confirm: &SecretString,
+) -> Result<NewAccount, String> {
+    let email = Username::parse(email).map_err(|e| e.to_string())?;
+    if password.expose_secret() != confirm.expose_secret() {
+        return Err("The two passwords differ.".into());
+    }
+    Ok(NewAccount {
+        email,
+        password,
+        admin: true,
+    })
+}
+
 pub async fn setup(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -173,36 +196,27 @@ pub async fn setup(
     if !setup_usable(&state, &digest).await? {
         return Err(AppError::LinkExpired);
     }
-    let invalid = |message: String| {
-        let page = SetupPage {
-            csrf: form.csrf.clone(),
-            token: token.clone(),
-            email: form.email.clone(),
-            min_length: state.settings.min_password_length,
-            error: Some(message),
-        };
-        Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
-    };
-    let email = match Username::parse(&form.email) {
-        Ok(email) => email,
-        Err(e) => return invalid(e.to_string()),
-    };
-    if form.password.expose_secret() != form.confirm.expose_secret() {
-        return invalid("The two passwords differ.".into());
-    }
-    let new = NewAccount {
-        email,
-        password: form.password,
-        admin: true,
-    };
     let origin = Origin::SetupLink {
         digest: &digest,
         ip: &ip,
     };
-    let user_id = match users::create(&state, new, origin).await? {
-        Ok(id) => id,
-        Err(refused) => return invalid(refused.to_string()),
+    let created = match first_admin(&form.email, form.password, &form.confirm) {
+        Ok(new) => users::create(&state, new, origin)
+            .await?
+            .map_err(|refused| refused.to_string()),
+        Err(message) => Err(message),
     };
-    let jar = session::start(&state, jar, user_id, &ip).await?;
-    Ok((jar, Page::Dashboard.redirect()).into_response())
+    match created {
+        Ok(user_id) => {
+            let jar = session::start(&state, jar, user_id, &ip).await?;
+            Ok((jar, Page::Dashboard.redirect()).into_response())
+        }
+        Err(message) => {
+            let page = SetupPage {
+                error: Some(message),
+                ..SetupPage::new(&state, form.csrf, token, form.email)
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
 }
