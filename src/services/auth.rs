@@ -138,13 +138,7 @@ pub async fn sign_out(state: &Services, session_digest: &str, actor: Actor<'_>) 
     sessions::delete(&state.db, session_digest).await?;
     audit::record(
         &state.db.pool,
-        Entry {
-            actor: Some(actor.user_id),
-            subject: Some(actor.user_id),
-            event: Event::SignOut,
-            detail: String::new(),
-            ip: Some(actor.ip),
-        },
+        actor.entry(actor.user_id, Event::SignOut, String::new()),
         state.now(),
     )
     .await?;
@@ -157,13 +151,11 @@ pub async fn sign_out_everywhere(state: &Services, actor: Actor<'_>) -> AppResul
     let ended = sessions::delete_for_user(&mut *tx, actor.user_id, None).await?;
     audit::record(
         &mut *tx,
-        Entry {
-            actor: Some(actor.user_id),
-            subject: Some(actor.user_id),
-            event: Event::SessionsEnded,
-            detail: format!("{ended} browser sessions ended by the user"),
-            ip: Some(actor.ip),
-        },
+        actor.entry(
+            actor.user_id,
+            Event::SessionsEnded,
+            format!("{ended} browser sessions ended by the user"),
+        ),
         state.now(),
     )
     .await?;

@@ -22,6 +22,19 @@ pub struct Actor<'a> {
     pub ip: &'a str,
 }
 
+impl<'a> Actor<'a> {
+    /// The audit entry of this actor doing `event` to `subject`'s account, from their address.
+    pub fn entry(&self, subject: UserId, event: Event, detail: impl Into<String>) -> Entry<'a> {
+        Entry {
+            actor: Some(self.user_id),
+            subject: Some(subject),
+            event,
+            detail: detail.into(),
+            ip: Some(self.ip),
+        }
+    }
+}
+
 /// Flushes Dovecot's cache for `owner` and, if `kick`, ends their live IMAP sessions.
 pub async fn sync_mail_server(state: &Services, owner: &UserRow, kick: bool) -> SessionSync {
     match Username::parse(&owner.email) {
@@ -59,13 +72,7 @@ pub async fn revoke_one(
     );
     audit::record(
         &mut *tx,
-        Entry {
-            actor: Some(actor.user_id),
-            subject: Some(owner.id),
-            event: Event::AppPasswordRevoked,
-            detail,
-            ip: Some(actor.ip),
-        },
+        actor.entry(owner.id, Event::AppPasswordRevoked, detail),
         now,
     )
     .await?;
@@ -97,13 +104,7 @@ pub async fn revoke_all(
     let detail = format!("{count} revoked, reason {reason:?}");
     audit::record(
         &mut *tx,
-        Entry {
-            actor: Some(actor.user_id),
-            subject: Some(owner.id),
-            event: Event::AllAppPasswordsRevoked,
-            detail,
-            ip: Some(actor.ip),
-        },
+        actor.entry(owner.id, Event::AllAppPasswordsRevoked, detail),
         now,
     )
     .await?;
@@ -190,13 +191,7 @@ pub async fn create(
                 );
                 audit::record(
                     &mut *tx,
-                    Entry {
-                        actor: Some(actor.user_id),
-                        subject: Some(owner.id),
-                        event: Event::AppPasswordCreated,
-                        detail,
-                        ip: Some(actor.ip),
-                    },
+                    actor.entry(owner.id, Event::AppPasswordCreated, detail),
                     now,
                 )
                 .await?;
@@ -252,13 +247,7 @@ pub async fn update_limits(
     );
     audit::record(
         &mut *tx,
-        Entry {
-            actor: Some(actor.user_id),
-            subject: Some(owner.id),
-            event: Event::AppPasswordLimitsChanged,
-            detail,
-            ip: Some(actor.ip),
-        },
+        actor.entry(owner.id, Event::AppPasswordLimitsChanged, detail),
         state.now(),
     )
     .await?;

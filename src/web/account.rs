@@ -19,7 +19,6 @@ use super::session::{CurrentSession, SignedIn};
 use super::{AppState, Nav};
 use crate::error::AppResult;
 use crate::services::account::{self, PasswordChange};
-use crate::services::credentials::Actor;
 use crate::store::{audit, imap_logins};
 
 #[derive(Template, WebTemplate)]
@@ -95,10 +94,7 @@ pub async fn change_password(
         revoke_app_passwords: form.revoke_app_passwords.is_some(),
     };
     let revoked = change.revoke_app_passwords;
-    let actor = Actor {
-        user_id: current.user.id,
-        ip: &ip,
-    };
+    let actor = current.actor(&ip);
     let result =
         account::change_password(&state, &current.user, &current.token_digest, change, actor)
             .await?;
@@ -140,10 +136,7 @@ pub async fn set_main_imap(
     ClientIp(ip): ClientIp,
     Form(form): Form<MainImapForm>,
 ) -> AppResult<Redirect> {
-    let actor = Actor {
-        user_id: current.user.id,
-        ip: &ip,
-    };
+    let actor = current.actor(&ip);
     let allowed = form.allowed.is_some();
     let sync = account::set_main_imap(&state, &current.user, allowed, actor).await?;
     Ok(redirect_after(Page::Account, AccountDone::Imap, sync))

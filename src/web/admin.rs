@@ -19,7 +19,7 @@ use super::{AppState, Nav};
 use crate::domain::{AppPasswordId, UserId};
 use crate::error::{AppError, AppResult};
 use crate::services;
-use crate::services::credentials::{self, clean_reason, Actor};
+use crate::services::credentials::{self, clean_reason};
 use crate::store::app_passwords;
 use crate::store::audit::{self, AuditRow};
 use crate::store::users::{self, AdminFlag, UserRow};
@@ -142,10 +142,7 @@ pub async fn revoke_one(
     Form(form): Form<ReasonForm>,
 ) -> AppResult<Redirect> {
     let owner = target(&state, id).await?;
-    let actor = Actor {
-        user_id: admin.user.id,
-        ip: &ip,
-    };
+    let actor = admin.actor(&ip);
     let sync = credentials::revoke_one(
         &state,
         &owner,
@@ -169,10 +166,7 @@ pub async fn revoke_all(
     Form(form): Form<ReasonForm>,
 ) -> AppResult<Redirect> {
     let owner = target(&state, id).await?;
-    let actor = Actor {
-        user_id: admin.user.id,
-        ip: &ip,
-    };
+    let actor = admin.actor(&ip);
     let (_, sync) =
         credentials::revoke_all(&state, &owner, actor, &clean_reason(&form.reason)).await?;
     Ok(redirect_after(
@@ -190,10 +184,7 @@ pub async fn end_sessions(
 ) -> AppResult<Redirect> {
     let owner = target(&state, id).await?;
     let keep = (owner.id == admin.user.id).then_some(admin.token_digest.as_str());
-    let actor = Actor {
-        user_id: admin.user.id,
-        ip: &ip,
-    };
+    let actor = admin.actor(&ip);
     let sync = services::admin::end_sessions(&state, &owner, keep, actor).await?;
     Ok(redirect_after(
         Page::AdminUser(id),
@@ -227,10 +218,7 @@ pub async fn set_flag(
         "no" => false,
         _ => return Err(AppError::NotFound),
     };
-    let actor = Actor {
-        user_id: admin.user.id,
-        ip: &ip,
-    };
+    let actor = admin.actor(&ip);
     let sync = services::admin::set_flag(&state, &owner, flag, on, actor).await?;
     Ok(redirect_after(Page::AdminUser(id), AdminDone::Saved, sync))
 }

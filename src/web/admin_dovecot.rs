@@ -134,12 +134,7 @@ async fn page(
     Ok(DovecotPage {
         nav: Nav::of(&admin.0),
         status: status(state).await?,
-        servers: state
-            .settings
-            .check_targets()
-            .into_iter()
-            .map(|s| s.name)
-            .collect(),
+        servers: state.settings.check_target_names(),
         server,
         steps,
         failed,

@@ -18,7 +18,6 @@ use crate::domain::Username;
 use crate::error::{AppError, AppResult};
 use crate::infra::random::token_digest;
 use crate::services::auth::{self, SignIn};
-use crate::services::credentials::Actor;
 use crate::services::users::{self, NewAccount, Origin};
 use crate::store::setup_tokens;
 
@@ -93,10 +92,7 @@ pub async fn sign_out(
     ClientIp(ip): ClientIp,
     jar: CookieJar,
 ) -> AppResult<Response> {
-    let actor = Actor {
-        user_id: current.user.id,
-        ip: &ip,
-    };
+    let actor = current.actor(&ip);
     auth::sign_out(&state, &current.token_digest, actor).await?;
     Ok((session::end_cookie(&state, jar), Page::SignIn.redirect()).into_response())
 }
@@ -108,10 +104,7 @@ pub async fn sign_out_everywhere(
     ClientIp(ip): ClientIp,
     jar: CookieJar,
 ) -> AppResult<Response> {
-    let actor = Actor {
-        user_id: current.user.id,
-        ip: &ip,
-    };
+    let actor = current.actor(&ip);
     auth::sign_out_everywhere(&state, actor).await?;
     Ok((session::end_cookie(&state, jar), Page::SignIn.redirect()).into_response())
 }

@@ -261,11 +261,6 @@ pub async fn me(State(state): State<AppState>, SignedIn(current): SignedIn) -> J
     Json(Me {
         email: current.user.email.clone(),
         csrf_token: current.session.csrf_token.clone(),
-        servers: state
-            .settings
-            .check_targets()
-            .into_iter()
-            .map(|s| s.name)
-            .collect(),
+        servers: state.settings.check_target_names(),
     })
 }

@@ -18,7 +18,7 @@ use super::{AppState, Nav};
 use crate::domain::app_password::AllowedNets;
 use crate::domain::{AppPasswordId, AppPasswordName, AppPasswordStatus, ExpiryChoice, Scope};
 use crate::error::{AppError, AppResult};
-use crate::services::credentials::{self, clean_reason, Actor, NewPassword, NotCreated};
+use crate::services::credentials::{self, clean_reason, NewPassword, NotCreated};
 use crate::store::app_passwords::{self, AppPasswordRow};
 
 pub struct AppPasswordView {
@@ -180,10 +180,7 @@ pub async fn create(
         Ok(valid) => valid,
         Err(message) => return rejected(&state, &current, form, message).await,
     };
-    let actor = Actor {
-        user_id: current.user.id,
-        ip: &ip,
-    };
+    let actor = current.actor(&ip);
     match credentials::create(&state, &current.user, &new, actor).await? {
         Ok(created) => {
             let page = CreatedPage {
@@ -263,10 +260,7 @@ pub async fn revoke(
     Path(id): Path<AppPasswordId>,
     Form(form): Form<RevokeForm>,
 ) -> AppResult<Redirect> {
-    let actor = Actor {
-        user_id: current.user.id,
-        ip: &ip,
-    };
+    let actor = current.actor(&ip);
     let sync = credentials::revoke_one(
         &state,
         &current.user,
@@ -311,10 +305,7 @@ pub async fn revoke_all(
     ClientIp(ip): ClientIp,
     Form(form): Form<RevokeForm>,
 ) -> AppResult<Redirect> {
-    let actor = Actor {
-        user_id: current.user.id,
-        ip: &ip,
-    };
+    let actor = current.actor(&ip);
     let (_, sync) =
         credentials::revoke_all(&state, &current.user, actor, &clean_reason(&form.reason)).await?;
     Ok(redirect_after(
@@ -390,10 +381,7 @@ pub async fn edit(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
-    let actor = Actor {
-        user_id: current.user.id,
-        ip: &ip,
-    };
+    let actor = current.actor(&ip);
     let sync =
         credentials::update_limits(&state, &current.user, id, scope, nets.as_ref(), actor).await?;
     Ok(redirect_after(Page::Dashboard, DashboardDone::Limits, sync).into_response())
