@@ -19,7 +19,7 @@ use super::session::{CurrentSession, SignedIn};
 use super::{AppState, Nav};
 use crate::error::AppResult;
 use crate::services::account::{self, PasswordChange};
-use crate::store::{audit, imap_logins};
+use crate::store::imap_logins;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "account/index.page.html")]
@@ -42,11 +42,7 @@ async fn account_page(
     error: Option<String>,
     notice: Option<String>,
 ) -> AppResult<AccountPage> {
-    let activity = audit::recent_for_user(&state.db, current.user.id, 20)
-        .await?
-        .into_iter()
-        .map(ActivityView::from)
-        .collect();
+    let activity = ActivityView::recent(state, current.user.id, 20).await?;
     let imap_failures = imap_logins::failures_for(&state.db, &current.user.email, 10)
         .await?
         .into_iter()

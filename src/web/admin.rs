@@ -20,7 +20,6 @@ use crate::domain::{AppPasswordId, UserId};
 use crate::error::{AppError, AppResult};
 use crate::services;
 use crate::services::credentials::{self, clean_reason};
-use crate::store::app_passwords;
 use crate::store::audit::{self, AuditRow};
 use crate::store::users::{self, AdminFlag, UserRow};
 
@@ -85,6 +84,17 @@ impl From<AuditRow> for ActivityView {
     }
 }
 
+impl ActivityView {
+    /// The `limit` newest events about the user, newest first.
+    pub async fn recent(state: &AppState, user_id: UserId, limit: i64) -> AppResult<Vec<Self>> {
+        Ok(audit::recent_for_user(&state.db, user_id, limit)
+            .await?
+            .into_iter()
+            .map(Self::from)
+            .collect())
+    }
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "admin/user.page.html")]
 pub struct UserPage {
@@ -108,17 +118,8 @@ pub async fn user(
     Query(done): Query<Done<AdminDone>>,
 ) -> AppResult<UserPage> {
     let user = target(&state, id).await?;
-    let now = state.now();
-    let passwords = app_passwords::list_for_user(&state.db, id)
-        .await?
-        .into_iter()
-        .map(|row| AppPasswordView::of(row, now))
-        .collect();
-    let activity = audit::recent_for_user(&state.db, id, 50)
-        .await?
-        .into_iter()
-        .map(ActivityView::from)
-        .collect();
+    let passwords = AppPasswordView::all_of(&state, id).await?;
+    let activity = ActivityView::recent(&state, id, 50).await?;
     Ok(UserPage {
         nav: Nav::of(&admin),
         user,

@@ -16,7 +16,9 @@ use super::routes::Page;
 use super::session::{CurrentSession, SignedIn};
 use super::{AppState, Nav};
 use crate::domain::app_password::AllowedNets;
-use crate::domain::{AppPasswordId, AppPasswordName, AppPasswordStatus, ExpiryChoice, Scope};
+use crate::domain::{
+    AppPasswordId, AppPasswordName, AppPasswordStatus, ExpiryChoice, Scope, UserId,
+};
 use crate::error::{AppError, AppResult};
 use crate::services::credentials::{self, clean_reason, NewPassword, NotCreated};
 use crate::store::app_passwords::{self, AppPasswordRow};
@@ -63,6 +65,16 @@ impl AppPasswordView {
     pub fn is_active(&self) -> bool {
         self.status.is_live()
     }
+
+    /// Every app password of the user, live first, newest first.
+    pub async fn all_of(state: &AppState, user_id: UserId) -> AppResult<Vec<Self>> {
+        let now = state.now();
+        Ok(app_passwords::list_for_user(&state.db, user_id)
+            .await?
+            .into_iter()
+            .map(|row| Self::of(row, now))
+            .collect())
+    }
 }
 
 /// What the user typed into the create form, kept when it is shown again with an error.
@@ -98,12 +110,7 @@ async fn index_page(
     error: Option<String>,
     notice: Option<String>,
 ) -> AppResult<IndexPage> {
-    let now = state.now();
-    let passwords: Vec<AppPasswordView> = app_passwords::list_for_user(&state.db, current.user.id)
-        .await?
-        .into_iter()
-        .map(|row| AppPasswordView::of(row, now))
-        .collect();
+    let passwords = AppPasswordView::all_of(state, current.user.id).await?;
     Ok(IndexPage {
         nav: Nav::of(current),
         active_count: passwords.iter().filter(|p| p.is_active()).count(),
@@ -287,11 +294,10 @@ pub async fn confirm_revoke_all(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
 ) -> AppResult<ConfirmRevokeAllPage> {
-    let now = state.now();
-    let active_count = app_passwords::list_for_user(&state.db, current.user.id)
+    let active_count = AppPasswordView::all_of(&state, current.user.id)
         .await?
-        .into_iter()
-        .filter(|row| AppPasswordView::of(row.clone(), now).is_active())
+        .iter()
+        .filter(|p| p.is_active())
         .count();
     Ok(ConfirmRevokeAllPage {
         nav: Nav::of(&current),
