@@ -275,6 +275,11 @@ impl Settings {
         }]
     }
 
+    /// The names of [`Self::check_targets`], as scripts and the admin page choose them.
+    pub fn check_target_names(&self) -> Vec<String> {
+        self.check_targets().into_iter().map(|s| s.name).collect()
+    }
+
     pub fn check_limits(&self) -> Limits {
         Limits::from_secs(self.check_step_timeout_secs, self.check_total_timeout_secs)
     }

@@ -4,7 +4,9 @@
 
 use askama::Template;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::web::routes::Page;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -89,7 +91,7 @@ pub struct ErrorPage<'a> {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         match &self {
-            Self::SignInRequired => return Redirect::to("/sign-in").into_response(),
+            Self::SignInRequired => return Page::SignIn.redirect().into_response(),
             Self::Unavailable(err) => tracing::warn!(error = ?err, "database unavailable"),
             Self::Internal(err) => tracing::error!(error = ?err, "internal error"),
             _ => {}

@@ -8,11 +8,14 @@
 //!   `web`.
 //! - [`web`]: HTTP handlers by area (auth, dashboard, account, admin, check), which parse the
 //!   request, call a service and render; sessions, CSRF, headers, rate limits. A new page or
-//!   endpoint goes here, calling a service.
+//!   endpoint is a handler here, calling a service, and a line in `web::routes` (the one
+//!   route table: the router is built from it and the route tests walk it; redirect
+//!   targets are its `Page`s).
 //! - [`cli`]: the `mailkeys` command line (`serve`, `migrate`, `user add|list`,
 //!   `dovecot config|check`), also calling services.
-//! - [`domain`]: types and rules with no I/O: usernames, app password names, lookup ids,
-//!   scopes, statuses, the password policy, the shape of an app password.
+//! - [`domain`]: types and rules with no I/O: the typed ids (`UserId`, `AppPasswordId`),
+//!   usernames, app password names, lookup ids, scopes, statuses, the password policy, the
+//!   shape of an app password.
 //! - [`infra`]: what has I/O under the domain: Argon2id hashing on its own threads (cost
 //!   profiles, decoy hash) and the OS random generator (app passwords, tokens, salts).
 //! - [`store`]: persistence through sqlx (SQLite or PostgreSQL behind one `AnyPool`); one

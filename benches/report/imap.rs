@@ -33,7 +33,12 @@ async fn one_login(dc: &dovecot::Dovecot, source: &str, user: &str, password: &s
 }
 
 /// Stores a new app password for `user_id` as the app would; returns its id and plaintext.
-async fn add_app_password(db: &Db, hasher: &Hasher, user_id: i64, name: &str) -> (i64, String) {
+async fn add_app_password(
+    db: &Db,
+    hasher: &Hasher,
+    user_id: mailkeys::domain::UserId,
+    name: &str,
+) -> (mailkeys::domain::AppPasswordId, String) {
     use app_passwords::NewAppPassword;
     use secrecy::ExposeSecret;
     let generated = mailkeys::infra::random::new_app_password().unwrap();
@@ -134,11 +139,12 @@ async fn measure(version: DovecotVersion) -> Figures {
     seed(&db, "fifty", 1, &main_hash, false).await;
     let mut plaintexts = std::collections::HashMap::new();
     for (user, count) in [("one0@example.org", 1), ("fifty0@example.org", 50)] {
-        let user_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
-            .bind(user)
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+        let user_id: mailkeys::domain::UserId =
+            sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+                .bind(user)
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
         for n in 0..count {
             let (_, plaintext) =
                 add_app_password(&db, &hasher, user_id, &format!("device {n}")).await;
@@ -181,10 +187,11 @@ async fn measure(version: DovecotVersion) -> Figures {
     // Revocation: a fresh password logs in, is revoked in the database, and the time until
     // Dovecot refuses it is measured (each refusal from its own source address).
     let mut to_refusal = Vec::new();
-    let user_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE email = 'one0@example.org'")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    let user_id: mailkeys::domain::UserId =
+        sqlx::query_scalar("SELECT id FROM users WHERE email = 'one0@example.org'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
     for n in 0..REVOCATIONS {
         let (id, plaintext) =
             add_app_password(&db, &hasher, user_id, &format!("revoked {n}")).await;

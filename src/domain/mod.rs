@@ -1,6 +1,7 @@
 //! Types and rules with no I/O. Each type is parsed once at the edge and trusted after.
 
 pub mod app_password;
+pub mod ids;
 pub mod lockout;
 pub mod password_policy;
 #[cfg(test)]
@@ -10,4 +11,5 @@ pub mod username;
 pub use app_password::{
     AppPasswordName, AppPasswordStatus, ExpiryChoice, GeneratedAppPassword, LookupId, Scope,
 };
+pub use ids::{AppPasswordId, UserId};
 pub use username::Username;

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
+use crate::domain::AppPasswordId;
 use crate::services::Services;
 use crate::store::dovecot_reports::{self, ReportKind};
 use crate::store::imap_logins::{self, Use};
@@ -99,7 +100,7 @@ async fn record(state: &Services, report: &Report) -> Result<(), sqlx::Error> {
     let username = report.user.to_ascii_lowercase();
     match report.success {
         Some(true) => {
-            if let Ok(credential_id) = report.credential_id.parse::<i64>() {
+            if let Ok(credential_id) = report.credential_id.parse::<i64>().map(AppPasswordId) {
                 let used = Use {
                     credential_id,
                     username: &username,

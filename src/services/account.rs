@@ -11,7 +11,7 @@ use crate::dovecot::doveadm::SessionSync;
 use crate::error::{AppError, AppResult};
 use crate::infra::hashing::Profile;
 use crate::store::app_passwords::{self, Revocation};
-use crate::store::audit::{self, Entry, Event};
+use crate::store::audit::{self, Event};
 use crate::store::users::UserRow;
 use crate::store::{sessions, users};
 
@@ -58,13 +58,11 @@ pub async fn change_password(
     if !current_ok {
         audit::record(
             &state.db.pool,
-            Entry {
-                actor: Some(actor.user_id),
-                subject: Some(user.id),
-                event: Event::PasswordChangeFailed,
-                detail: "wrong current password".into(),
-                ip: Some(actor.ip),
-            },
+            actor.entry(
+                user.id,
+                Event::PasswordChangeFailed,
+                "wrong current password",
+            ),
             now,
         )
         .await?;
@@ -105,13 +103,7 @@ pub async fn change_password(
     }
     audit::record(
         &mut *tx,
-        Entry {
-            actor: Some(actor.user_id),
-            subject: Some(user.id),
-            event: Event::PasswordChanged,
-            detail,
-            ip: Some(actor.ip),
-        },
+        actor.entry(user.id, Event::PasswordChanged, detail),
         now,
     )
     .await?;
@@ -136,13 +128,7 @@ pub async fn set_main_imap(
     };
     audit::record(
         &mut *tx,
-        Entry {
-            actor: Some(actor.user_id),
-            subject: Some(user.id),
-            event: Event::MainImapSetting,
-            detail: detail.into(),
-            ip: Some(actor.ip),
-        },
+        actor.entry(user.id, Event::MainImapSetting, detail),
         state.now(),
     )
     .await?;

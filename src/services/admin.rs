@@ -5,7 +5,7 @@ use super::credentials::{sync_mail_server, Actor};
 use super::Services;
 use crate::dovecot::doveadm::SessionSync;
 use crate::error::{AppError, AppResult};
-use crate::store::audit::{self, Entry, Event};
+use crate::store::audit::{self, Event};
 use crate::store::sessions;
 use crate::store::users::{self, AdminFlag, UserRow};
 
@@ -21,13 +21,11 @@ pub async fn end_sessions(
     let ended = sessions::delete_for_user(&mut *tx, owner.id, keep).await?;
     audit::record(
         &mut *tx,
-        Entry {
-            actor: Some(actor.user_id),
-            subject: Some(owner.id),
-            event: Event::SessionsEnded,
-            detail: format!("{ended} browser sessions ended by an admin"),
-            ip: Some(actor.ip),
-        },
+        actor.entry(
+            owner.id,
+            Event::SessionsEnded,
+            format!("{ended} browser sessions ended by an admin"),
+        ),
         state.now(),
     )
     .await?;
@@ -66,13 +64,7 @@ pub async fn set_flag(
     }
     audit::record(
         &mut *tx,
-        Entry {
-            actor: Some(actor.user_id),
-            subject: Some(owner.id),
-            event: event_of(flag, on),
-            detail: String::new(),
-            ip: Some(actor.ip),
-        },
+        actor.entry(owner.id, event_of(flag, on), String::new()),
         state.now(),
     )
     .await?;

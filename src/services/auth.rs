@@ -6,7 +6,7 @@ use secrecy::SecretString;
 use super::credentials::Actor;
 use super::Services;
 use crate::domain::password_policy;
-use crate::domain::Username;
+use crate::domain::{UserId, Username};
 use crate::error::{AppError, AppResult};
 use crate::infra::random::{random_token, token_digest};
 use crate::store::audit::{self, Entry, Event};
@@ -110,7 +110,7 @@ pub async fn sign_in(
 /// keeps only its digest.
 pub async fn start_session(
     state: &Services,
-    user_id: i64,
+    user_id: UserId,
     replaced_token: Option<&str>,
     ip: &str,
 ) -> AppResult<String> {
@@ -138,13 +138,7 @@ pub async fn sign_out(state: &Services, session_digest: &str, actor: Actor<'_>) 
     sessions::delete(&state.db, session_digest).await?;
     audit::record(
         &state.db.pool,
-        Entry {
-            actor: Some(actor.user_id),
-            subject: Some(actor.user_id),
-            event: Event::SignOut,
-            detail: String::new(),
-            ip: Some(actor.ip),
-        },
+        actor.entry(actor.user_id, Event::SignOut, String::new()),
         state.now(),
     )
     .await?;
@@ -157,13 +151,11 @@ pub async fn sign_out_everywhere(state: &Services, actor: Actor<'_>) -> AppResul
     let ended = sessions::delete_for_user(&mut *tx, actor.user_id, None).await?;
     audit::record(
         &mut *tx,
-        Entry {
-            actor: Some(actor.user_id),
-            subject: Some(actor.user_id),
-            event: Event::SessionsEnded,
-            detail: format!("{ended} browser sessions ended by the user"),
-            ip: Some(actor.ip),
-        },
+        actor.entry(
+            actor.user_id,
+            Event::SessionsEnded,
+            format!("{ended} browser sessions ended by the user"),
+        ),
         state.now(),
     )
     .await?;

@@ -6,7 +6,7 @@
 use secrecy::SecretString;
 
 use crate::domain::app_password::AllowedNets;
-use crate::domain::{AppPasswordName, ExpiryChoice, Scope, Username};
+use crate::domain::{AppPasswordId, AppPasswordName, ExpiryChoice, Scope, UserId, Username};
 use crate::dovecot::doveadm::{self, SessionSync};
 use crate::error::{AppError, AppResult};
 use crate::infra::hashing::Profile;
@@ -18,8 +18,21 @@ use crate::store::users::UserRow;
 
 /// Who is acting, from where.
 pub struct Actor<'a> {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub ip: &'a str,
+}
+
+impl<'a> Actor<'a> {
+    /// The audit entry of this actor doing `event` to `subject`'s account, from their address.
+    pub fn entry(&self, subject: UserId, event: Event, detail: impl Into<String>) -> Entry<'a> {
+        Entry {
+            actor: Some(self.user_id),
+            subject: Some(subject),
+            event,
+            detail: detail.into(),
+            ip: Some(self.ip),
+        }
+    }
 }
 
 /// Flushes Dovecot's cache for `owner` and, if `kick`, ends their live IMAP sessions.
@@ -34,7 +47,7 @@ pub async fn sync_mail_server(state: &Services, owner: &UserRow, kick: bool) -> 
 pub async fn revoke_one(
     state: &Services,
     owner: &UserRow,
-    id: i64,
+    id: AppPasswordId,
     actor: Actor<'_>,
     reason: &str,
 ) -> AppResult<SessionSync> {
@@ -59,13 +72,7 @@ pub async fn revoke_one(
     );
     audit::record(
         &mut *tx,
-        Entry {
-            actor: Some(actor.user_id),
-            subject: Some(owner.id),
-            event: Event::AppPasswordRevoked,
-            detail,
-            ip: Some(actor.ip),
-        },
+        actor.entry(owner.id, Event::AppPasswordRevoked, detail),
         now,
     )
     .await?;
@@ -97,13 +104,7 @@ pub async fn revoke_all(
     let detail = format!("{count} revoked, reason {reason:?}");
     audit::record(
         &mut *tx,
-        Entry {
-            actor: Some(actor.user_id),
-            subject: Some(owner.id),
-            event: Event::AllAppPasswordsRevoked,
-            detail,
-            ip: Some(actor.ip),
-        },
+        actor.entry(owner.id, Event::AllAppPasswordsRevoked, detail),
         now,
     )
     .await?;
@@ -132,7 +133,7 @@ pub struct NewPassword {
 
 /// A stored app password, with its plaintext: shown once, never kept.
 pub struct Created {
-    pub id: i64,
+    pub id: AppPasswordId,
     pub plaintext: SecretString,
     pub expires_at: Option<i64>,
 }
@@ -190,13 +191,7 @@ pub async fn create(
                 );
                 audit::record(
                     &mut *tx,
-                    Entry {
-                        actor: Some(actor.user_id),
-                        subject: Some(owner.id),
-                        event: Event::AppPasswordCreated,
-                        detail,
-                        ip: Some(actor.ip),
-                    },
+                    actor.entry(owner.id, Event::AppPasswordCreated, detail),
                     now,
                 )
                 .await?;
@@ -228,7 +223,7 @@ pub async fn create(
 pub async fn update_limits(
     state: &Services,
     owner: &UserRow,
-    id: i64,
+    id: AppPasswordId,
     scope: Scope,
     nets: Option<&AllowedNets>,
     actor: Actor<'_>,
@@ -252,13 +247,7 @@ pub async fn update_limits(
     );
     audit::record(
         &mut *tx,
-        Entry {
-            actor: Some(actor.user_id),
-            subject: Some(owner.id),
-            event: Event::AppPasswordLimitsChanged,
-            detail,
-            ip: Some(actor.ip),
-        },
+        actor.entry(owner.id, Event::AppPasswordLimitsChanged, detail),
         state.now(),
     )
     .await?;

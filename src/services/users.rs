@@ -6,7 +6,7 @@ use secrecy::SecretString;
 use super::Services;
 use crate::domain::password_policy::{check_new_password, Rejected};
 use crate::domain::username::email_words;
-use crate::domain::Username;
+use crate::domain::{UserId, Username};
 use crate::error::{AppError, AppResult};
 use crate::infra::hashing::Profile;
 use crate::store::audit::{self, Entry, Event};
@@ -45,7 +45,7 @@ pub async fn create(
     state: &Services,
     new: NewAccount,
     origin: Origin<'_>,
-) -> AppResult<Result<i64, NotCreated>> {
+) -> AppResult<Result<UserId, NotCreated>> {
     if let Err(e) = check_new_password(
         &new.password,
         state.settings.min_password_length,

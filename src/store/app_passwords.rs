@@ -3,10 +3,11 @@
 use sqlx::{Any, Executor, FromRow};
 
 use super::Db;
+use crate::domain::{AppPasswordId, UserId};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct AppPasswordRow {
-    pub id: i64,
+    pub id: AppPasswordId,
     pub name: String,
     pub lookup_id: String,
     pub scope: String,
@@ -24,7 +25,7 @@ const COLUMNS: &str = "id, name, lookup_id, scope, allowed_nets, created_at, exp
      last_used_at, last_used_ip, last_used_protocol, revoked_at, revoked_reason";
 
 pub struct NewAppPassword<'a> {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub name: &'a str,
     pub lookup_id: &'a str,
     pub password_hash: &'a str,
@@ -37,7 +38,7 @@ pub struct NewAppPassword<'a> {
 pub async fn insert<'e>(
     e: impl Executor<'e, Database = Any>,
     new: NewAppPassword<'_>,
-) -> Result<i64, sqlx::Error> {
+) -> Result<AppPasswordId, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO app_passwords (user_id, name, lookup_id, password_hash, scope, allowed_nets, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -55,7 +56,7 @@ pub async fn insert<'e>(
 }
 
 /// All of a user's app passwords, live first, newest first.
-pub async fn list_for_user(db: &Db, user_id: i64) -> Result<Vec<AppPasswordRow>, sqlx::Error> {
+pub async fn list_for_user(db: &Db, user_id: UserId) -> Result<Vec<AppPasswordRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM app_passwords WHERE user_id = $1 \
          ORDER BY (CASE WHEN revoked_at IS NULL THEN 0 ELSE 1 END), created_at DESC, id DESC"
@@ -68,8 +69,8 @@ pub async fn list_for_user(db: &Db, user_id: i64) -> Result<Vec<AppPasswordRow>,
 /// One app password, only if it belongs to `user_id`.
 pub async fn find_for_user(
     db: &Db,
-    user_id: i64,
-    id: i64,
+    user_id: UserId,
+    id: AppPasswordId,
 ) -> Result<Option<AppPasswordRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM app_passwords WHERE user_id = $1 AND id = $2"
@@ -80,7 +81,7 @@ pub async fn find_for_user(
     .await
 }
 
-pub async fn name_in_use(db: &Db, user_id: i64, name: &str) -> Result<bool, sqlx::Error> {
+pub async fn name_in_use(db: &Db, user_id: UserId, name: &str) -> Result<bool, sqlx::Error> {
     let found: Option<i64> = sqlx::query_scalar(
         "SELECT id FROM app_passwords WHERE user_id = $1 AND name = $2 AND revoked_at IS NULL",
     )
@@ -92,8 +93,8 @@ pub async fn name_in_use(db: &Db, user_id: i64, name: &str) -> Result<bool, sqlx
 }
 
 pub struct Revocation<'a> {
-    pub user_id: i64,
-    pub by: i64,
+    pub user_id: UserId,
+    pub by: UserId,
     pub reason: &'a str,
     pub now: i64,
 }
@@ -101,7 +102,7 @@ pub struct Revocation<'a> {
 /// Revokes one live app password of the user; false if there was none to revoke.
 pub async fn revoke<'e>(
     e: impl Executor<'e, Database = Any>,
-    id: i64,
+    id: AppPasswordId,
     r: &Revocation<'_>,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
@@ -139,7 +140,7 @@ pub async fn revoke_all<'e>(
 /// The user's app password with this lookup id, live or not (lookup ids are never reused).
 pub async fn find_by_lookup(
     db: &Db,
-    user_id: i64,
+    user_id: UserId,
     lookup_id: &str,
 ) -> Result<Option<AppPasswordRow>, sqlx::Error> {
     sqlx::query_as(&format!(
@@ -155,8 +156,8 @@ pub async fn find_by_lookup(
 /// such live password of the user.
 pub async fn update_limits<'e>(
     e: impl Executor<'e, Database = Any>,
-    user_id: i64,
-    id: i64,
+    user_id: UserId,
+    id: AppPasswordId,
     scope: &str,
     allowed_nets: Option<&str>,
 ) -> Result<bool, sqlx::Error> {

@@ -4,6 +4,7 @@
 use sqlx::{Any, Executor, FromRow};
 
 use super::Db;
+use crate::domain::UserId;
 
 /// Every event name the log may hold, so that they stay consistent and searchable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,8 +61,8 @@ impl Event {
 }
 
 pub struct Entry<'a> {
-    pub actor: Option<i64>,
-    pub subject: Option<i64>,
+    pub actor: Option<UserId>,
+    pub subject: Option<UserId>,
     pub event: Event,
     pub detail: String,
     pub ip: Option<&'a str>,
@@ -98,7 +99,7 @@ pub struct AuditRow {
 /// The newest events about one user, newest first.
 pub async fn recent_for_user(
     db: &Db,
-    user_id: i64,
+    user_id: UserId,
     limit: i64,
 ) -> Result<Vec<AuditRow>, sqlx::Error> {
     sqlx::query_as(

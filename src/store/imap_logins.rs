@@ -4,9 +4,10 @@
 use sqlx::FromRow;
 
 use super::Db;
+use crate::domain::AppPasswordId;
 
 pub struct Use<'a> {
-    pub credential_id: i64,
+    pub credential_id: AppPasswordId,
     pub username: &'a str,
     pub ip: &'a str,
     pub protocol: &'a str,

@@ -4,6 +4,7 @@ use sqlx::{Any, Executor, FromRow};
 
 use super::users::UserRow;
 use super::Db;
+use crate::domain::UserId;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct SessionRow {
@@ -16,7 +17,7 @@ pub struct SessionRow {
 
 pub struct NewSession<'a> {
     pub id_hash: &'a str,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub csrf_token: &'a str,
     pub now: i64,
     pub ip: Option<&'a str>,
@@ -86,7 +87,7 @@ pub async fn delete(db: &Db, id_hash: &str) -> Result<(), sqlx::Error> {
 /// Ends every session of the user except `keep` (the one making the change, if any).
 pub async fn delete_for_user<'e>(
     e: impl Executor<'e, Database = Any>,
-    user_id: i64,
+    user_id: UserId,
     keep: Option<&str>,
 ) -> Result<u64, sqlx::Error> {
     let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")

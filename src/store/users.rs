@@ -3,10 +3,11 @@
 use sqlx::{Any, Executor, FromRow};
 
 use super::{Db, Flag};
+use crate::domain::UserId;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct UserRow {
-    pub id: i64,
+    pub id: UserId,
     pub email: String,
     #[sqlx(try_from = "Flag")]
     pub is_admin: bool,
@@ -41,7 +42,7 @@ pub struct NewUser<'a> {
 pub async fn insert<'e>(
     e: impl Executor<'e, Database = Any>,
     user: NewUser<'_>,
-) -> Result<i64, sqlx::Error> {
+) -> Result<UserId, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO users (email, password_hash, is_admin, main_imap_allowed, created_at, password_changed_at) \
          VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
@@ -55,7 +56,7 @@ pub async fn insert<'e>(
     .await
 }
 
-pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<UserRow>, sqlx::Error> {
+pub async fn find_by_id(db: &Db, id: UserId) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
         .bind(id)
         .fetch_optional(&db.pool)
@@ -82,7 +83,7 @@ pub async fn find_with_hash(
     Ok(row.map(|r| (r.user, r.password_hash)))
 }
 
-pub async fn password_hash(db: &Db, id: i64) -> Result<Option<String>, sqlx::Error> {
+pub async fn password_hash(db: &Db, id: UserId) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
         .bind(id)
         .fetch_optional(&db.pool)
@@ -104,7 +105,7 @@ pub async fn any_admin(db: &Db) -> Result<bool, sqlx::Error> {
 
 pub async fn set_password<'e>(
     e: impl Executor<'e, Database = Any>,
-    id: i64,
+    id: UserId,
     password_hash: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
@@ -119,7 +120,7 @@ pub async fn set_password<'e>(
 
 pub async fn set_main_imap_allowed<'e>(
     e: impl Executor<'e, Database = Any>,
-    id: i64,
+    id: UserId,
     allowed: bool,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE users SET main_imap_allowed = $1 WHERE id = $2")
@@ -150,7 +151,7 @@ impl AdminFlag {
 
 pub async fn set_admin_flag<'e>(
     e: impl Executor<'e, Database = Any>,
-    id: i64,
+    id: UserId,
     flag: AdminFlag,
     on: bool,
 ) -> Result<bool, sqlx::Error> {

@@ -14,12 +14,12 @@ use super::admin::ActivityView;
 use super::client_ip::ClientIp;
 use super::format::timestamp;
 use super::notice::{redirect_after, AccountDone, Done};
+use super::routes::Page;
 use super::session::{CurrentSession, SignedIn};
 use super::{AppState, Nav};
 use crate::error::AppResult;
 use crate::services::account::{self, PasswordChange};
-use crate::services::credentials::Actor;
-use crate::store::{audit, imap_logins};
+use crate::store::imap_logins;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "account/index.page.html")]
@@ -42,11 +42,7 @@ async fn account_page(
     error: Option<String>,
     notice: Option<String>,
 ) -> AppResult<AccountPage> {
-    let activity = audit::recent_for_user(&state.db, current.user.id, 20)
-        .await?
-        .into_iter()
-        .map(ActivityView::from)
-        .collect();
+    let activity = ActivityView::recent(state, current.user.id, 20).await?;
     let imap_failures = imap_logins::failures_for(&state.db, &current.user.email, 10)
         .await?
         .into_iter()
@@ -94,10 +90,7 @@ pub async fn change_password(
         revoke_app_passwords: form.revoke_app_passwords.is_some(),
     };
     let revoked = change.revoke_app_passwords;
-    let actor = Actor {
-        user_id: current.user.id,
-        ip: &ip,
-    };
+    let actor = current.actor(&ip);
     let result =
         account::change_password(&state, &current.user, &current.token_digest, change, actor)
             .await?;
@@ -108,7 +101,7 @@ pub async fn change_password(
             } else {
                 AccountDone::Password
             };
-            Ok(redirect_after("/account", done, sync).into_response())
+            Ok(redirect_after(Page::Account, done, sync).into_response())
         }
         Err(refused) => {
             let status = StatusCode::UNPROCESSABLE_ENTITY;
@@ -139,11 +132,8 @@ pub async fn set_main_imap(
     ClientIp(ip): ClientIp,
     Form(form): Form<MainImapForm>,
 ) -> AppResult<Redirect> {
-    let actor = Actor {
-        user_id: current.user.id,
-        ip: &ip,
-    };
+    let actor = current.actor(&ip);
     let allowed = form.allowed.is_some();
     let sync = account::set_main_imap(&state, &current.user, allowed, actor).await?;
-    Ok(redirect_after("/account", AccountDone::Imap, sync))
+    Ok(redirect_after(Page::Account, AccountDone::Imap, sync))
 }

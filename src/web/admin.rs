@@ -13,17 +13,18 @@ use super::client_ip::ClientIp;
 use super::dashboard::AppPasswordView;
 use super::format::timestamp;
 use super::notice::{redirect_after, AdminDone, Done};
+use super::routes::Page;
 use super::session::AdminUser;
 use super::{AppState, Nav};
+use crate::domain::{AppPasswordId, UserId};
 use crate::error::{AppError, AppResult};
 use crate::services;
-use crate::services::credentials::{self, clean_reason, Actor};
-use crate::store::app_passwords;
+use crate::services::credentials::{self, clean_reason};
 use crate::store::audit::{self, AuditRow};
 use crate::store::users::{self, AdminFlag, UserRow};
 
 pub struct UserSummary {
-    pub id: i64,
+    pub id: UserId,
     pub email: String,
     pub is_admin: bool,
     pub disabled: bool,
@@ -83,6 +84,17 @@ impl From<AuditRow> for ActivityView {
     }
 }
 
+impl ActivityView {
+    /// The `limit` newest events about the user, newest first.
+    pub async fn recent(state: &AppState, user_id: UserId, limit: i64) -> AppResult<Vec<Self>> {
+        Ok(audit::recent_for_user(&state.db, user_id, limit)
+            .await?
+            .into_iter()
+            .map(Self::from)
+            .collect())
+    }
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "admin/user.page.html")]
 pub struct UserPage {
@@ -93,7 +105,7 @@ pub struct UserPage {
     pub notice: Option<String>,
 }
 
-async fn target(state: &AppState, id: i64) -> AppResult<UserRow> {
+async fn target(state: &AppState, id: UserId) -> AppResult<UserRow> {
     users::find_by_id(&state.db, id)
         .await?
         .ok_or(AppError::NotFound)
@@ -102,21 +114,12 @@ async fn target(state: &AppState, id: i64) -> AppResult<UserRow> {
 pub async fn user(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
-    Path(id): Path<i64>,
+    Path(id): Path<UserId>,
     Query(done): Query<Done<AdminDone>>,
 ) -> AppResult<UserPage> {
     let user = target(&state, id).await?;
-    let now = state.now();
-    let passwords = app_passwords::list_for_user(&state.db, id)
-        .await?
-        .into_iter()
-        .map(|row| AppPasswordView::of(row, now))
-        .collect();
-    let activity = audit::recent_for_user(&state.db, id, 50)
-        .await?
-        .into_iter()
-        .map(ActivityView::from)
-        .collect();
+    let passwords = AppPasswordView::all_of(&state, id).await?;
+    let activity = ActivityView::recent(&state, id, 50).await?;
     Ok(UserPage {
         nav: Nav::of(&admin),
         user,
@@ -136,14 +139,11 @@ pub async fn revoke_one(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     ClientIp(ip): ClientIp,
-    Path((id, password_id)): Path<(i64, i64)>,
+    Path((id, password_id)): Path<(UserId, AppPasswordId)>,
     Form(form): Form<ReasonForm>,
 ) -> AppResult<Redirect> {
     let owner = target(&state, id).await?;
-    let actor = Actor {
-        user_id: admin.user.id,
-        ip: &ip,
-    };
+    let actor = admin.actor(&ip);
     let sync = credentials::revoke_one(
         &state,
         &owner,
@@ -153,7 +153,7 @@ pub async fn revoke_one(
     )
     .await?;
     Ok(redirect_after(
-        &format!("/admin/users/{id}"),
+        Page::AdminUser(id),
         AdminDone::Revoked,
         sync,
     ))
@@ -163,18 +163,15 @@ pub async fn revoke_all(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     ClientIp(ip): ClientIp,
-    Path(id): Path<i64>,
+    Path(id): Path<UserId>,
     Form(form): Form<ReasonForm>,
 ) -> AppResult<Redirect> {
     let owner = target(&state, id).await?;
-    let actor = Actor {
-        user_id: admin.user.id,
-        ip: &ip,
-    };
+    let actor = admin.actor(&ip);
     let (_, sync) =
         credentials::revoke_all(&state, &owner, actor, &clean_reason(&form.reason)).await?;
     Ok(redirect_after(
-        &format!("/admin/users/{id}"),
+        Page::AdminUser(id),
         AdminDone::RevokedAll,
         sync,
     ))
@@ -184,17 +181,14 @@ pub async fn end_sessions(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     ClientIp(ip): ClientIp,
-    Path(id): Path<i64>,
+    Path(id): Path<UserId>,
 ) -> AppResult<Redirect> {
     let owner = target(&state, id).await?;
     let keep = (owner.id == admin.user.id).then_some(admin.token_digest.as_str());
-    let actor = Actor {
-        user_id: admin.user.id,
-        ip: &ip,
-    };
+    let actor = admin.actor(&ip);
     let sync = services::admin::end_sessions(&state, &owner, keep, actor).await?;
     Ok(redirect_after(
-        &format!("/admin/users/{id}"),
+        Page::AdminUser(id),
         AdminDone::SignedOut,
         sync,
     ))
@@ -210,7 +204,7 @@ pub async fn set_flag(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     ClientIp(ip): ClientIp,
-    Path(id): Path<i64>,
+    Path(id): Path<UserId>,
     Form(form): Form<FlagForm>,
 ) -> AppResult<Redirect> {
     let owner = target(&state, id).await?;
@@ -225,14 +219,7 @@ pub async fn set_flag(
         "no" => false,
         _ => return Err(AppError::NotFound),
     };
-    let actor = Actor {
-        user_id: admin.user.id,
-        ip: &ip,
-    };
+    let actor = admin.actor(&ip);
     let sync = services::admin::set_flag(&state, &owner, flag, on, actor).await?;
-    Ok(redirect_after(
-        &format!("/admin/users/{id}"),
-        AdminDone::Saved,
-        sync,
-    ))
+    Ok(redirect_after(Page::AdminUser(id), AdminDone::Saved, sync))
 }

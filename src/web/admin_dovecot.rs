@@ -11,6 +11,7 @@ use super::client_ip::ClientIp;
 use super::format::timestamp;
 use super::session::AdminUser;
 use super::{AppState, Nav};
+use crate::dovecot::doveadm::Doveadm;
 use crate::dovecot::selfcheck::{self, StepResult};
 use crate::error::{AppError, AppResult};
 use crate::store::dovecot_reports::{self, ReportKind};
@@ -51,58 +52,68 @@ async fn status(state: &AppState) -> AppResult<Vec<StatusLine>> {
         let result = doveadm.probe().await.map_err(|e| e.to_string());
         state.dovecot_status.record_probe(state.now(), result);
     }
-    let mut lines = Vec::new();
-    match &state.doveadm {
-        None => lines.push(StatusLine {
+    let mut lines = match &state.doveadm {
+        None => vec![StatusLine {
             label: "doveadm API",
             value: "not configured: a revocation cannot end IMAP sessions that are already \
                     open, and an auth cache cannot be flushed"
                 .into(),
             problem: true,
-        }),
-        Some(doveadm) => {
-            let (value, problem) = match state.dovecot_status.last_probe() {
-                None => ("not checked".to_owned(), true),
-                Some(p) => match p.result {
-                    Ok(_) => (format!("answered at {}", timestamp(p.at)), false),
-                    Err(err) => (format!("FAILED at {}: {err}", timestamp(p.at)), true),
-                },
-            };
-            lines.push(StatusLine {
-                label: "doveadm API",
-                value: format!("{} — {value}", doveadm.endpoint()),
-                problem,
-            });
-            let version = doveadm.version();
-            lines.push(StatusLine {
-                label: "Dovecot version",
-                value: match (version, doveadm.configured_version()) {
-                    (Some(v), Some(_)) => format!("{v} (dovecot_version)"),
-                    (Some(v), None) => format!("{v} (from the doveadm API)"),
-                    (None, _) => "unknown".into(),
-                },
-                problem: version.is_none(),
-            });
-            lines.push(StatusLine {
-                label: "Auth cache",
-                value: match version {
-                    Some(v) if v.can_flush_auth_cache() => {
-                        "flushed through doveadm after every credential change".into()
-                    }
-                    Some(v) => format!(
-                        "Dovecot {v} cannot flush it through doveadm: keep auth_cache_size = 0 \
-                         (the generated configuration does)"
-                    ),
-                    None => "not flushed while the version is unknown".into(),
-                },
-                // On 2.4 this is how it must be, not a fault: the generated files keep it off.
-                problem: version.is_none(),
-            });
-        }
-    }
+        }],
+        Some(doveadm) => doveadm_lines(state, doveadm),
+    };
+    lines.extend(policy_lines(state).await?);
+    Ok(lines)
+}
+
+/// The doveadm API as last probed, the Dovecot version, and what that means for the cache.
+fn doveadm_lines(state: &AppState, doveadm: &Doveadm) -> Vec<StatusLine> {
+    let (value, problem) = match state.dovecot_status.last_probe() {
+        None => ("not checked".to_owned(), true),
+        Some(p) => match p.result {
+            Ok(_) => (format!("answered at {}", timestamp(p.at)), false),
+            Err(err) => (format!("FAILED at {}: {err}", timestamp(p.at)), true),
+        },
+    };
+    let version = doveadm.version();
+    vec![
+        StatusLine {
+            label: "doveadm API",
+            value: format!("{} — {value}", doveadm.endpoint()),
+            problem,
+        },
+        StatusLine {
+            label: "Dovecot version",
+            value: match (version, doveadm.configured_version()) {
+                (Some(v), Some(_)) => format!("{v} (dovecot_version)"),
+                (Some(v), None) => format!("{v} (from the doveadm API)"),
+                (None, _) => "unknown".into(),
+            },
+            problem: version.is_none(),
+        },
+        StatusLine {
+            label: "Auth cache",
+            value: match version {
+                Some(v) if v.can_flush_auth_cache() => {
+                    "flushed through doveadm after every credential change".into()
+                }
+                Some(v) => format!(
+                    "Dovecot {v} cannot flush it through doveadm: keep auth_cache_size = 0 \
+                     (the generated configuration does)"
+                ),
+                None => "not flushed while the version is unknown".into(),
+            },
+            // On 2.4 this is how it must be, not a fault: the generated files keep it off.
+            problem: version.is_none(),
+        },
+    ]
+}
+
+/// Whether Dovecot's policy reports arrive, and whether any came with a wrong secret.
+async fn policy_lines(state: &AppState) -> AppResult<Vec<StatusLine>> {
     let accepted = dovecot_reports::last(&state.db, ReportKind::Accepted).await?;
     let refused = dovecot_reports::last(&state.db, ReportKind::Refused).await?;
-    lines.push(StatusLine {
+    let mut lines = vec![StatusLine {
         label: "Policy reports",
         value: match (&state.settings.policy_listen, accepted) {
             (None, _) => "policy_listen is not set: no last use is recorded".into(),
@@ -110,7 +121,7 @@ async fn status(state: &AppState) -> AppResult<Vec<StatusLine>> {
             (Some(addr), None) => format!("listening on {addr}; no report received yet"),
         },
         problem: state.settings.policy_listen.is_none() || accepted.is_none(),
-    });
+    }];
     if let Some(at) = refused {
         lines.push(StatusLine {
             label: "Refused reports",
@@ -134,12 +145,7 @@ async fn page(
     Ok(DovecotPage {
         nav: Nav::of(&admin.0),
         status: status(state).await?,
-        servers: state
-            .settings
-            .check_targets()
-            .into_iter()
-            .map(|s| s.name)
-            .collect(),
+        servers: state.settings.check_target_names(),
         server,
         steps,
         failed,

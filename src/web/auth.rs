@@ -4,20 +4,20 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Form;
 use axum_extra::extract::cookie::CookieJar;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::client_ip::ClientIp;
+use super::routes::Page;
 use super::session::{self, CurrentSession, SignedIn};
 use super::AppState;
 use crate::domain::Username;
 use crate::error::{AppError, AppResult};
 use crate::infra::random::token_digest;
 use crate::services::auth::{self, SignIn};
-use crate::services::credentials::Actor;
 use crate::services::users::{self, NewAccount, Origin};
 use crate::store::setup_tokens;
 
@@ -37,7 +37,7 @@ pub async fn sign_in_page(
     jar: CookieJar,
 ) -> AppResult<Response> {
     if current.is_some() {
-        return Ok(Redirect::to("/").into_response());
+        return Ok(Page::Dashboard.redirect().into_response());
     }
     let (jar, csrf) = super::csrf::anon_token(&state, jar)?;
     let page = SignInPage {
@@ -65,7 +65,7 @@ pub async fn sign_in(
     let (status, error) = match auth::sign_in(&state, &form.email, form.password, &ip).await? {
         SignIn::Welcome(user) => {
             let jar = session::start(&state, jar, user.id, &ip).await?;
-            return Ok((jar, Redirect::to("/")).into_response());
+            return Ok((jar, Page::Dashboard.redirect()).into_response());
         }
         SignIn::Locked { wait_secs } => (StatusCode::TOO_MANY_REQUESTS, locked_message(wait_secs)),
         SignIn::Refused => (StatusCode::UNAUTHORIZED, WRONG_CREDENTIALS.to_owned()),
@@ -92,12 +92,9 @@ pub async fn sign_out(
     ClientIp(ip): ClientIp,
     jar: CookieJar,
 ) -> AppResult<Response> {
-    let actor = Actor {
-        user_id: current.user.id,
-        ip: &ip,
-    };
+    let actor = current.actor(&ip);
     auth::sign_out(&state, &current.token_digest, actor).await?;
-    Ok((session::end_cookie(&state, jar), Redirect::to("/sign-in")).into_response())
+    Ok((session::end_cookie(&state, jar), Page::SignIn.redirect()).into_response())
 }
 
 /// Ends every browser session of the user, this one included.
@@ -107,12 +104,9 @@ pub async fn sign_out_everywhere(
     ClientIp(ip): ClientIp,
     jar: CookieJar,
 ) -> AppResult<Response> {
-    let actor = Actor {
-        user_id: current.user.id,
-        ip: &ip,
-    };
+    let actor = current.actor(&ip);
     auth::sign_out_everywhere(&state, actor).await?;
-    Ok((session::end_cookie(&state, jar), Redirect::to("/sign-in")).into_response())
+    Ok((session::end_cookie(&state, jar), Page::SignIn.redirect()).into_response())
 }
 
 #[derive(Template, WebTemplate)]
@@ -125,6 +119,18 @@ pub struct SetupPage {
     pub error: Option<String>,
 }
 
+impl SetupPage {
+    fn new(state: &AppState, csrf: String, token: String, email: String) -> Self {
+        Self {
+            csrf,
+            token,
+            email,
+            min_length: state.settings.min_password_length,
+            error: None,
+        }
+    }
+}
+
 pub async fn setup_page(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -134,13 +140,7 @@ pub async fn setup_page(
         return Err(AppError::LinkExpired);
     }
     let (jar, csrf) = super::csrf::anon_token(&state, jar)?;
-    let page = SetupPage {
-        csrf,
-        token,
-        email: String::new(),
-        min_length: state.settings.min_password_length,
-        error: None,
-    };
+    let page = SetupPage::new(&state, csrf, token, String::new());
     Ok((jar, page).into_response())
 }
 
@@ -161,6 +161,23 @@ pub struct SetupForm {
     confirm: SecretString,
 }
 
+/// The first admin as typed into the setup form, or what is wrong with the form.
+fn first_admin(
+    email: &str,
+    password: SecretString,
+    confirm: &SecretString,
+) -> Result<NewAccount, String> {
+    let email = Username::parse(email).map_err(|e| e.to_string())?;
+    if password.expose_secret() != confirm.expose_secret() {
+        return Err("The two passwords differ.".into());
+    }
+    Ok(NewAccount {
+        email,
+        password,
+        admin: true,
+    })
+}
+
 pub async fn setup(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -172,36 +189,27 @@ pub async fn setup(
     if !setup_usable(&state, &digest).await? {
         return Err(AppError::LinkExpired);
     }
-    let invalid = |message: String| {
-        let page = SetupPage {
-            csrf: form.csrf.clone(),
-            token: token.clone(),
-            email: form.email.clone(),
-            min_length: state.settings.min_password_length,
-            error: Some(message),
-        };
-        Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
-    };
-    let email = match Username::parse(&form.email) {
-        Ok(email) => email,
-        Err(e) => return invalid(e.to_string()),
-    };
-    if form.password.expose_secret() != form.confirm.expose_secret() {
-        return invalid("The two passwords differ.".into());
-    }
-    let new = NewAccount {
-        email,
-        password: form.password,
-        admin: true,
-    };
     let origin = Origin::SetupLink {
         digest: &digest,
         ip: &ip,
     };
-    let user_id = match users::create(&state, new, origin).await? {
-        Ok(id) => id,
-        Err(refused) => return invalid(refused.to_string()),
+    let created = match first_admin(&form.email, form.password, &form.confirm) {
+        Ok(new) => users::create(&state, new, origin)
+            .await?
+            .map_err(|refused| refused.to_string()),
+        Err(message) => Err(message),
     };
-    let jar = session::start(&state, jar, user_id, &ip).await?;
-    Ok((jar, Redirect::to("/")).into_response())
+    match created {
+        Ok(user_id) => {
+            let jar = session::start(&state, jar, user_id, &ip).await?;
+            Ok((jar, Page::Dashboard.redirect()).into_response())
+        }
+        Err(message) => {
+            let page = SetupPage {
+                error: Some(message),
+                ..SetupPage::new(&state, form.csrf, token, form.email)
+            };
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
 }

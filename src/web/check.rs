@@ -168,7 +168,25 @@ pub async fn run_stream(
     ClientIp(ip): ClientIp,
     Form(form): Form<CheckForm>,
 ) -> AppResult<Response> {
-    let (mut events, task) = start(&state, &current, &ip, form.server, form.password).await?;
+    let (events, task) = start(&state, &current, &ip, form.server, form.password).await?;
+    let lines = ndjson_lines(events, task);
+    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(lines));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-ndjson"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// Forwards each step event as a JSON line while the check runs, then the last line: the
+/// report and its HTML, or an error event if the check's task failed.
+fn ndjson_lines(
+    mut events: mpsc::Receiver<StepEvent>,
+    task: JoinHandle<CheckReport>,
+) -> mpsc::Receiver<Result<String, std::io::Error>> {
     let (tx, rx) = mpsc::channel::<Result<String, std::io::Error>>(imap::EVENT_CHANNEL_CAPACITY);
     tokio::spawn(async move {
         while let Some(event) = events.recv().await {
@@ -178,30 +196,25 @@ pub async fn run_stream(
             }
         }
         let last = match task.await {
-            Ok(report) => {
-                let view = ResultView::of(&report);
-                let html = ResultFragment { result: &view }
-                    .render()
-                    .unwrap_or_default();
-                serde_json::to_string(&StreamLine::Result {
-                    html: &html,
-                    report: &report,
-                })
-                .unwrap_or_default()
-            }
+            Ok(report) => result_line(&report),
             Err(_) => r#"{"event":"error"}"#.to_owned(),
         };
         let _ = tx.send(Ok(last + "\n")).await;
     });
-    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/x-ndjson"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        body,
-    )
-        .into_response())
+    rx
+}
+
+/// The stream's last line: the report with the same HTML the no-JS page shows.
+fn result_line(report: &CheckReport) -> String {
+    let view = ResultView::of(report);
+    let html = ResultFragment { result: &view }
+        .render()
+        .unwrap_or_default();
+    serde_json::to_string(&StreamLine::Result {
+        html: &html,
+        report,
+    })
+    .unwrap_or_default()
 }
 
 #[derive(Deserialize)]
@@ -248,11 +261,6 @@ pub async fn me(State(state): State<AppState>, SignedIn(current): SignedIn) -> J
     Json(Me {
         email: current.user.email.clone(),
         csrf_token: current.session.csrf_token.clone(),
-        servers: state
-            .settings
-            .check_targets()
-            .into_iter()
-            .map(|s| s.name)
-            .collect(),
+        servers: state.settings.check_target_names(),
     })
 }

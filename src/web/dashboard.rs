@@ -12,16 +12,19 @@ use serde::Deserialize;
 use super::client_ip::ClientIp;
 use super::format::{optional_timestamp, timestamp};
 use super::notice::{redirect_after, DashboardDone, Done};
+use super::routes::Page;
 use super::session::{CurrentSession, SignedIn};
 use super::{AppState, Nav};
 use crate::domain::app_password::AllowedNets;
-use crate::domain::{AppPasswordName, AppPasswordStatus, ExpiryChoice, Scope};
+use crate::domain::{
+    AppPasswordId, AppPasswordName, AppPasswordStatus, ExpiryChoice, Scope, UserId,
+};
 use crate::error::{AppError, AppResult};
-use crate::services::credentials::{self, clean_reason, Actor, NewPassword, NotCreated};
+use crate::services::credentials::{self, clean_reason, NewPassword, NotCreated};
 use crate::store::app_passwords::{self, AppPasswordRow};
 
 pub struct AppPasswordView {
-    pub id: i64,
+    pub id: AppPasswordId,
     pub name: String,
     pub lookup_id: String,
     pub scope: &'static str,
@@ -62,6 +65,16 @@ impl AppPasswordView {
     pub fn is_active(&self) -> bool {
         self.status.is_live()
     }
+
+    /// Every app password of the user, live first, newest first.
+    pub async fn all_of(state: &AppState, user_id: UserId) -> AppResult<Vec<Self>> {
+        let now = state.now();
+        Ok(app_passwords::list_for_user(&state.db, user_id)
+            .await?
+            .into_iter()
+            .map(|row| Self::of(row, now))
+            .collect())
+    }
 }
 
 /// What the user typed into the create form, kept when it is shown again with an error.
@@ -97,12 +110,7 @@ async fn index_page(
     error: Option<String>,
     notice: Option<String>,
 ) -> AppResult<IndexPage> {
-    let now = state.now();
-    let passwords: Vec<AppPasswordView> = app_passwords::list_for_user(&state.db, current.user.id)
-        .await?
-        .into_iter()
-        .map(|row| AppPasswordView::of(row, now))
-        .collect();
+    let passwords = AppPasswordView::all_of(state, current.user.id).await?;
     Ok(IndexPage {
         nav: Nav::of(current),
         active_count: passwords.iter().filter(|p| p.is_active()).count(),
@@ -122,7 +130,7 @@ pub async fn index(
 ) -> AppResult<Response> {
     if current.user.must_reset {
         // An admin asked for a new password: that comes first.
-        return Ok(Redirect::to("/account").into_response());
+        return Ok(Page::Account.redirect().into_response());
     }
     let page = index_page(&state, &current, CreateForm::default(), None, done.notice()).await?;
     Ok(page.into_response())
@@ -179,10 +187,7 @@ pub async fn create(
         Ok(valid) => valid,
         Err(message) => return rejected(&state, &current, form, message).await,
     };
-    let actor = Actor {
-        user_id: current.user.id,
-        ip: &ip,
-    };
+    let actor = current.actor(&ip);
     match credentials::create(&state, &current.user, &new, actor).await? {
         Ok(created) => {
             let page = CreatedPage {
@@ -217,7 +222,7 @@ async fn rejected(
 #[template(path = "dashboard/confirm_revoke.page.html")]
 pub struct ConfirmRevokePage {
     pub nav: Nav,
-    pub id: i64,
+    pub id: AppPasswordId,
     pub name: String,
     pub last_used: String,
 }
@@ -226,7 +231,7 @@ pub struct ConfirmRevokePage {
 async fn live_password(
     state: &AppState,
     current: &CurrentSession,
-    id: i64,
+    id: AppPasswordId,
 ) -> AppResult<AppPasswordRow> {
     match app_passwords::find_for_user(&state.db, current.user.id, id).await? {
         Some(row) if row.revoked_at.is_none() => Ok(row),
@@ -237,7 +242,7 @@ async fn live_password(
 pub async fn confirm_revoke(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
-    Path(id): Path<i64>,
+    Path(id): Path<AppPasswordId>,
 ) -> AppResult<ConfirmRevokePage> {
     let row = live_password(&state, &current, id).await?;
     let view = AppPasswordView::of(row, state.now());
@@ -259,13 +264,10 @@ pub async fn revoke(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
     ClientIp(ip): ClientIp,
-    Path(id): Path<i64>,
+    Path(id): Path<AppPasswordId>,
     Form(form): Form<RevokeForm>,
 ) -> AppResult<Redirect> {
-    let actor = Actor {
-        user_id: current.user.id,
-        ip: &ip,
-    };
+    let actor = current.actor(&ip);
     let sync = credentials::revoke_one(
         &state,
         &current.user,
@@ -274,7 +276,11 @@ pub async fn revoke(
         &clean_reason(&form.reason),
     )
     .await?;
-    Ok(redirect_after("/", DashboardDone::Revoked, sync))
+    Ok(redirect_after(
+        Page::Dashboard,
+        DashboardDone::Revoked,
+        sync,
+    ))
 }
 
 #[derive(Template, WebTemplate)]
@@ -288,11 +294,10 @@ pub async fn confirm_revoke_all(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
 ) -> AppResult<ConfirmRevokeAllPage> {
-    let now = state.now();
-    let active_count = app_passwords::list_for_user(&state.db, current.user.id)
+    let active_count = AppPasswordView::all_of(&state, current.user.id)
         .await?
-        .into_iter()
-        .filter(|row| AppPasswordView::of(row.clone(), now).is_active())
+        .iter()
+        .filter(|p| p.is_active())
         .count();
     Ok(ConfirmRevokeAllPage {
         nav: Nav::of(&current),
@@ -306,20 +311,21 @@ pub async fn revoke_all(
     ClientIp(ip): ClientIp,
     Form(form): Form<RevokeForm>,
 ) -> AppResult<Redirect> {
-    let actor = Actor {
-        user_id: current.user.id,
-        ip: &ip,
-    };
+    let actor = current.actor(&ip);
     let (_, sync) =
         credentials::revoke_all(&state, &current.user, actor, &clean_reason(&form.reason)).await?;
-    Ok(redirect_after("/", DashboardDone::RevokedAll, sync))
+    Ok(redirect_after(
+        Page::Dashboard,
+        DashboardDone::RevokedAll,
+        sync,
+    ))
 }
 
 #[derive(Template, WebTemplate)]
 #[template(path = "dashboard/edit.page.html")]
 pub struct EditPage {
     pub nav: Nav,
-    pub id: i64,
+    pub id: AppPasswordId,
     pub name: String,
     pub scope: String,
     pub allowed_nets: String,
@@ -329,7 +335,7 @@ pub struct EditPage {
 pub async fn edit_page(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
-    Path(id): Path<i64>,
+    Path(id): Path<AppPasswordId>,
 ) -> AppResult<EditPage> {
     let row = live_password(&state, &current, id).await?;
     Ok(EditPage {
@@ -356,7 +362,7 @@ pub async fn edit(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
     ClientIp(ip): ClientIp,
-    Path(id): Path<i64>,
+    Path(id): Path<AppPasswordId>,
     Form(form): Form<LimitsForm>,
 ) -> AppResult<Response> {
     let row = live_password(&state, &current, id).await?;
@@ -381,11 +387,8 @@ pub async fn edit(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
-    let actor = Actor {
-        user_id: current.user.id,
-        ip: &ip,
-    };
+    let actor = current.actor(&ip);
     let sync =
         credentials::update_limits(&state, &current.user, id, scope, nets.as_ref(), actor).await?;
-    Ok(redirect_after("/", DashboardDone::Limits, sync).into_response())
+    Ok(redirect_after(Page::Dashboard, DashboardDone::Limits, sync).into_response())
 }

@@ -15,6 +15,7 @@ pub mod format;
 pub mod headers;
 pub mod notice;
 pub mod rate_limit;
+pub mod routes;
 pub mod session;
 
 use std::sync::Arc;
@@ -22,7 +23,6 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::StatusCode;
 use axum::middleware;
-use axum::routing::{get, post};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -50,44 +50,9 @@ impl std::ops::Deref for AppState {
 
 pub fn router(state: AppState) -> Router {
     let max_body = state.settings.max_body_bytes;
-    let routes = Router::new()
-        .route("/", get(dashboard::index))
-        .route("/app-passwords", post(dashboard::create))
-        .route(
-            "/app-passwords/{id}/revoke",
-            get(dashboard::confirm_revoke).post(dashboard::revoke),
-        )
-        .route(
-            "/app-passwords/{id}/edit",
-            get(dashboard::edit_page).post(dashboard::edit),
-        )
-        .route(
-            "/app-passwords/revoke-all",
-            get(dashboard::confirm_revoke_all).post(dashboard::revoke_all),
-        )
-        .route("/account", get(account::index))
-        .route("/account/password", post(account::change_password))
-        .route("/account/imap", post(account::set_main_imap))
-        .route("/check", get(check::page).post(check::run_form))
-        .route("/check/stream", post(check::run_stream))
-        .route("/api/check", post(check::run_json))
-        .route("/api/me", get(check::me))
-        .route("/admin", get(admin::users))
-        .route("/admin/dovecot", get(admin_dovecot::show))
-        .route("/admin/dovecot/check", post(admin_dovecot::check))
-        .route("/admin/users/{id}", get(admin::user))
-        .route("/admin/users/{id}/revoke-all", post(admin::revoke_all))
-        .route("/admin/users/{id}/end-sessions", post(admin::end_sessions))
-        .route("/admin/users/{id}/flags", post(admin::set_flag))
-        .route(
-            "/admin/users/{id}/app-passwords/{password_id}/revoke",
-            post(admin::revoke_one),
-        )
-        .route("/sign-in", get(auth::sign_in_page).post(auth::sign_in))
-        .route("/sign-out", post(auth::sign_out))
-        .route("/sign-out-everywhere", post(auth::sign_out_everywhere))
-        .route("/setup/{token}", get(auth::setup_page).post(auth::setup))
-        .route("/healthz", get(|| async { "ok" }))
+    // The table's routes, then what is not a route of the table: the static files and
+    // the 404 for everything else.
+    let routes = routes::router()
         .nest_service(
             "/static",
             tower::ServiceBuilder::new()

@@ -6,6 +6,7 @@ use axum::response::Redirect;
 use serde::de::{DeserializeOwned, IntoDeserializer};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::routes::Page;
 use crate::dovecot::doveadm::SessionSync;
 
 /// A page's finished actions: each has its notice.
@@ -37,16 +38,16 @@ impl<T: Finished> Done<T> {
 }
 
 /// The redirect to `page` after `done`, saying what Dovecot did.
-pub fn redirect_after<T: Finished>(page: &str, done: T, sessions: SessionSync) -> Redirect {
+pub fn redirect_after<T: Finished>(page: Page, done: T, sessions: SessionSync) -> Redirect {
     #[derive(Serialize)]
     struct Query<T> {
         done: T,
         sessions: SessionSync,
     }
     match serde_urlencoded::to_string(Query { done, sessions }) {
-        Ok(query) => Redirect::to(&format!("{page}?{query}")),
+        Ok(query) => Redirect::to(&format!("{}?{query}", page.path())),
         // Cannot happen for unit enums; the page without its notice is still right.
-        Err(_) => Redirect::to(page),
+        Err(_) => page.redirect(),
     }
 }
 
@@ -160,7 +161,7 @@ mod tests {
     #[test]
     fn redirects_carry_what_the_page_reads() {
         let redirect = redirect_after(
-            "/account",
+            Page::Account,
             AccountDone::PasswordAndRevoked,
             SessionSync::Failed,
         );

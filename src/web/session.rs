@@ -9,8 +9,10 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
 use super::AppState;
+use crate::domain::UserId;
 use crate::error::{AppError, AppResult};
 use crate::infra::random::token_digest;
+use crate::services::credentials::Actor;
 use crate::store::sessions::{self, SessionRow};
 use crate::store::users::UserRow;
 
@@ -22,6 +24,16 @@ pub struct CurrentSession {
     pub token_digest: String,
     pub session: SessionRow,
     pub user: UserRow,
+}
+
+impl CurrentSession {
+    /// The signed-in user as the actor of a service call made from `ip`.
+    pub fn actor<'a>(&self, ip: &'a str) -> Actor<'a> {
+        Actor {
+            user_id: self.user.id,
+            ip,
+        }
+    }
 }
 
 pub fn session_cookie_name(state: &AppState) -> &'static str {
@@ -90,7 +102,7 @@ async fn find_live(state: &AppState, token: &str) -> AppResult<Option<CurrentSes
 pub async fn start(
     state: &AppState,
     jar: CookieJar,
-    user_id: i64,
+    user_id: UserId,
     ip: &str,
 ) -> AppResult<CookieJar> {
     let replaced = jar

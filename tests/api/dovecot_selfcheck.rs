@@ -105,7 +105,7 @@ pub(crate) async fn wired(
 async fn self_check(w: &Wired) -> mailkeys::dovecot::selfcheck::Report {
     use mailkeys::dovecot::selfcheck;
     let state = &w.app.state;
-    let admin = mailkeys::store::users::find_by_id(&state.db, w.app.user_id(ADMIN).await)
+    let admin = mailkeys::store::users::find_by_id(&state.db, w.app.user_id(ADMIN).await.into())
         .await
         .unwrap()
         .unwrap();

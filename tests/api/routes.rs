@@ -1,40 +1,32 @@
-//! Every route, read from the router's source so that a route added later is covered
-//! without anyone remembering to: no state change without a CSRF token, and security
-//! headers on every answer.
+//! Every route, from the router's own table (`mailkeys::web::routes::table`), so that a
+//! route added later is covered without anyone remembering to: no state change without a
+//! CSRF token, and security headers on every answer.
 
-use regex::Regex;
 use reqwest::{Method, StatusCode};
 
 use crate::both_backends;
 use mailkeys_test_support::prelude::*;
 
-/// `(path, methods)` for each `.route("…", …)` in src/web/mod.rs, with path parameters
-/// filled in with values that exist in the test (id 1 is the first user).
+/// `(path, methods)` for each route of the table, with path parameters filled in with
+/// values that exist in the test (id 1 is the first user).
 fn routes() -> Vec<(String, Vec<Method>)> {
-    let source =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/web/mod.rs")).unwrap();
-    // A route call may wrap over several lines after rustfmt; join them first.
-    let joined = source.replace('\n', " ");
-    let path = Regex::new(r#"^\s*"([^"]+)""#).unwrap();
-    let method = Regex::new(r"\b(get|post|put|delete|patch)\(").unwrap();
-    let params = Regex::new(r"\{[a-z_]+\}").unwrap();
-    let found: Vec<(String, Vec<Method>)> = joined
-        .split(".route(")
-        .skip(1)
-        .map(|chunk| {
-            let chunk = chunk
-                .split(".nest_service")
-                .next()
-                .unwrap()
-                .split(".fallback")
-                .next()
-                .unwrap();
-            let path = params
-                .replace_all(&path.captures(chunk).expect("a quoted path")[1], "1")
-                .into_owned();
-            let methods = method
-                .captures_iter(chunk)
-                .map(|m| m[1].to_uppercase().parse().unwrap())
+    let found: Vec<(String, Vec<Method>)> = mailkeys::web::routes::table()
+        .into_iter()
+        .map(|(pattern, methods)| {
+            let path = pattern
+                .split('/')
+                .map(|segment| {
+                    if segment.starts_with('{') {
+                        "1"
+                    } else {
+                        segment
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            let methods = methods
+                .iter()
+                .map(|m| m.as_str().parse().unwrap())
                 .collect();
             (path, methods)
         })

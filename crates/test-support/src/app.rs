@@ -230,6 +230,7 @@ impl TestApp {
         )
         .await
         .unwrap()
+        .get()
     }
 
     pub fn clock_now(&self) -> i64 {

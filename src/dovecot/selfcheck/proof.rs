@@ -7,7 +7,7 @@ use secrecy::SecretString;
 
 use super::{Outcome, Report};
 use crate::domain::app_password::Scope;
-use crate::domain::Username;
+use crate::domain::{AppPasswordId, Username};
 use crate::dovecot::doveadm::{self, SessionSync};
 use crate::imap::{run_check, CheckReport, KnownCredential, MailServer, Verdict};
 use crate::infra::hashing::Profile;
@@ -96,7 +96,7 @@ async fn create(
     admin: &UserRow,
     ip: Option<&str>,
     now: i64,
-) -> anyhow::Result<(i64, SecretString)> {
+) -> anyhow::Result<(AppPasswordId, SecretString)> {
     let generated = crate::infra::random::new_app_password()?;
     let hash = ctx
         .hasher
@@ -182,7 +182,7 @@ fn first_failure(verdict: &Verdict) -> String {
 async fn check_last_use(
     ctx: &Services,
     admin: &UserRow,
-    id: i64,
+    id: AppPasswordId,
     started: i64,
     report: &mut Report,
 ) -> anyhow::Result<()> {
@@ -240,7 +240,7 @@ async fn check_last_use(
 async fn revoke(
     ctx: &Services,
     admin: &UserRow,
-    id: i64,
+    id: AppPasswordId,
     ip: Option<&str>,
     now: i64,
 ) -> anyhow::Result<SessionSync> {

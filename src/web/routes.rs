@@ -1,0 +1,167 @@
+//! Every route of the web UI and the JSON API in one typed table: the router is built from
+//! it, and [`table`] lists it, so the tests that go over every route (CSRF refusal,
+//! security headers) cover a route as soon as it is added here. The `/static` files and the
+//! 404 fallback are not routes of this table: the router adds them on its own (see
+//! [`super::router`]).
+//!
+//! [`Page`] names the pages handlers redirect to, so that each path is written once.
+
+use axum::http::Method;
+use axum::response::Redirect;
+use axum::routing::MethodRouter;
+
+use super::{account, admin, admin_dovecot, auth, check, dashboard, AppState};
+use crate::domain::UserId;
+
+const DASHBOARD: &str = "/";
+const ACCOUNT: &str = "/account";
+const SIGN_IN: &str = "/sign-in";
+/// An admin's view of one account; `{id}` is the account's [`UserId`].
+const ADMIN_USER: &str = "/admin/users/{id}";
+
+/// A page a handler sends the browser to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Page {
+    Dashboard,
+    Account,
+    SignIn,
+    /// An admin's view of this account.
+    AdminUser(UserId),
+}
+
+impl Page {
+    pub fn path(self) -> String {
+        match self {
+            Self::Dashboard => DASHBOARD.to_owned(),
+            Self::Account => ACCOUNT.to_owned(),
+            Self::SignIn => SIGN_IN.to_owned(),
+            Self::AdminUser(id) => ADMIN_USER.replace("{id}", &id.to_string()),
+        }
+    }
+
+    /// A 303 to this page.
+    pub fn redirect(self) -> Redirect {
+        Redirect::to(&self.path())
+    }
+}
+
+/// One path with the methods it answers and their handlers.
+struct Route {
+    path: &'static str,
+    methods: Vec<Method>,
+    handlers: MethodRouter<AppState>,
+}
+
+/// Methods are added through these so that the list of methods and the handlers cannot
+/// disagree: axum does not tell which methods a `MethodRouter` answers.
+impl Route {
+    fn at(path: &'static str) -> Self {
+        Self {
+            path,
+            methods: Vec::new(),
+            handlers: MethodRouter::new(),
+        }
+    }
+
+    fn get<H, T>(mut self, handler: H) -> Self
+    where
+        H: axum::handler::Handler<T, AppState>,
+        T: 'static,
+    {
+        self.methods.push(Method::GET);
+        self.handlers = self.handlers.get(handler);
+        self
+    }
+
+    fn post<H, T>(mut self, handler: H) -> Self
+    where
+        H: axum::handler::Handler<T, AppState>,
+        T: 'static,
+    {
+        self.methods.push(Method::POST);
+        self.handlers = self.handlers.post(handler);
+        self
+    }
+}
+
+fn routes() -> Vec<Route> {
+    vec![
+        Route::at(DASHBOARD).get(dashboard::index),
+        Route::at("/app-passwords").post(dashboard::create),
+        Route::at("/app-passwords/{id}/revoke")
+            .get(dashboard::confirm_revoke)
+            .post(dashboard::revoke),
+        Route::at("/app-passwords/{id}/edit")
+            .get(dashboard::edit_page)
+            .post(dashboard::edit),
+        Route::at("/app-passwords/revoke-all")
+            .get(dashboard::confirm_revoke_all)
+            .post(dashboard::revoke_all),
+        Route::at(ACCOUNT).get(account::index),
+        Route::at("/account/password").post(account::change_password),
+        Route::at("/account/imap").post(account::set_main_imap),
+        Route::at("/check").get(check::page).post(check::run_form),
+        Route::at("/check/stream").post(check::run_stream),
+        Route::at("/api/check").post(check::run_json),
+        Route::at("/api/me").get(check::me),
+        Route::at("/admin").get(admin::users),
+        Route::at("/admin/dovecot").get(admin_dovecot::show),
+        Route::at("/admin/dovecot/check").post(admin_dovecot::check),
+        Route::at(ADMIN_USER).get(admin::user),
+        Route::at("/admin/users/{id}/revoke-all").post(admin::revoke_all),
+        Route::at("/admin/users/{id}/end-sessions").post(admin::end_sessions),
+        Route::at("/admin/users/{id}/flags").post(admin::set_flag),
+        Route::at("/admin/users/{id}/app-passwords/{password_id}/revoke").post(admin::revoke_one),
+        Route::at(SIGN_IN)
+            .get(auth::sign_in_page)
+            .post(auth::sign_in),
+        Route::at("/sign-out").post(auth::sign_out),
+        Route::at("/sign-out-everywhere").post(auth::sign_out_everywhere),
+        Route::at("/setup/{token}")
+            .get(auth::setup_page)
+            .post(auth::setup),
+        Route::at("/healthz").get(|| async { "ok" }),
+    ]
+}
+
+/// Every route as `(path pattern, methods)`, in axum's `{param}` syntax.
+pub fn table() -> Vec<(&'static str, Vec<Method>)> {
+    routes()
+        .into_iter()
+        .map(|route| (route.path, route.methods))
+        .collect()
+}
+
+/// The router of every route in the table, before layers and state.
+pub(super) fn router() -> axum::Router<AppState> {
+    routes()
+        .into_iter()
+        .fold(axum::Router::new(), |router, route| {
+            router.route(route.path, route.handlers)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_are_routes_of_the_table() {
+        let paths: Vec<&str> = table().into_iter().map(|(path, _)| path).collect();
+        for pattern in [DASHBOARD, ACCOUNT, SIGN_IN, ADMIN_USER] {
+            assert!(paths.contains(&pattern), "{pattern}");
+        }
+        assert_eq!(Page::AdminUser(UserId(7)).path(), "/admin/users/7");
+        assert_eq!(Page::Dashboard.path(), "/");
+    }
+
+    #[test]
+    fn every_route_answers_some_method_and_no_path_is_listed_twice() {
+        let table = table();
+        assert!(table.iter().all(|(_, methods)| !methods.is_empty()));
+        let mut paths: Vec<&str> = table.iter().map(|(path, _)| *path).collect();
+        paths.sort_unstable();
+        paths.dedup();
+        assert_eq!(paths.len(), table.len());
+    }
+}
