@@ -29,7 +29,8 @@
 //!   where). Tests share `crates/test-support` (app on port 0, browser, Dovecot harness).
 //! - [`config`]: settings from defaults, an optional TOML file and `MAILKEYS_*` variables.
 //! - [`startup`]: wiring: `build(settings)` opens the database and returns a ready server.
-//! - [`error`]: the one error type every handler returns.
+//! - [`error`]: the one error type every service and handler returns (no HTTP in it; how
+//!   it is shown, a page or `/api/` problem details, is `web::error_response`).
 //! - [`clock`]: the source of "now", injectable so tests can move time.
 
 pub mod cli;

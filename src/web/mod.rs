@@ -11,6 +11,7 @@ pub mod check;
 pub mod client_ip;
 pub mod csrf;
 pub mod dashboard;
+pub mod error_response;
 pub mod format;
 pub mod headers;
 pub mod notice;
@@ -29,8 +30,9 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
-use crate::error::{render_error, AppError};
+use crate::error::AppError;
 use crate::services::Services;
+use error_response::render_error;
 
 /// What the handlers share: the services (reached through `Deref`: `state.db`,
 /// `state.settings`, `state.now()` …) and the web's own per-instance rate limits.
@@ -82,7 +84,7 @@ pub fn router(state: AppState) -> Router {
                 "Something went wrong on our side.",
             )
         }))
-        .layer(middleware::from_fn(crate::error::api_problems));
+        .layer(middleware::from_fn(error_response::api_problems));
     headers::apply(routes, state.settings.is_https()).with_state(state)
 }
 
