@@ -32,6 +32,19 @@
 //! - [`error`]: the one error type every service and handler returns (no HTTP in it; how
 //!   it is shown, a page or `/api/` problem details, is `web::error_response`).
 //! - [`clock`]: the source of "now", injectable so tests can move time.
+//!
+//! Where a few likely changes go, each in one step:
+//! - **an admin API endpoint**: a use case in `services::admin`, a JSON handler in
+//!   `web::admin` taking the `web::session::AdminUser` extractor, a line under `/api/` in
+//!   `web::routes`; errors turn into problem details by themselves (`web::error_response`).
+//! - **a new verdict** of the connection test: `crates/mailkeys-imap/src/verdict/`
+//!   (`classify` decides it, `wording` says it).
+//! - **a third database**: a [`store::Backend`] variant (connection and dialect in
+//!   `store/mod.rs`), its own `migrations/<name>/`, and a
+//!   [`dovecot::config::DatabaseKind`] with its templates so Dovecot can read it.
+//! - **a new Dovecot version**: a [`dovecot::DovecotVersion`] variant, its templates under
+//!   `templates/dovecot/<version>/`, and its test install in `crates/test-support`
+//!   (`dovecot::install`).
 
 pub mod cli;
 pub mod clock;
