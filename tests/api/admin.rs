@@ -9,7 +9,7 @@ async fn signed_in_admin(app: &TestApp) -> Browser {
     app.add_user("root@example.org", PASSWORD, true).await;
     let browser = app.browser();
     assert_eq!(
-        browser.sign_in("root@example.org", PASSWORD).await.status(),
+        browser.sign_in_status("root@example.org", PASSWORD).await,
         StatusCode::SEE_OTHER
     );
     browser
@@ -63,11 +63,7 @@ async fn an_admin_shuts_down_a_compromised_account(backend: Backend) {
         location(&response),
         format!("{page}?done=revoked-all&sessions=kept")
     );
-    let live: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NULL")
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
+    let live = app.live_app_passwords().await;
     assert_eq!(live, 0);
     let admin_id = app.user_id("root@example.org").await;
     let revoked_by: i64 = sqlx::query_scalar("SELECT revoked_by FROM app_passwords LIMIT 1")
@@ -94,9 +90,8 @@ async fn an_admin_shuts_down_a_compromised_account(backend: Backend) {
         .await;
     assert_eq!(
         app.browser()
-            .sign_in("alice@example.org", PASSWORD)
-            .await
-            .status(),
+            .sign_in_status("alice@example.org", PASSWORD)
+            .await,
         StatusCode::UNAUTHORIZED
     );
     admin
@@ -108,9 +103,8 @@ async fn an_admin_shuts_down_a_compromised_account(backend: Backend) {
         .await;
     assert_eq!(
         app.browser()
-            .sign_in("alice@example.org", PASSWORD)
-            .await
-            .status(),
+            .sign_in_status("alice@example.org", PASSWORD)
+            .await,
         StatusCode::SEE_OTHER
     );
 

@@ -145,10 +145,7 @@ async fn bad_names_are_refused_with_a_message_and_nothing_changes(backend: Backe
             .contains(r#"value="not-a-net""#),
         "what the user typed is kept"
     );
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let count = app.count("SELECT COUNT(*) FROM app_passwords").await;
     assert_eq!(count, 0);
 }
 both_backends!(bad_names_are_refused_with_a_message_and_nothing_changes);
@@ -204,11 +201,7 @@ async fn revoking_keeps_the_row_for_the_audit_trail(backend: Backend) {
     let confirm = browser.get(&format!("/app-passwords/{id}/revoke")).await;
     assert_eq!(confirm.status(), StatusCode::OK);
     assert!(confirm.text().await.unwrap().contains("Revoke “Tablet”?"));
-    let count: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NULL")
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
+    let count = app.live_app_passwords().await;
     assert_eq!(count, 1, "showing the confirmation changes nothing");
 
     let response = browser.revoke(id, "lost it").await;
@@ -264,17 +257,10 @@ async fn revoke_all_revokes_every_live_password(backend: Backend) {
         location(&browser.revoke_all().await),
         "/?done=revoked-all&sessions=kept"
     );
-    let live: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NULL")
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
+    let live = app.live_app_passwords().await;
     assert_eq!(live, 0);
-    let user_id = app.user_id("alice@example.org").await;
-    assert!(app
-        .audit_events(user_id)
-        .await
-        .contains(&"all_app_passwords_revoked".to_owned()));
+    app.assert_audited("alice@example.org", "all_app_passwords_revoked")
+        .await;
 }
 both_backends!(revoke_all_revokes_every_live_password);
 
@@ -381,10 +367,7 @@ async fn scope_and_networks_can_be_changed_later_by_the_owner_only(backend: Back
         StatusCode::NOT_FOUND,
         "revoked passwords are not editable"
     );
-    let user_id = app.user_id("alice@example.org").await;
-    assert!(app
-        .audit_events(user_id)
-        .await
-        .contains(&"app_password_limits_changed".to_owned()));
+    app.assert_audited("alice@example.org", "app_password_limits_changed")
+        .await;
 }
 both_backends!(scope_and_networks_can_be_changed_later_by_the_owner_only);

@@ -106,10 +106,7 @@ async fn a_user_signs_in_and_out(backend: Backend) {
 
     assert_eq!(browser.sign_out().await.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&browser.get("/").await), "/sign-in");
-    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let sessions = app.count("SELECT COUNT(*) FROM sessions").await;
     assert_eq!(sessions, 0, "sign-out deletes the session");
     assert_eq!(app.audit_events(user_id).await, ["sign_in", "sign_out"]);
 }
@@ -155,10 +152,7 @@ async fn a_disabled_user_cannot_sign_in_and_is_signed_out(backend: Backend) {
         .unwrap();
     assert_eq!(location(&browser.get("/").await), "/sign-in");
     assert_eq!(
-        browser
-            .sign_in("alice@example.org", PASSWORD)
-            .await
-            .status(),
+        browser.sign_in_status("alice@example.org", PASSWORD).await,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -278,10 +272,7 @@ async fn repeated_failures_lock_the_address_without_hashing_and_the_lock_expires
 
     app.clock.advance(31);
     assert_eq!(
-        browser
-            .sign_in("alice@example.org", PASSWORD)
-            .await
-            .status(),
+        browser.sign_in_status("alice@example.org", PASSWORD).await,
         StatusCode::SEE_OTHER,
         "lock expired"
     );

@@ -22,11 +22,8 @@ async fn the_form_runs_a_check_and_shows_the_verdict(backend: Backend) {
     let page = response.text().await.unwrap();
     assert!(page.to_lowercase().contains("refused"), "{page}");
     assert!(!page.contains("hunter2-secret"));
-    let user_id = app.user_id("alice@example.org").await;
-    assert!(app
-        .audit_events(user_id)
-        .await
-        .contains(&"connection_test".to_owned()));
+    app.assert_audited("alice@example.org", "connection_test")
+        .await;
     let detail: String =
         sqlx::query_scalar("SELECT detail FROM audit_log WHERE event = 'connection_test'")
             .fetch_one(&app.db.pool)

@@ -193,15 +193,10 @@ async fn concurrent_creates_and_revokes_stay_consistent(backend: Backend) {
         live_count(&app).await <= 1,
         "never two live passwords with one name"
     );
-    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
-    let created: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE event = 'app_password_created'")
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
+    let rows = app.count("SELECT COUNT(*) FROM app_passwords").await;
+    let created = app
+        .count("SELECT COUNT(*) FROM audit_log WHERE event = 'app_password_created'")
+        .await;
     assert_eq!(
         rows, created,
         "every stored password has its audit row and no more"
@@ -246,9 +241,8 @@ async fn two_instances_on_one_postgres_share_sessions_locks_and_revocations() {
     let elsewhere = second.browser();
     assert_eq!(
         elsewhere
-            .sign_in("alice@example.org", PASSWORD)
-            .await
-            .status(),
+            .sign_in_status("alice@example.org", PASSWORD)
+            .await,
         StatusCode::TOO_MANY_REQUESTS,
         "the lock holds on the other instance"
     );
@@ -313,10 +307,7 @@ async fn a_crash_during_revoke_all_leaves_all_or_none_revoked() {
         }
         assert!(up, "the server started");
         assert_eq!(
-            browser
-                .sign_in("alice@example.org", PASSWORD)
-                .await
-                .status(),
+            browser.sign_in_status("alice@example.org", PASSWORD).await,
             StatusCode::SEE_OTHER
         );
         let csrf = csrf_in(&browser.get_text("/").await);
@@ -332,11 +323,9 @@ async fn a_crash_during_revoke_all_leaves_all_or_none_revoked() {
         };
         let (_, ()) = tokio::join!(request, killer);
 
-        let revoked: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NOT NULL")
-                .fetch_one(&app.db.pool)
-                .await
-                .unwrap();
+        let revoked = app
+            .count("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NOT NULL")
+            .await;
         assert!(
             revoked == 0 || revoked == 3000,
             "after kill -9 at {delay_ms} ms: {revoked} of 3000 revoked"

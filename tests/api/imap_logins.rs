@@ -478,10 +478,7 @@ async fn quotes_and_sql_in_names_and_usernames_neither_break_nor_widen_the_query
     app.add_user("o'hara@example.org", PASSWORD, false).await;
     let browser = app.browser();
     assert_eq!(
-        browser
-            .sign_in("o'hara@example.org", PASSWORD)
-            .await
-            .status(),
+        browser.sign_in_status("o'hara@example.org", PASSWORD).await,
         StatusCode::SEE_OTHER
     );
     let created = browser
@@ -515,10 +512,7 @@ async fn quotes_and_sql_in_names_and_usernames_neither_break_nor_widen_the_query
     imaps(&stack, "alice@example.org", &alice_pw.plaintext)
         .await
         .expect("still works");
-    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let users = app.count("SELECT COUNT(*) FROM users").await;
     assert_eq!(users, 2);
 }
 each_dovecot!(quotes_and_sql_in_names_and_usernames_neither_break_nor_widen_the_query);

@@ -11,9 +11,8 @@ async fn rotation_signs_out_other_sessions_and_retires_the_old_password(backend:
     let elsewhere = app.browser();
     assert_eq!(
         elsewhere
-            .sign_in("alice@example.org", PASSWORD)
-            .await
-            .status(),
+            .sign_in_status("alice@example.org", PASSWORD)
+            .await,
         StatusCode::SEE_OTHER
     );
     let kept = here.create_app_password("Phone").await;
@@ -35,14 +34,13 @@ async fn rotation_signs_out_other_sessions_and_retires_the_old_password(backend:
 
     let fresh = app.browser();
     assert_eq!(
-        fresh.sign_in("alice@example.org", PASSWORD).await.status(),
+        fresh.sign_in_status("alice@example.org", PASSWORD).await,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
         fresh
-            .sign_in("alice@example.org", NEW_PASSWORD)
-            .await
-            .status(),
+            .sign_in_status("alice@example.org", NEW_PASSWORD)
+            .await,
         StatusCode::SEE_OTHER
     );
 
@@ -54,11 +52,8 @@ async fn rotation_signs_out_other_sessions_and_retires_the_old_password(backend:
     .await
     .unwrap();
     assert_eq!(live, 1, "app passwords stay unless asked");
-    let user_id = app.user_id("alice@example.org").await;
-    assert!(app
-        .audit_events(user_id)
-        .await
-        .contains(&"password_changed".to_owned()));
+    app.assert_audited("alice@example.org", "password_changed")
+        .await;
 }
 both_backends!(rotation_signs_out_other_sessions_and_retires_the_old_password);
 
@@ -74,11 +69,7 @@ async fn rotation_can_revoke_every_app_password_at_once(backend: Backend) {
         location(&response),
         "/account?done=password-and-revoked&sessions=kept"
     );
-    let live: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NULL")
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
+    let live = app.live_app_passwords().await;
     assert_eq!(live, 0);
     let reason: String = sqlx::query_scalar("SELECT revoked_reason FROM app_passwords LIMIT 1")
         .fetch_one(&app.db.pool)
@@ -131,17 +122,13 @@ async fn bad_rotations_are_refused_with_a_message_and_change_nothing(backend: Ba
     }
     assert_eq!(
         app.browser()
-            .sign_in("alice@example.org", PASSWORD)
-            .await
-            .status(),
+            .sign_in_status("alice@example.org", PASSWORD)
+            .await,
         StatusCode::SEE_OTHER,
         "password unchanged"
     );
-    let user_id = app.user_id("alice@example.org").await;
-    assert!(app
-        .audit_events(user_id)
-        .await
-        .contains(&"password_change_failed".to_owned()));
+    app.assert_audited("alice@example.org", "password_change_failed")
+        .await;
 }
 both_backends!(bad_rotations_are_refused_with_a_message_and_change_nothing);
 

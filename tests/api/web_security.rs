@@ -55,10 +55,7 @@ async fn state_changes_without_a_valid_csrf_token_are_refused(backend: Backend) 
             "{path} with a forged token"
         );
     }
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let count = app.count("SELECT COUNT(*) FROM app_passwords").await;
     assert_eq!(count, 0);
     assert_eq!(
         browser.get("/").await.status(),
@@ -67,9 +64,8 @@ async fn state_changes_without_a_valid_csrf_token_are_refused(backend: Backend) 
     );
     assert_eq!(
         app.browser()
-            .sign_in("alice@example.org", PASSWORD)
-            .await
-            .status(),
+            .sign_in_status("alice@example.org", PASSWORD)
+            .await,
         StatusCode::SEE_OTHER
     );
 }
@@ -105,11 +101,7 @@ async fn a_get_request_never_changes_state(backend: Backend) {
     ] {
         browser.get(&path).await;
     }
-    let live: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NULL")
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
+    let live = app.live_app_passwords().await;
     assert_eq!(live, 1);
     assert_eq!(
         browser.get("/").await.status(),

@@ -79,6 +79,11 @@ impl Browser {
         self.sign_in_timed(email, password).await.0
     }
 
+    /// The status of a sign-in as `email`.
+    pub async fn sign_in_status(&self, email: &str, password: &str) -> StatusCode {
+        self.sign_in(email, password).await.status()
+    }
+
     /// Signs in; also returns how long the sign-in request itself took (the sign-in page
     /// with its CSRF token is fetched before the clock starts).
     pub async fn sign_in_timed(&self, email: &str, password: &str) -> (Response, Duration) {
