@@ -31,8 +31,7 @@ async fn database_text(app: &TestApp) -> String {
 }
 
 async fn a_new_app_password_is_shown_once_and_stored_only_as_a_dovecot_hash(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let browser = app.signed_in("alice@example.org").await;
+    let (app, browser) = app_with_alice(backend).await;
     let created = browser.create_app_password("Phone").await;
 
     let re = regex::Regex::new(r"^[a-km-np-z2-9]{6}(-[a-km-np-z2-9]{6}){4}$").unwrap();
@@ -42,7 +41,7 @@ async fn a_new_app_password_is_shown_once_and_stored_only_as_a_dovecot_hash(back
         "IMAP server shown"
     );
     assert!(
-        created.page.contains("993") && created.page.contains("alice@example.org"),
+        created.page.contains("993") && created.page.contains(ALICE),
         "port and username shown"
     );
 
@@ -66,7 +65,7 @@ async fn a_new_app_password_is_shown_once_and_stored_only_as_a_dovecot_hash(back
         !database_text(&app).await.contains(&created.plaintext[7..]),
         "no plaintext in the database"
     );
-    let user_id = app.user_id("alice@example.org").await;
+    let user_id = app.user_id(ALICE).await;
     assert_eq!(
         app.audit_events(user_id).await,
         ["sign_in", "app_password_created"]
@@ -80,7 +79,7 @@ async fn expiry_scope_and_networks_are_saved(backend: Backend) {
         s.session_absolute_timeout_secs = 100 * 86_400;
     })
     .await;
-    let browser = app.signed_in("alice@example.org").await;
+    let browser = app.signed_in(ALICE).await;
     let response = browser
         .create_app_password_with(&[
             ("name", "Laptop"),
@@ -107,8 +106,7 @@ async fn expiry_scope_and_networks_are_saved(backend: Backend) {
 both_backends!(expiry_scope_and_networks_are_saved);
 
 async fn bad_names_are_refused_with_a_message_and_nothing_changes(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let browser = app.signed_in("alice@example.org").await;
+    let (app, browser) = app_with_alice(backend).await;
     let long = "x".repeat(65);
     let cases: [(&str, &str); 5] = [
         ("", "Give the app password a name"),
@@ -151,8 +149,7 @@ async fn bad_names_are_refused_with_a_message_and_nothing_changes(backend: Backe
 both_backends!(bad_names_are_refused_with_a_message_and_nothing_changes);
 
 async fn markup_and_sql_in_a_name_are_stored_verbatim_and_escaped(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let browser = app.signed_in("alice@example.org").await;
+    let (app, browser) = app_with_alice(backend).await;
     let name = r#"<script>alert(1)</script>' OR '1'='1 -- 100%"#;
     browser.create_app_password(name).await;
     let stored: String = sqlx::query_scalar("SELECT name FROM app_passwords")
@@ -170,8 +167,7 @@ async fn markup_and_sql_in_a_name_are_stored_verbatim_and_escaped(backend: Backe
 both_backends!(markup_and_sql_in_a_name_are_stored_verbatim_and_escaped);
 
 async fn a_duplicate_active_name_is_refused_but_a_revoked_name_can_be_reused(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let browser = app.signed_in("alice@example.org").await;
+    let (app, browser) = app_with_alice(backend).await;
     let first = browser.create_app_password("Phone").await;
     let response = browser
         .create_app_password_with(&[("name", "Phone"), ("expires", "never")])
@@ -193,10 +189,8 @@ async fn a_duplicate_active_name_is_refused_but_a_revoked_name_can_be_reused(bac
 both_backends!(a_duplicate_active_name_is_refused_but_a_revoked_name_can_be_reused);
 
 async fn revoking_keeps_the_row_for_the_audit_trail(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let browser = app.signed_in("alice@example.org").await;
-    let created = browser.create_app_password("Tablet").await;
-    let id = app_password_id(&app, &created.plaintext[..6]).await;
+    let (app, browser) = app_with_alice(backend).await;
+    let (_, id) = app.new_app_password(&browser, "Tablet").await;
 
     let confirm = browser.get(&format!("/app-passwords/{id}/revoke")).await;
     assert_eq!(confirm.status(), StatusCode::OK);
@@ -214,7 +208,7 @@ async fn revoking_keeps_the_row_for_the_audit_trail(backend: Backend) {
         .fetch_one(&app.db.pool)
         .await
         .unwrap();
-    let user_id = app.user_id("alice@example.org").await;
+    let user_id = app.user_id(ALICE).await;
     assert!(revoked_at.is_some());
     assert_eq!(revoked_by, Some(user_id));
     assert_eq!(reason.as_deref(), Some("lost it"));
@@ -233,9 +227,8 @@ async fn revoking_keeps_the_row_for_the_audit_trail(backend: Backend) {
     );
     assert_eq!(
         browser
-            .get(&format!("/app-passwords/{id}/revoke"))
-            .await
-            .status(),
+            .get_status(&format!("/app-passwords/{id}/revoke"))
+            .await,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
@@ -246,8 +239,7 @@ async fn revoking_keeps_the_row_for_the_audit_trail(backend: Backend) {
 both_backends!(revoking_keeps_the_row_for_the_audit_trail);
 
 async fn revoke_all_revokes_every_live_password(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let browser = app.signed_in("alice@example.org").await;
+    let (app, browser) = app_with_alice(backend).await;
     for name in ["One", "Two", "Three"] {
         browser.create_app_password(name).await;
     }
@@ -259,14 +251,12 @@ async fn revoke_all_revokes_every_live_password(backend: Backend) {
     );
     let live = app.live_app_passwords().await;
     assert_eq!(live, 0);
-    app.assert_audited("alice@example.org", "all_app_passwords_revoked")
-        .await;
+    app.assert_audited(ALICE, "all_app_passwords_revoked").await;
 }
 both_backends!(revoke_all_revokes_every_live_password);
 
 async fn another_users_password_can_be_neither_seen_nor_revoked(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let alice = app.signed_in("alice@example.org").await;
+    let (app, alice) = app_with_alice(backend).await;
     let mallory = app.signed_in("mallory@example.org").await;
     let created = alice.create_app_password("Alice's phone").await;
     let id = app_password_id(&app, &created.plaintext[..6]).await;
@@ -278,9 +268,8 @@ async fn another_users_password_can_be_neither_seen_nor_revoked(backend: Backend
         .contains(&created.plaintext[..6]));
     assert_eq!(
         mallory
-            .get(&format!("/app-passwords/{id}/revoke"))
-            .await
-            .status(),
+            .get_status(&format!("/app-passwords/{id}/revoke"))
+            .await,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
@@ -299,10 +288,8 @@ async fn another_users_password_can_be_neither_seen_nor_revoked(backend: Backend
 both_backends!(another_users_password_can_be_neither_seen_nor_revoked);
 
 async fn scope_and_networks_can_be_changed_later_by_the_owner_only(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let alice = app.signed_in("alice@example.org").await;
-    let created = alice.create_app_password("Phone").await;
-    let id = app_password_id(&app, &created.plaintext[..6]).await;
+    let (app, alice) = app_with_alice(backend).await;
+    let (_, id) = app.new_app_password(&alice, "Phone").await;
     let page = format!("/app-passwords/{id}/edit");
     let form = alice.get_text(&page).await;
     assert!(form.contains("Limits of “Phone”"), "{form}");
@@ -353,7 +340,7 @@ async fn scope_and_networks_can_be_changed_later_by_the_owner_only(backend: Back
     );
 
     let mallory = app.signed_in("mallory@example.org").await;
-    assert_eq!(mallory.get(&page).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(mallory.get_status(&page).await, StatusCode::NOT_FOUND);
     assert_eq!(
         mallory
             .post("/", &page, &[("scope", "imap+smtp")])
@@ -363,11 +350,11 @@ async fn scope_and_networks_can_be_changed_later_by_the_owner_only(backend: Back
     );
     alice.revoke(id, "done").await;
     assert_eq!(
-        alice.get(&page).await.status(),
+        alice.get_status(&page).await,
         StatusCode::NOT_FOUND,
         "revoked passwords are not editable"
     );
-    app.assert_audited("alice@example.org", "app_password_limits_changed")
+    app.assert_audited(ALICE, "app_password_limits_changed")
         .await;
 }
 both_backends!(scope_and_networks_can_be_changed_later_by_the_owner_only);

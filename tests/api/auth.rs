@@ -92,7 +92,7 @@ both_backends!(setup_refuses_a_weak_password_and_keeps_the_email);
 
 async fn a_user_signs_in_and_out(backend: Backend) {
     let app = spawn_app(backend).await;
-    let user_id = app.add_user("alice@example.org", PASSWORD, false).await;
+    let user_id = app.add_user(ALICE, PASSWORD, false).await;
     let browser = app.browser();
     assert_eq!(
         location(&browser.get("/").await),
@@ -102,7 +102,7 @@ async fn a_user_signs_in_and_out(backend: Backend) {
 
     let response = browser.sign_in("ALICE@example.org", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(browser.get("/").await.status(), StatusCode::OK);
+    assert_eq!(browser.get_status("/").await, StatusCode::OK);
 
     assert_eq!(browser.sign_out().await.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&browser.get("/").await), "/sign-in");
@@ -114,11 +114,9 @@ both_backends!(a_user_signs_in_and_out);
 
 async fn a_wrong_password_and_an_unknown_user_get_the_same_answer(backend: Backend) {
     let app = spawn_app(backend).await;
-    let user_id = app.add_user("alice@example.org", PASSWORD, false).await;
+    let user_id = app.add_user(ALICE, PASSWORD, false).await;
     let browser = app.browser();
-    let wrong = browser
-        .sign_in("alice@example.org", "not the password")
-        .await;
+    let wrong = browser.sign_in(ALICE, "not the password").await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     let wrong_page = wrong.text().await.unwrap();
     assert!(wrong_page.contains("The email address or password is incorrect."));
@@ -134,7 +132,7 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_answer(backend: Backe
     assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
     let unknown_page = unknown.text().await.unwrap();
     assert_eq!(
-        wrong_page.replace("alice@example.org", "X"),
+        wrong_page.replace(ALICE, "X"),
         unknown_page.replace("nobody@example.org", "X"),
         "nothing tells an unknown account from a wrong password"
     );
@@ -144,15 +142,14 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_answer(backend: Backe
 both_backends!(a_wrong_password_and_an_unknown_user_get_the_same_answer);
 
 async fn a_disabled_user_cannot_sign_in_and_is_signed_out(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let browser = app.signed_in("alice@example.org").await;
+    let (app, browser) = app_with_alice(backend).await;
     sqlx::query("UPDATE users SET disabled = TRUE")
         .execute(&app.db.pool)
         .await
         .unwrap();
     assert_eq!(location(&browser.get("/").await), "/sign-in");
     assert_eq!(
-        browser.sign_in_status("alice@example.org", PASSWORD).await,
+        browser.sign_in_status(ALICE, PASSWORD).await,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -172,7 +169,7 @@ async fn a_session_ends_after_idle_and_absolute_timeouts(backend: Backend) {
         app.clock.advance(step);
         elapsed += step;
         assert_eq!(
-            busy.get("/").await.status(),
+            busy.get_status("/").await,
             StatusCode::OK,
             "active at {elapsed}s"
         );
@@ -188,7 +185,7 @@ both_backends!(a_session_ends_after_idle_and_absolute_timeouts);
 
 async fn signing_in_issues_a_new_session_id(backend: Backend) {
     let app = spawn_app(backend).await;
-    app.add_user("alice@example.org", PASSWORD, false).await;
+    app.add_user(ALICE, PASSWORD, false).await;
     let browser = app.browser();
     // A planted cookie is never adopted: sign-in always creates a fresh session.
     let planted = reqwest::Client::builder()
@@ -205,7 +202,7 @@ async fn signing_in_issues_a_new_session_id(backend: Backend) {
         )
         .form(&[
             ("csrf", csrf.as_str()),
-            ("email", "alice@example.org"),
+            ("email", ALICE),
             ("password", PASSWORD),
         ])
         .send()
@@ -232,16 +229,16 @@ both_backends!(signing_in_issues_a_new_session_id);
 
 async fn repeated_failures_lock_the_address_without_hashing_and_the_lock_expires(backend: Backend) {
     let app = spawn_app(backend).await;
-    app.add_user("alice@example.org", PASSWORD, false).await;
+    app.add_user(ALICE, PASSWORD, false).await;
     let browser = app.browser();
     for _ in 0..mailkeys::domain::lockout::FREE_FAILURES {
         assert_eq!(
-            browser.sign_in("alice@example.org", "wrong").await.status(),
+            browser.sign_in(ALICE, "wrong").await.status(),
             StatusCode::UNAUTHORIZED
         );
     }
     let hashed_before = app.state.hasher.verifications();
-    let locked = browser.sign_in("alice@example.org", PASSWORD).await;
+    let locked = browser.sign_in(ALICE, PASSWORD).await;
     assert_eq!(
         locked.status(),
         StatusCode::TOO_MANY_REQUESTS,
@@ -272,7 +269,7 @@ async fn repeated_failures_lock_the_address_without_hashing_and_the_lock_expires
 
     app.clock.advance(31);
     assert_eq!(
-        browser.sign_in_status("alice@example.org", PASSWORD).await,
+        browser.sign_in_status(ALICE, PASSWORD).await,
         StatusCode::SEE_OTHER,
         "lock expired"
     );
@@ -339,10 +336,9 @@ async fn an_older_setup_link_dies_once_an_admin_exists(backend: Backend) {
 both_backends!(an_older_setup_link_dies_once_an_admin_exists);
 
 async fn signing_out_everywhere_ends_every_browser_session(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let laptop = app.signed_in("alice@example.org").await;
+    let (app, laptop) = app_with_alice(backend).await;
     let phone = app.browser();
-    phone.sign_in("alice@example.org", PASSWORD).await;
+    phone.sign_in(ALICE, PASSWORD).await;
     let response = phone.post("/account", "/sign-out-everywhere", &[]).await;
     assert_eq!(location(&response), "/sign-in");
     assert_eq!(location(&laptop.get("/").await), "/sign-in");

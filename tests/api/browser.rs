@@ -198,14 +198,11 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let app = Arc::new(app);
-    app.add_user("alice@example.org", PASSWORD, false).await;
+    app.add_user(ALICE, PASSWORD, false).await;
     let shared = Arc::clone(&app);
-    signed_in_browser(
-        javascript,
-        app.url(""),
-        "alice@example.org",
-        move |b, base| body(b, shared, base),
-    )
+    signed_in_browser(javascript, app.url(""), ALICE, move |b, base| {
+        body(b, shared, base)
+    })
     .await
 }
 
@@ -447,7 +444,7 @@ async fn a_new_app_password_is_shown_once_and_copy_copies_exactly_it() {
             !source.contains(&shown[7..]),
             "the dashboard never shows the secret again"
         );
-        let user_id = app.user_id("alice@example.org").await;
+        let user_id = app.user_id(ALICE).await;
         assert_eq!(
             app.audit_events(user_id).await,
             ["sign_in", "app_password_created"]
@@ -516,8 +513,7 @@ async fn revoking_through_the_confirmation_page_marks_the_row_revoked() {
                 .unwrap();
         assert!(revoked_at.is_some(), "revoked in the database");
         assert_eq!(reason.as_deref(), Some("lost the phone"));
-        app.assert_audited("alice@example.org", "app_password_revoked")
-            .await;
+        app.assert_audited(ALICE, "app_password_revoked").await;
     })
     .await;
 }
@@ -632,8 +628,7 @@ async fn the_connection_test_streams_its_steps_in_the_page() {
             "the button is enabled again"
         );
         assert!(!b.source().await.unwrap().contains("hunter2-secret"));
-        app.assert_audited("alice@example.org", "connection_test")
-            .await;
+        app.assert_audited(ALICE, "connection_test").await;
 
         // Over the limit (one check a minute here), the page shows the server's reason in
         // place of the old verdict, and the button works again.
@@ -712,7 +707,7 @@ async fn without_javascript_the_forms_still_work() {
             !b.source().await.unwrap().contains(&shown[7..]),
             "the result page does not echo the password"
         );
-        let user_id = app.user_id("alice@example.org").await;
+        let user_id = app.user_id(ALICE).await;
         let tests = app
             .audit_events(user_id)
             .await

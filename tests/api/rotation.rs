@@ -6,13 +6,10 @@ use crate::both_backends;
 use mailkeys_test_support::prelude::*;
 
 async fn rotation_signs_out_other_sessions_and_retires_the_old_password(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let here = app.signed_in("alice@example.org").await;
+    let (app, here) = app_with_alice(backend).await;
     let elsewhere = app.browser();
     assert_eq!(
-        elsewhere
-            .sign_in_status("alice@example.org", PASSWORD)
-            .await,
+        elsewhere.sign_in_status(ALICE, PASSWORD).await,
         StatusCode::SEE_OTHER
     );
     let kept = here.create_app_password("Phone").await;
@@ -22,7 +19,7 @@ async fn rotation_signs_out_other_sessions_and_retires_the_old_password(backend:
         .await;
     assert_eq!(location(&response), "/account?done=password&sessions=kept");
     assert_eq!(
-        here.get("/").await.status(),
+        here.get_status("/").await,
         StatusCode::OK,
         "the session that rotated stays"
     );
@@ -34,13 +31,11 @@ async fn rotation_signs_out_other_sessions_and_retires_the_old_password(backend:
 
     let fresh = app.browser();
     assert_eq!(
-        fresh.sign_in_status("alice@example.org", PASSWORD).await,
+        fresh.sign_in_status(ALICE, PASSWORD).await,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        fresh
-            .sign_in_status("alice@example.org", NEW_PASSWORD)
-            .await,
+        fresh.sign_in_status(ALICE, NEW_PASSWORD).await,
         StatusCode::SEE_OTHER
     );
 
@@ -52,14 +47,12 @@ async fn rotation_signs_out_other_sessions_and_retires_the_old_password(backend:
     .await
     .unwrap();
     assert_eq!(live, 1, "app passwords stay unless asked");
-    app.assert_audited("alice@example.org", "password_changed")
-        .await;
+    app.assert_audited(ALICE, "password_changed").await;
 }
 both_backends!(rotation_signs_out_other_sessions_and_retires_the_old_password);
 
 async fn rotation_can_revoke_every_app_password_at_once(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let browser = app.signed_in("alice@example.org").await;
+    let (app, browser) = app_with_alice(backend).await;
     browser.create_app_password("Phone").await;
     browser.create_app_password("Laptop").await;
     let response = browser
@@ -80,8 +73,7 @@ async fn rotation_can_revoke_every_app_password_at_once(backend: Backend) {
 both_backends!(rotation_can_revoke_every_app_password_at_once);
 
 async fn bad_rotations_are_refused_with_a_message_and_change_nothing(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let browser = app.signed_in("alice@example.org").await;
+    let (app, browser) = app_with_alice(backend).await;
     let too_long = "ab1-".repeat(257);
     let cases: [(&str, &str, &str, &str); 6] = [
         (
@@ -121,20 +113,16 @@ async fn bad_rotations_are_refused_with_a_message_and_change_nothing(backend: Ba
         );
     }
     assert_eq!(
-        app.browser()
-            .sign_in_status("alice@example.org", PASSWORD)
-            .await,
+        app.browser().sign_in_status(ALICE, PASSWORD).await,
         StatusCode::SEE_OTHER,
         "password unchanged"
     );
-    app.assert_audited("alice@example.org", "password_change_failed")
-        .await;
+    app.assert_audited(ALICE, "password_change_failed").await;
 }
 both_backends!(bad_rotations_are_refused_with_a_message_and_change_nothing);
 
 async fn the_main_password_imap_setting_is_saved(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let browser = app.signed_in("alice@example.org").await;
+    let (app, browser) = app_with_alice(backend).await;
     let allowed = || async {
         let v: i64 =
             sqlx::query_scalar("SELECT CASE WHEN main_imap_allowed THEN 1 ELSE 0 END FROM users")

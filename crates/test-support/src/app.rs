@@ -73,6 +73,8 @@ macro_rules! each_version {
 
 pub const PASSWORD: &str = "correct pony staple ledger";
 pub const NEW_PASSWORD: &str = "violet kettle marmalade orbit";
+/// The user most tests sign in as.
+pub const ALICE: &str = "alice@example.org";
 
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -129,6 +131,11 @@ pub fn test_settings(database_url: &str) -> Settings {
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
+}
+
+/// A fresh app with alice signed in, and her browser.
+pub async fn app_with_alice(backend: Backend) -> (TestApp, Browser) {
+    spawn_app(backend).await.and_alice().await
 }
 
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
@@ -242,6 +249,12 @@ impl TestApp {
         let created = browser.create_app_password(name).await;
         let id = app_password_id(self, &created.plaintext[..6]).await;
         (created, id)
+    }
+
+    /// This app with alice signed in, and her browser.
+    pub async fn and_alice(self) -> (TestApp, Browser) {
+        let browser = self.signed_in(ALICE).await;
+        (self, browser)
     }
 
     pub async fn audit_events(&self, user_id: i64) -> Vec<String> {

@@ -53,6 +53,11 @@ impl Browser {
             .unwrap()
     }
 
+    /// The status of a GET of `path`.
+    pub async fn get_status(&self, path: &str) -> StatusCode {
+        self.get(path).await.status()
+    }
+
     pub async fn get_text(&self, path: &str) -> String {
         self.get(path).await.text().await.unwrap()
     }
