@@ -119,13 +119,7 @@ async fn bad_names_are_refused_with_a_message_and_nothing_changes(backend: Backe
         let response = browser
             .create_app_password_with(&[("name", name), ("expires", "never")])
             .await;
-        assert_eq!(
-            response.status(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{name:?}"
-        );
-        let page = response.text().await.unwrap();
-        assert!(page.contains(message), "{name:?}: {page}");
+        refused_page(response, message, &format!("{name:?}")).await;
     }
     let response = browser
         .create_app_password_with(&[("name", "Ok"), ("expires", "12")])
@@ -349,11 +343,13 @@ async fn scope_and_networks_can_be_changed_later_by_the_owner_only(backend: Back
         StatusCode::NOT_FOUND
     );
     alice.revoke(id, "done").await;
-    assert_eq!(
-        alice.get_status(&page).await,
-        StatusCode::NOT_FOUND,
-        "revoked passwords are not editable"
-    );
+    alice
+        .assert_status(
+            &page,
+            StatusCode::NOT_FOUND,
+            "revoked passwords are not editable",
+        )
+        .await;
     app.assert_audited(ALICE, "app_password_limits_changed")
         .await;
 }

@@ -168,11 +168,8 @@ async fn a_session_ends_after_idle_and_absolute_timeouts(backend: Backend) {
     while elapsed + step <= app.settings.session_absolute_timeout_secs {
         app.clock.advance(step);
         elapsed += step;
-        assert_eq!(
-            busy.get_status("/").await,
-            StatusCode::OK,
-            "active at {elapsed}s"
-        );
+        busy.assert_status("/", StatusCode::OK, "active at {elapsed}s")
+            .await;
     }
     app.clock.advance(step);
     assert_eq!(

@@ -103,11 +103,13 @@ async fn the_json_endpoint_serves_scripts(backend: Backend) {
         "only configured servers"
     );
     let stranger = app.browser();
-    assert_eq!(
-        stranger.get_status("/api/me").await,
-        StatusCode::UNAUTHORIZED,
-        "scripts get a 401, not a redirect"
-    );
+    stranger
+        .assert_status(
+            "/api/me",
+            StatusCode::UNAUTHORIZED,
+            "scripts get a 401, not a redirect",
+        )
+        .await;
     let forged = api_check(&browser, None, serde_json::json!({"password": "x"})).await;
     assert_eq!(
         forged.status(),

@@ -219,11 +219,13 @@ async fn two_instances_on_one_postgres_share_sessions_locks_and_revocations() {
         client: browser.client.clone(),
         base: format!("http://{}", second.addr),
     };
-    assert_eq!(
-        on_second.get_status("/").await,
-        StatusCode::OK,
-        "a session made on one is honoured by the other"
-    );
+    on_second
+        .assert_status(
+            "/",
+            StatusCode::OK,
+            "a session made on one is honoured by the other",
+        )
+        .await;
     let id = app_password_id(&first, &created.plaintext[..6]).await;
     assert_eq!(
         on_second.revoke(id, "via the second").await.status(),

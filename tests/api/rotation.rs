@@ -14,15 +14,10 @@ async fn rotation_signs_out_other_sessions_and_retires_the_old_password(backend:
     );
     let kept = here.create_app_password("Phone").await;
 
-    let response = here
-        .change_password(PASSWORD, NEW_PASSWORD, NEW_PASSWORD, false)
-        .await;
+    let response = here.rotate(false).await;
     assert_eq!(location(&response), "/account?done=password&sessions=kept");
-    assert_eq!(
-        here.get_status("/").await,
-        StatusCode::OK,
-        "the session that rotated stays"
-    );
+    here.assert_status("/", StatusCode::OK, "the session that rotated stays")
+        .await;
     assert_eq!(
         location(&elsewhere.get("/").await),
         "/sign-in",
@@ -55,9 +50,7 @@ async fn rotation_can_revoke_every_app_password_at_once(backend: Backend) {
     let (app, browser) = app_with_alice(backend).await;
     browser.create_app_password("Phone").await;
     browser.create_app_password("Laptop").await;
-    let response = browser
-        .change_password(PASSWORD, NEW_PASSWORD, NEW_PASSWORD, true)
-        .await;
+    let response = browser.rotate(true).await;
     assert_eq!(
         location(&response),
         "/account?done=password-and-revoked&sessions=kept"
@@ -100,13 +93,7 @@ async fn bad_rotations_are_refused_with_a_message_and_change_nothing(backend: Ba
     ];
     for (current, new, confirm, message) in cases {
         let response = browser.change_password(current, new, confirm, true).await;
-        assert_eq!(
-            response.status(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{message}"
-        );
-        let page = response.text().await.unwrap();
-        assert!(page.contains(message), "expected {message:?}");
+        let page = refused_page(response, message, message).await;
         assert!(
             !page.contains(new) || new == PASSWORD,
             "passwords are never echoed"

@@ -56,11 +56,9 @@ async fn state_changes_without_a_valid_csrf_token_are_refused(backend: Backend) 
     }
     let count = app.count("SELECT COUNT(*) FROM app_passwords").await;
     assert_eq!(count, 0);
-    assert_eq!(
-        browser.get_status("/").await,
-        StatusCode::OK,
-        "still signed in"
-    );
+    browser
+        .assert_status("/", StatusCode::OK, "still signed in")
+        .await;
     assert_eq!(
         app.browser().sign_in_status(ALICE, PASSWORD).await,
         StatusCode::SEE_OTHER
@@ -94,11 +92,9 @@ async fn a_get_request_never_changes_state(backend: Backend) {
     }
     let live = app.live_app_passwords().await;
     assert_eq!(live, 1);
-    assert_eq!(
-        browser.get_status("/").await,
-        StatusCode::OK,
-        "GET /sign-out does not sign out"
-    );
+    browser
+        .assert_status("/", StatusCode::OK, "GET /sign-out does not sign out")
+        .await;
 }
 both_backends!(a_get_request_never_changes_state);
 

@@ -154,10 +154,38 @@ impl Browser {
         self.post("/account", "/account/password", &form).await
     }
 
+    /// Rotates the main password from `PASSWORD` to `NEW_PASSWORD`.
+    pub async fn rotate(&self, revoke_all: bool) -> Response {
+        use crate::app::{NEW_PASSWORD, PASSWORD};
+        self.change_password(PASSWORD, NEW_PASSWORD, NEW_PASSWORD, revoke_all)
+            .await
+    }
+
+    /// Fails unless a GET of `path` answers `expected`; `why` says what that shows.
+    pub async fn assert_status(&self, path: &str, expected: StatusCode, why: &str) {
+        assert_eq!(self.get_status(path).await, expected, "GET {path}: {why}");
+    }
+
     pub async fn set_main_imap(&self, allowed: bool) -> Response {
         let form: &[(&str, &str)] = if allowed { &[("allowed", "yes")] } else { &[] };
         self.post("/account", "/account/imap", form).await
     }
+}
+
+/// The page of a form post refused as unprocessable, which must say `message`; `context`
+/// names the case in a failure.
+pub async fn refused_page(response: Response, message: &str, context: &str) -> String {
+    assert_eq!(
+        response.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{context}"
+    );
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains(message),
+        "{context}: expected {message:?} in {page}"
+    );
+    page
 }
 
 pub fn location(response: &Response) -> &str {

@@ -25,13 +25,7 @@ pub(super) fn write_stock_config(
     );
     let etc = root.join("etc-dovecot");
     if !etc.exists() {
-        let copied = std::process::Command::new("cp")
-            .arg("-a")
-            .arg(install.host_path("/etc/dovecot"))
-            .arg(&etc)
-            .status()
-            .unwrap();
-        assert!(copied.success(), "copy of the stock /etc/dovecot");
+        install.copy_stock_etc(&etc);
     }
     // mailkeys dovecot config --version V --etc-dir /etc/dovecot --out GENERATED, then the
     // README's install step.
