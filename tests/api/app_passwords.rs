@@ -219,12 +219,14 @@ async fn revoking_keeps_the_row_for_the_audit_trail(backend: Backend) {
         StatusCode::NOT_FOUND,
         "already revoked"
     );
-    assert_eq!(
-        browser
-            .get_status(&format!("/app-passwords/{id}/revoke"))
-            .await,
-        StatusCode::NOT_FOUND
-    );
+    let confirm_page = format!("/app-passwords/{id}/revoke");
+    browser
+        .assert_status(
+            &confirm_page,
+            StatusCode::NOT_FOUND,
+            "nothing left to confirm",
+        )
+        .await;
     assert_eq!(
         app.audit_events(user_id).await,
         ["sign_in", "app_password_created", "app_password_revoked"]
@@ -252,20 +254,17 @@ both_backends!(revoke_all_revokes_every_live_password);
 async fn another_users_password_can_be_neither_seen_nor_revoked(backend: Backend) {
     let (app, alice) = app_with_alice(backend).await;
     let mallory = app.signed_in("mallory@example.org").await;
-    let created = alice.create_app_password("Alice's phone").await;
-    let id = app_password_id(&app, &created.plaintext[..6]).await;
+    let (created, id) = app.new_app_password(&alice, "Alice's phone").await;
 
     assert!(!mallory.get_text("/").await.contains("Alice&#39;s phone"));
     assert!(!mallory
         .get_text("/")
         .await
         .contains(&created.plaintext[..6]));
-    assert_eq!(
-        mallory
-            .get_status(&format!("/app-passwords/{id}/revoke"))
-            .await,
-        StatusCode::NOT_FOUND
-    );
+    let confirm_page = format!("/app-passwords/{id}/revoke");
+    mallory
+        .assert_status(&confirm_page, StatusCode::NOT_FOUND, "not hers to confirm")
+        .await;
     assert_eq!(
         mallory.revoke(id, "mine now").await.status(),
         StatusCode::NOT_FOUND

@@ -181,9 +181,7 @@ async fn a_session_ends_after_idle_and_absolute_timeouts(backend: Backend) {
 both_backends!(a_session_ends_after_idle_and_absolute_timeouts);
 
 async fn signing_in_issues_a_new_session_id(backend: Backend) {
-    let app = spawn_app(backend).await;
-    app.add_user(ALICE, PASSWORD, false).await;
-    let browser = app.browser();
+    let (app, browser) = app_with_alice_signed_out(backend).await;
     // A planted cookie is never adopted: sign-in always creates a fresh session.
     let planted = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -225,9 +223,7 @@ async fn signing_in_issues_a_new_session_id(backend: Backend) {
 both_backends!(signing_in_issues_a_new_session_id);
 
 async fn repeated_failures_lock_the_address_without_hashing_and_the_lock_expires(backend: Backend) {
-    let app = spawn_app(backend).await;
-    app.add_user(ALICE, PASSWORD, false).await;
-    let browser = app.browser();
+    let (app, browser) = app_with_alice_signed_out(backend).await;
     for _ in 0..mailkeys::domain::lockout::FREE_FAILURES {
         assert_eq!(
             browser.sign_in(ALICE, "wrong").await.status(),

@@ -11,6 +11,12 @@ async fn app_with_nowhere(backend: Backend) -> TestApp {
     spawn_app_with(backend, |s| s.mail_servers = vec![nowhere()]).await
 }
 
+/// Posts the check form (from /check) to `path`, testing `password` on the first server.
+async fn check_on_first_server(browser: &Browser, path: &str, password: &str) -> reqwest::Response {
+    let form = [("server", "0"), ("password", password)];
+    browser.post("/check", path, &form).await
+}
+
 /// Posts `body` to /api/check as JSON, with the CSRF header when `token` is given.
 async fn api_check(
     browser: &Browser,
@@ -28,13 +34,7 @@ async fn the_form_runs_a_check_and_shows_the_verdict(backend: Backend) {
     let (app, browser) = app_with_nowhere(backend).await.and_alice().await;
     let page = browser.get_text("/check").await;
     assert!(page.contains("Nowhere (127.0.0.1:"));
-    let response = browser
-        .post(
-            "/check",
-            "/check",
-            &[("server", "0"), ("password", "hunter2-secret")],
-        )
-        .await;
+    let response = check_on_first_server(&browser, "/check", "hunter2-secret").await;
     assert_eq!(response.status(), StatusCode::OK);
     let page = response.text().await.unwrap();
     assert!(page.to_lowercase().contains("refused"), "{page}");
@@ -51,13 +51,7 @@ both_backends!(the_form_runs_a_check_and_shows_the_verdict);
 
 async fn the_stream_sends_each_step_then_the_result(backend: Backend) {
     let (_app, browser) = app_with_nowhere(backend).await.and_alice().await;
-    let response = browser
-        .post(
-            "/check",
-            "/check/stream",
-            &[("server", "0"), ("password", "x")],
-        )
-        .await;
+    let response = check_on_first_server(&browser, "/check/stream", "x").await;
     assert_eq!(
         response.headers().get("content-type").unwrap(),
         "application/x-ndjson"

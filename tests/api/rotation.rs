@@ -48,8 +48,9 @@ both_backends!(rotation_signs_out_other_sessions_and_retires_the_old_password);
 
 async fn rotation_can_revoke_every_app_password_at_once(backend: Backend) {
     let (app, browser) = app_with_alice(backend).await;
-    browser.create_app_password("Phone").await;
-    browser.create_app_password("Laptop").await;
+    for name in ["Phone", "Laptop"] {
+        browser.create_app_password(name).await;
+    }
     let response = browser.rotate(true).await;
     assert_eq!(
         location(&response),

@@ -67,9 +67,7 @@ async fn state_changes_without_a_valid_csrf_token_are_refused(backend: Backend) 
 both_backends!(state_changes_without_a_valid_csrf_token_are_refused);
 
 async fn sign_in_without_the_form_cookie_is_refused(backend: Backend) {
-    let app = spawn_app(backend).await;
-    app.add_user(ALICE, PASSWORD, false).await;
-    let browser = app.browser();
+    let (_app, browser) = app_with_alice_signed_out(backend).await;
     let response = browser
         .post_raw(
             "/sign-in",

@@ -138,6 +138,14 @@ pub async fn app_with_alice(backend: Backend) -> (TestApp, Browser) {
     spawn_app(backend).await.and_alice().await
 }
 
+/// A fresh app where alice has an account, and a browser that has not signed in.
+pub async fn app_with_alice_signed_out(backend: Backend) -> (TestApp, Browser) {
+    let app = spawn_app(backend).await;
+    app.add_user(ALICE, PASSWORD, false).await;
+    let browser = app.browser();
+    (app, browser)
+}
+
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let database_url = fresh_database_url(backend, dir.path()).await;
