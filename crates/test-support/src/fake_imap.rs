@@ -131,18 +131,18 @@ async fn read_command(reader: &mut BufReader<Box<dyn Io>>) -> Option<String> {
     }
 }
 
+/// Writes `text` to the client; `false` when the connection is gone.
+async fn send(reader: &mut BufReader<Box<dyn Io>>, text: &str) -> bool {
+    reader.get_mut().write_all(text.as_bytes()).await.is_ok()
+}
+
 async fn session(io: Box<dyn Io>, script: Script, log: Arc<Mutex<Vec<String>>>) {
     let mut reader = BufReader::new(io);
     let Some(greeting) = &script.greeting else {
         tokio::time::sleep(Duration::from_secs(60)).await;
         return;
     };
-    if reader
-        .get_mut()
-        .write_all(format!("{greeting}\r\n").as_bytes())
-        .await
-        .is_err()
-    {
+    if !send(&mut reader, &format!("{greeting}\r\n")).await {
         return;
     }
     let mut capabilities = script.capabilities.clone();
@@ -156,10 +156,7 @@ async fn session(io: Box<dyn Io>, script: Script, log: Arc<Mutex<Vec<String>>>) 
             "CAPABILITY" => format!("* CAPABILITY {capabilities}\r\n{tag} OK Capability done.\r\n"),
             "STARTTLS" => {
                 let Some(config) = script.starttls.clone() else {
-                    let _ = reader
-                        .get_mut()
-                        .write_all(format!("{tag} BAD no TLS here\r\n").as_bytes())
-                        .await;
+                    send(&mut reader, &format!("{tag} BAD no TLS here\r\n")).await;
                     continue;
                 };
                 let extra = script
@@ -167,11 +164,11 @@ async fn session(io: Box<dyn Io>, script: Script, log: Arc<Mutex<Vec<String>>>) 
                     .as_ref()
                     .map(|line| format!("{line}\r\n"))
                     .unwrap_or_default();
-                if reader
-                    .get_mut()
-                    .write_all(format!("{tag} OK Begin TLS negotiation now.\r\n{extra}").as_bytes())
-                    .await
-                    .is_err()
+                if !send(
+                    &mut reader,
+                    &format!("{tag} OK Begin TLS negotiation now.\r\n{extra}"),
+                )
+                .await
                 {
                     return;
                 }
@@ -186,7 +183,7 @@ async fn session(io: Box<dyn Io>, script: Script, log: Arc<Mutex<Vec<String>>>) 
             "LOGIN" | "AUTHENTICATE" => {
                 let words: Vec<&str> = rest.split(' ').collect();
                 if command == "AUTHENTICATE" && words.len() == 2 {
-                    if reader.get_mut().write_all(b"+ \r\n").await.is_err() {
+                    if !send(&mut reader, "+ \r\n").await {
                         return;
                     }
                     let mut answer = String::new();
@@ -199,10 +196,7 @@ async fn session(io: Box<dyn Io>, script: Script, log: Arc<Mutex<Vec<String>>>) 
                 }
                 match script.login_reply.strip_prefix("BYE ") {
                     Some(bye) => {
-                        let _ = reader
-                            .get_mut()
-                            .write_all(format!("* BYE {bye}\r\n").as_bytes())
-                            .await;
+                        send(&mut reader, &format!("* BYE {bye}\r\n")).await;
                         return;
                     }
                     None => format!("{tag} {}\r\n", script.login_reply),
@@ -215,17 +209,16 @@ async fn session(io: Box<dyn Io>, script: Script, log: Arc<Mutex<Vec<String>>>) 
                 script.exists
             ),
             "LOGOUT" => {
-                let _ = reader
-                    .get_mut()
-                    .write_all(
-                        format!("* BYE Logging out\r\n{tag} OK Logout completed.\r\n").as_bytes(),
-                    )
-                    .await;
+                send(
+                    &mut reader,
+                    &format!("* BYE Logging out\r\n{tag} OK Logout completed.\r\n"),
+                )
+                .await;
                 return;
             }
             _ => format!("{tag} BAD Unknown command.\r\n"),
         };
-        if reader.get_mut().write_all(reply.as_bytes()).await.is_err() {
+        if !send(&mut reader, &reply).await {
             return;
         }
     }
