@@ -667,14 +667,7 @@ async fn nothing_listens_on_the_port() {
 /// Accepts connections and never says a word, in both encryption modes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_never_greets() {
-    let silent = fake_imap::serve(
-        Script {
-            greeting: None,
-            ..Script::default()
-        },
-        None,
-    )
-    .await;
+    let silent = fake_imap::serve_silent().await;
     let port = silent.port();
     let (app, browser) = app_alone(vec![
         server("Silent", "127.0.0.1", port, TlsMode::StartTls, None),

@@ -48,6 +48,32 @@ impl Default for Script {
     }
 }
 
+impl Script {
+    /// The default script but for its greeting line.
+    pub fn greeting(line: &str) -> Self {
+        Self {
+            greeting: Some(line.into()),
+            ..Self::default()
+        }
+    }
+
+    /// The default script but for the capabilities it announces before TLS.
+    pub fn capabilities(capabilities: &str) -> Self {
+        Self {
+            capabilities: capabilities.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The default script but for its answer to LOGIN and AUTHENTICATE.
+    pub fn login_reply(reply: impl Into<String>) -> Self {
+        Self {
+            login_reply: reply.into(),
+            ..Self::default()
+        }
+    }
+}
+
 /// A running fake server; stops (with all its connections) when dropped.
 pub struct Fake {
     pub addr: SocketAddr,
@@ -73,6 +99,15 @@ impl Fake {
 }
 
 /// Serves `script` on 127.0.0.1, in plaintext or (with `tls`) with implicit TLS.
+/// A fake that accepts connections and never says a word.
+pub async fn serve_silent() -> Fake {
+    let script = Script {
+        greeting: None,
+        ..Script::default()
+    };
+    serve(script, None).await
+}
+
 pub async fn serve(script: Script, tls: Option<Arc<ServerConfig>>) -> Fake {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
     let addr = listener.local_addr().expect("has an address");
