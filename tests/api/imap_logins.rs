@@ -18,6 +18,22 @@ pub struct Stack {
     pub dovecot: Dovecot,
 }
 
+/// Whether the stack's Dovecot accepts `password` for `user` over `service` from `rip`.
+async fn accepts(stack: &Stack, user: &str, password: &str, service: &str, rip: &str) -> bool {
+    stack
+        .dovecot
+        .auth_test(user, password, service, rip)
+        .await
+        .ok
+}
+
+/// The stack with alice signed in to its app, and her browser.
+pub async fn stack_with_alice(version: DovecotVersion, backend: Backend) -> (Stack, Browser) {
+    let stack = stack(version, backend).await;
+    let browser = stack.app.signed_in("alice@example.org").await;
+    (stack, browser)
+}
+
 /// Where Dovecot finds the test app's database.
 pub fn dovecot_db(database_url: &str) -> DovecotDb {
     if let Some(path) = database_url.strip_prefix("sqlite://") {
@@ -167,6 +183,20 @@ async fn kicked<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     false
 }
 
+/// An IMAPS session of `user`, which must log in (`what` says why it must).
+async fn live_session(
+    stack: &Stack,
+    user: &str,
+    password: &str,
+    what: &str,
+) -> crate::dovecot::ImapSession<crate::dovecot::TlsStream> {
+    stack
+        .dovecot
+        .imaps_login(&source_ip(), user, password)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
 async fn imaps(stack: &Stack, user: &str, password: &str) -> Result<(), String> {
     stack
         .dovecot
@@ -179,8 +209,7 @@ async fn an_app_password_from_the_browser_logs_in_with_three_clients(
     version: DovecotVersion,
     backend: Backend,
 ) {
-    let stack = stack(version, backend).await;
-    let browser = stack.app.signed_in("alice@example.org").await;
+    let (stack, browser) = stack_with_alice(version, backend).await;
     let created = browser.create_app_password("Phone").await;
     let user = "alice@example.org";
 
@@ -209,8 +238,7 @@ async fn an_app_password_from_the_browser_logs_in_with_three_clients(
 each_dovecot!(an_app_password_from_the_browser_logs_in_with_three_clients);
 
 async fn last_use_is_recorded_from_a_real_login(version: DovecotVersion, backend: Backend) {
-    let stack = stack(version, backend).await;
-    let browser = stack.app.signed_in("alice@example.org").await;
+    let (stack, browser) = stack_with_alice(version, backend).await;
     let created = browser.create_app_password("Phone").await;
     let source = source_ip();
     stack
@@ -266,8 +294,7 @@ async fn a_revoked_password_is_refused_at_once_and_revoke_all_ends_live_sessions
     version: DovecotVersion,
     backend: Backend,
 ) {
-    let stack = stack(version, backend).await;
-    let browser = stack.app.signed_in("alice@example.org").await;
+    let (stack, browser) = stack_with_alice(version, backend).await;
     let phone = browser.create_app_password("Phone").await;
     let laptop = browser.create_app_password("Laptop").await;
     let user = "alice@example.org";
@@ -290,11 +317,7 @@ async fn a_revoked_password_is_refused_at_once_and_revoke_all_ends_live_sessions
         .await
         .expect("other passwords still work");
 
-    let mut session = stack
-        .dovecot
-        .imaps_login(&source_ip(), user, &laptop.plaintext)
-        .await
-        .expect("live session");
+    let mut session = live_session(&stack, user, &laptop.plaintext, "live session").await;
     session.noop().await.expect("alive");
     let response = browser.revoke_all().await;
     assert_eq!(location(&response), "/?done=revoked-all&sessions=ended");
@@ -304,14 +327,9 @@ async fn a_revoked_password_is_refused_at_once_and_revoke_all_ends_live_sessions
 each_dovecot!(a_revoked_password_is_refused_at_once_and_revoke_all_ends_live_sessions);
 
 async fn rotation_with_revoke_all_kicks_and_refuses(version: DovecotVersion, backend: Backend) {
-    let stack = stack(version, backend).await;
-    let browser = stack.app.signed_in("alice@example.org").await;
+    let (stack, browser) = stack_with_alice(version, backend).await;
     let phone = browser.create_app_password("Phone").await;
-    let mut session = stack
-        .dovecot
-        .imaps_login(&source_ip(), "alice@example.org", &phone.plaintext)
-        .await
-        .expect("live");
+    let mut session = live_session(&stack, "alice@example.org", &phone.plaintext, "live").await;
     let response = browser.rotate(true).await;
     assert_eq!(
         location(&response),
@@ -349,67 +367,37 @@ async fn expired_disabled_reset_and_out_of_scope_passwords_are_refused(
 
     let imap_only = browser.create_app_password("IMAP only").await;
     let both = browser
-        .create_app_password_with(&[
+        .create_app_password_from(&[
             ("name", "Both"),
             ("expires", "never"),
             ("scope", "imap+smtp"),
         ])
-        .await;
-    let both = regex::Regex::new(r#"<code id="new-password">([^<]+)</code>"#)
-        .unwrap()
-        .captures(&both.text().await.unwrap())
-        .unwrap()[1]
-        .to_owned();
+        .await
+        .plaintext;
+    assert!(accepts(&stack, user, &imap_only.plaintext, "imap", &source_ip()).await);
     assert!(
-        stack
-            .dovecot
-            .auth_test(user, &imap_only.plaintext, "imap", &source_ip())
-            .await
-            .ok
-    );
-    assert!(
-        !stack
-            .dovecot
-            .auth_test(user, &imap_only.plaintext, "smtp", &source_ip())
-            .await
-            .ok,
+        !accepts(&stack, user, &imap_only.plaintext, "smtp", &source_ip()).await,
         "IMAP-only password refused for SMTP"
     );
     assert!(
-        stack
-            .dovecot
-            .auth_test(user, &both, "smtp", &source_ip())
-            .await
-            .ok,
+        accepts(&stack, user, &both, "smtp", &source_ip()).await,
         "IMAP+SMTP password accepted for SMTP"
     );
 
     let limited = browser
-        .create_app_password_with(&[
+        .create_app_password_from(&[
             ("name", "Office"),
             ("expires", "never"),
             ("allowed_nets", "192.0.2.0/24"),
         ])
-        .await;
-    let limited = regex::Regex::new(r#"<code id="new-password">([^<]+)</code>"#)
-        .unwrap()
-        .captures(&limited.text().await.unwrap())
-        .unwrap()[1]
-        .to_owned();
+        .await
+        .plaintext;
     assert!(
-        stack
-            .dovecot
-            .auth_test(user, &limited, "imap", "192.0.2.10")
-            .await
-            .ok,
+        accepts(&stack, user, &limited, "imap", "192.0.2.10").await,
         "inside the allowed network"
     );
     assert!(
-        !stack
-            .dovecot
-            .auth_test(user, &limited, "imap", "198.51.100.10")
-            .await
-            .ok,
+        !accepts(&stack, user, &limited, "imap", "198.51.100.10").await,
         "outside the allowed network"
     );
 
@@ -440,8 +428,7 @@ async fn the_main_password_works_over_imap_only_when_allowed(
     version: DovecotVersion,
     backend: Backend,
 ) {
-    let stack = stack(version, backend).await;
-    let browser = stack.app.signed_in("alice@example.org").await;
+    let (stack, browser) = stack_with_alice(version, backend).await;
     let user = "alice@example.org";
     assert!(
         imaps(&stack, user, PASSWORD).await.is_err(),
@@ -519,8 +506,7 @@ async fn a_user_with_50_app_passwords_costs_one_hash_check_per_login(
     version: DovecotVersion,
     backend: Backend,
 ) {
-    let stack = stack(version, backend).await;
-    let browser = stack.app.signed_in("alice@example.org").await;
+    let (stack, browser) = stack_with_alice(version, backend).await;
     let mut last = String::new();
     for n in 0..50 {
         last = browser

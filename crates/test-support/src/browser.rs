@@ -112,10 +112,14 @@ impl Browser {
     }
 
     pub async fn create_app_password(&self, name: &str) -> Created {
-        let response = self
-            .create_app_password_with(&[("name", name), ("expires", "never"), ("scope", "imap")])
-            .await;
-        assert_eq!(response.status(), StatusCode::CREATED);
+        self.create_app_password_from(&[("name", name), ("expires", "never"), ("scope", "imap")])
+            .await
+    }
+
+    /// Creates an app password with the form `fields`, which must be accepted.
+    pub async fn create_app_password_from(&self, fields: &[(&str, &str)]) -> Created {
+        let response = self.create_app_password_with(fields).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "{fields:?}");
         let page = response.text().await.unwrap();
         let re = Regex::new(r#"<code id="new-password">([^<]+)</code>"#).unwrap();
         let plaintext = re.captures(&page).expect("created page shows the password")[1].to_owned();
