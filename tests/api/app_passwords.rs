@@ -7,8 +7,13 @@ use secrecy::SecretString;
 use crate::both_backends;
 use mailkeys_test_support::prelude::*;
 
-async fn stored_hash(app: &TestApp, id: i64) -> String {
-    sqlx::query_scalar("SELECT password_hash FROM app_passwords WHERE id = $1")
+/// The column `column` of the app password `id`.
+async fn column_of<T>(app: &TestApp, id: i64, column: &str) -> T
+where
+    T: Send + Unpin,
+    (T,): for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+{
+    sqlx::query_scalar(&format!("SELECT {column} FROM app_passwords WHERE id = $1"))
         .bind(id)
         .fetch_one(&app.db.pool)
         .await
@@ -47,7 +52,7 @@ async fn a_new_app_password_is_shown_once_and_stored_only_as_a_dovecot_hash(back
 
     let lookup = &created.plaintext[..6];
     let id = app_password_id(&app, lookup).await;
-    let hash = stored_hash(&app, id).await;
+    let hash: String = column_of(&app, id, "password_hash").await;
     assert!(
         hash.starts_with("{ARGON2ID}$argon2id$v=19$m=1024,t=1,p=1$"),
         "{hash}"
@@ -270,15 +275,15 @@ async fn another_users_password_can_be_neither_seen_nor_revoked(backend: Backend
         StatusCode::NOT_FOUND
     );
     mallory.revoke_all().await;
-    let revoked: Option<i64> =
-        sqlx::query_scalar("SELECT revoked_at FROM app_passwords WHERE id = $1")
-            .bind(id)
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
+    let revoked: Option<i64> = column_of(&app, id, "revoked_at").await;
     assert_eq!(revoked, None, "alice's password is untouched");
 }
 both_backends!(another_users_password_can_be_neither_seen_nor_revoked);
+
+/// Posts the limits form of an app password, from and to its page `page`.
+async fn set_limits(browser: &Browser, page: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    browser.post(page, page, fields).await
+}
 
 async fn scope_and_networks_can_be_changed_later_by_the_owner_only(backend: Backend) {
     let (app, alice) = app_with_alice(backend).await;
@@ -287,26 +292,24 @@ async fn scope_and_networks_can_be_changed_later_by_the_owner_only(backend: Back
     let form = alice.get_text(&page).await;
     assert!(form.contains("Limits of “Phone”"), "{form}");
 
-    let bad = alice
-        .post(
-            &page,
-            &page,
-            &[("scope", "imap"), ("allowed_nets", "10.0.0.0/99")],
-        )
-        .await;
+    let bad = set_limits(
+        &alice,
+        &page,
+        &[("scope", "imap"), ("allowed_nets", "10.0.0.0/99")],
+    )
+    .await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         bad.text().await.unwrap().contains(r#"value="10.0.0.0/99""#),
         "what was typed is kept"
     );
 
-    let saved = alice
-        .post(
-            &page,
-            &page,
-            &[("scope", "imap+smtp"), ("allowed_nets", "198.51.100.0/24")],
-        )
-        .await;
+    let saved = set_limits(
+        &alice,
+        &page,
+        &[("scope", "imap+smtp"), ("allowed_nets", "198.51.100.0/24")],
+    )
+    .await;
     assert_eq!(location(&saved), "/?done=limits&sessions=kept");
     let (scope, nets): (String, Option<String>) =
         sqlx::query_as("SELECT scope, allowed_nets FROM app_passwords WHERE id = $1")
@@ -318,15 +321,8 @@ async fn scope_and_networks_can_be_changed_later_by_the_owner_only(backend: Back
         (scope.as_str(), nets.as_deref()),
         ("imap+smtp", Some("198.51.100.0/24"))
     );
-    alice
-        .post(&page, &page, &[("scope", "imap"), ("allowed_nets", "")])
-        .await;
-    let nets: Option<String> =
-        sqlx::query_scalar("SELECT allowed_nets FROM app_passwords WHERE id = $1")
-            .bind(id)
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
+    set_limits(&alice, &page, &[("scope", "imap"), ("allowed_nets", "")]).await;
+    let nets: Option<String> = column_of(&app, id, "allowed_nets").await;
     assert_eq!(
         nets, None,
         "an empty list is stored as NULL (anywhere), never ''"
