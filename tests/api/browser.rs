@@ -247,6 +247,17 @@ async fn text_of(b: &Client, css: &str) -> String {
     find(b, css).await.text().await.unwrap()
 }
 
+/// How many elements `css` the page has now.
+async fn count_on_page(b: &Client, css: &str) -> usize {
+    b.find_all(Locator::Css(css)).await.unwrap().len()
+}
+
+/// The text of the element `css` inside `element`.
+async fn text_in(element: &Element, css: &str) -> String {
+    let inner = element.find(Locator::Css(css)).await.unwrap();
+    inner.text().await.unwrap()
+}
+
 /// Runs a script in the page and returns its result.
 async fn js(b: &Client, script: &str) -> Value {
     b.execute(script, vec![])
@@ -429,12 +440,7 @@ async fn a_new_app_password_is_shown_once_and_copy_copies_exactly_it() {
         let row = row_named(&b, "Phone").await;
         let cells = row.text().await.unwrap();
         assert_eq!(
-            row.find(Locator::Css("code"))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
+            text_in(&row, "code").await,
             &shown[..6],
             "the row shows the lookup id"
         );
@@ -480,15 +486,7 @@ async fn revoking_through_the_confirmation_page_marks_the_row_revoked() {
         assert!(notice.contains("revoked"), "{notice}");
         assert_eq!(path_of(&b).await, "/");
         let row = row_named(&b, "Phone").await;
-        assert_eq!(
-            row.find(Locator::Css(".badge"))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-            "revoked"
-        );
+        assert_eq!(text_in(&row, ".badge").await, "revoked");
         assert_eq!(
             row.attr("class").await.unwrap().as_deref(),
             Some("status-revoked")
@@ -643,11 +641,7 @@ async fn the_connection_test_streams_its_steps_in_the_page() {
             text_of(&b, "#check-output").await,
             "Too many attempts. Please wait a minute and try again."
         );
-        assert!(b
-            .find_all(Locator::Css("#check-result"))
-            .await
-            .unwrap()
-            .is_empty());
+        assert_eq!(count_on_page(&b, "#check-result").await, 0);
         assert_eq!(
             js(&b, "return window.stillThisPage === true").await,
             json!(true)
@@ -662,9 +656,9 @@ async fn the_connection_test_streams_its_steps_in_the_page() {
     .await;
 }
 
-/// Without JavaScript everything still works through plain forms: creating an app password,
-/// testing it from the created page, and the connection test form, whose POST returns the
-/// whole page with the verdict.
+/// Without JavaScript everything still works through plain forms: creating an app password
+/// (no dead Copy button shown), testing it from the created page, and the connection test
+/// form, whose POST returns the whole page with the verdict.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_javascript_the_forms_still_work() {
     let app = spawn_app_with(Backend::Sqlite, |s| s.mail_servers = vec![nowhere()]).await;
@@ -676,6 +670,19 @@ async fn without_javascript_the_forms_still_work() {
             json!(true),
             "JavaScript is really off: app.js did not unhide the Copy button"
         );
+        // Nothing can copy, so the Copy button (hidden in the HTML, unhidden by app.js) must
+        // stay out of sight rather than sit there doing nothing.
+        let copy = find(&b, "button.copy").await;
+        assert!(
+            copy.attr("hidden").await.unwrap().is_some(),
+            "hidden in the HTML"
+        );
+        assert!(
+            !copy.is_displayed().await.unwrap(),
+            "the Copy button has the `hidden` attribute but is displayed (computed display: \
+             {}): a `display` rule in static/style.css overrides [hidden]",
+            copy.css_value("display").await.unwrap()
+        );
 
         // "Test it now" on the created page posts the new password to the check.
         click(&b, "main form[action='/check'] button[type=submit]").await;
@@ -686,11 +693,9 @@ async fn without_javascript_the_forms_still_work() {
         // The check form itself, typed into and posted.
         b.goto(&format!("{base}/check")).await.unwrap();
         find(&b, "form#check-form").await;
-        assert!(
-            b.find_all(Locator::Css("#check-result"))
-                .await
-                .unwrap()
-                .is_empty(),
+        assert_eq!(
+            count_on_page(&b, "#check-result").await,
+            0,
             "no verdict before the test"
         );
         type_into(&b, "#check-password", &shown).await;
@@ -707,36 +712,13 @@ async fn without_javascript_the_forms_still_work() {
             !b.source().await.unwrap().contains(&shown[7..]),
             "the result page does not echo the password"
         );
-        let user_id = app.user_id(ALICE).await;
         let tests = app
-            .audit_events(user_id)
+            .audit_events_of(ALICE)
             .await
             .iter()
             .filter(|e| *e == "connection_test")
             .count();
         assert_eq!(tests, 2, "both checks ran");
-    })
-    .await;
-}
-
-/// Without JavaScript nothing can copy, so the Copy button (hidden in the HTML, unhidden by
-/// app.js) must stay out of sight rather than sit there doing nothing.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_javascript_no_dead_copy_button_is_shown() {
-    let app = spawn_app(Backend::Sqlite).await;
-    as_alice(app, false, move |b, _app, _base| async move {
-        create_app_password(&b, "Laptop").await;
-        let copy = find(&b, "button.copy").await;
-        assert!(
-            copy.attr("hidden").await.unwrap().is_some(),
-            "hidden in the HTML"
-        );
-        assert!(
-            !copy.is_displayed().await.unwrap(),
-            "the Copy button has the `hidden` attribute but is displayed (computed display: \
-             {}): a `display` rule in static/style.css overrides [hidden]",
-            copy.css_value("display").await.unwrap()
-        );
     })
     .await;
 }
@@ -783,11 +765,8 @@ async fn an_admin_runs_the_dovecot_self_check_in_the_browser() {
             "{}",
             page_summary(&b).await
         );
-        let rows = b
-            .find_all(Locator::Css("table.selfcheck tbody tr.pass"))
-            .await
-            .unwrap();
-        assert_eq!(rows.len(), 6, "{}", page_summary(&b).await);
+        let rows = count_on_page(&b, "table.selfcheck tbody tr.pass").await;
+        assert_eq!(rows, 6, "{}", page_summary(&b).await);
         let shot = save_screenshot(&b, "admin-dovecot.png").await;
         println!("screenshot: {}", shot.display());
     })
