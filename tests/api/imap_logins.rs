@@ -18,6 +18,23 @@ pub struct Stack {
     pub dovecot: Dovecot,
 }
 
+/// Sets or clears the account flag column `flag` of the user `user_id` in the database.
+async fn set_account_flag(app: &TestApp, user_id: i64, flag: &str, on: bool) {
+    let value = if on { "TRUE" } else { "FALSE" };
+    sqlx::query(&format!("UPDATE users SET {flag} = {value} WHERE id = $1"))
+        .bind(user_id)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+}
+
+/// Creates the never-expiring app password `name` with one more form field, `limit`; returns
+/// its plaintext.
+async fn never_expiring(browser: &Browser, name: &str, limit: (&str, &str)) -> String {
+    let fields = [("name", name), ("expires", "never"), limit];
+    browser.create_app_password_from(&fields).await.plaintext
+}
+
 /// Whether the stack's Dovecot accepts `password` for `user` over `service` from `rip`.
 async fn accepts(stack: &Stack, user: &str, password: &str, service: &str, rip: &str) -> bool {
     stack
@@ -109,6 +126,19 @@ pub fn source_ip() -> String {
     )
 }
 
+/// `Ok` when the client whose output `out` is succeeded, else `Err` with what `why` makes of
+/// its output.
+fn client_result(
+    out: &std::process::Output,
+    why: impl FnOnce(&std::process::Output) -> String,
+) -> Result<(), String> {
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(why(out))
+    }
+}
+
 /// Python's imaplib, a client no one here wrote: IMAP LOGIN over TLS, then SELECT INBOX.
 fn python_login(stack: &Stack, user: &str, password: &str) -> Result<(), String> {
     let script = r#"
@@ -128,15 +158,10 @@ m.select("INBOX"); m.logout(); print("ok")
         .args([user, password])
         .output()
         .expect("python3 runs");
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
+    client_result(&out, |out| {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        format!("{stdout}{}", String::from_utf8_lossy(&out.stderr))
+    })
 }
 
 /// curl's IMAP client (SASL, as curl picks it), from a chosen source address.
@@ -158,14 +183,10 @@ fn curl_login(stack: &Stack, source: &str, user: &str, password: &str) -> Result
         .args(["-X", "NOOP"])
         .output()
         .expect("curl runs");
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} (password {password:?})",
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
+    client_result(&out, |out| {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        format!("{stderr} (password {password:?})")
+    })
 }
 
 /// Dovecot's kick signals the session's process and returns; the process dies a moment
@@ -346,9 +367,8 @@ async fn expired_disabled_reset_and_out_of_scope_passwords_are_refused(
     version: DovecotVersion,
     backend: Backend,
 ) {
-    let stack = stack(version, backend).await;
+    let (stack, browser) = stack_with_alice(version, backend).await;
     let app = &stack.app;
-    let browser = app.signed_in("alice@example.org").await;
     let user = "alice@example.org";
 
     let expiring = browser.create_app_password("Expiring").await;
@@ -366,14 +386,7 @@ async fn expired_disabled_reset_and_out_of_scope_passwords_are_refused(
     );
 
     let imap_only = browser.create_app_password("IMAP only").await;
-    let both = browser
-        .create_app_password_from(&[
-            ("name", "Both"),
-            ("expires", "never"),
-            ("scope", "imap+smtp"),
-        ])
-        .await
-        .plaintext;
+    let both = never_expiring(&browser, "Both", ("scope", "imap+smtp")).await;
     assert!(accepts(&stack, user, &imap_only.plaintext, "imap", &source_ip()).await);
     assert!(
         !accepts(&stack, user, &imap_only.plaintext, "smtp", &source_ip()).await,
@@ -384,14 +397,7 @@ async fn expired_disabled_reset_and_out_of_scope_passwords_are_refused(
         "IMAP+SMTP password accepted for SMTP"
     );
 
-    let limited = browser
-        .create_app_password_from(&[
-            ("name", "Office"),
-            ("expires", "never"),
-            ("allowed_nets", "192.0.2.0/24"),
-        ])
-        .await
-        .plaintext;
+    let limited = never_expiring(&browser, "Office", ("allowed_nets", "192.0.2.0/24")).await;
     assert!(
         accepts(&stack, user, &limited, "imap", "192.0.2.10").await,
         "inside the allowed network"
@@ -403,20 +409,12 @@ async fn expired_disabled_reset_and_out_of_scope_passwords_are_refused(
 
     let alice = app.user_id(user).await;
     for flag in ["disabled", "must_reset"] {
-        sqlx::query(&format!("UPDATE users SET {flag} = TRUE WHERE id = $1"))
-            .bind(alice)
-            .execute(&app.db.pool)
-            .await
-            .unwrap();
+        set_account_flag(app, alice, flag, true).await;
         assert!(
             imaps(&stack, user, &imap_only.plaintext).await.is_err(),
             "{flag} account refused"
         );
-        sqlx::query(&format!("UPDATE users SET {flag} = FALSE WHERE id = $1"))
-            .bind(alice)
-            .execute(&app.db.pool)
-            .await
-            .unwrap();
+        set_account_flag(app, alice, flag, false).await;
     }
     imaps(&stack, user, &imap_only.plaintext)
         .await
@@ -498,7 +496,7 @@ async fn quotes_and_sql_in_names_and_usernames_neither_break_nor_widen_the_query
         .await
         .expect("still works");
     let users = app.count("SELECT COUNT(*) FROM users").await;
-    assert_eq!(users, 2);
+    assert_eq!(users, 2, "no account was added or lost");
 }
 each_dovecot!(quotes_and_sql_in_names_and_usernames_neither_break_nor_widen_the_query);
 
