@@ -112,6 +112,15 @@ async fn imaps_setup(version: DovecotVersion, backend: Backend) -> Setup {
     setup(version, backend, |_| {}, |d| vec![imaps(d)]).await
 }
 
+/// Mailkeys alone with the one server `target`: a check of it must end in `verdict`, failed
+/// at `step`.
+async fn check_alone_fails(target: MailServer, verdict: &str, step: &str) {
+    let name = target.name.clone();
+    let (app, browser) = app_alone(vec![target]).await;
+    let checked = check(&app, &browser, &name, "whatever-password").await;
+    checked.expect(verdict, "").failed_at(step);
+}
+
 /// [`setup`] on SQLite with the default Dovecot options.
 async fn on_sqlite(
     version: DovecotVersion,
@@ -202,6 +211,16 @@ impl Checked {
     }
 
     /// `(step, outcome)` in order, e.g. `("greeting", "passed")`.
+    /// The steps and their outcomes as `step outcome, step outcome, …`.
+    fn steps_in_a_line(&self) -> String {
+        let steps: Vec<String> = self
+            .steps()
+            .iter()
+            .map(|(step, outcome)| format!("{step} {outcome}"))
+            .collect();
+        steps.join(", ")
+    }
+
     fn steps(&self) -> Vec<(String, String)> {
         self.report["steps"]
             .as_array()
@@ -440,35 +459,55 @@ async fn repeated_wrong_passwords_are_still_wrong_passwords(version: DovecotVers
 }
 each_version!(repeated_wrong_passwords_are_still_wrong_passwords);
 
-async fn revoked_app_password(version: DovecotVersion, backend: Backend) {
+/// How an app password stops being valid.
+enum Retire {
+    /// Revoked from the dashboard, for `reason`.
+    Revoke { reason: &'static str },
+    /// Expired a minute ago, by the wall clock Dovecot's view uses and by the app's clock.
+    Expire,
+}
+
+/// An app password retired `how` is refused at sign-in: the check ends in `verdict`, whose
+/// title says `title_says`.
+async fn retired_app_password(
+    version: DovecotVersion,
+    backend: Backend,
+    how: Retire,
+    verdict: &str,
+    title_says: &str,
+) {
     let s = imaps_setup(version, backend).await;
     let (created, id) = s.app.new_app_password(&s.browser, "Old phone").await;
-    assert_eq!(
-        s.browser.revoke(id, "lost it").await.status(),
-        StatusCode::SEE_OTHER
-    );
+    match how {
+        Retire::Revoke { reason } => assert_eq!(
+            s.browser.revoke(id, reason).await.status(),
+            StatusCode::SEE_OTHER
+        ),
+        Retire::Expire => {
+            let expired_at = s.app.clock_now() - 60;
+            sqlx::query("UPDATE app_passwords SET expires_at = $1 WHERE id = $2")
+                .bind(expired_at)
+                .bind(id)
+                .execute(&s.app.db.pool)
+                .await
+                .unwrap();
+        }
+    }
     let checked = s
-        .check_fails("IMAPS", &created.plaintext, "app_password_revoked", "login")
+        .check_fails("IMAPS", &created.plaintext, verdict, "login")
         .await;
-    checked.assert_title_says("revoked on");
+    checked.assert_title_says(title_says);
+}
+
+async fn revoked_app_password(version: DovecotVersion, backend: Backend) {
+    let how = Retire::Revoke { reason: "lost it" };
+    retired_app_password(version, backend, how, "app_password_revoked", "revoked on").await
 }
 each_dovecot!(revoked_app_password);
 
 async fn expired_app_password(version: DovecotVersion, backend: Backend) {
-    let s = imaps_setup(version, backend).await;
-    let (created, id) = s.app.new_app_password(&s.browser, "Tablet").await;
-    // Expired a minute ago, by the wall clock Dovecot's view uses and by the app's clock.
-    let expired_at = s.app.clock_now() - 60;
-    sqlx::query("UPDATE app_passwords SET expires_at = $1 WHERE id = $2")
-        .bind(expired_at)
-        .bind(id)
-        .execute(&s.app.db.pool)
-        .await
-        .unwrap();
-    let checked = s
-        .check_fails("IMAPS", &created.plaintext, "app_password_expired", "login")
-        .await;
-    checked.assert_title_says("expired on");
+    let how = Retire::Expire;
+    retired_app_password(version, backend, how, "app_password_expired", "expired on").await
 }
 each_dovecot!(expired_app_password);
 
@@ -577,13 +616,8 @@ async fn plaintext_client_to_the_tls_port(version: DovecotVersion) {
         let checked = check(&s.app, &s.browser, name, "whatever-password").await;
         checked.expect("plaintext_to_tls_port", &s.dovecot.log());
         assert_eq!(
-            checked.steps(),
-            vec![
-                ("resolve".into(), "passed".into()),
-                ("connect".into(), "passed".into()),
-                ("greeting".into(), "failed".into()),
-                ("tls_probe".into(), "passed".into()),
-            ],
+            checked.steps_in_a_line(),
+            "resolve passed, connect passed, greeting failed, tls_probe passed",
             "{name}: {:#}",
             checked.report
         );
@@ -650,19 +684,14 @@ each_version!(certificate_for_another_host);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_listens_on_the_port() {
-    let port = closed_port();
-    let (app, browser) = app_alone(vec![server(
+    let closed = server(
         "Closed",
         "127.0.0.1",
-        port,
+        closed_port(),
         TlsMode::Implicit,
         None,
-    )])
-    .await;
-    check(&app, &browser, "Closed", "whatever-password")
-        .await
-        .expect("connection_refused", "")
-        .failed_at("connect");
+    );
+    check_alone_fails(closed, "connection_refused", "connect").await;
 }
 
 /// Accepts connections and never says a word, in both encryption modes.
@@ -680,21 +709,10 @@ async fn a_server_that_never_greets() {
     checked.expect("timeout", "");
     // The greeting waited its step limit, then a TLS handshake was tried and got no answer.
     assert_eq!(
-        checked.steps(),
-        vec![
-            ("resolve".into(), "passed".into()),
-            ("connect".into(), "passed".into()),
-            ("greeting".into(), "failed".into()),
-            ("tls_probe".into(), "failed".into()),
-        ]
+        checked.steps_in_a_line(),
+        "resolve passed, connect passed, greeting failed, tls_probe failed"
     );
-    assert!(
-        checked
-            .title()
-            .contains("waiting for the server's greeting"),
-        "{}",
-        checked.title()
-    );
+    checked.assert_title_says("waiting for the server's greeting");
 
     let checked = check(&app, &browser, "Silent TLS", "whatever-password").await;
     checked.expect("timeout", "").failed_at("tls_handshake");
@@ -703,18 +721,14 @@ async fn a_server_that_never_greets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unresolvable_host() {
-    let (app, browser) = app_alone(vec![server(
+    let nowhere = server(
         "Nowhere",
         "nonexistent.invalid",
         993,
         TlsMode::Implicit,
         None,
-    )])
-    .await;
-    check(&app, &browser, "Nowhere", "whatever-password")
-        .await
-        .expect("host_not_found", "")
-        .failed_at("resolve");
+    );
+    check_alone_fails(nowhere, "host_not_found", "resolve").await;
 }
 
 const OAUTH_CAPABILITIES: &str = "IMAP4rev1 LOGINDISABLED AUTH=XOAUTH2 AUTH=OAUTHBEARER";
