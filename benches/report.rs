@@ -136,15 +136,42 @@ async fn dashboard_latencies(viewer: &Browser, until: impl Fn() -> bool) -> Vec<
     samples
 }
 
-/// The server's database, and a main-profile hash of PASSWORD at the default (real) cost.
-async fn open_with_real_hash(db_url: &str) -> (Db, String) {
-    let db = Db::connect(db_url).await.unwrap();
+/// A hasher at the default (real) costs, `concurrency` hashes at once, and its
+/// main-profile hash of PASSWORD.
+pub(crate) async fn real_hasher_and_hash(concurrency: usize) -> (Hasher, String) {
     let defaults = Settings::default();
-    let hasher = Hasher::new(defaults.main_profile(), defaults.app_profile(), 1).unwrap();
+    let hasher = Hasher::new(defaults.main_profile(), defaults.app_profile(), concurrency).unwrap();
     let hash = hasher
         .hash(Profile::Main, SecretString::from(PASSWORD))
         .await
         .unwrap();
+    (hasher, hash)
+}
+
+/// The id of the account `email`.
+pub(crate) async fn user_id_of(db: &Db, email: &str) -> mailkeys::domain::UserId {
+    sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}
+
+/// A table row `| what: p50 / p99 (N requests) | … / … |` of `samples`.
+fn p50_p99_row(report: &mut String, what: &str, samples: &mut [Duration]) {
+    let _ = writeln!(
+        report,
+        "| {what}: p50 / p99 ({} requests) | {} / {} |",
+        samples.len(),
+        ms(percentile(samples, 0.5)),
+        ms(percentile(samples, 0.99))
+    );
+}
+
+/// The server's database, and a main-profile hash of PASSWORD at the default (real) cost.
+async fn open_with_real_hash(db_url: &str) -> (Db, String) {
+    let db = Db::connect(db_url).await.unwrap();
+    let (_, hash) = real_hasher_and_hash(1).await;
     (db, hash)
 }
 
@@ -238,20 +265,9 @@ async fn flood(report: &mut String) {
         rss_peak / 1024
     );
     let _ = writeln!(report, "| bound implied by the hashing limit ({cores} at once × 19 MiB + 8 MiB slack over idle) | {} MiB |", bound_kib / 1024);
-    let _ = writeln!(
-        report,
-        "| dashboard idle: p50 / p99 ({} requests) | {} / {} |",
-        idle.len(),
-        ms(percentile(&mut idle, 0.5)),
-        ms(percentile(&mut idle, 0.99))
-    );
-    let _ = writeln!(
-        report,
-        "| dashboard during the flood: p50 / p99 ({} requests) | {} / {} |\n",
-        during.len(),
-        ms(percentile(&mut during, 0.5)),
-        ms(percentile(&mut during, 0.99))
-    );
+    p50_p99_row(report, "dashboard idle", &mut idle);
+    p50_p99_row(report, "dashboard during the flood", &mut during);
+    report.push('\n');
 }
 
 async fn enumeration(report: &mut String) {

@@ -6,13 +6,11 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mailkeys::config::Settings;
 use mailkeys::infra::hashing::{Hasher, Profile};
 use mailkeys::store::app_passwords;
 use mailkeys::store::Db;
-use secrecy::SecretString;
 
-use super::{ms, percentile, seed, PASSWORD};
+use super::{ms, percentile, real_hasher_and_hash, seed, user_id_of};
 use mailkeys_test_support::dovecot::{self, DovecotVersion, Install};
 
 const WINDOWS: usize = 5;
@@ -129,22 +127,12 @@ async fn measure(version: DovecotVersion) -> Figures {
         .await
         .unwrap();
     db.migrate().await.unwrap();
-    let defaults = Settings::default();
-    let hasher = Hasher::new(defaults.main_profile(), defaults.app_profile(), 2).unwrap();
-    let main_hash = hasher
-        .hash(Profile::Main, SecretString::from(PASSWORD))
-        .await
-        .unwrap();
+    let (hasher, main_hash) = real_hasher_and_hash(2).await;
     seed(&db, "one", 1, &main_hash, false).await;
     seed(&db, "fifty", 1, &main_hash, false).await;
     let mut plaintexts = std::collections::HashMap::new();
     for (user, count) in [("one0@example.org", 1), ("fifty0@example.org", 50)] {
-        let user_id: mailkeys::domain::UserId =
-            sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
-                .bind(user)
-                .fetch_one(&db.pool)
-                .await
-                .unwrap();
+        let user_id = user_id_of(&db, user).await;
         for n in 0..count {
             let (_, plaintext) =
                 add_app_password(&db, &hasher, user_id, &format!("device {n}")).await;
@@ -187,11 +175,7 @@ async fn measure(version: DovecotVersion) -> Figures {
     // Revocation: a fresh password logs in, is revoked in the database, and the time until
     // Dovecot refuses it is measured (each refusal from its own source address).
     let mut to_refusal = Vec::new();
-    let user_id: mailkeys::domain::UserId =
-        sqlx::query_scalar("SELECT id FROM users WHERE email = 'one0@example.org'")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+    let user_id = user_id_of(&db, "one0@example.org").await;
     for n in 0..REVOCATIONS {
         let (id, plaintext) =
             add_app_password(&db, &hasher, user_id, &format!("revoked {n}")).await;

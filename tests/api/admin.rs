@@ -9,22 +9,30 @@ async fn signed_in_admin(app: &TestApp) -> Browser {
     app.add_user("root@example.org", PASSWORD, true).await;
     let browser = app.browser();
     assert_eq!(
-        browser.sign_in("root@example.org", PASSWORD).await.status(),
+        browser.sign_in_status("root@example.org", PASSWORD).await,
         StatusCode::SEE_OTHER
     );
     browser
 }
 
+/// Sets (`on`) or clears the account flag `flag` from the admin page `page` of a user.
+async fn set_flag(admin: &Browser, page: &str, flag: &str, on: bool) -> reqwest::Response {
+    let on = if on { "yes" } else { "no" };
+    admin
+        .post(
+            page,
+            &format!("{page}/flags"),
+            &[("flag", flag), ("on", on)],
+        )
+        .await
+}
+
 async fn only_admins_see_the_admin_area(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let alice = app.signed_in("alice@example.org").await;
-    let alice_id = app.user_id("alice@example.org").await;
-    assert_eq!(alice.get("/admin").await.status(), StatusCode::NOT_FOUND);
+    let (app, alice) = app_with_alice(backend).await;
+    let alice_id = app.user_id(ALICE).await;
+    assert_eq!(alice.get_status("/admin").await, StatusCode::NOT_FOUND);
     assert_eq!(
-        alice
-            .get(&format!("/admin/users/{alice_id}"))
-            .await
-            .status(),
+        alice.get_status(&format!("/admin/users/{alice_id}")).await,
         StatusCode::NOT_FOUND
     );
     let response = alice
@@ -39,16 +47,15 @@ async fn only_admins_see_the_admin_area(backend: Backend) {
 
     let admin = signed_in_admin(&app).await;
     let overview = admin.get_text("/admin").await;
-    assert!(overview.contains("alice@example.org") && overview.contains("root@example.org"));
+    assert!(overview.contains(ALICE) && overview.contains("root@example.org"));
 }
 both_backends!(only_admins_see_the_admin_area);
 
 async fn an_admin_shuts_down_a_compromised_account(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let alice = app.signed_in("alice@example.org").await;
+    let (app, alice) = app_with_alice(backend).await;
     alice.create_app_password("Phone").await;
     alice.create_app_password("Laptop").await;
-    let alice_id = app.user_id("alice@example.org").await;
+    let alice_id = app.user_id(ALICE).await;
     let admin = signed_in_admin(&app).await;
     let page = format!("/admin/users/{alice_id}");
 
@@ -63,11 +70,7 @@ async fn an_admin_shuts_down_a_compromised_account(backend: Backend) {
         location(&response),
         format!("{page}?done=revoked-all&sessions=kept")
     );
-    let live: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NULL")
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
+    let live = app.live_app_passwords().await;
     assert_eq!(live, 0);
     let admin_id = app.user_id("root@example.org").await;
     let revoked_by: i64 = sqlx::query_scalar("SELECT revoked_by FROM app_passwords LIMIT 1")
@@ -85,32 +88,14 @@ async fn an_admin_shuts_down_a_compromised_account(backend: Backend) {
         "alice's session was ended"
     );
 
-    admin
-        .post(
-            &page,
-            &format!("{page}/flags"),
-            &[("flag", "disabled"), ("on", "yes")],
-        )
-        .await;
+    set_flag(&admin, &page, "disabled", true).await;
     assert_eq!(
-        app.browser()
-            .sign_in("alice@example.org", PASSWORD)
-            .await
-            .status(),
+        app.browser().sign_in_status(ALICE, PASSWORD).await,
         StatusCode::UNAUTHORIZED
     );
-    admin
-        .post(
-            &page,
-            &format!("{page}/flags"),
-            &[("flag", "disabled"), ("on", "no")],
-        )
-        .await;
+    set_flag(&admin, &page, "disabled", false).await;
     assert_eq!(
-        app.browser()
-            .sign_in("alice@example.org", PASSWORD)
-            .await
-            .status(),
+        app.browser().sign_in_status(ALICE, PASSWORD).await,
         StatusCode::SEE_OTHER
     );
 
@@ -136,32 +121,21 @@ async fn an_admin_shuts_down_a_compromised_account(backend: Backend) {
 both_backends!(an_admin_shuts_down_a_compromised_account);
 
 async fn a_required_reset_sends_the_user_to_choose_a_new_password(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let alice = app.signed_in("alice@example.org").await;
-    let alice_id = app.user_id("alice@example.org").await;
+    let (app, alice) = app_with_alice(backend).await;
+    let alice_id = app.user_id(ALICE).await;
     let admin = signed_in_admin(&app).await;
     let page = format!("/admin/users/{alice_id}");
-    admin
-        .post(
-            &page,
-            &format!("{page}/flags"),
-            &[("flag", "must_reset"), ("on", "yes")],
-        )
-        .await;
+    set_flag(&admin, &page, "must_reset", true).await;
 
     assert_eq!(location(&alice.get("/").await), "/account");
     assert!(alice
         .get_text("/account")
         .await
         .contains("asks you to choose a new password"));
+    alice.rotate(false).await;
     alice
-        .change_password(PASSWORD, NEW_PASSWORD, NEW_PASSWORD, false)
+        .assert_status("/", StatusCode::OK, "the requirement is met")
         .await;
-    assert_eq!(
-        alice.get("/").await.status(),
-        StatusCode::OK,
-        "the requirement is met"
-    );
 }
 both_backends!(a_required_reset_sends_the_user_to_choose_a_new_password);
 
@@ -170,14 +144,8 @@ async fn an_admin_cannot_disable_their_own_account(backend: Backend) {
     let admin = signed_in_admin(&app).await;
     let id = app.user_id("root@example.org").await;
     let page = format!("/admin/users/{id}");
-    let response = admin
-        .post(
-            &page,
-            &format!("{page}/flags"),
-            &[("flag", "disabled"), ("on", "yes")],
-        )
-        .await;
+    let response = set_flag(&admin, &page, "disabled", true).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert_eq!(admin.get("/admin").await.status(), StatusCode::OK);
+    assert_eq!(admin.get_status("/admin").await, StatusCode::OK);
 }
 both_backends!(an_admin_cannot_disable_their_own_account);

@@ -7,8 +7,13 @@ use secrecy::SecretString;
 use crate::both_backends;
 use mailkeys_test_support::prelude::*;
 
-async fn stored_hash(app: &TestApp, id: i64) -> String {
-    sqlx::query_scalar("SELECT password_hash FROM app_passwords WHERE id = $1")
+/// The column `column` of the app password `id`.
+async fn column_of<T>(app: &TestApp, id: i64, column: &str) -> T
+where
+    T: Send + Unpin,
+    (T,): for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+{
+    sqlx::query_scalar(&format!("SELECT {column} FROM app_passwords WHERE id = $1"))
         .bind(id)
         .fetch_one(&app.db.pool)
         .await
@@ -31,8 +36,7 @@ async fn database_text(app: &TestApp) -> String {
 }
 
 async fn a_new_app_password_is_shown_once_and_stored_only_as_a_dovecot_hash(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let browser = app.signed_in("alice@example.org").await;
+    let (app, browser) = app_with_alice(backend).await;
     let created = browser.create_app_password("Phone").await;
 
     let re = regex::Regex::new(r"^[a-km-np-z2-9]{6}(-[a-km-np-z2-9]{6}){4}$").unwrap();
@@ -42,13 +46,13 @@ async fn a_new_app_password_is_shown_once_and_stored_only_as_a_dovecot_hash(back
         "IMAP server shown"
     );
     assert!(
-        created.page.contains("993") && created.page.contains("alice@example.org"),
+        created.page.contains("993") && created.page.contains(ALICE),
         "port and username shown"
     );
 
     let lookup = &created.plaintext[..6];
     let id = app_password_id(&app, lookup).await;
-    let hash = stored_hash(&app, id).await;
+    let hash: String = column_of(&app, id, "password_hash").await;
     assert!(
         hash.starts_with("{ARGON2ID}$argon2id$v=19$m=1024,t=1,p=1$"),
         "{hash}"
@@ -66,7 +70,7 @@ async fn a_new_app_password_is_shown_once_and_stored_only_as_a_dovecot_hash(back
         !database_text(&app).await.contains(&created.plaintext[7..]),
         "no plaintext in the database"
     );
-    let user_id = app.user_id("alice@example.org").await;
+    let user_id = app.user_id(ALICE).await;
     assert_eq!(
         app.audit_events(user_id).await,
         ["sign_in", "app_password_created"]
@@ -80,7 +84,7 @@ async fn expiry_scope_and_networks_are_saved(backend: Backend) {
         s.session_absolute_timeout_secs = 100 * 86_400;
     })
     .await;
-    let browser = app.signed_in("alice@example.org").await;
+    let browser = app.signed_in(ALICE).await;
     let response = browser
         .create_app_password_with(&[
             ("name", "Laptop"),
@@ -107,8 +111,7 @@ async fn expiry_scope_and_networks_are_saved(backend: Backend) {
 both_backends!(expiry_scope_and_networks_are_saved);
 
 async fn bad_names_are_refused_with_a_message_and_nothing_changes(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let browser = app.signed_in("alice@example.org").await;
+    let (app, browser) = app_with_alice(backend).await;
     let long = "x".repeat(65);
     let cases: [(&str, &str); 5] = [
         ("", "Give the app password a name"),
@@ -121,13 +124,7 @@ async fn bad_names_are_refused_with_a_message_and_nothing_changes(backend: Backe
         let response = browser
             .create_app_password_with(&[("name", name), ("expires", "never")])
             .await;
-        assert_eq!(
-            response.status(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{name:?}"
-        );
-        let page = response.text().await.unwrap();
-        assert!(page.contains(message), "{name:?}: {page}");
+        refused_page(response, message, &format!("{name:?}")).await;
     }
     let response = browser
         .create_app_password_with(&[("name", "Ok"), ("expires", "12")])
@@ -145,17 +142,13 @@ async fn bad_names_are_refused_with_a_message_and_nothing_changes(backend: Backe
             .contains(r#"value="not-a-net""#),
         "what the user typed is kept"
     );
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let count = app.count("SELECT COUNT(*) FROM app_passwords").await;
     assert_eq!(count, 0);
 }
 both_backends!(bad_names_are_refused_with_a_message_and_nothing_changes);
 
 async fn markup_and_sql_in_a_name_are_stored_verbatim_and_escaped(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let browser = app.signed_in("alice@example.org").await;
+    let (app, browser) = app_with_alice(backend).await;
     let name = r#"<script>alert(1)</script>' OR '1'='1 -- 100%"#;
     browser.create_app_password(name).await;
     let stored: String = sqlx::query_scalar("SELECT name FROM app_passwords")
@@ -173,8 +166,7 @@ async fn markup_and_sql_in_a_name_are_stored_verbatim_and_escaped(backend: Backe
 both_backends!(markup_and_sql_in_a_name_are_stored_verbatim_and_escaped);
 
 async fn a_duplicate_active_name_is_refused_but_a_revoked_name_can_be_reused(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let browser = app.signed_in("alice@example.org").await;
+    let (app, browser) = app_with_alice(backend).await;
     let first = browser.create_app_password("Phone").await;
     let response = browser
         .create_app_password_with(&[("name", "Phone"), ("expires", "never")])
@@ -196,19 +188,13 @@ async fn a_duplicate_active_name_is_refused_but_a_revoked_name_can_be_reused(bac
 both_backends!(a_duplicate_active_name_is_refused_but_a_revoked_name_can_be_reused);
 
 async fn revoking_keeps_the_row_for_the_audit_trail(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let browser = app.signed_in("alice@example.org").await;
-    let created = browser.create_app_password("Tablet").await;
-    let id = app_password_id(&app, &created.plaintext[..6]).await;
+    let (app, browser) = app_with_alice(backend).await;
+    let (_, id) = app.new_app_password(&browser, "Tablet").await;
 
     let confirm = browser.get(&format!("/app-passwords/{id}/revoke")).await;
     assert_eq!(confirm.status(), StatusCode::OK);
     assert!(confirm.text().await.unwrap().contains("Revoke “Tablet”?"));
-    let count: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NULL")
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
+    let count = app.live_app_passwords().await;
     assert_eq!(count, 1, "showing the confirmation changes nothing");
 
     let response = browser.revoke(id, "lost it").await;
@@ -221,7 +207,7 @@ async fn revoking_keeps_the_row_for_the_audit_trail(backend: Backend) {
         .fetch_one(&app.db.pool)
         .await
         .unwrap();
-    let user_id = app.user_id("alice@example.org").await;
+    let user_id = app.user_id(ALICE).await;
     assert!(revoked_at.is_some());
     assert_eq!(revoked_by, Some(user_id));
     assert_eq!(reason.as_deref(), Some("lost it"));
@@ -238,13 +224,14 @@ async fn revoking_keeps_the_row_for_the_audit_trail(backend: Backend) {
         StatusCode::NOT_FOUND,
         "already revoked"
     );
-    assert_eq!(
-        browser
-            .get(&format!("/app-passwords/{id}/revoke"))
-            .await
-            .status(),
-        StatusCode::NOT_FOUND
-    );
+    let confirm_page = format!("/app-passwords/{id}/revoke");
+    browser
+        .assert_status(
+            &confirm_page,
+            StatusCode::NOT_FOUND,
+            "nothing left to confirm",
+        )
+        .await;
     assert_eq!(
         app.audit_events(user_id).await,
         ["sign_in", "app_password_created", "app_password_revoked"]
@@ -253,8 +240,7 @@ async fn revoking_keeps_the_row_for_the_audit_trail(backend: Backend) {
 both_backends!(revoking_keeps_the_row_for_the_audit_trail);
 
 async fn revoke_all_revokes_every_live_password(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let browser = app.signed_in("alice@example.org").await;
+    let (app, browser) = app_with_alice(backend).await;
     for name in ["One", "Two", "Three"] {
         browser.create_app_password(name).await;
     }
@@ -264,83 +250,66 @@ async fn revoke_all_revokes_every_live_password(backend: Backend) {
         location(&browser.revoke_all().await),
         "/?done=revoked-all&sessions=kept"
     );
-    let live: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NULL")
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
+    let live = app.live_app_passwords().await;
     assert_eq!(live, 0);
-    let user_id = app.user_id("alice@example.org").await;
-    assert!(app
-        .audit_events(user_id)
-        .await
-        .contains(&"all_app_passwords_revoked".to_owned()));
+    app.assert_audited(ALICE, "all_app_passwords_revoked").await;
 }
 both_backends!(revoke_all_revokes_every_live_password);
 
 async fn another_users_password_can_be_neither_seen_nor_revoked(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let alice = app.signed_in("alice@example.org").await;
+    let (app, alice) = app_with_alice(backend).await;
     let mallory = app.signed_in("mallory@example.org").await;
-    let created = alice.create_app_password("Alice's phone").await;
-    let id = app_password_id(&app, &created.plaintext[..6]).await;
+    let (created, id) = app.new_app_password(&alice, "Alice's phone").await;
 
     assert!(!mallory.get_text("/").await.contains("Alice&#39;s phone"));
     assert!(!mallory
         .get_text("/")
         .await
         .contains(&created.plaintext[..6]));
-    assert_eq!(
-        mallory
-            .get(&format!("/app-passwords/{id}/revoke"))
-            .await
-            .status(),
-        StatusCode::NOT_FOUND
-    );
+    let confirm_page = format!("/app-passwords/{id}/revoke");
+    mallory
+        .assert_status(&confirm_page, StatusCode::NOT_FOUND, "not hers to confirm")
+        .await;
     assert_eq!(
         mallory.revoke(id, "mine now").await.status(),
         StatusCode::NOT_FOUND
     );
     mallory.revoke_all().await;
-    let revoked: Option<i64> =
-        sqlx::query_scalar("SELECT revoked_at FROM app_passwords WHERE id = $1")
-            .bind(id)
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
+    let revoked: Option<i64> = column_of(&app, id, "revoked_at").await;
     assert_eq!(revoked, None, "alice's password is untouched");
 }
 both_backends!(another_users_password_can_be_neither_seen_nor_revoked);
 
+/// Posts the limits form of an app password, from and to its page `page`.
+async fn set_limits(browser: &Browser, page: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    browser.post(page, page, fields).await
+}
+
 async fn scope_and_networks_can_be_changed_later_by_the_owner_only(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let alice = app.signed_in("alice@example.org").await;
-    let created = alice.create_app_password("Phone").await;
-    let id = app_password_id(&app, &created.plaintext[..6]).await;
+    let (app, alice) = app_with_alice(backend).await;
+    let (_, id) = app.new_app_password(&alice, "Phone").await;
     let page = format!("/app-passwords/{id}/edit");
     let form = alice.get_text(&page).await;
     assert!(form.contains("Limits of “Phone”"), "{form}");
 
-    let bad = alice
-        .post(
-            &page,
-            &page,
-            &[("scope", "imap"), ("allowed_nets", "10.0.0.0/99")],
-        )
-        .await;
+    let bad = set_limits(
+        &alice,
+        &page,
+        &[("scope", "imap"), ("allowed_nets", "10.0.0.0/99")],
+    )
+    .await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         bad.text().await.unwrap().contains(r#"value="10.0.0.0/99""#),
         "what was typed is kept"
     );
 
-    let saved = alice
-        .post(
-            &page,
-            &page,
-            &[("scope", "imap+smtp"), ("allowed_nets", "198.51.100.0/24")],
-        )
-        .await;
+    let saved = set_limits(
+        &alice,
+        &page,
+        &[("scope", "imap+smtp"), ("allowed_nets", "198.51.100.0/24")],
+    )
+    .await;
     assert_eq!(location(&saved), "/?done=limits&sessions=kept");
     let (scope, nets): (String, Option<String>) =
         sqlx::query_as("SELECT scope, allowed_nets FROM app_passwords WHERE id = $1")
@@ -352,22 +321,15 @@ async fn scope_and_networks_can_be_changed_later_by_the_owner_only(backend: Back
         (scope.as_str(), nets.as_deref()),
         ("imap+smtp", Some("198.51.100.0/24"))
     );
-    alice
-        .post(&page, &page, &[("scope", "imap"), ("allowed_nets", "")])
-        .await;
-    let nets: Option<String> =
-        sqlx::query_scalar("SELECT allowed_nets FROM app_passwords WHERE id = $1")
-            .bind(id)
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
+    set_limits(&alice, &page, &[("scope", "imap"), ("allowed_nets", "")]).await;
+    let nets: Option<String> = column_of(&app, id, "allowed_nets").await;
     assert_eq!(
         nets, None,
         "an empty list is stored as NULL (anywhere), never ''"
     );
 
     let mallory = app.signed_in("mallory@example.org").await;
-    assert_eq!(mallory.get(&page).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(mallory.get_status(&page).await, StatusCode::NOT_FOUND);
     assert_eq!(
         mallory
             .post("/", &page, &[("scope", "imap+smtp")])
@@ -376,15 +338,14 @@ async fn scope_and_networks_can_be_changed_later_by_the_owner_only(backend: Back
         StatusCode::NOT_FOUND
     );
     alice.revoke(id, "done").await;
-    assert_eq!(
-        alice.get(&page).await.status(),
-        StatusCode::NOT_FOUND,
-        "revoked passwords are not editable"
-    );
-    let user_id = app.user_id("alice@example.org").await;
-    assert!(app
-        .audit_events(user_id)
-        .await
-        .contains(&"app_password_limits_changed".to_owned()));
+    alice
+        .assert_status(
+            &page,
+            StatusCode::NOT_FOUND,
+            "revoked passwords are not editable",
+        )
+        .await;
+    app.assert_audited(ALICE, "app_password_limits_changed")
+        .await;
 }
 both_backends!(scope_and_networks_can_be_changed_later_by_the_owner_only);

@@ -92,7 +92,7 @@ both_backends!(setup_refuses_a_weak_password_and_keeps_the_email);
 
 async fn a_user_signs_in_and_out(backend: Backend) {
     let app = spawn_app(backend).await;
-    let user_id = app.add_user("alice@example.org", PASSWORD, false).await;
+    let user_id = app.add_user(ALICE, PASSWORD, false).await;
     let browser = app.browser();
     assert_eq!(
         location(&browser.get("/").await),
@@ -102,14 +102,11 @@ async fn a_user_signs_in_and_out(backend: Backend) {
 
     let response = browser.sign_in("ALICE@example.org", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(browser.get("/").await.status(), StatusCode::OK);
+    assert_eq!(browser.get_status("/").await, StatusCode::OK);
 
     assert_eq!(browser.sign_out().await.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&browser.get("/").await), "/sign-in");
-    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let sessions = app.count("SELECT COUNT(*) FROM sessions").await;
     assert_eq!(sessions, 0, "sign-out deletes the session");
     assert_eq!(app.audit_events(user_id).await, ["sign_in", "sign_out"]);
 }
@@ -117,11 +114,9 @@ both_backends!(a_user_signs_in_and_out);
 
 async fn a_wrong_password_and_an_unknown_user_get_the_same_answer(backend: Backend) {
     let app = spawn_app(backend).await;
-    let user_id = app.add_user("alice@example.org", PASSWORD, false).await;
+    let user_id = app.add_user(ALICE, PASSWORD, false).await;
     let browser = app.browser();
-    let wrong = browser
-        .sign_in("alice@example.org", "not the password")
-        .await;
+    let wrong = browser.sign_in(ALICE, "not the password").await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     let wrong_page = wrong.text().await.unwrap();
     assert!(wrong_page.contains("The email address or password is incorrect."));
@@ -137,7 +132,7 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_answer(backend: Backe
     assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
     let unknown_page = unknown.text().await.unwrap();
     assert_eq!(
-        wrong_page.replace("alice@example.org", "X"),
+        wrong_page.replace(ALICE, "X"),
         unknown_page.replace("nobody@example.org", "X"),
         "nothing tells an unknown account from a wrong password"
     );
@@ -147,18 +142,14 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_answer(backend: Backe
 both_backends!(a_wrong_password_and_an_unknown_user_get_the_same_answer);
 
 async fn a_disabled_user_cannot_sign_in_and_is_signed_out(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let browser = app.signed_in("alice@example.org").await;
+    let (app, browser) = app_with_alice(backend).await;
     sqlx::query("UPDATE users SET disabled = TRUE")
         .execute(&app.db.pool)
         .await
         .unwrap();
     assert_eq!(location(&browser.get("/").await), "/sign-in");
     assert_eq!(
-        browser
-            .sign_in("alice@example.org", PASSWORD)
-            .await
-            .status(),
+        browser.sign_in_status(ALICE, PASSWORD).await,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -177,11 +168,8 @@ async fn a_session_ends_after_idle_and_absolute_timeouts(backend: Backend) {
     while elapsed + step <= app.settings.session_absolute_timeout_secs {
         app.clock.advance(step);
         elapsed += step;
-        assert_eq!(
-            busy.get("/").await.status(),
-            StatusCode::OK,
-            "active at {elapsed}s"
-        );
+        busy.assert_status("/", StatusCode::OK, "active at {elapsed}s")
+            .await;
     }
     app.clock.advance(step);
     assert_eq!(
@@ -193,9 +181,7 @@ async fn a_session_ends_after_idle_and_absolute_timeouts(backend: Backend) {
 both_backends!(a_session_ends_after_idle_and_absolute_timeouts);
 
 async fn signing_in_issues_a_new_session_id(backend: Backend) {
-    let app = spawn_app(backend).await;
-    app.add_user("alice@example.org", PASSWORD, false).await;
-    let browser = app.browser();
+    let (app, browser) = app_with_alice_signed_out(backend).await;
     // A planted cookie is never adopted: sign-in always creates a fresh session.
     let planted = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -211,7 +197,7 @@ async fn signing_in_issues_a_new_session_id(backend: Backend) {
         )
         .form(&[
             ("csrf", csrf.as_str()),
-            ("email", "alice@example.org"),
+            ("email", ALICE),
             ("password", PASSWORD),
         ])
         .send()
@@ -237,17 +223,15 @@ async fn signing_in_issues_a_new_session_id(backend: Backend) {
 both_backends!(signing_in_issues_a_new_session_id);
 
 async fn repeated_failures_lock_the_address_without_hashing_and_the_lock_expires(backend: Backend) {
-    let app = spawn_app(backend).await;
-    app.add_user("alice@example.org", PASSWORD, false).await;
-    let browser = app.browser();
+    let (app, browser) = app_with_alice_signed_out(backend).await;
     for _ in 0..mailkeys::domain::lockout::FREE_FAILURES {
         assert_eq!(
-            browser.sign_in("alice@example.org", "wrong").await.status(),
+            browser.sign_in(ALICE, "wrong").await.status(),
             StatusCode::UNAUTHORIZED
         );
     }
     let hashed_before = app.state.hasher.verifications();
-    let locked = browser.sign_in("alice@example.org", PASSWORD).await;
+    let locked = browser.sign_in(ALICE, PASSWORD).await;
     assert_eq!(
         locked.status(),
         StatusCode::TOO_MANY_REQUESTS,
@@ -278,10 +262,7 @@ async fn repeated_failures_lock_the_address_without_hashing_and_the_lock_expires
 
     app.clock.advance(31);
     assert_eq!(
-        browser
-            .sign_in("alice@example.org", PASSWORD)
-            .await
-            .status(),
+        browser.sign_in_status(ALICE, PASSWORD).await,
         StatusCode::SEE_OTHER,
         "lock expired"
     );
@@ -348,10 +329,9 @@ async fn an_older_setup_link_dies_once_an_admin_exists(backend: Backend) {
 both_backends!(an_older_setup_link_dies_once_an_admin_exists);
 
 async fn signing_out_everywhere_ends_every_browser_session(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let laptop = app.signed_in("alice@example.org").await;
+    let (app, laptop) = app_with_alice(backend).await;
     let phone = app.browser();
-    phone.sign_in("alice@example.org", PASSWORD).await;
+    phone.sign_in(ALICE, PASSWORD).await;
     let response = phone.post("/account", "/sign-out-everywhere", &[]).await;
     assert_eq!(location(&response), "/sign-in");
     assert_eq!(location(&laptop.get("/").await), "/sign-in");

@@ -13,6 +13,7 @@ use std::future::Future;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fantoccini::elements::Element;
@@ -176,6 +177,35 @@ where
     }
 }
 
+/// Runs `body` in a browser (as [`in_browser`]) that has signed in as `email` at `base`.
+async fn signed_in_browser<F, Fut>(javascript: bool, base: String, email: &'static str, body: F)
+where
+    F: FnOnce(Client, String) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    in_browser(javascript, move |b| async move {
+        sign_in(&b, &base, email).await;
+        body(b, base).await
+    })
+    .await
+}
+
+/// Creates alice's account on `app`, then runs `body` in a browser signed in as her, with
+/// the app (which lives until the browser has closed) and its address.
+async fn as_alice<F, Fut>(app: TestApp, javascript: bool, body: F)
+where
+    F: FnOnce(Client, Arc<TestApp>, String) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let app = Arc::new(app);
+    app.add_user(ALICE, PASSWORD, false).await;
+    let shared = Arc::clone(&app);
+    signed_in_browser(javascript, app.url(""), ALICE, move |b, base| {
+        body(b, shared, base)
+    })
+    .await
+}
+
 /// Waits for the element `css`; fails with the page's address and text when it never comes.
 async fn find(b: &Client, css: &str) -> Element {
     match b
@@ -208,8 +238,24 @@ async fn page_summary(b: &Client) -> String {
     format!("page {url}:\n{text}")
 }
 
+/// Waits for the element `css` and clicks it.
+async fn click(b: &Client, css: &str) {
+    find(b, css).await.click().await.unwrap();
+}
+
 async fn text_of(b: &Client, css: &str) -> String {
     find(b, css).await.text().await.unwrap()
+}
+
+/// How many elements `css` the page has now.
+async fn count_on_page(b: &Client, css: &str) -> usize {
+    b.find_all(Locator::Css(css)).await.unwrap().len()
+}
+
+/// The text of the element `css` inside `element`.
+async fn text_in(element: &Element, css: &str) -> String {
+    let inner = element.find(Locator::Css(css)).await.unwrap();
+    inner.text().await.unwrap()
 }
 
 /// Runs a script in the page and returns its result.
@@ -248,11 +294,7 @@ async fn sign_in(b: &Client, base: &str, email: &str) {
     b.goto(&format!("{base}/sign-in")).await.unwrap();
     type_into(b, "input[name=email]", email).await;
     type_into(b, "input[name=password]", PASSWORD).await;
-    find(b, "main form button[type=submit]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(b, "main form button[type=submit]").await;
     find(b, "section#create").await;
     assert_eq!(path_of(b).await, "/");
     let who = text_of(b, "nav .who").await;
@@ -265,11 +307,7 @@ async fn sign_in(b: &Client, base: &str, email: &str) {
 /// Creates an app password with the dashboard form; returns the password the page shows.
 async fn create_app_password(b: &Client, name: &str) -> String {
     type_into(b, "#create input[name=name]", name).await;
-    find(b, "#create button[type=submit]")
-        .await
-        .click()
-        .await
-        .unwrap();
+    click(b, "#create button[type=submit]").await;
     let shown = text_of(b, "code#new-password").await;
     assert!(
         text_of(b, "main h1").await.contains(name),
@@ -344,10 +382,7 @@ async fn save_screenshot(b: &Client, file: &str) -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_app_password_is_shown_once_and_copy_copies_exactly_it() {
     let app = spawn_app(Backend::Sqlite).await;
-    app.add_user("alice@example.org", PASSWORD, false).await;
-    let base = app.url("");
-    in_browser(true, move |b| async move {
-        sign_in(&b, &base, "alice@example.org").await;
+    as_alice(app, true, move |b, app, base| async move {
         assert!(
             text_of(&b, "main").await.contains("no app passwords yet"),
             "a new user starts with none"
@@ -401,20 +436,11 @@ async fn a_new_app_password_is_shown_once_and_copy_copies_exactly_it() {
         );
 
         // Done: back on the dashboard, the row shows the name and lookup id, not the secret.
-        find(&b, "main a.button[href='/']")
-            .await
-            .click()
-            .await
-            .unwrap();
+        click(&b, "main a.button[href='/']").await;
         let row = row_named(&b, "Phone").await;
         let cells = row.text().await.unwrap();
         assert_eq!(
-            row.find(Locator::Css("code"))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
+            text_in(&row, "code").await,
             &shown[..6],
             "the row shows the lookup id"
         );
@@ -424,7 +450,7 @@ async fn a_new_app_password_is_shown_once_and_copy_copies_exactly_it() {
             !source.contains(&shown[7..]),
             "the dashboard never shows the secret again"
         );
-        let user_id = app.user_id("alice@example.org").await;
+        let user_id = app.user_id(ALICE).await;
         assert_eq!(
             app.audit_events(user_id).await,
             ["sign_in", "app_password_created"]
@@ -437,17 +463,10 @@ async fn a_new_app_password_is_shown_once_and_copy_copies_exactly_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoking_through_the_confirmation_page_marks_the_row_revoked() {
     let app = spawn_app(Backend::Sqlite).await;
-    app.add_user("alice@example.org", PASSWORD, false).await;
-    let base = app.url("");
-    in_browser(true, move |b| async move {
-        sign_in(&b, &base, "alice@example.org").await;
+    as_alice(app, true, move |b, app, _base| async move {
         let shown = create_app_password(&b, "Phone").await;
         let id = assert_stored(&app, &shown, "Phone").await;
-        find(&b, "main a.button[href='/']")
-            .await
-            .click()
-            .await
-            .unwrap();
+        click(&b, "main a.button[href='/']").await;
 
         row_named(&b, "Phone")
             .await
@@ -461,25 +480,13 @@ async fn revoking_through_the_confirmation_page_marks_the_row_revoked() {
         assert_eq!(path_of(&b).await, format!("/app-passwords/{id}/revoke"));
         assert_eq!(text_of(&b, "main h1").await, "Revoke “Phone”?");
         reason.send_keys("lost the phone").await.unwrap();
-        find(&b, "main form button.danger")
-            .await
-            .click()
-            .await
-            .unwrap();
+        click(&b, "main form button.danger").await;
 
         let notice = text_of(&b, "p.notice").await;
         assert!(notice.contains("revoked"), "{notice}");
         assert_eq!(path_of(&b).await, "/");
         let row = row_named(&b, "Phone").await;
-        assert_eq!(
-            row.find(Locator::Css(".badge"))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-            "revoked"
-        );
+        assert_eq!(text_in(&row, ".badge").await, "revoked");
         assert_eq!(
             row.attr("class").await.unwrap().as_deref(),
             Some("status-revoked")
@@ -504,11 +511,7 @@ async fn revoking_through_the_confirmation_page_marks_the_row_revoked() {
                 .unwrap();
         assert!(revoked_at.is_some(), "revoked in the database");
         assert_eq!(reason.as_deref(), Some("lost the phone"));
-        let user_id = app.user_id("alice@example.org").await;
-        assert!(app
-            .audit_events(user_id)
-            .await
-            .contains(&"app_password_revoked".to_owned()));
+        app.assert_audited(ALICE, "app_password_revoked").await;
     })
     .await;
 }
@@ -523,15 +526,8 @@ async fn the_connection_test_streams_its_steps_in_the_page() {
         s.checks_per_minute = 1;
     })
     .await;
-    app.add_user("alice@example.org", PASSWORD, false).await;
-    let base = app.url("");
-    in_browser(true, move |b| async move {
-        sign_in(&b, &base, "alice@example.org").await;
-        find(&b, "nav a[href='/check']")
-            .await
-            .click()
-            .await
-            .unwrap();
+    as_alice(app, true, move |b, app, _base| async move {
+        click(&b, "nav a[href='/check']").await;
         find(&b, "form#check-form").await;
         assert!(text_of(&b, "select[name=server]")
             .await
@@ -577,11 +573,7 @@ async fn the_connection_test_streams_its_steps_in_the_page() {
         )
         .await;
         type_into(&b, "#check-password", "hunter2-secret").await;
-        find(&b, "#check-form button[type=submit]")
-            .await
-            .click()
-            .await
-            .unwrap();
+        click(&b, "#check-form button[type=submit]").await;
 
         let verdict = find(&b, "#check-output #check-result").await;
         assert!(
@@ -634,19 +626,11 @@ async fn the_connection_test_streams_its_steps_in_the_page() {
             "the button is enabled again"
         );
         assert!(!b.source().await.unwrap().contains("hunter2-secret"));
-        let user_id = app.user_id("alice@example.org").await;
-        assert!(app
-            .audit_events(user_id)
-            .await
-            .contains(&"connection_test".to_owned()));
+        app.assert_audited(ALICE, "connection_test").await;
 
         // Over the limit (one check a minute here), the page shows the server's reason in
         // place of the old verdict, and the button works again.
-        find(&b, "#check-form button[type=submit]")
-            .await
-            .click()
-            .await
-            .unwrap();
+        click(&b, "#check-form button[type=submit]").await;
         wait_until(
             &b,
             "the refusal is shown",
@@ -657,11 +641,7 @@ async fn the_connection_test_streams_its_steps_in_the_page() {
             text_of(&b, "#check-output").await,
             "Too many attempts. Please wait a minute and try again."
         );
-        assert!(b
-            .find_all(Locator::Css("#check-result"))
-            .await
-            .unwrap()
-            .is_empty());
+        assert_eq!(count_on_page(&b, "#check-result").await, 0);
         assert_eq!(
             js(&b, "return window.stillThisPage === true").await,
             json!(true)
@@ -676,16 +656,13 @@ async fn the_connection_test_streams_its_steps_in_the_page() {
     .await;
 }
 
-/// Without JavaScript everything still works through plain forms: creating an app password,
-/// testing it from the created page, and the connection test form, whose POST returns the
-/// whole page with the verdict.
+/// Without JavaScript everything still works through plain forms: creating an app password
+/// (no dead Copy button shown), testing it from the created page, and the connection test
+/// form, whose POST returns the whole page with the verdict.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_javascript_the_forms_still_work() {
     let app = spawn_app_with(Backend::Sqlite, |s| s.mail_servers = vec![nowhere()]).await;
-    app.add_user("alice@example.org", PASSWORD, false).await;
-    let base = app.url("");
-    in_browser(false, move |b| async move {
-        sign_in(&b, &base, "alice@example.org").await;
+    as_alice(app, false, move |b, app, base| async move {
         let shown = create_app_password(&b, "Laptop").await;
         assert_stored(&app, &shown, "Laptop").await;
         assert_eq!(
@@ -693,13 +670,22 @@ async fn without_javascript_the_forms_still_work() {
             json!(true),
             "JavaScript is really off: app.js did not unhide the Copy button"
         );
+        // Nothing can copy, so the Copy button (hidden in the HTML, unhidden by app.js) must
+        // stay out of sight rather than sit there doing nothing.
+        let copy = find(&b, "button.copy").await;
+        assert!(
+            copy.attr("hidden").await.unwrap().is_some(),
+            "hidden in the HTML"
+        );
+        assert!(
+            !copy.is_displayed().await.unwrap(),
+            "the Copy button has the `hidden` attribute but is displayed (computed display: \
+             {}): a `display` rule in static/style.css overrides [hidden]",
+            copy.css_value("display").await.unwrap()
+        );
 
         // "Test it now" on the created page posts the new password to the check.
-        find(&b, "main form[action='/check'] button[type=submit]")
-            .await
-            .click()
-            .await
-            .unwrap();
+        click(&b, "main form[action='/check'] button[type=submit]").await;
         let verdict = text_of(&b, "#check-result").await;
         assert!(verdict.to_lowercase().contains("refused"), "{verdict}");
         assert_eq!(path_of(&b).await, "/check");
@@ -707,19 +693,13 @@ async fn without_javascript_the_forms_still_work() {
         // The check form itself, typed into and posted.
         b.goto(&format!("{base}/check")).await.unwrap();
         find(&b, "form#check-form").await;
-        assert!(
-            b.find_all(Locator::Css("#check-result"))
-                .await
-                .unwrap()
-                .is_empty(),
+        assert_eq!(
+            count_on_page(&b, "#check-result").await,
+            0,
             "no verdict before the test"
         );
         type_into(&b, "#check-password", &shown).await;
-        find(&b, "#check-form button[type=submit]")
-            .await
-            .click()
-            .await
-            .unwrap();
+        click(&b, "#check-form button[type=submit]").await;
         let verdict = find(&b, "#check-output #check-result").await;
         let text = verdict.text().await.unwrap();
         assert!(text.to_lowercase().contains("refused"), "{text}");
@@ -732,9 +712,8 @@ async fn without_javascript_the_forms_still_work() {
             !b.source().await.unwrap().contains(&shown[7..]),
             "the result page does not echo the password"
         );
-        let user_id = app.user_id("alice@example.org").await;
         let tests = app
-            .audit_events(user_id)
+            .audit_events_of(ALICE)
             .await
             .iter()
             .filter(|e| *e == "connection_test")
@@ -744,47 +723,15 @@ async fn without_javascript_the_forms_still_work() {
     .await;
 }
 
-/// Without JavaScript nothing can copy, so the Copy button (hidden in the HTML, unhidden by
-/// app.js) must stay out of sight rather than sit there doing nothing.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_javascript_no_dead_copy_button_is_shown() {
-    let app = spawn_app(Backend::Sqlite).await;
-    app.add_user("alice@example.org", PASSWORD, false).await;
-    let base = app.url("");
-    in_browser(false, move |b| async move {
-        sign_in(&b, &base, "alice@example.org").await;
-        create_app_password(&b, "Laptop").await;
-        let copy = find(&b, "button.copy").await;
-        assert!(
-            copy.attr("hidden").await.unwrap().is_some(),
-            "hidden in the HTML"
-        );
-        assert!(
-            !copy.is_displayed().await.unwrap(),
-            "the Copy button has the `hidden` attribute but is displayed (computed display: \
-             {}): a `display` rule in static/style.css overrides [hidden]",
-            copy.css_value("display").await.unwrap()
-        );
-    })
-    .await;
-}
-
 /// Screenshots of the created page and the dashboard, for people to look at
 /// (target/screenshots/created.png and dashboard.png).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn screenshots_of_the_created_page_and_the_dashboard() {
     let app = spawn_app(Backend::Sqlite).await;
-    app.add_user("alice@example.org", PASSWORD, false).await;
-    let base = app.url("");
-    in_browser(true, move |b| async move {
-        sign_in(&b, &base, "alice@example.org").await;
+    as_alice(app, true, move |b, _app, _base| async move {
         create_app_password(&b, "Phone").await;
         let created = save_screenshot(&b, "created.png").await;
-        find(&b, "main a.button[href='/']")
-            .await
-            .click()
-            .await
-            .unwrap();
+        click(&b, "main a.button[href='/']").await;
         row_named(&b, "Phone").await;
         let dashboard = save_screenshot(&b, "dashboard.png").await;
         println!("screenshots: {} {}", created.display(), dashboard.display());
@@ -803,23 +750,14 @@ async fn an_admin_runs_the_dovecot_self_check_in_the_browser() {
         |_| {},
     )
     .await;
-    let base = w.app.url("");
-    in_browser(true, move |b| async move {
-        sign_in(&b, &base, ADMIN).await;
+    signed_in_browser(true, w.app.url(""), ADMIN, move |b, base| async move {
         b.goto(&format!("{base}/admin")).await.unwrap();
-        find(&b, "main a[href='/admin/dovecot']")
-            .await
-            .click()
-            .await
-            .unwrap();
-        find(
+        click(&b, "main a[href='/admin/dovecot']").await;
+        click(
             &b,
             "main form[action='/admin/dovecot/check#result'] button[type=submit]",
         )
-        .await
-        .click()
-        .await
-        .unwrap();
+        .await;
         let result = find(&b, "#result").await.text().await.unwrap();
         assert_eq!(
             result,
@@ -827,11 +765,8 @@ async fn an_admin_runs_the_dovecot_self_check_in_the_browser() {
             "{}",
             page_summary(&b).await
         );
-        let rows = b
-            .find_all(Locator::Css("table.selfcheck tbody tr.pass"))
-            .await
-            .unwrap();
-        assert_eq!(rows.len(), 6, "{}", page_summary(&b).await);
+        let rows = count_on_page(&b, "table.selfcheck tbody tr.pass").await;
+        assert_eq!(rows, 6, "{}", page_summary(&b).await);
         let shot = save_screenshot(&b, "admin-dovecot.png").await;
         println!("screenshot: {}", shot.display());
     })

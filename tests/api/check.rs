@@ -6,27 +6,40 @@ use reqwest::StatusCode;
 use crate::both_backends;
 use mailkeys_test_support::prelude::*;
 
+/// An app whose one mail server, Nowhere, refuses every connection.
+async fn app_with_nowhere(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |s| s.mail_servers = vec![nowhere()]).await
+}
+
+/// Posts the check form (from /check) to `path`, testing `password` on the first server.
+async fn check_on_first_server(browser: &Browser, path: &str, password: &str) -> reqwest::Response {
+    let form = [("server", "0"), ("password", password)];
+    browser.post("/check", path, &form).await
+}
+
+/// Posts `body` to /api/check as JSON, with the CSRF header when `token` is given.
+async fn api_check(
+    browser: &Browser,
+    token: Option<&str>,
+    body: serde_json::Value,
+) -> reqwest::Response {
+    let mut request = browser.client.post(format!("{}/api/check", browser.base));
+    if let Some(token) = token {
+        request = request.header("x-csrf-token", token);
+    }
+    request.json(&body).send().await.unwrap()
+}
+
 async fn the_form_runs_a_check_and_shows_the_verdict(backend: Backend) {
-    let app = spawn_app_with(backend, |s| s.mail_servers = vec![nowhere()]).await;
-    let browser = app.signed_in("alice@example.org").await;
+    let (app, browser) = app_with_nowhere(backend).await.and_alice().await;
     let page = browser.get_text("/check").await;
     assert!(page.contains("Nowhere (127.0.0.1:"));
-    let response = browser
-        .post(
-            "/check",
-            "/check",
-            &[("server", "0"), ("password", "hunter2-secret")],
-        )
-        .await;
+    let response = check_on_first_server(&browser, "/check", "hunter2-secret").await;
     assert_eq!(response.status(), StatusCode::OK);
     let page = response.text().await.unwrap();
     assert!(page.to_lowercase().contains("refused"), "{page}");
     assert!(!page.contains("hunter2-secret"));
-    let user_id = app.user_id("alice@example.org").await;
-    assert!(app
-        .audit_events(user_id)
-        .await
-        .contains(&"connection_test".to_owned()));
+    app.assert_audited(ALICE, "connection_test").await;
     let detail: String =
         sqlx::query_scalar("SELECT detail FROM audit_log WHERE event = 'connection_test'")
             .fetch_one(&app.db.pool)
@@ -37,15 +50,8 @@ async fn the_form_runs_a_check_and_shows_the_verdict(backend: Backend) {
 both_backends!(the_form_runs_a_check_and_shows_the_verdict);
 
 async fn the_stream_sends_each_step_then_the_result(backend: Backend) {
-    let app = spawn_app_with(backend, |s| s.mail_servers = vec![nowhere()]).await;
-    let browser = app.signed_in("alice@example.org").await;
-    let response = browser
-        .post(
-            "/check",
-            "/check/stream",
-            &[("server", "0"), ("password", "x")],
-        )
-        .await;
+    let (_app, browser) = app_with_nowhere(backend).await.and_alice().await;
+    let response = check_on_first_server(&browser, "/check/stream", "x").await;
     assert_eq!(
         response.headers().get("content-type").unwrap(),
         "application/x-ndjson"
@@ -64,50 +70,41 @@ async fn the_stream_sends_each_step_then_the_result(backend: Backend) {
 both_backends!(the_stream_sends_each_step_then_the_result);
 
 async fn the_json_endpoint_serves_scripts(backend: Backend) {
-    let app = spawn_app_with(backend, |s| s.mail_servers = vec![nowhere()]).await;
-    let browser = app.signed_in("alice@example.org").await;
+    let (app, browser) = app_with_nowhere(backend).await.and_alice().await;
     let me: serde_json::Value = browser.get("/api/me").await.json().await.unwrap();
-    assert_eq!(me["email"], "alice@example.org");
+    assert_eq!(me["email"], ALICE);
     let token = me["csrf_token"].as_str().unwrap();
-    let response = browser
-        .client
-        .post(app.url("/api/check"))
-        .header("x-csrf-token", token)
-        .json(&serde_json::json!({"server": "Nowhere", "password": "x"}))
-        .send()
-        .await
-        .unwrap();
+    let response = api_check(
+        &browser,
+        Some(token),
+        serde_json::json!({"server": "Nowhere", "password": "x"}),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let report: serde_json::Value = response.json().await.unwrap();
     assert_eq!(report["verdict"]["kind"], "connection_refused");
     assert_eq!(report["verdict"]["success"], false);
 
-    let unknown = browser
-        .client
-        .post(app.url("/api/check"))
-        .header("x-csrf-token", token)
-        .json(&serde_json::json!({"server": "elsewhere.example", "password": "x"}))
-        .send()
-        .await
-        .unwrap();
+    let unknown = api_check(
+        &browser,
+        Some(token),
+        serde_json::json!({"server": "elsewhere.example", "password": "x"}),
+    )
+    .await;
     assert_eq!(
         unknown.status(),
         StatusCode::NOT_FOUND,
         "only configured servers"
     );
     let stranger = app.browser();
-    assert_eq!(
-        stranger.get("/api/me").await.status(),
-        StatusCode::UNAUTHORIZED,
-        "scripts get a 401, not a redirect"
-    );
-    let forged = browser
-        .client
-        .post(app.url("/api/check"))
-        .json(&serde_json::json!({"password": "x"}))
-        .send()
-        .await
-        .unwrap();
+    stranger
+        .assert_status(
+            "/api/me",
+            StatusCode::UNAUTHORIZED,
+            "scripts get a 401, not a redirect",
+        )
+        .await;
+    let forged = api_check(&browser, None, serde_json::json!({"password": "x"})).await;
     assert_eq!(
         forged.status(),
         StatusCode::FORBIDDEN,
@@ -119,7 +116,7 @@ both_backends!(the_json_endpoint_serves_scripts);
 /// Errors under /api/ are RFC 9457 problem details, with the status and message the page
 /// would show; elsewhere they stay HTML pages.
 async fn api_errors_are_json_problem_details(backend: Backend) {
-    let app = spawn_app_with(backend, |s| s.mail_servers = vec![nowhere()]).await;
+    let app = app_with_nowhere(backend).await;
     let problem = |response: reqwest::Response| async move {
         let status = response.status();
         let kind = response.headers()["content-type"]
@@ -143,14 +140,8 @@ async fn api_errors_are_json_problem_details(backend: Backend) {
         "{body}"
     );
 
-    let browser = app.signed_in("alice@example.org").await;
-    let forged = browser
-        .client
-        .post(app.url("/api/check"))
-        .json(&serde_json::json!({"password": "x"}))
-        .send()
-        .await
-        .unwrap();
+    let browser = app.signed_in(ALICE).await;
+    let forged = api_check(&browser, None, serde_json::json!({"password": "x"})).await;
     let (status, kind, body) = problem(forged).await;
     assert_eq!(
         (status, kind.as_str()),
@@ -171,8 +162,7 @@ async fn api_errors_are_json_problem_details(backend: Backend) {
 both_backends!(api_errors_are_json_problem_details);
 
 async fn checks_are_limited_per_user(backend: Backend) {
-    let app = spawn_app_with(backend, |s| s.mail_servers = vec![nowhere()]).await;
-    let browser = app.signed_in("alice@example.org").await;
+    let (app, browser) = app_with_nowhere(backend).await.and_alice().await;
     for n in 0..app.settings.checks_per_minute {
         let response = browser
             .post("/check", "/check", &[("server", "0"), ("password", "x")])
@@ -193,8 +183,7 @@ async fn checks_are_limited_per_user(backend: Backend) {
 both_backends!(checks_are_limited_per_user);
 
 async fn a_server_index_outside_the_configuration_is_refused(backend: Backend) {
-    let app = spawn_app_with(backend, |s| s.mail_servers = vec![nowhere()]).await;
-    let browser = app.signed_in("alice@example.org").await;
+    let (_app, browser) = app_with_nowhere(backend).await.and_alice().await;
     let response = browser
         .post("/check", "/check", &[("server", "7"), ("password", "x")])
         .await;

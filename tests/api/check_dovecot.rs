@@ -50,13 +50,18 @@ fn server(name: &str, host: &str, port: u16, tls: TlsMode, ca: Option<PathBuf>) 
     }
 }
 
+/// The server `name` at `host`:`port` in `tls` mode, trusting the test Dovecot's CA.
+fn trusting(dovecot: &Dovecot, name: &str, host: &str, port: u16, tls: TlsMode) -> MailServer {
+    server(name, host, port, tls, Some(dovecot.ca_cert_pem.clone()))
+}
+
 fn imaps(dovecot: &Dovecot) -> MailServer {
-    server(
+    trusting(
+        dovecot,
         "IMAPS",
         "localhost",
         dovecot.imaps_port,
         TlsMode::Implicit,
-        Some(dovecot.ca_cert_pem.clone()),
     )
 }
 
@@ -85,6 +90,43 @@ async fn setup(
         dovecot,
         browser,
     }
+}
+
+impl Setup {
+    /// Checks `password` on the server `name` as alice.
+    async fn check(&self, name: &str, password: &str) -> Checked {
+        check(&self.app, &self.browser, name, password).await
+    }
+
+    /// Checks `password` on the server `name`: the check must end in `verdict`, failed at
+    /// `step`.
+    async fn check_fails(&self, name: &str, password: &str, verdict: &str, step: &str) -> Checked {
+        let checked = self.check(name, password).await;
+        checked.expect(verdict, &self.dovecot.log()).failed_at(step);
+        checked
+    }
+}
+
+/// [`setup`] with the default Dovecot options and its IMAPS port as the one server.
+async fn imaps_setup(version: DovecotVersion, backend: Backend) -> Setup {
+    setup(version, backend, |_| {}, |d| vec![imaps(d)]).await
+}
+
+/// Mailkeys alone with the one server `target`: a check of it must end in `verdict`, failed
+/// at `step`.
+async fn check_alone_fails(target: MailServer, verdict: &str, step: &str) {
+    let name = target.name.clone();
+    let (app, browser) = app_alone(vec![target]).await;
+    let checked = check(&app, &browser, &name, "whatever-password").await;
+    checked.expect(verdict, "").failed_at(step);
+}
+
+/// [`setup`] on SQLite with the default Dovecot options.
+async fn on_sqlite(
+    version: DovecotVersion,
+    servers: impl FnOnce(&Dovecot) -> Vec<MailServer>,
+) -> Setup {
+    setup(version, Backend::Sqlite, |_| {}, servers).await
 }
 
 /// Mailkeys alone (for the stand-in servers), alice signed in.
@@ -169,6 +211,16 @@ impl Checked {
     }
 
     /// `(step, outcome)` in order, e.g. `("greeting", "passed")`.
+    /// The steps and their outcomes as `step outcome, step outcome, …`.
+    fn steps_in_a_line(&self) -> String {
+        let steps: Vec<String> = self
+            .steps()
+            .iter()
+            .map(|(step, outcome)| format!("{step} {outcome}"))
+            .collect();
+        steps.join(", ")
+    }
+
     fn steps(&self) -> Vec<(String, String)> {
         self.report["steps"]
             .as_array()
@@ -188,6 +240,10 @@ impl Checked {
     }
 
     /// The last step ran is `step` and it failed.
+    fn assert_title_says(&self, words: &str) {
+        assert!(self.title().contains(words), "{}", self.title());
+    }
+
     fn failed_at(&self, step: &str) -> &Self {
         let steps = self.steps();
         assert_eq!(
@@ -230,7 +286,7 @@ fn all_passed(checked: &Checked, expected: &[&str]) {
 // Signing in for real
 
 async fn success_over_implicit_tls(version: DovecotVersion, backend: Backend) {
-    let s = setup(version, backend, |_| {}, |d| vec![imaps(d)]).await;
+    let s = imaps_setup(version, backend).await;
     for _ in 0..3 {
         s.dovecot.deliver(USER, MESSAGE);
     }
@@ -238,11 +294,7 @@ async fn success_over_implicit_tls(version: DovecotVersion, backend: Backend) {
     let checked = check(&s.app, &s.browser, "IMAPS", &created.plaintext).await;
     checked.expect("success", &s.dovecot.log());
     assert_eq!(checked.report["messages"], 3, "{:#}", checked.report);
-    assert!(
-        checked.title().contains("3 messages"),
-        "{}",
-        checked.title()
-    );
+    checked.assert_title_says("3 messages");
     all_passed(
         &checked,
         &[
@@ -275,12 +327,12 @@ async fn success_over_starttls(version: DovecotVersion, backend: Backend) {
         backend,
         |o| o.listen_address = std::net::Ipv4Addr::new(127, 0, 0, 2),
         |d| {
-            vec![server(
+            vec![trusting(
+                d,
                 "STARTTLS",
                 "127.0.0.2",
                 d.imap_port,
                 TlsMode::StartTls,
-                Some(d.ca_cert_pem.clone()),
             )]
         },
     )
@@ -321,27 +373,23 @@ each_dovecot!(success_over_starttls);
 
 /// The right lookup id with a wrong secret: a mistyped app password.
 async fn wrong_app_password(version: DovecotVersion, backend: Backend) {
-    let s = setup(version, backend, |_| {}, |d| vec![imaps(d)]).await;
+    let s = imaps_setup(version, backend).await;
     let created = s.browser.create_app_password("Phone").await;
     let mistyped = format!("{}-aaaaaa-aaaaaa-aaaaaa-aaaaaa", &created.plaintext[..6]);
-    let checked = check(&s.app, &s.browser, "IMAPS", &mistyped).await;
-    checked
-        .expect("wrong_password", &s.dovecot.log())
-        .failed_at("login");
+    s.check_fails("IMAPS", &mistyped, "wrong_password", "login")
+        .await;
 }
 each_dovecot!(wrong_app_password);
 
 /// An account that may use its main password over IMAP, and a wrong one typed.
 async fn wrong_main_password(version: DovecotVersion, backend: Backend) {
-    let s = setup(version, backend, |_| {}, |d| vec![imaps(d)]).await;
+    let s = imaps_setup(version, backend).await;
     assert_eq!(
         s.browser.set_main_imap(true).await.status(),
         StatusCode::SEE_OTHER
     );
-    let checked = check(&s.app, &s.browser, "IMAPS", WRONG).await;
-    checked
-        .expect("wrong_password", &s.dovecot.log())
-        .failed_at("login");
+    s.check_fails("IMAPS", WRONG, "wrong_password", "login")
+        .await;
 }
 each_dovecot!(wrong_main_password);
 
@@ -411,47 +459,55 @@ async fn repeated_wrong_passwords_are_still_wrong_passwords(version: DovecotVers
 }
 each_version!(repeated_wrong_passwords_are_still_wrong_passwords);
 
+/// How an app password stops being valid.
+enum Retire {
+    /// Revoked from the dashboard, for `reason`.
+    Revoke { reason: &'static str },
+    /// Expired a minute ago, by the wall clock Dovecot's view uses and by the app's clock.
+    Expire,
+}
+
+/// An app password retired `how` is refused at sign-in: the check ends in `verdict`, whose
+/// title says `title_says`.
+async fn retired_app_password(
+    version: DovecotVersion,
+    backend: Backend,
+    how: Retire,
+    verdict: &str,
+    title_says: &str,
+) {
+    let s = imaps_setup(version, backend).await;
+    let (created, id) = s.app.new_app_password(&s.browser, "Old phone").await;
+    match how {
+        Retire::Revoke { reason } => assert_eq!(
+            s.browser.revoke(id, reason).await.status(),
+            StatusCode::SEE_OTHER
+        ),
+        Retire::Expire => {
+            let expired_at = s.app.clock_now() - 60;
+            sqlx::query("UPDATE app_passwords SET expires_at = $1 WHERE id = $2")
+                .bind(expired_at)
+                .bind(id)
+                .execute(&s.app.db.pool)
+                .await
+                .unwrap();
+        }
+    }
+    let checked = s
+        .check_fails("IMAPS", &created.plaintext, verdict, "login")
+        .await;
+    checked.assert_title_says(title_says);
+}
+
 async fn revoked_app_password(version: DovecotVersion, backend: Backend) {
-    let s = setup(version, backend, |_| {}, |d| vec![imaps(d)]).await;
-    let created = s.browser.create_app_password("Old phone").await;
-    let id = app_password_id(&s.app, &created.plaintext[..6]).await;
-    assert_eq!(
-        s.browser.revoke(id, "lost it").await.status(),
-        StatusCode::SEE_OTHER
-    );
-    let checked = check(&s.app, &s.browser, "IMAPS", &created.plaintext).await;
-    checked
-        .expect("app_password_revoked", &s.dovecot.log())
-        .failed_at("login");
-    assert!(
-        checked.title().contains("revoked on"),
-        "{}",
-        checked.title()
-    );
+    let how = Retire::Revoke { reason: "lost it" };
+    retired_app_password(version, backend, how, "app_password_revoked", "revoked on").await
 }
 each_dovecot!(revoked_app_password);
 
 async fn expired_app_password(version: DovecotVersion, backend: Backend) {
-    let s = setup(version, backend, |_| {}, |d| vec![imaps(d)]).await;
-    let created = s.browser.create_app_password("Tablet").await;
-    let id = app_password_id(&s.app, &created.plaintext[..6]).await;
-    // Expired a minute ago, by the wall clock Dovecot's view uses and by the app's clock.
-    let expired_at = s.app.clock_now() - 60;
-    sqlx::query("UPDATE app_passwords SET expires_at = $1 WHERE id = $2")
-        .bind(expired_at)
-        .bind(id)
-        .execute(&s.app.db.pool)
-        .await
-        .unwrap();
-    let checked = check(&s.app, &s.browser, "IMAPS", &created.plaintext).await;
-    checked
-        .expect("app_password_expired", &s.dovecot.log())
-        .failed_at("login");
-    assert!(
-        checked.title().contains("expired on"),
-        "{}",
-        checked.title()
-    );
+    let how = Retire::Expire;
+    retired_app_password(version, backend, how, "app_password_expired", "expired on").await
 }
 each_dovecot!(expired_app_password);
 
@@ -459,16 +515,14 @@ each_dovecot!(expired_app_password);
 /// the account allowed it, the same password worked: the refusal is the account's setting.
 /// (Success first: after a failure Dovecot delays the next login from the same address.)
 async fn main_password_on_an_app_password_only_account(version: DovecotVersion, backend: Backend) {
-    let s = setup(version, backend, |_| {}, |d| vec![imaps(d)]).await;
+    let s = imaps_setup(version, backend).await;
     s.browser.set_main_imap(true).await;
     check(&s.app, &s.browser, "IMAPS", PASSWORD)
         .await
         .expect("success", &s.dovecot.log());
     s.browser.set_main_imap(false).await;
-    let checked = check(&s.app, &s.browser, "IMAPS", PASSWORD).await;
-    checked
-        .expect("main_password_refused", &s.dovecot.log())
-        .failed_at("login");
+    s.check_fails("IMAPS", PASSWORD, "main_password_refused", "login")
+        .await;
 }
 each_dovecot!(main_password_on_an_app_password_only_account);
 
@@ -499,10 +553,14 @@ async fn login_disabled_on_a_plaintext_port(version: DovecotVersion) {
     )
     .await;
     let created = s.browser.create_app_password("Phone").await;
-    let checked = check(&s.app, &s.browser, "Plain", &created.plaintext).await;
-    checked
-        .expect("login_disabled_before_tls", &s.dovecot.log())
-        .failed_at("login");
+    let checked = s
+        .check_fails(
+            "Plain",
+            &created.plaintext,
+            "login_disabled_before_tls",
+            "login",
+        )
+        .await;
     let capabilities = checked.report["capabilities"].to_string();
     assert!(
         capabilities.contains("LOGINDISABLED") && capabilities.contains("STARTTLS"),
@@ -518,67 +576,48 @@ async fn login_disabled_on_a_plaintext_port(version: DovecotVersion) {
 each_version!(login_disabled_on_a_plaintext_port);
 
 async fn tls_client_to_the_plaintext_port(version: DovecotVersion) {
-    let s = setup(
-        version,
-        Backend::Sqlite,
-        |_| {},
-        |d| {
-            vec![server(
-                "Wrong mode",
-                "localhost",
-                d.imap_port,
-                TlsMode::Implicit,
-                Some(d.ca_cert_pem.clone()),
-            )]
-        },
+    let s = on_sqlite(version, |d| {
+        vec![trusting(
+            d,
+            "Wrong mode",
+            "localhost",
+            d.imap_port,
+            TlsMode::Implicit,
+        )]
+    })
+    .await;
+    s.check_fails(
+        "Wrong mode",
+        "whatever-password",
+        "tls_to_plaintext_port",
+        "tls_handshake",
     )
     .await;
-    let checked = check(&s.app, &s.browser, "Wrong mode", "whatever-password").await;
-    checked
-        .expect("tls_to_plaintext_port", &s.dovecot.log())
-        .failed_at("tls_handshake");
 }
 each_version!(tls_client_to_the_plaintext_port);
 
 /// No encryption, and STARTTLS, aimed at the IMAPS port: no greeting comes within the step
 /// limit, then a TLS handshake on a second connection succeeds.
 async fn plaintext_client_to_the_tls_port(version: DovecotVersion) {
-    let s = setup(
-        version,
-        Backend::Sqlite,
-        |_| {},
-        |d| {
-            let ca = Some(d.ca_cert_pem.clone());
-            vec![
-                server(
-                    "None at 993",
-                    "localhost",
-                    d.imaps_port,
-                    TlsMode::None,
-                    ca.clone(),
-                ),
-                server(
-                    "STARTTLS at 993",
-                    "localhost",
-                    d.imaps_port,
-                    TlsMode::StartTls,
-                    ca,
-                ),
-            ]
-        },
-    )
+    let s = on_sqlite(version, |d| {
+        vec![
+            trusting(d, "None at 993", "localhost", d.imaps_port, TlsMode::None),
+            trusting(
+                d,
+                "STARTTLS at 993",
+                "localhost",
+                d.imaps_port,
+                TlsMode::StartTls,
+            ),
+        ]
+    })
     .await;
     for name in ["None at 993", "STARTTLS at 993"] {
         let checked = check(&s.app, &s.browser, name, "whatever-password").await;
         checked.expect("plaintext_to_tls_port", &s.dovecot.log());
         assert_eq!(
-            checked.steps(),
-            vec![
-                ("resolve".into(), "passed".into()),
-                ("connect".into(), "passed".into()),
-                ("greeting".into(), "failed".into()),
-                ("tls_probe".into(), "passed".into()),
-            ],
+            checked.steps_in_a_line(),
+            "resolve passed, connect passed, greeting failed, tls_probe passed",
             "{name}: {:#}",
             checked.report
         );
@@ -618,11 +657,7 @@ async fn expired_certificate(version: DovecotVersion) {
         checked.report["tls"]["certificate"]["not_after"],
         1_609_459_200
     );
-    assert!(
-        checked.title().contains("1 January 2021"),
-        "{}",
-        checked.title()
-    );
+    checked.assert_title_says("1 January 2021");
 }
 each_version!(expired_certificate);
 
@@ -649,32 +684,20 @@ each_version!(certificate_for_another_host);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_listens_on_the_port() {
-    let port = closed_port();
-    let (app, browser) = app_alone(vec![server(
+    let closed = server(
         "Closed",
         "127.0.0.1",
-        port,
+        closed_port(),
         TlsMode::Implicit,
         None,
-    )])
-    .await;
-    check(&app, &browser, "Closed", "whatever-password")
-        .await
-        .expect("connection_refused", "")
-        .failed_at("connect");
+    );
+    check_alone_fails(closed, "connection_refused", "connect").await;
 }
 
 /// Accepts connections and never says a word, in both encryption modes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_never_greets() {
-    let silent = fake_imap::serve(
-        Script {
-            greeting: None,
-            ..Script::default()
-        },
-        None,
-    )
-    .await;
+    let silent = fake_imap::serve_silent().await;
     let port = silent.port();
     let (app, browser) = app_alone(vec![
         server("Silent", "127.0.0.1", port, TlsMode::StartTls, None),
@@ -686,45 +709,26 @@ async fn a_server_that_never_greets() {
     checked.expect("timeout", "");
     // The greeting waited its step limit, then a TLS handshake was tried and got no answer.
     assert_eq!(
-        checked.steps(),
-        vec![
-            ("resolve".into(), "passed".into()),
-            ("connect".into(), "passed".into()),
-            ("greeting".into(), "failed".into()),
-            ("tls_probe".into(), "failed".into()),
-        ]
+        checked.steps_in_a_line(),
+        "resolve passed, connect passed, greeting failed, tls_probe failed"
     );
-    assert!(
-        checked
-            .title()
-            .contains("waiting for the server's greeting"),
-        "{}",
-        checked.title()
-    );
+    checked.assert_title_says("waiting for the server's greeting");
 
     let checked = check(&app, &browser, "Silent TLS", "whatever-password").await;
     checked.expect("timeout", "").failed_at("tls_handshake");
-    assert!(
-        checked.title().contains("setting up encryption"),
-        "{}",
-        checked.title()
-    );
+    checked.assert_title_says("setting up encryption");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unresolvable_host() {
-    let (app, browser) = app_alone(vec![server(
+    let nowhere = server(
         "Nowhere",
         "nonexistent.invalid",
         993,
         TlsMode::Implicit,
         None,
-    )])
-    .await;
-    check(&app, &browser, "Nowhere", "whatever-password")
-        .await
-        .expect("host_not_found", "")
-        .failed_at("resolve");
+    );
+    check_alone_fails(nowhere, "host_not_found", "resolve").await;
 }
 
 const OAUTH_CAPABILITIES: &str = "IMAP4rev1 LOGINDISABLED AUTH=XOAUTH2 AUTH=OAUTHBEARER";

@@ -34,9 +34,8 @@ async fn user_add_and_list_work_from_the_command_line(backend: Backend) {
     assert!(ok, "{out}{err}");
     assert_eq!(
         app.browser()
-            .sign_in("bob@example.org", PASSWORD)
-            .await
-            .status(),
+            .sign_in_status("bob@example.org", PASSWORD)
+            .await,
         reqwest::StatusCode::SEE_OTHER
     );
 

@@ -201,34 +201,15 @@ doveadm_api_key = "cli-doveadm-key"
             url.port().unwrap_or(5432),
             url.path()
         );
-        let denied = Command::new("psql")
-            .args([
-                "-X",
-                "-q",
-                "-d",
-                &as_role,
-                "-c",
-                "SELECT count(*) FROM users",
-            ])
-            .output()
-            .unwrap();
-        assert!(!denied.status.success());
-        assert!(
-            String::from_utf8_lossy(&denied.stderr).contains("permission denied"),
-            "{}",
-            String::from_utf8_lossy(&denied.stderr)
-        );
-        let allowed = Command::new("psql")
-            .args([
-                "-X",
-                "-q",
-                "-d",
-                &as_role,
-                "-c",
-                "SELECT count(*) FROM dovecot_app_passwords",
-            ])
-            .output()
-            .unwrap();
+        let as_role_runs = |sql: &str| {
+            Command::new("psql")
+                .args(["-X", "-q", "-d", &as_role, "-c", sql])
+                .output()
+                .unwrap()
+        };
+        let denied = as_role_runs("SELECT count(*) FROM users");
+        assert_failed_saying(&denied, "permission denied");
+        let allowed = as_role_runs("SELECT count(*) FROM dovecot_app_passwords");
         assert!(
             allowed.status.success(),
             "{}",
@@ -330,10 +311,5 @@ fn the_dovecot_commands_refuse_bad_input() {
         .env("DATABASE_URL", "sqlite:///nonexistent/mailkeys.db")
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("mailkeys migrate"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_failed_saying(&out, "mailkeys migrate");
 }

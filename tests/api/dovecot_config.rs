@@ -128,15 +128,7 @@ async fn logins_revocation_and_policy_reports_in(
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer[0][0], json!("doveadmResponse"), "{answer}");
     // The kick signals the imap process; the answer may come before it has exited.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while held.noop().await.is_ok() {
-        assert!(
-            Instant::now() < deadline,
-            "kicked session still alive\n{}",
-            dovecot.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    dovecot.wait_until_closed(&mut held).await;
 }
 
 each_dovecot!(logins_revocation_and_policy_reports);
@@ -178,15 +170,7 @@ async fn mailkeys_kicks_on_both_versions_and_flushes_only_on_2_3(version: Doveco
     assert_eq!(probe.detected, Some(version));
     let user = mailkeys::domain::Username::parse("alice@example.org").unwrap();
     assert_eq!(client.end_sessions(&user, true).await, SessionSync::Ended);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while held.noop().await.is_ok() {
-        assert!(
-            Instant::now() < deadline,
-            "kicked session still alive\n{}",
-            dovecot.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    dovecot.wait_until_closed(&mut held).await;
     assert!(
         !dovecot
             .auth_test("alice@example.org", PHONE, "imap", "10.0.0.3")

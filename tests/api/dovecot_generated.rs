@@ -74,13 +74,7 @@ fn the_generated_files_load_in_each_versions_stock_configuration() {
         for kind in KINDS {
             let scratch = install.tempdir("mkconf-");
             let etc = scratch.path().join("dovecot");
-            let status = std::process::Command::new("cp")
-                .arg("-a")
-                .arg(install.host_path("/etc/dovecot"))
-                .arg(&etc)
-                .status()
-                .unwrap();
-            assert!(status.success(), "copy of the stock /etc/dovecot");
+            install.copy_stock_etc(&etc);
             let mut config = DovecotConfig::placeholders(version, kind);
             config.etc_dir = install.inside(&etc);
             for file in config.render().unwrap() {
@@ -132,6 +126,15 @@ fn the_generated_files_load_in_each_versions_stock_configuration() {
         }
     }
 }
+
+/// What Dovecot logs when something broke, rather than refused a login.
+const BROKEN_DOVECOT_SIGNS: [&str; 5] = [
+    "Panic",
+    "Fatal",
+    "killed with signal",
+    "query failed",
+    "Error:",
+];
 
 /// Every kind of odd typed password gets a clean "wrong password" (never a crash, an SQL
 /// error or a temporary failure), on each version and database; the right one still works.
@@ -197,13 +200,7 @@ async fn odd_passwords_are_refused_cleanly(version: DovecotVersion, backend: Bac
         .unwrap_or_else(|e| panic!("the right main password: {e}\n{}", dovecot.log()));
     // Logged after every attempt above: the log is complete up to here.
     let log = dovecot.log_with("rip=127.0.79.2").await;
-    for sign in [
-        "Panic",
-        "Fatal",
-        "killed with signal",
-        "query failed",
-        "Error:",
-    ] {
+    for sign in BROKEN_DOVECOT_SIGNS {
         assert!(
             !log.contains(sign),
             "{version} {backend:?}: `{sign}` in Dovecot's log:\n{log}"

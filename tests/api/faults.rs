@@ -23,7 +23,7 @@ fn database_name(url: &str) -> &str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_going_away_gives_503_changes_nothing_and_recovers() {
     let app = spawn_app(Backend::Postgres).await;
-    let browser = app.signed_in("alice@example.org").await;
+    let browser = app.signed_in(ALICE).await;
     browser.create_app_password("Phone").await;
     let dashboard_csrf = csrf_in(&browser.get_text("/").await);
 
@@ -58,7 +58,7 @@ async fn postgres_going_away_gives_503_changes_nothing_and_recovers() {
         .unwrap();
     let mut recovered = false;
     for _ in 0..50 {
-        if browser.get("/").await.status() == StatusCode::OK {
+        if browser.get_status("/").await == StatusCode::OK {
             recovered = true;
             break;
         }
@@ -78,7 +78,7 @@ async fn postgres_going_away_gives_503_changes_nothing_and_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_locked_sqlite_database_gives_503_and_changes_nothing() {
     let app = spawn_app(Backend::Sqlite).await;
-    let browser = app.signed_in("alice@example.org").await;
+    let browser = app.signed_in(ALICE).await;
     let csrf = csrf_in(&browser.get_text("/").await);
 
     let mut locker = sqlx::SqliteConnection::connect(&app.database_url)
@@ -132,7 +132,7 @@ async fn sqlite_on_a_full_disk_reports_failure_never_false_success() {
         s.database_url = format!("sqlite://{}", db_path.display())
     })
     .await;
-    let browser = app.signed_in("alice@example.org").await;
+    let browser = app.signed_in(ALICE).await;
     let filler = mount.path().join("filler");
     let _ = std::fs::write(&filler, vec![0u8; 2 * 1024 * 1024]);
 
@@ -161,7 +161,7 @@ async fn sqlite_on_a_full_disk_reports_failure_never_false_success() {
 
 async fn concurrent_creates_and_revokes_stay_consistent(backend: Backend) {
     let app = spawn_app(backend).await;
-    let browser = std::sync::Arc::new(app.signed_in("alice@example.org").await);
+    let browser = std::sync::Arc::new(app.signed_in(ALICE).await);
     let mut tasks = Vec::new();
     for n in 0..12 {
         let browser = browser.clone();
@@ -193,15 +193,10 @@ async fn concurrent_creates_and_revokes_stay_consistent(backend: Backend) {
         live_count(&app).await <= 1,
         "never two live passwords with one name"
     );
-    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
-    let created: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE event = 'app_password_created'")
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
+    let rows = app.count("SELECT COUNT(*) FROM app_passwords").await;
+    let created = app
+        .count("SELECT COUNT(*) FROM audit_log WHERE event = 'app_password_created'")
+        .await;
     assert_eq!(
         rows, created,
         "every stored password has its audit row and no more"
@@ -216,7 +211,7 @@ async fn two_instances_on_one_postgres_share_sessions_locks_and_revocations() {
         s.database_url = first.database_url.clone()
     })
     .await;
-    let browser = first.signed_in("alice@example.org").await;
+    let browser = first.signed_in(ALICE).await;
     let created = browser.create_app_password("Phone").await;
 
     // Cookies are not port-bound, so the same browser presents its session to both.
@@ -224,11 +219,13 @@ async fn two_instances_on_one_postgres_share_sessions_locks_and_revocations() {
         client: browser.client.clone(),
         base: format!("http://{}", second.addr),
     };
-    assert_eq!(
-        on_second.get("/").await.status(),
-        StatusCode::OK,
-        "a session made on one is honoured by the other"
-    );
+    on_second
+        .assert_status(
+            "/",
+            StatusCode::OK,
+            "a session made on one is honoured by the other",
+        )
+        .await;
     let id = app_password_id(&first, &created.plaintext[..6]).await;
     assert_eq!(
         on_second.revoke(id, "via the second").await.status(),
@@ -241,14 +238,11 @@ async fn two_instances_on_one_postgres_share_sessions_locks_and_revocations() {
 
     let attacker = first.browser();
     for _ in 0..mailkeys::domain::lockout::FREE_FAILURES {
-        attacker.sign_in("alice@example.org", "wrong").await;
+        attacker.sign_in(ALICE, "wrong").await;
     }
     let elsewhere = second.browser();
     assert_eq!(
-        elsewhere
-            .sign_in("alice@example.org", PASSWORD)
-            .await
-            .status(),
+        elsewhere.sign_in_status(ALICE, PASSWORD).await,
         StatusCode::TOO_MANY_REQUESTS,
         "the lock holds on the other instance"
     );
@@ -267,7 +261,7 @@ async fn a_crash_during_revoke_all_leaves_all_or_none_revoked() {
             .unwrap()
             .port();
         let app = spawn_app_with(Backend::Sqlite, |s| s.database_url = url.clone()).await;
-        let user = app.add_user("alice@example.org", PASSWORD, false).await;
+        let user = app.add_user(ALICE, PASSWORD, false).await;
         let mut tx = app.db.pool.begin().await.unwrap();
         for n in 0..3000 {
             sqlx::query("INSERT INTO app_passwords (user_id, name, lookup_id, password_hash, created_at) VALUES ($1, $2, $3, 'x', 0)")
@@ -313,10 +307,7 @@ async fn a_crash_during_revoke_all_leaves_all_or_none_revoked() {
         }
         assert!(up, "the server started");
         assert_eq!(
-            browser
-                .sign_in("alice@example.org", PASSWORD)
-                .await
-                .status(),
+            browser.sign_in_status(ALICE, PASSWORD).await,
             StatusCode::SEE_OTHER
         );
         let csrf = csrf_in(&browser.get_text("/").await);
@@ -332,11 +323,9 @@ async fn a_crash_during_revoke_all_leaves_all_or_none_revoked() {
         };
         let (_, ()) = tokio::join!(request, killer);
 
-        let revoked: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NOT NULL")
-                .fetch_one(&app.db.pool)
-                .await
-                .unwrap();
+        let revoked = app
+            .count("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NOT NULL")
+            .await;
         assert!(
             revoked == 0 || revoked == 3000,
             "after kill -9 at {delay_ms} ms: {revoked} of 3000 revoked"

@@ -18,6 +18,39 @@ pub struct Stack {
     pub dovecot: Dovecot,
 }
 
+/// Sets or clears the account flag column `flag` of the user `user_id` in the database.
+async fn set_account_flag(app: &TestApp, user_id: i64, flag: &str, on: bool) {
+    let value = if on { "TRUE" } else { "FALSE" };
+    sqlx::query(&format!("UPDATE users SET {flag} = {value} WHERE id = $1"))
+        .bind(user_id)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+}
+
+/// Creates the never-expiring app password `name` with one more form field, `limit`; returns
+/// its plaintext.
+async fn never_expiring(browser: &Browser, name: &str, limit: (&str, &str)) -> String {
+    let fields = [("name", name), ("expires", "never"), limit];
+    browser.create_app_password_from(&fields).await.plaintext
+}
+
+/// Whether the stack's Dovecot accepts `password` for `user` over `service` from `rip`.
+async fn accepts(stack: &Stack, user: &str, password: &str, service: &str, rip: &str) -> bool {
+    stack
+        .dovecot
+        .auth_test(user, password, service, rip)
+        .await
+        .ok
+}
+
+/// The stack with alice signed in to its app, and her browser.
+pub async fn stack_with_alice(version: DovecotVersion, backend: Backend) -> (Stack, Browser) {
+    let stack = stack(version, backend).await;
+    let browser = stack.app.signed_in("alice@example.org").await;
+    (stack, browser)
+}
+
 /// Where Dovecot finds the test app's database.
 pub fn dovecot_db(database_url: &str) -> DovecotDb {
     if let Some(path) = database_url.strip_prefix("sqlite://") {
@@ -93,6 +126,19 @@ pub fn source_ip() -> String {
     )
 }
 
+/// `Ok` when the client whose output `out` is succeeded, else `Err` with what `why` makes of
+/// its output.
+fn client_result(
+    out: &std::process::Output,
+    why: impl FnOnce(&std::process::Output) -> String,
+) -> Result<(), String> {
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(why(out))
+    }
+}
+
 /// Python's imaplib, a client no one here wrote: IMAP LOGIN over TLS, then SELECT INBOX.
 fn python_login(stack: &Stack, user: &str, password: &str) -> Result<(), String> {
     let script = r#"
@@ -112,15 +158,10 @@ m.select("INBOX"); m.logout(); print("ok")
         .args([user, password])
         .output()
         .expect("python3 runs");
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
+    client_result(&out, |out| {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        format!("{stdout}{}", String::from_utf8_lossy(&out.stderr))
+    })
 }
 
 /// curl's IMAP client (SASL, as curl picks it), from a chosen source address.
@@ -142,14 +183,10 @@ fn curl_login(stack: &Stack, source: &str, user: &str, password: &str) -> Result
         .args(["-X", "NOOP"])
         .output()
         .expect("curl runs");
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} (password {password:?})",
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
+    client_result(&out, |out| {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        format!("{stderr} (password {password:?})")
+    })
 }
 
 /// Dovecot's kick signals the session's process and returns; the process dies a moment
@@ -167,6 +204,20 @@ async fn kicked<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     false
 }
 
+/// An IMAPS session of `user`, which must log in (`what` says why it must).
+async fn live_session(
+    stack: &Stack,
+    user: &str,
+    password: &str,
+    what: &str,
+) -> crate::dovecot::ImapSession<crate::dovecot::TlsStream> {
+    stack
+        .dovecot
+        .imaps_login(&source_ip(), user, password)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
 async fn imaps(stack: &Stack, user: &str, password: &str) -> Result<(), String> {
     stack
         .dovecot
@@ -179,8 +230,7 @@ async fn an_app_password_from_the_browser_logs_in_with_three_clients(
     version: DovecotVersion,
     backend: Backend,
 ) {
-    let stack = stack(version, backend).await;
-    let browser = stack.app.signed_in("alice@example.org").await;
+    let (stack, browser) = stack_with_alice(version, backend).await;
     let created = browser.create_app_password("Phone").await;
     let user = "alice@example.org";
 
@@ -209,8 +259,7 @@ async fn an_app_password_from_the_browser_logs_in_with_three_clients(
 each_dovecot!(an_app_password_from_the_browser_logs_in_with_three_clients);
 
 async fn last_use_is_recorded_from_a_real_login(version: DovecotVersion, backend: Backend) {
-    let stack = stack(version, backend).await;
-    let browser = stack.app.signed_in("alice@example.org").await;
+    let (stack, browser) = stack_with_alice(version, backend).await;
     let created = browser.create_app_password("Phone").await;
     let source = source_ip();
     stack
@@ -266,8 +315,7 @@ async fn a_revoked_password_is_refused_at_once_and_revoke_all_ends_live_sessions
     version: DovecotVersion,
     backend: Backend,
 ) {
-    let stack = stack(version, backend).await;
-    let browser = stack.app.signed_in("alice@example.org").await;
+    let (stack, browser) = stack_with_alice(version, backend).await;
     let phone = browser.create_app_password("Phone").await;
     let laptop = browser.create_app_password("Laptop").await;
     let user = "alice@example.org";
@@ -290,11 +338,7 @@ async fn a_revoked_password_is_refused_at_once_and_revoke_all_ends_live_sessions
         .await
         .expect("other passwords still work");
 
-    let mut session = stack
-        .dovecot
-        .imaps_login(&source_ip(), user, &laptop.plaintext)
-        .await
-        .expect("live session");
+    let mut session = live_session(&stack, user, &laptop.plaintext, "live session").await;
     session.noop().await.expect("alive");
     let response = browser.revoke_all().await;
     assert_eq!(location(&response), "/?done=revoked-all&sessions=ended");
@@ -304,17 +348,10 @@ async fn a_revoked_password_is_refused_at_once_and_revoke_all_ends_live_sessions
 each_dovecot!(a_revoked_password_is_refused_at_once_and_revoke_all_ends_live_sessions);
 
 async fn rotation_with_revoke_all_kicks_and_refuses(version: DovecotVersion, backend: Backend) {
-    let stack = stack(version, backend).await;
-    let browser = stack.app.signed_in("alice@example.org").await;
+    let (stack, browser) = stack_with_alice(version, backend).await;
     let phone = browser.create_app_password("Phone").await;
-    let mut session = stack
-        .dovecot
-        .imaps_login(&source_ip(), "alice@example.org", &phone.plaintext)
-        .await
-        .expect("live");
-    let response = browser
-        .change_password(PASSWORD, NEW_PASSWORD, NEW_PASSWORD, true)
-        .await;
+    let mut session = live_session(&stack, "alice@example.org", &phone.plaintext, "live").await;
+    let response = browser.rotate(true).await;
     assert_eq!(
         location(&response),
         "/account?done=password-and-revoked&sessions=ended"
@@ -330,9 +367,8 @@ async fn expired_disabled_reset_and_out_of_scope_passwords_are_refused(
     version: DovecotVersion,
     backend: Backend,
 ) {
-    let stack = stack(version, backend).await;
+    let (stack, browser) = stack_with_alice(version, backend).await;
     let app = &stack.app;
-    let browser = app.signed_in("alice@example.org").await;
     let user = "alice@example.org";
 
     let expiring = browser.create_app_password("Expiring").await;
@@ -350,87 +386,35 @@ async fn expired_disabled_reset_and_out_of_scope_passwords_are_refused(
     );
 
     let imap_only = browser.create_app_password("IMAP only").await;
-    let both = browser
-        .create_app_password_with(&[
-            ("name", "Both"),
-            ("expires", "never"),
-            ("scope", "imap+smtp"),
-        ])
-        .await;
-    let both = regex::Regex::new(r#"<code id="new-password">([^<]+)</code>"#)
-        .unwrap()
-        .captures(&both.text().await.unwrap())
-        .unwrap()[1]
-        .to_owned();
+    let both = never_expiring(&browser, "Both", ("scope", "imap+smtp")).await;
+    assert!(accepts(&stack, user, &imap_only.plaintext, "imap", &source_ip()).await);
     assert!(
-        stack
-            .dovecot
-            .auth_test(user, &imap_only.plaintext, "imap", &source_ip())
-            .await
-            .ok
-    );
-    assert!(
-        !stack
-            .dovecot
-            .auth_test(user, &imap_only.plaintext, "smtp", &source_ip())
-            .await
-            .ok,
+        !accepts(&stack, user, &imap_only.plaintext, "smtp", &source_ip()).await,
         "IMAP-only password refused for SMTP"
     );
     assert!(
-        stack
-            .dovecot
-            .auth_test(user, &both, "smtp", &source_ip())
-            .await
-            .ok,
+        accepts(&stack, user, &both, "smtp", &source_ip()).await,
         "IMAP+SMTP password accepted for SMTP"
     );
 
-    let limited = browser
-        .create_app_password_with(&[
-            ("name", "Office"),
-            ("expires", "never"),
-            ("allowed_nets", "192.0.2.0/24"),
-        ])
-        .await;
-    let limited = regex::Regex::new(r#"<code id="new-password">([^<]+)</code>"#)
-        .unwrap()
-        .captures(&limited.text().await.unwrap())
-        .unwrap()[1]
-        .to_owned();
+    let limited = never_expiring(&browser, "Office", ("allowed_nets", "192.0.2.0/24")).await;
     assert!(
-        stack
-            .dovecot
-            .auth_test(user, &limited, "imap", "192.0.2.10")
-            .await
-            .ok,
+        accepts(&stack, user, &limited, "imap", "192.0.2.10").await,
         "inside the allowed network"
     );
     assert!(
-        !stack
-            .dovecot
-            .auth_test(user, &limited, "imap", "198.51.100.10")
-            .await
-            .ok,
+        !accepts(&stack, user, &limited, "imap", "198.51.100.10").await,
         "outside the allowed network"
     );
 
     let alice = app.user_id(user).await;
     for flag in ["disabled", "must_reset"] {
-        sqlx::query(&format!("UPDATE users SET {flag} = TRUE WHERE id = $1"))
-            .bind(alice)
-            .execute(&app.db.pool)
-            .await
-            .unwrap();
+        set_account_flag(app, alice, flag, true).await;
         assert!(
             imaps(&stack, user, &imap_only.plaintext).await.is_err(),
             "{flag} account refused"
         );
-        sqlx::query(&format!("UPDATE users SET {flag} = FALSE WHERE id = $1"))
-            .bind(alice)
-            .execute(&app.db.pool)
-            .await
-            .unwrap();
+        set_account_flag(app, alice, flag, false).await;
     }
     imaps(&stack, user, &imap_only.plaintext)
         .await
@@ -442,8 +426,7 @@ async fn the_main_password_works_over_imap_only_when_allowed(
     version: DovecotVersion,
     backend: Backend,
 ) {
-    let stack = stack(version, backend).await;
-    let browser = stack.app.signed_in("alice@example.org").await;
+    let (stack, browser) = stack_with_alice(version, backend).await;
     let user = "alice@example.org";
     assert!(
         imaps(&stack, user, PASSWORD).await.is_err(),
@@ -478,10 +461,7 @@ async fn quotes_and_sql_in_names_and_usernames_neither_break_nor_widen_the_query
     app.add_user("o'hara@example.org", PASSWORD, false).await;
     let browser = app.browser();
     assert_eq!(
-        browser
-            .sign_in("o'hara@example.org", PASSWORD)
-            .await
-            .status(),
+        browser.sign_in_status("o'hara@example.org", PASSWORD).await,
         StatusCode::SEE_OTHER
     );
     let created = browser
@@ -515,11 +495,8 @@ async fn quotes_and_sql_in_names_and_usernames_neither_break_nor_widen_the_query
     imaps(&stack, "alice@example.org", &alice_pw.plaintext)
         .await
         .expect("still works");
-    let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
-    assert_eq!(users, 2);
+    let users = app.count("SELECT COUNT(*) FROM users").await;
+    assert_eq!(users, 2, "no account was added or lost");
 }
 each_dovecot!(quotes_and_sql_in_names_and_usernames_neither_break_nor_widen_the_query);
 
@@ -527,8 +504,7 @@ async fn a_user_with_50_app_passwords_costs_one_hash_check_per_login(
     version: DovecotVersion,
     backend: Backend,
 ) {
-    let stack = stack(version, backend).await;
-    let browser = stack.app.signed_in("alice@example.org").await;
+    let (stack, browser) = stack_with_alice(version, backend).await;
     let mut last = String::new();
     for n in 0..50 {
         last = browser

@@ -31,13 +31,19 @@ async fn report(app: &TestApp, secret: Option<&str>, body: serde_json::Value) ->
     request.send().await.unwrap()
 }
 
-async fn a_successful_login_report_records_last_use(backend: Backend) {
-    let app = app_with_policy(backend).await;
-    let browser = app.signed_in("alice@example.org").await;
-    let created = browser.create_app_password("Phone").await;
-    let id = app_password_id(&app, &created.plaintext[..6]).await;
+/// When the (only) app password was last used, as stored.
+async fn last_used_at(app: &TestApp) -> Option<i64> {
+    sqlx::query_scalar("SELECT last_used_at FROM app_passwords")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap()
+}
 
-    let body = json!({"login": "alice@example.org", "user": "alice@example.org", "remote": "192.0.2.7", "protocol": "imap", "credential_id": id.to_string(), "success": true});
+async fn a_successful_login_report_records_last_use(backend: Backend) {
+    let (app, browser) = app_with_policy(backend).await.and_alice().await;
+    let (_, id) = app.new_app_password(&browser, "Phone").await;
+
+    let body = json!({"login": ALICE, "user": ALICE, "remote": "192.0.2.7", "protocol": "imap", "credential_id": id.to_string(), "success": true});
     let response = report(&app, Some(SECRET), body).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
@@ -62,11 +68,9 @@ async fn a_successful_login_report_records_last_use(backend: Backend) {
 both_backends!(a_successful_login_report_records_last_use);
 
 async fn reports_without_the_secret_are_refused_and_change_nothing(backend: Backend) {
-    let app = app_with_policy(backend).await;
-    let browser = app.signed_in("alice@example.org").await;
-    let created = browser.create_app_password("Phone").await;
-    let id = app_password_id(&app, &created.plaintext[..6]).await;
-    let body = json!({"user": "alice@example.org", "remote": "192.0.2.7", "protocol": "imap", "credential_id": id.to_string(), "success": true});
+    let (app, browser) = app_with_policy(backend).await.and_alice().await;
+    let (_, id) = app.new_app_password(&browser, "Phone").await;
+    let body = json!({"user": ALICE, "remote": "192.0.2.7", "protocol": "imap", "credential_id": id.to_string(), "success": true});
     assert_eq!(
         report(&app, None, body.clone()).await.status(),
         StatusCode::UNAUTHORIZED
@@ -75,34 +79,23 @@ async fn reports_without_the_secret_are_refused_and_change_nothing(backend: Back
         report(&app, Some("wrong"), body).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    let at: Option<i64> = sqlx::query_scalar("SELECT last_used_at FROM app_passwords")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
-    assert_eq!(at, None);
+    assert_eq!(last_used_at(&app).await, None);
 }
 both_backends!(reports_without_the_secret_are_refused_and_change_nothing);
 
 async fn a_report_cannot_touch_another_users_password(backend: Backend) {
-    let app = app_with_policy(backend).await;
-    let alice = app.signed_in("alice@example.org").await;
-    let created = alice.create_app_password("Phone").await;
-    let id = app_password_id(&app, &created.plaintext[..6]).await;
+    let (app, alice) = app_with_policy(backend).await.and_alice().await;
+    let (_, id) = app.new_app_password(&alice, "Phone").await;
     let body = json!({"user": "mallory@example.org", "remote": "192.0.2.7", "protocol": "imap", "credential_id": id.to_string(), "success": true});
     report(&app, Some(SECRET), body).await;
-    let at: Option<i64> = sqlx::query_scalar("SELECT last_used_at FROM app_passwords")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
-    assert_eq!(at, None);
+    assert_eq!(last_used_at(&app).await, None);
 }
 both_backends!(a_report_cannot_touch_another_users_password);
 
 async fn failed_logins_are_counted_per_user_and_address(backend: Backend) {
-    let app = app_with_policy(backend).await;
-    let browser = app.signed_in("alice@example.org").await;
+    let (app, browser) = app_with_policy(backend).await.and_alice().await;
     for _ in 0..3 {
-        report(&app, Some(SECRET), json!({"user": "alice@example.org", "remote": "203.0.113.5", "protocol": "imap", "credential_id": "", "success": false})).await;
+        report(&app, Some(SECRET), json!({"user": ALICE, "remote": "203.0.113.5", "protocol": "imap", "credential_id": "", "success": false})).await;
     }
     let failures: i64 = sqlx::query_scalar("SELECT failures FROM imap_login_failures WHERE username = 'alice@example.org' AND ip = '203.0.113.5'").fetch_one(&app.db.pool).await.unwrap();
     assert_eq!(failures, 3);

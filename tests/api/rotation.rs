@@ -6,27 +6,18 @@ use crate::both_backends;
 use mailkeys_test_support::prelude::*;
 
 async fn rotation_signs_out_other_sessions_and_retires_the_old_password(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let here = app.signed_in("alice@example.org").await;
+    let (app, here) = app_with_alice(backend).await;
     let elsewhere = app.browser();
     assert_eq!(
-        elsewhere
-            .sign_in("alice@example.org", PASSWORD)
-            .await
-            .status(),
+        elsewhere.sign_in_status(ALICE, PASSWORD).await,
         StatusCode::SEE_OTHER
     );
     let kept = here.create_app_password("Phone").await;
 
-    let response = here
-        .change_password(PASSWORD, NEW_PASSWORD, NEW_PASSWORD, false)
-        .await;
+    let response = here.rotate(false).await;
     assert_eq!(location(&response), "/account?done=password&sessions=kept");
-    assert_eq!(
-        here.get("/").await.status(),
-        StatusCode::OK,
-        "the session that rotated stays"
-    );
+    here.assert_status("/", StatusCode::OK, "the session that rotated stays")
+        .await;
     assert_eq!(
         location(&elsewhere.get("/").await),
         "/sign-in",
@@ -35,14 +26,11 @@ async fn rotation_signs_out_other_sessions_and_retires_the_old_password(backend:
 
     let fresh = app.browser();
     assert_eq!(
-        fresh.sign_in("alice@example.org", PASSWORD).await.status(),
+        fresh.sign_in_status(ALICE, PASSWORD).await,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        fresh
-            .sign_in("alice@example.org", NEW_PASSWORD)
-            .await
-            .status(),
+        fresh.sign_in_status(ALICE, NEW_PASSWORD).await,
         StatusCode::SEE_OTHER
     );
 
@@ -54,31 +42,21 @@ async fn rotation_signs_out_other_sessions_and_retires_the_old_password(backend:
     .await
     .unwrap();
     assert_eq!(live, 1, "app passwords stay unless asked");
-    let user_id = app.user_id("alice@example.org").await;
-    assert!(app
-        .audit_events(user_id)
-        .await
-        .contains(&"password_changed".to_owned()));
+    app.assert_audited(ALICE, "password_changed").await;
 }
 both_backends!(rotation_signs_out_other_sessions_and_retires_the_old_password);
 
 async fn rotation_can_revoke_every_app_password_at_once(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let browser = app.signed_in("alice@example.org").await;
-    browser.create_app_password("Phone").await;
-    browser.create_app_password("Laptop").await;
-    let response = browser
-        .change_password(PASSWORD, NEW_PASSWORD, NEW_PASSWORD, true)
-        .await;
+    let (app, browser) = app_with_alice(backend).await;
+    for name in ["Phone", "Laptop"] {
+        browser.create_app_password(name).await;
+    }
+    let response = browser.rotate(true).await;
     assert_eq!(
         location(&response),
         "/account?done=password-and-revoked&sessions=kept"
     );
-    let live: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NULL")
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
+    let live = app.live_app_passwords().await;
     assert_eq!(live, 0);
     let reason: String = sqlx::query_scalar("SELECT revoked_reason FROM app_passwords LIMIT 1")
         .fetch_one(&app.db.pool)
@@ -89,8 +67,7 @@ async fn rotation_can_revoke_every_app_password_at_once(backend: Backend) {
 both_backends!(rotation_can_revoke_every_app_password_at_once);
 
 async fn bad_rotations_are_refused_with_a_message_and_change_nothing(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let browser = app.signed_in("alice@example.org").await;
+    let (app, browser) = app_with_alice(backend).await;
     let too_long = "ab1-".repeat(257);
     let cases: [(&str, &str, &str, &str); 6] = [
         (
@@ -117,37 +94,23 @@ async fn bad_rotations_are_refused_with_a_message_and_change_nothing(backend: Ba
     ];
     for (current, new, confirm, message) in cases {
         let response = browser.change_password(current, new, confirm, true).await;
-        assert_eq!(
-            response.status(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{message}"
-        );
-        let page = response.text().await.unwrap();
-        assert!(page.contains(message), "expected {message:?}");
+        let page = refused_page(response, message, message).await;
         assert!(
             !page.contains(new) || new == PASSWORD,
             "passwords are never echoed"
         );
     }
     assert_eq!(
-        app.browser()
-            .sign_in("alice@example.org", PASSWORD)
-            .await
-            .status(),
+        app.browser().sign_in_status(ALICE, PASSWORD).await,
         StatusCode::SEE_OTHER,
         "password unchanged"
     );
-    let user_id = app.user_id("alice@example.org").await;
-    assert!(app
-        .audit_events(user_id)
-        .await
-        .contains(&"password_change_failed".to_owned()));
+    app.assert_audited(ALICE, "password_change_failed").await;
 }
 both_backends!(bad_rotations_are_refused_with_a_message_and_change_nothing);
 
 async fn the_main_password_imap_setting_is_saved(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let browser = app.signed_in("alice@example.org").await;
+    let (app, browser) = app_with_alice(backend).await;
     let allowed = || async {
         let v: i64 =
             sqlx::query_scalar("SELECT CASE WHEN main_imap_allowed THEN 1 ELSE 0 END FROM users")

@@ -24,8 +24,7 @@ fn assert_security_headers(response: &reqwest::Response) {
 }
 
 async fn state_changes_without_a_valid_csrf_token_are_refused(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let browser = app.signed_in("alice@example.org").await;
+    let (app, browser) = app_with_alice(backend).await;
     for (path, form) in [
         ("/app-passwords", vec![("name", "Phone")]),
         ("/app-passwords/revoke-all", vec![]),
@@ -55,38 +54,24 @@ async fn state_changes_without_a_valid_csrf_token_are_refused(backend: Backend) 
             "{path} with a forged token"
         );
     }
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
+    let count = app.count("SELECT COUNT(*) FROM app_passwords").await;
     assert_eq!(count, 0);
+    browser
+        .assert_status("/", StatusCode::OK, "still signed in")
+        .await;
     assert_eq!(
-        browser.get("/").await.status(),
-        StatusCode::OK,
-        "still signed in"
-    );
-    assert_eq!(
-        app.browser()
-            .sign_in("alice@example.org", PASSWORD)
-            .await
-            .status(),
+        app.browser().sign_in_status(ALICE, PASSWORD).await,
         StatusCode::SEE_OTHER
     );
 }
 both_backends!(state_changes_without_a_valid_csrf_token_are_refused);
 
 async fn sign_in_without_the_form_cookie_is_refused(backend: Backend) {
-    let app = spawn_app(backend).await;
-    app.add_user("alice@example.org", PASSWORD, false).await;
-    let browser = app.browser();
+    let (_app, browser) = app_with_alice_signed_out(backend).await;
     let response = browser
         .post_raw(
             "/sign-in",
-            &[
-                ("csrf", "guess"),
-                ("email", "alice@example.org"),
-                ("password", PASSWORD),
-            ],
+            &[("csrf", "guess"), ("email", ALICE), ("password", PASSWORD)],
         )
         .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
@@ -94,10 +79,8 @@ async fn sign_in_without_the_form_cookie_is_refused(backend: Backend) {
 both_backends!(sign_in_without_the_form_cookie_is_refused);
 
 async fn a_get_request_never_changes_state(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let browser = app.signed_in("alice@example.org").await;
-    let created = browser.create_app_password("Phone").await;
-    let id = app_password_id(&app, &created.plaintext[..6]).await;
+    let (app, browser) = app_with_alice(backend).await;
+    let (_, id) = app.new_app_password(&browser, "Phone").await;
     for path in [
         format!("/app-passwords/{id}/revoke"),
         "/app-passwords/revoke-all".to_owned(),
@@ -105,23 +88,16 @@ async fn a_get_request_never_changes_state(backend: Backend) {
     ] {
         browser.get(&path).await;
     }
-    let live: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NULL")
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
+    let live = app.live_app_passwords().await;
     assert_eq!(live, 1);
-    assert_eq!(
-        browser.get("/").await.status(),
-        StatusCode::OK,
-        "GET /sign-out does not sign out"
-    );
+    browser
+        .assert_status("/", StatusCode::OK, "GET /sign-out does not sign out")
+        .await;
 }
 both_backends!(a_get_request_never_changes_state);
 
 async fn every_response_carries_security_headers_including_404_and_500(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let browser = app.signed_in("alice@example.org").await;
+    let (app, browser) = app_with_alice(backend).await;
     let page = browser.get("/").await;
     assert_security_headers(&page);
     assert_eq!(page.headers().get("cache-control").unwrap(), "no-store");
@@ -190,8 +166,7 @@ async fn https_deployments_get_host_prefixed_secure_cookies_and_hsts(backend: Ba
 both_backends!(https_deployments_get_host_prefixed_secure_cookies_and_hsts);
 
 async fn an_oversized_body_is_refused_with_413(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let browser = app.signed_in("alice@example.org").await;
+    let (app, browser) = app_with_alice(backend).await;
     let huge = "x".repeat(app.settings.max_body_bytes + 1);
     let response = browser
         .post("/", "/app-passwords", &[("name", &huge)])

@@ -55,6 +55,83 @@ async fn check(server: &MailServer) -> CheckReport {
     check_with(server, PASSWORD, Limits::default()).await.0
 }
 
+/// A plaintext fake playing `script`, and a check of it without TLS.
+async fn check_plaintext(script: Script) -> (fake::Fake, CheckReport) {
+    let fake = fake::serve(script, None).await;
+    let report = check(&local(fake.port(), TlsMode::None)).await;
+    (fake, report)
+}
+
+/// A fake speaking implicit TLS with a certificate for `names` over the years `from` to
+/// `until` (as `TestCa::server` takes them), issued by a new test CA.
+async fn tls_fake(names: &[&str], from: i32, until: i32) -> (TestCa, fake::Fake) {
+    let ca = TestCa::new();
+    let config = ca.server(names, from, until);
+    (ca, fake::serve(Script::default(), Some(config)).await)
+}
+
+/// A fake speaking implicit TLS with a self-signed certificate for 127.0.0.1.
+async fn self_signed_fake() -> fake::Fake {
+    let config = self_signed_server(&["127.0.0.1"]);
+    fake::serve(Script::default(), Some(config)).await
+}
+
+/// A plaintext fake playing `script` and offering STARTTLS with a certificate from `ca` for
+/// `host`, and the server entry that reaches it as `host`, trusting `ca`.
+async fn starttls_fake(ca: &TestCa, host: &str, script: Script) -> (fake::Fake, MailServer) {
+    let script = Script {
+        starttls: Some(ca.server(&[host], 2024, 2099)),
+        ..script
+    };
+    let fake = fake::serve(script, None).await;
+    let target = trusting(ca, host, fake.port(), TlsMode::StartTls);
+    (fake, target)
+}
+
+/// A check of the plaintext `fake` with `password`, and the events it sent.
+async fn check_plaintext_with(fake: &fake::Fake, password: &str) -> (CheckReport, Vec<StepEvent>) {
+    check_with(
+        &local(fake.port(), TlsMode::None),
+        password,
+        Limits::default(),
+    )
+    .await
+}
+
+/// Fails unless the report's verdict matches the pattern.
+macro_rules! assert_verdict_matches {
+    ($report:expr, $($pattern:tt)+) => {
+        assert!(matches!(&$report.verdict, $($pattern)+), "{:?}", $report.verdict)
+    };
+}
+
+/// The server `host`:`port` whose certificate `ca` issued, with the CA as its `ca_file`.
+fn trusting(ca: &TestCa, host: &str, port: u16, tls: TlsMode) -> MailServer {
+    server(host, port, tls, Some(ca.pem_file.clone()))
+}
+
+/// The report's step `which`.
+fn step(report: &CheckReport, which: Step) -> &StepReport {
+    report
+        .steps
+        .iter()
+        .find(|s| s.step == which)
+        .unwrap_or_else(|| panic!("no {which:?} step in {:?}", report.steps))
+}
+
+/// The LOGIN command the fake received.
+fn login_line(fake: &fake::Fake) -> String {
+    fake.received()
+        .into_iter()
+        .find(|l| l.contains("LOGIN"))
+        .expect("login sent")
+}
+
+/// The steps the check took, in order.
+fn steps_of(report: &CheckReport) -> Vec<Step> {
+    report.steps.iter().map(|s| s.step).collect()
+}
+
 fn failed_step(report: &CheckReport) -> Option<Step> {
     report
         .steps
@@ -94,16 +171,12 @@ fn the_check_future_can_be_spawned() {
 
 #[tokio::test]
 async fn a_plaintext_server_offering_only_xoauth2_with_logindisabled_has_no_password_mechanism() {
-    let fake = fake::serve(
-        Script {
-            greeting: Some("* OK IMAP ready.".into()),
-            capabilities: "IMAP4rev1 AUTH=XOAUTH2 LOGINDISABLED".into(),
-            ..Script::default()
-        },
-        None,
-    )
+    let (fake, report) = check_plaintext(Script {
+        greeting: Some("* OK IMAP ready.".into()),
+        capabilities: "IMAP4rev1 AUTH=XOAUTH2 LOGINDISABLED".into(),
+        ..Script::default()
+    })
     .await;
-    let report = check(&local(fake.port(), TlsMode::None)).await;
     assert_eq!(
         report.verdict,
         Verdict::NoPasswordMechanism {
@@ -117,29 +190,15 @@ async fn a_plaintext_server_offering_only_xoauth2_with_logindisabled_has_no_pass
 
 #[tokio::test]
 async fn logindisabled_on_plaintext_with_starttls_offered_means_tls_first() {
-    let fake = fake::serve(
-        Script {
-            capabilities: "IMAP4rev1 STARTTLS LOGINDISABLED".into(),
-            ..Script::default()
-        },
-        None,
-    )
-    .await;
-    let report = check(&local(fake.port(), TlsMode::None)).await;
+    let (fake, report) =
+        check_plaintext(Script::capabilities("IMAP4rev1 STARTTLS LOGINDISABLED")).await;
     assert_eq!(report.verdict, Verdict::LoginDisabledBeforeTls);
     assert!(no_login_was_sent(&fake));
 }
 
 #[tokio::test]
 async fn a_server_that_never_greets_times_out_within_the_check_bound() {
-    let fake = fake::serve(
-        Script {
-            greeting: None,
-            ..Script::default()
-        },
-        None,
-    )
-    .await;
+    let fake = fake::serve_silent().await;
     let limits = quick();
     let started = Instant::now();
     let (report, events) = check_with(&local(fake.port(), TlsMode::None), PASSWORD, limits).await;
@@ -155,11 +214,7 @@ async fn a_server_that_never_greets_times_out_within_the_check_bound() {
         "took {took:?}"
     );
     // Before blaming the server, the check asked whether the port speaks TLS instead.
-    let probe = report
-        .steps
-        .iter()
-        .find(|s| s.step == Step::TlsProbe)
-        .expect("probed");
+    let probe = step(&report, Step::TlsProbe);
     assert_eq!(probe.outcome, StepOutcome::Failed);
     assert!(report.verdict.advice().contains("never greeted"));
     // Each step announced its start and its end.
@@ -177,14 +232,7 @@ async fn a_server_that_never_greets_times_out_within_the_check_bound() {
 
 #[tokio::test]
 async fn the_whole_check_stops_at_its_total_limit_even_with_generous_steps() {
-    let fake = fake::serve(
-        Script {
-            greeting: None,
-            ..Script::default()
-        },
-        None,
-    )
-    .await;
+    let fake = fake::serve_silent().await;
     let limits = Limits {
         step: Duration::from_secs(10),
         total: Duration::from_millis(500),
@@ -196,11 +244,7 @@ async fn the_whole_check_stops_at_its_total_limit_even_with_generous_steps() {
         "{:?}",
         started.elapsed()
     );
-    assert!(
-        matches!(report.verdict, Verdict::Timeout { .. }),
-        "{:?}",
-        report.verdict
-    );
+    assert_verdict_matches!(report, Verdict::Timeout { .. });
     assert_eq!(
         report.facts.failure.map(|f| f.what),
         Some(StepFailure::TimedOut { whole_check: true })
@@ -234,17 +278,12 @@ async fn tls_to_a_plaintext_port_is_recognised_by_its_greeting() {
 
 #[tokio::test]
 async fn plaintext_to_a_tls_port_is_recognised_by_a_tls_probe() {
-    let config = self_signed_server(&["127.0.0.1"]);
-    let fake = fake::serve(Script::default(), Some(config)).await;
+    let fake = self_signed_fake().await;
     for mode in [TlsMode::StartTls, TlsMode::None] {
         let (report, _) =
             check_with(&local(fake.port(), mode), PASSWORD, Limits::from_secs(1, 5)).await;
         assert_eq!(report.verdict, Verdict::PlaintextToTlsPort, "{mode:?}");
-        let probe = report
-            .steps
-            .iter()
-            .find(|s| s.step == Step::TlsProbe)
-            .expect("probed");
+        let probe = step(&report, Step::TlsProbe);
         assert_eq!(probe.outcome, StepOutcome::Passed);
     }
     assert!(no_login_was_sent(&fake));
@@ -252,8 +291,7 @@ async fn plaintext_to_a_tls_port_is_recognised_by_a_tls_probe() {
 
 #[tokio::test]
 async fn a_self_signed_certificate_is_described_and_the_password_is_not_sent() {
-    let config = self_signed_server(&["127.0.0.1"]);
-    let fake = fake::serve(Script::default(), Some(config)).await;
+    let fake = self_signed_fake().await;
     let report = check(&local(fake.port(), TlsMode::Implicit)).await;
     assert_eq!(report.verdict, Verdict::CertificateSelfSigned);
     assert_eq!(failed_step(&report), Some(Step::TlsHandshake));
@@ -273,16 +311,8 @@ async fn a_self_signed_certificate_is_described_and_the_password_is_not_sent() {
 
 #[tokio::test]
 async fn an_expired_certificate_gives_its_end_date() {
-    let ca = TestCa::new();
-    let config = ca.server(&["127.0.0.1", "localhost"], 2020, 2021);
-    let fake = fake::serve(Script::default(), Some(config)).await;
-    let report = check(&server(
-        "127.0.0.1",
-        fake.port(),
-        TlsMode::Implicit,
-        Some(ca.pem_file.clone()),
-    ))
-    .await;
+    let (ca, fake) = tls_fake(&["127.0.0.1", "localhost"], 2020, 2021).await;
+    let report = check(&trusting(&ca, "127.0.0.1", fake.port(), TlsMode::Implicit)).await;
     assert_eq!(
         report.verdict,
         Verdict::CertificateExpired {
@@ -300,16 +330,8 @@ async fn an_expired_certificate_gives_its_end_date() {
 
 #[tokio::test]
 async fn a_certificate_for_another_host_names_the_hosts_it_is_for() {
-    let ca = TestCa::new();
-    let config = ca.server(&["mail.example.test"], 2024, 2099);
-    let fake = fake::serve(Script::default(), Some(config)).await;
-    let report = check(&server(
-        "127.0.0.1",
-        fake.port(),
-        TlsMode::Implicit,
-        Some(ca.pem_file.clone()),
-    ))
-    .await;
+    let (ca, fake) = tls_fake(&["mail.example.test"], 2024, 2099).await;
+    let report = check(&trusting(&ca, "127.0.0.1", fake.port(), TlsMode::Implicit)).await;
     assert_eq!(
         report.verdict,
         Verdict::CertificateWrongHost {
@@ -322,75 +344,38 @@ async fn a_certificate_for_another_host_names_the_hosts_it_is_for() {
 
 #[tokio::test]
 async fn a_certificate_from_an_unknown_authority_is_untrusted() {
-    let ca = TestCa::new();
-    let config = ca.server(&["127.0.0.1"], 2024, 2099);
-    let fake = fake::serve(Script::default(), Some(config)).await;
+    let (_ca, fake) = tls_fake(&["127.0.0.1"], 2024, 2099).await;
     // No ca_file: the system store does not know the test CA.
     let report = check(&local(fake.port(), TlsMode::Implicit)).await;
-    assert!(
-        matches!(report.verdict, Verdict::CertificateUntrusted { .. }),
-        "{:?}",
-        report.verdict
-    );
+    assert_verdict_matches!(report, Verdict::CertificateUntrusted { .. });
     assert!(no_login_was_sent(&fake));
 }
 
+/// `NO [UNAVAILABLE]` in answer to LOGIN, or a `* BYE [UNAVAILABLE]` greeting.
 #[tokio::test]
-async fn unavailable_in_answer_to_login_is_a_temporary_failure() {
-    let fake = fake::serve(
-        Script {
-            login_reply: "NO [UNAVAILABLE] Account is being moved, try later.".into(),
-            ..Script::default()
-        },
-        None,
-    )
-    .await;
-    let report = check(&local(fake.port(), TlsMode::None)).await;
-    assert!(
-        matches!(&report.verdict, Verdict::TemporaryFailure { reason } if reason.contains("being moved")),
-        "{:?}",
-        report.verdict
-    );
-    assert_eq!(failed_step(&report), Some(Step::Login));
-}
-
-#[tokio::test]
-async fn a_bye_unavailable_greeting_is_a_temporary_failure() {
-    let fake = fake::serve(
-        Script {
-            greeting: Some("* BYE [UNAVAILABLE] Server shutting down.".into()),
-            ..Script::default()
-        },
-        None,
-    )
-    .await;
-    let report = check(&local(fake.port(), TlsMode::None)).await;
-    assert!(
-        matches!(report.verdict, Verdict::TemporaryFailure { .. }),
-        "{:?}",
-        report.verdict
-    );
-    assert_eq!(failed_step(&report), Some(Step::Greeting));
+async fn unavailable_at_login_or_in_the_greeting_is_a_temporary_failure() {
+    let moved = "NO [UNAVAILABLE] Account is being moved, try later.";
+    let shutting_down = "* BYE [UNAVAILABLE] Server shutting down.";
+    let cases = [
+        // (script, step that fails, what the reason says)
+        (Script::login_reply(moved), Step::Login, "being moved"),
+        (Script::greeting(shutting_down), Step::Greeting, ""),
+    ];
+    for (script, failed_at, says) in cases {
+        let (_fake, report) = check_plaintext(script).await;
+        assert_verdict_matches!(report, Verdict::TemporaryFailure { reason } if reason.contains(says));
+        assert_eq!(failed_step(&report), Some(failed_at), "{:?}", report.steps);
+    }
 }
 
 #[tokio::test]
 async fn a_wrong_password_is_explained_and_what_is_known_sharpens_it() {
-    let fake = fake::serve(
-        Script {
-            login_reply: "NO [AUTHENTICATIONFAILED] Authentication failed.".into(),
-            ..Script::default()
-        },
-        None,
-    )
+    let (_fake, report) = check_plaintext(Script::login_reply(
+        "NO [AUTHENTICATIONFAILED] Authentication failed.",
+    ))
     .await;
-    let report = check(&local(fake.port(), TlsMode::None)).await;
     assert_eq!(report.verdict, Verdict::WrongPassword);
-    let summary = &report
-        .steps
-        .iter()
-        .find(|s| s.step == Step::Login)
-        .expect("login")
-        .summary;
+    let summary = &step(&report, Step::Login).summary;
     assert!(summary.contains("AUTHENTICATIONFAILED"), "{summary}");
     let revoked =
         report.with_known_credential(&KnownCredential::RevokedAppPassword { at: 1_740_000_000 });
@@ -404,37 +389,20 @@ async fn a_wrong_password_is_explained_and_what_is_known_sharpens_it() {
 async fn a_password_the_server_echoes_never_reaches_the_report_or_the_events() {
     let password = "pa\"ss\\w0rd-hunter2";
     let fake = fake::serve(
-        Script {
-            login_reply: format!(
-                "NO [AUTHENTICATIONFAILED] Bad password {password} in {}",
-                r#"LOGIN "ann@example.test" "pa\"ss\\w0rd-hunter2""#
-            ),
-            ..Script::default()
-        },
+        Script::login_reply(format!(
+            "NO [AUTHENTICATIONFAILED] Bad password {password} in {}",
+            r#"LOGIN "ann@example.test" "pa\"ss\\w0rd-hunter2""#
+        )),
         None,
     )
     .await;
-    let (report, events) = check_with(
-        &local(fake.port(), TlsMode::None),
-        password,
-        Limits::default(),
-    )
-    .await;
+    let (report, events) = check_plaintext_with(&fake, password).await;
     assert_eq!(report.verdict, Verdict::WrongPassword);
     assert_password_absent(&report, &events, password);
-    let summary = &report
-        .steps
-        .iter()
-        .find(|s| s.step == Step::Login)
-        .expect("login")
-        .summary;
+    let summary = &step(&report, Step::Login).summary;
     assert!(summary.contains("[password hidden]"), "{summary}");
     // The password went as a properly escaped quoted string.
-    let login = fake
-        .received()
-        .into_iter()
-        .find(|l| l.contains("LOGIN"))
-        .expect("login sent");
+    let login = login_line(&fake);
     assert!(
         login.ends_with(r#" LOGIN "ann@example.test" "pa\"ss\\w0rd-hunter2""#),
         "{login}"
@@ -443,15 +411,8 @@ async fn a_password_the_server_echoes_never_reaches_the_report_or_the_events() {
 
 #[tokio::test]
 async fn a_successful_login_over_tls_counts_the_inbox() {
-    let ca = TestCa::new();
-    let config = ca.server(&["127.0.0.1", "localhost"], 2024, 2099);
-    let fake = fake::serve(Script::default(), Some(config)).await;
-    let target = server(
-        "127.0.0.1",
-        fake.port(),
-        TlsMode::Implicit,
-        Some(ca.pem_file.clone()),
-    );
+    let (ca, fake) = tls_fake(&["127.0.0.1", "localhost"], 2024, 2099).await;
+    let target = trusting(&ca, "127.0.0.1", fake.port(), TlsMode::Implicit);
     let (report, events) = check_with(&target, PASSWORD, Limits::default()).await;
     assert_eq!(
         report.verdict,
@@ -460,9 +421,8 @@ async fn a_successful_login_over_tls_counts_the_inbox() {
         report.steps
     );
     assert_eq!(report.messages, Some(3));
-    let steps: Vec<Step> = report.steps.iter().map(|s| s.step).collect();
     assert_eq!(
-        steps,
+        steps_of(&report),
         vec![
             Step::Resolve,
             Step::Connect,
@@ -501,24 +461,14 @@ async fn a_successful_login_over_tls_counts_the_inbox() {
 #[tokio::test]
 async fn starttls_then_authenticate_plain_when_login_is_disabled() {
     let ca = TestCa::new();
-    let fake = fake::serve(
-        Script {
-            greeting: Some("* OK IMAP ready.".into()),
-            capabilities: "IMAP4rev1 STARTTLS LOGINDISABLED".into(),
-            capabilities_after_tls: "IMAP4rev1 AUTH=PLAIN LOGINDISABLED".into(),
-            starttls: Some(ca.server(&["localhost"], 2024, 2099)),
-            exists: 1,
-            ..Script::default()
-        },
-        None,
-    )
-    .await;
-    let target = server(
-        "localhost",
-        fake.port(),
-        TlsMode::StartTls,
-        Some(ca.pem_file.clone()),
-    );
+    let script = Script {
+        greeting: Some("* OK IMAP ready.".into()),
+        capabilities: "IMAP4rev1 STARTTLS LOGINDISABLED".into(),
+        capabilities_after_tls: "IMAP4rev1 AUTH=PLAIN LOGINDISABLED".into(),
+        exists: 1,
+        ..Script::default()
+    };
+    let (fake, target) = starttls_fake(&ca, "localhost", script).await;
     let report = check(&target).await;
     assert_eq!(
         report.verdict,
@@ -526,9 +476,8 @@ async fn starttls_then_authenticate_plain_when_login_is_disabled() {
         "{:?}",
         report.steps
     );
-    let steps: Vec<Step> = report.steps.iter().map(|s| s.step).collect();
     assert_eq!(
-        steps,
+        steps_of(&report),
         vec![
             Step::Resolve,
             Step::Connect,
@@ -575,18 +524,9 @@ async fn starttls_then_authenticate_plain_when_login_is_disabled() {
 async fn a_non_ascii_password_goes_as_a_literal_and_arrives_intact() {
     let password = "pässwörd mit Leerzeichen";
     let fake = fake::serve(Script::default(), None).await;
-    let (report, events) = check_with(
-        &local(fake.port(), TlsMode::None),
-        password,
-        Limits::default(),
-    )
-    .await;
+    let (report, events) = check_plaintext_with(&fake, password).await;
     assert!(report.verdict.is_success(), "{:?}", report.steps);
-    let login = fake
-        .received()
-        .into_iter()
-        .find(|l| l.contains("LOGIN"))
-        .expect("login sent");
+    let login = login_line(&fake);
     let expected_tail = format!("{{{}}}{password}", password.len());
     assert!(login.ends_with(&expected_tail), "{login}");
     assert_password_absent(&report, &events, password);
@@ -595,22 +535,12 @@ async fn a_non_ascii_password_goes_as_a_literal_and_arrives_intact() {
 #[tokio::test]
 async fn data_injected_before_the_tls_handshake_stops_the_check() {
     let ca = TestCa::new();
-    let fake = fake::serve(
-        Script {
-            capabilities: "IMAP4rev1 STARTTLS".into(),
-            starttls: Some(ca.server(&["127.0.0.1"], 2024, 2099)),
-            starttls_injection: Some("* CAPABILITY IMAP4rev1 AUTH=PLAIN".into()),
-            ..Script::default()
-        },
-        None,
-    )
-    .await;
-    let target = server(
-        "127.0.0.1",
-        fake.port(),
-        TlsMode::StartTls,
-        Some(ca.pem_file.clone()),
-    );
+    let script = Script {
+        capabilities: "IMAP4rev1 STARTTLS".into(),
+        starttls_injection: Some("* CAPABILITY IMAP4rev1 AUTH=PLAIN".into()),
+        ..Script::default()
+    };
+    let (fake, target) = starttls_fake(&ca, "127.0.0.1", script).await;
     let report = check(&target).await;
     assert_eq!(
         failed_step(&report),
@@ -618,11 +548,7 @@ async fn data_injected_before_the_tls_handshake_stops_the_check() {
         "{:?}",
         report.steps
     );
-    assert!(
-        matches!(report.verdict, Verdict::ServerError { .. }),
-        "{:?}",
-        report.verdict
-    );
+    assert_verdict_matches!(report, Verdict::ServerError { .. });
     assert!(report.steps.iter().any(|s| s.summary.contains("injection")));
     assert!(no_login_was_sent(&fake));
 }

@@ -13,7 +13,7 @@ use mailkeys::store::{users, Db};
 use reqwest::StatusCode;
 use secrecy::SecretString;
 
-use crate::browser::Browser;
+use crate::browser::{Browser, Created};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -21,20 +21,32 @@ pub enum Backend {
     Postgres,
 }
 
-/// Runs one async test body against both backends: `both_backends!(name, body_fn)`.
+/// One multi-threaded `#[tokio::test]` per case, in a module named after the body, each
+/// calling the async body `name` with its case's arguments: what `both_backends!`,
+/// `each_dovecot!` and `each_version!` expand to.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! test_per_case {
+    ($name:ident { $($case:ident($($arg:expr),*)),+ $(,)? }) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use $crate::{app::Backend::*, dovecot::DovecotVersion::*};
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$name($($arg),*).await
+                }
+            )+
+        }
+    };
+}
+
+/// Runs one async test body against both backends: `both_backends!(name)` with
+/// `async fn name(backend: Backend)`.
 #[macro_export]
 macro_rules! both_backends {
     ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_sqlite() {
-                super::$name($crate::app::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn on_postgres() {
-                super::$name($crate::app::Backend::Postgres).await
-            }
-        }
+        $crate::test_per_case!($name { on_sqlite(Sqlite), on_postgres(Postgres) });
     };
 }
 
@@ -43,26 +55,10 @@ macro_rules! both_backends {
 #[macro_export]
 macro_rules! each_dovecot {
     ($name:ident) => {
-        mod $name {
-            use $crate::app::Backend::{Postgres, Sqlite};
-            use $crate::dovecot::DovecotVersion::{V2_3, V2_4};
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn dovecot_2_3_sqlite() {
-                super::$name(V2_3, Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn dovecot_2_3_postgres() {
-                super::$name(V2_3, Postgres).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn dovecot_2_4_sqlite() {
-                super::$name(V2_4, Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn dovecot_2_4_postgres() {
-                super::$name(V2_4, Postgres).await
-            }
-        }
+        $crate::test_per_case!($name {
+            dovecot_2_3_sqlite(V2_3, Sqlite), dovecot_2_3_postgres(V2_3, Postgres),
+            dovecot_2_4_sqlite(V2_4, Sqlite), dovecot_2_4_postgres(V2_4, Postgres),
+        });
     };
 }
 
@@ -71,21 +67,14 @@ macro_rules! each_dovecot {
 #[macro_export]
 macro_rules! each_version {
     ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn dovecot_2_3() {
-                super::$name($crate::dovecot::DovecotVersion::V2_3).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn dovecot_2_4() {
-                super::$name($crate::dovecot::DovecotVersion::V2_4).await
-            }
-        }
+        $crate::test_per_case!($name { dovecot_2_3(V2_3), dovecot_2_4(V2_4) });
     };
 }
 
 pub const PASSWORD: &str = "correct pony staple ledger";
 pub const NEW_PASSWORD: &str = "violet kettle marmalade orbit";
+/// The user most tests sign in as.
+pub const ALICE: &str = "alice@example.org";
 
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -142,6 +131,19 @@ pub fn test_settings(database_url: &str) -> Settings {
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
+}
+
+/// A fresh app with alice signed in, and her browser.
+pub async fn app_with_alice(backend: Backend) -> (TestApp, Browser) {
+    spawn_app(backend).await.and_alice().await
+}
+
+/// A fresh app where alice has an account, and a browser that has not signed in.
+pub async fn app_with_alice_signed_out(backend: Backend) -> (TestApp, Browser) {
+    let app = spawn_app(backend).await;
+    app.add_user(ALICE, PASSWORD, false).await;
+    let browser = app.browser();
+    (app, browser)
 }
 
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
@@ -251,12 +253,54 @@ impl TestApp {
         browser
     }
 
+    /// Creates the app password `name` through `browser`; returns it and its id.
+    pub async fn new_app_password(&self, browser: &Browser, name: &str) -> (Created, i64) {
+        let created = browser.create_app_password(name).await;
+        let id = app_password_id(self, &created.plaintext[..6]).await;
+        (created, id)
+    }
+
+    /// This app with alice signed in, and her browser.
+    pub async fn and_alice(self) -> (TestApp, Browser) {
+        let browser = self.signed_in(ALICE).await;
+        (self, browser)
+    }
+
     pub async fn audit_events(&self, user_id: i64) -> Vec<String> {
         sqlx::query_scalar("SELECT event FROM audit_log WHERE subject_user_id = $1 ORDER BY id")
             .bind(user_id)
             .fetch_all(&self.db.pool)
             .await
             .unwrap()
+    }
+
+    /// The audit events about the account `email`, oldest first.
+    pub async fn audit_events_of(&self, email: &str) -> Vec<String> {
+        let user_id = self.user_id(email).await;
+        self.audit_events(user_id).await
+    }
+
+    /// Fails unless the audit log holds `event` about the account `email`.
+    pub async fn assert_audited(&self, email: &str, event: &str) {
+        let events = self.audit_events_of(email).await;
+        assert!(
+            events.iter().any(|e| e == event),
+            "no {event} about {email} in the audit log: {events:?}"
+        );
+    }
+
+    /// The number `sql` (a `SELECT COUNT(*) …` without parameters) counts.
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.db.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// How many app passwords, of every user, are not revoked.
+    pub async fn live_app_passwords(&self) -> i64 {
+        self.count("SELECT COUNT(*) FROM app_passwords WHERE revoked_at IS NULL")
+            .await
     }
 
     pub async fn user_id(&self, email: &str) -> i64 {

@@ -53,6 +53,11 @@ impl Browser {
             .unwrap()
     }
 
+    /// The status of a GET of `path`.
+    pub async fn get_status(&self, path: &str) -> StatusCode {
+        self.get(path).await.status()
+    }
+
     pub async fn get_text(&self, path: &str) -> String {
         self.get(path).await.text().await.unwrap()
     }
@@ -79,6 +84,11 @@ impl Browser {
         self.sign_in_timed(email, password).await.0
     }
 
+    /// The status of a sign-in as `email`.
+    pub async fn sign_in_status(&self, email: &str, password: &str) -> StatusCode {
+        self.sign_in(email, password).await.status()
+    }
+
     /// Signs in; also returns how long the sign-in request itself took (the sign-in page
     /// with its CSRF token is fetched before the clock starts).
     pub async fn sign_in_timed(&self, email: &str, password: &str) -> (Response, Duration) {
@@ -102,10 +112,14 @@ impl Browser {
     }
 
     pub async fn create_app_password(&self, name: &str) -> Created {
-        let response = self
-            .create_app_password_with(&[("name", name), ("expires", "never"), ("scope", "imap")])
-            .await;
-        assert_eq!(response.status(), StatusCode::CREATED);
+        self.create_app_password_from(&[("name", name), ("expires", "never"), ("scope", "imap")])
+            .await
+    }
+
+    /// Creates an app password with the form `fields`, which must be accepted.
+    pub async fn create_app_password_from(&self, fields: &[(&str, &str)]) -> Created {
+        let response = self.create_app_password_with(fields).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "{fields:?}");
         let page = response.text().await.unwrap();
         let re = Regex::new(r#"<code id="new-password">([^<]+)</code>"#).unwrap();
         let plaintext = re.captures(&page).expect("created page shows the password")[1].to_owned();
@@ -144,10 +158,38 @@ impl Browser {
         self.post("/account", "/account/password", &form).await
     }
 
+    /// Rotates the main password from `PASSWORD` to `NEW_PASSWORD`.
+    pub async fn rotate(&self, revoke_all: bool) -> Response {
+        use crate::app::{NEW_PASSWORD, PASSWORD};
+        self.change_password(PASSWORD, NEW_PASSWORD, NEW_PASSWORD, revoke_all)
+            .await
+    }
+
+    /// Fails unless a GET of `path` answers `expected`; `why` says what that shows.
+    pub async fn assert_status(&self, path: &str, expected: StatusCode, why: &str) {
+        assert_eq!(self.get_status(path).await, expected, "GET {path}: {why}");
+    }
+
     pub async fn set_main_imap(&self, allowed: bool) -> Response {
         let form: &[(&str, &str)] = if allowed { &[("allowed", "yes")] } else { &[] };
         self.post("/account", "/account/imap", form).await
     }
+}
+
+/// The page of a form post refused as unprocessable, which must say `message`; `context`
+/// names the case in a failure.
+pub async fn refused_page(response: Response, message: &str, context: &str) -> String {
+    assert_eq!(
+        response.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{context}"
+    );
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains(message),
+        "{context}: expected {message:?} in {page}"
+    );
+    page
 }
 
 pub fn location(response: &Response) -> &str {

@@ -32,6 +32,13 @@ pub fn run_mailkeys(
     )
 }
 
+/// Fails unless the command whose `out` this is failed and said `words` on stderr.
+pub fn assert_failed_saying(out: &std::process::Output, words: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "succeeded; stderr:\n{stderr}");
+    assert!(stderr.contains(words), "no {words:?} in stderr:\n{stderr}");
+}
+
 /// The `mailkeys` binary cargo built for the running test or benchmark: it sits beside the
 /// `deps/` folder that holds the test's own executable (cargo builds a package's binaries
 /// before its integration tests and benchmarks).

@@ -48,6 +48,32 @@ impl Default for Script {
     }
 }
 
+impl Script {
+    /// The default script but for its greeting line.
+    pub fn greeting(line: &str) -> Self {
+        Self {
+            greeting: Some(line.into()),
+            ..Self::default()
+        }
+    }
+
+    /// The default script but for the capabilities it announces before TLS.
+    pub fn capabilities(capabilities: &str) -> Self {
+        Self {
+            capabilities: capabilities.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The default script but for its answer to LOGIN and AUTHENTICATE.
+    pub fn login_reply(reply: impl Into<String>) -> Self {
+        Self {
+            login_reply: reply.into(),
+            ..Self::default()
+        }
+    }
+}
+
 /// A running fake server; stops (with all its connections) when dropped.
 pub struct Fake {
     pub addr: SocketAddr,
@@ -73,6 +99,15 @@ impl Fake {
 }
 
 /// Serves `script` on 127.0.0.1, in plaintext or (with `tls`) with implicit TLS.
+/// A fake that accepts connections and never says a word.
+pub async fn serve_silent() -> Fake {
+    let script = Script {
+        greeting: None,
+        ..Script::default()
+    };
+    serve(script, None).await
+}
+
 pub async fn serve(script: Script, tls: Option<Arc<ServerConfig>>) -> Fake {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
     let addr = listener.local_addr().expect("has an address");
@@ -131,18 +166,18 @@ async fn read_command(reader: &mut BufReader<Box<dyn Io>>) -> Option<String> {
     }
 }
 
+/// Writes `text` to the client; `false` when the connection is gone.
+async fn send(reader: &mut BufReader<Box<dyn Io>>, text: &str) -> bool {
+    reader.get_mut().write_all(text.as_bytes()).await.is_ok()
+}
+
 async fn session(io: Box<dyn Io>, script: Script, log: Arc<Mutex<Vec<String>>>) {
     let mut reader = BufReader::new(io);
     let Some(greeting) = &script.greeting else {
         tokio::time::sleep(Duration::from_secs(60)).await;
         return;
     };
-    if reader
-        .get_mut()
-        .write_all(format!("{greeting}\r\n").as_bytes())
-        .await
-        .is_err()
-    {
+    if !send(&mut reader, &format!("{greeting}\r\n")).await {
         return;
     }
     let mut capabilities = script.capabilities.clone();
@@ -156,10 +191,7 @@ async fn session(io: Box<dyn Io>, script: Script, log: Arc<Mutex<Vec<String>>>) 
             "CAPABILITY" => format!("* CAPABILITY {capabilities}\r\n{tag} OK Capability done.\r\n"),
             "STARTTLS" => {
                 let Some(config) = script.starttls.clone() else {
-                    let _ = reader
-                        .get_mut()
-                        .write_all(format!("{tag} BAD no TLS here\r\n").as_bytes())
-                        .await;
+                    send(&mut reader, &format!("{tag} BAD no TLS here\r\n")).await;
                     continue;
                 };
                 let extra = script
@@ -167,11 +199,11 @@ async fn session(io: Box<dyn Io>, script: Script, log: Arc<Mutex<Vec<String>>>) 
                     .as_ref()
                     .map(|line| format!("{line}\r\n"))
                     .unwrap_or_default();
-                if reader
-                    .get_mut()
-                    .write_all(format!("{tag} OK Begin TLS negotiation now.\r\n{extra}").as_bytes())
-                    .await
-                    .is_err()
+                if !send(
+                    &mut reader,
+                    &format!("{tag} OK Begin TLS negotiation now.\r\n{extra}"),
+                )
+                .await
                 {
                     return;
                 }
@@ -186,7 +218,7 @@ async fn session(io: Box<dyn Io>, script: Script, log: Arc<Mutex<Vec<String>>>) 
             "LOGIN" | "AUTHENTICATE" => {
                 let words: Vec<&str> = rest.split(' ').collect();
                 if command == "AUTHENTICATE" && words.len() == 2 {
-                    if reader.get_mut().write_all(b"+ \r\n").await.is_err() {
+                    if !send(&mut reader, "+ \r\n").await {
                         return;
                     }
                     let mut answer = String::new();
@@ -199,10 +231,7 @@ async fn session(io: Box<dyn Io>, script: Script, log: Arc<Mutex<Vec<String>>>) 
                 }
                 match script.login_reply.strip_prefix("BYE ") {
                     Some(bye) => {
-                        let _ = reader
-                            .get_mut()
-                            .write_all(format!("* BYE {bye}\r\n").as_bytes())
-                            .await;
+                        send(&mut reader, &format!("* BYE {bye}\r\n")).await;
                         return;
                     }
                     None => format!("{tag} {}\r\n", script.login_reply),
@@ -215,17 +244,16 @@ async fn session(io: Box<dyn Io>, script: Script, log: Arc<Mutex<Vec<String>>>) 
                 script.exists
             ),
             "LOGOUT" => {
-                let _ = reader
-                    .get_mut()
-                    .write_all(
-                        format!("* BYE Logging out\r\n{tag} OK Logout completed.\r\n").as_bytes(),
-                    )
-                    .await;
+                send(
+                    &mut reader,
+                    &format!("* BYE Logging out\r\n{tag} OK Logout completed.\r\n"),
+                )
+                .await;
                 return;
             }
             _ => format!("{tag} BAD Unknown command.\r\n"),
         };
-        if reader.get_mut().write_all(reply.as_bytes()).await.is_err() {
+        if !send(&mut reader, &reply).await {
             return;
         }
     }

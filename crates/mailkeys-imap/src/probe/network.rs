@@ -184,8 +184,9 @@ pub(super) fn handshake_failure(
     first_bytes: &[u8],
     redact: Redactor<'_>,
 ) -> StepError {
+    // What the peer sent first, as a person may read it (at most 48 bytes, redacted).
+    let shown = redact.bytes(first_bytes);
     if first_bytes.starts_with(b"* ") {
-        let shown = redact.bytes(first_bytes);
         return StepError::new(
             StepFailure::TlsHandshake {
                 peer_spoke_imap: true,
@@ -199,7 +200,6 @@ pub(super) fn handshake_failure(
             .iter()
             .all(|b| (0x20..0x7f).contains(b) || matches!(b, b'\r' | b'\n' | b'\t'));
     if printable {
-        let shown = redact.bytes(first_bytes);
         return StepError::new(
             StepFailure::NotImap {
                 looks_like_tls: false,

@@ -2,6 +2,20 @@
 
 use super::*;
 
+/// The response of a command when the server answered OK; otherwise the step's error, with
+/// `refusal` saying what a NO or BAD means.
+fn accepted(
+    result: Result<Response, WireError>,
+    redact: Redactor<'_>,
+    refusal: &str,
+) -> Result<Response, StepError> {
+    let response = result.map_err(|e| wire_failure(e, redact))?;
+    if response.done.status != Status::Ok {
+        return Err(refused(&response.done, redact, refusal));
+    }
+    Ok(response)
+}
+
 pub(super) async fn greet(
     wire: &mut Wire<Transport>,
     redact: Redactor<'_>,
@@ -71,13 +85,11 @@ pub(super) async fn capability(
     known: Vec<String>,
     redact: Redactor<'_>,
 ) -> StepResult<Vec<String>> {
-    let response = wire
-        .command("CAPABILITY")
-        .await
-        .map_err(|e| wire_failure(e, redact))?;
-    if response.done.status != Status::Ok {
-        return Err(refused(&response.done, redact, "CAPABILITY was refused"));
-    }
+    let response = accepted(
+        wire.command("CAPABILITY").await,
+        redact,
+        "CAPABILITY was refused",
+    )?;
     let capabilities: Vec<String> = response
         .capabilities()
         .unwrap_or(known)
@@ -116,13 +128,11 @@ pub(super) async fn starttls(
             "The server does not announce STARTTLS.",
         ));
     }
-    let response = wire
-        .command("STARTTLS")
-        .await
-        .map_err(|e| wire_failure(e, redact))?;
-    if response.done.status != Status::Ok {
-        return Err(refused(&response.done, redact, "STARTTLS was refused"));
-    }
+    accepted(
+        wire.command("STARTTLS").await,
+        redact,
+        "STARTTLS was refused",
+    )?;
     let next_tag = wire.next_tag();
     let (transport, leftover) = wire.into_parts();
     if !leftover.is_empty() {
@@ -191,10 +201,7 @@ pub(super) async fn login(
             ),
         ));
     };
-    let response: Response = result.map_err(|e| wire_failure(e, redact))?;
-    if response.done.status != Status::Ok {
-        return Err(refused(&response.done, redact, "Signing in was refused"));
-    }
+    let response = accepted(result, redact, "Signing in was refused")?;
     let over = if encrypted {
         ""
     } else {
@@ -210,13 +217,11 @@ pub(super) async fn select_inbox(
     wire: &mut Wire<Transport>,
     redact: Redactor<'_>,
 ) -> StepResult<u32> {
-    let response = wire
-        .command("SELECT INBOX")
-        .await
-        .map_err(|e| wire_failure(e, redact))?;
-    if response.done.status != Status::Ok {
-        return Err(refused(&response.done, redact, "Opening INBOX was refused"));
-    }
+    let response = accepted(
+        wire.command("SELECT INBOX").await,
+        redact,
+        "Opening INBOX was refused",
+    )?;
     let messages = response.exists().unwrap_or(0);
     let summary = match messages {
         1 => "INBOX holds 1 message.".to_owned(),

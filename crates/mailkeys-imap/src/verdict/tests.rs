@@ -10,6 +10,11 @@ fn failed(step: Step, what: StepFailure) -> Facts {
     }
 }
 
+/// The verdict on a check that failed with `what` at `step`, nothing known of the password.
+fn verdict_of(step: Step, what: StepFailure) -> Verdict {
+    classify(&failed(step, what), &KnownCredential::Unknown)
+}
+
 fn login_refused(code: Option<&str>) -> Facts {
     failed(
         Step::Login,
@@ -23,15 +28,63 @@ fn login_refused(code: Option<&str>) -> Facts {
 
 const YESTERDAY: i64 = 1_740_000_000;
 
+/// A refused login (with its response code, if any) in the light of what is known of the
+/// password: the verdict, and what its title says where that matters.
 #[test]
-fn a_refused_login_with_nothing_known_is_a_wrong_password() {
-    let v = classify(
-        &login_refused(Some("AUTHENTICATIONFAILED")),
-        &KnownCredential::Unknown,
-    );
-    assert_eq!(v, Verdict::WrongPassword);
-    let v = classify(&login_refused(None), &KnownCredential::Unknown);
-    assert_eq!(v, Verdict::WrongPassword);
+fn a_refused_login_is_read_in_the_light_of_what_is_known() {
+    use KnownCredential::*;
+    let failed_auth = Some("AUTHENTICATIONFAILED");
+    let cases = [
+        (failed_auth, Unknown, Verdict::WrongPassword, None),
+        (None, Unknown, Verdict::WrongPassword, None),
+        (
+            failed_auth,
+            RevokedAppPassword { at: YESTERDAY },
+            Verdict::AppPasswordRevoked { at: YESTERDAY },
+            Some("19 February 2025"),
+        ),
+        (
+            None,
+            ExpiredAppPassword { at: YESTERDAY },
+            Verdict::AppPasswordExpired { at: YESTERDAY },
+            Some("expired on 19 February 2025"),
+        ),
+        (
+            failed_auth,
+            MainPasswordNotAllowed,
+            Verdict::MainPasswordRefused,
+            None,
+        ),
+        (
+            None,
+            ActiveAppPassword {
+                network_limited: true,
+            },
+            Verdict::AppPasswordNetworkLimited,
+            None,
+        ),
+        (
+            None,
+            ActiveAppPassword {
+                network_limited: false,
+            },
+            Verdict::WrongPassword,
+            None,
+        ),
+        (
+            Some("PRIVACYREQUIRED"),
+            Unknown,
+            Verdict::LoginDisabledBeforeTls,
+            None,
+        ),
+    ];
+    for (code, known, expected, title_says) in cases {
+        let v = classify(&login_refused(code), &known);
+        assert_eq!(v, expected, "{code:?} with {known:?}");
+        if let Some(words) = title_says {
+            assert!(v.title().contains(words), "{}", v.title());
+        }
+    }
 }
 
 #[test]
@@ -44,53 +97,6 @@ fn the_wrong_password_advice_mentions_caps_lock_app_passwords_and_rotation() {
 }
 
 #[test]
-fn a_refused_revoked_app_password_says_when_it_was_revoked() {
-    let v = classify(
-        &login_refused(Some("AUTHENTICATIONFAILED")),
-        &KnownCredential::RevokedAppPassword { at: YESTERDAY },
-    );
-    assert_eq!(v, Verdict::AppPasswordRevoked { at: YESTERDAY });
-    assert!(v.title().contains("19 February 2025"), "{}", v.title());
-}
-
-#[test]
-fn a_refused_expired_app_password_says_when_it_expired() {
-    let v = classify(
-        &login_refused(None),
-        &KnownCredential::ExpiredAppPassword { at: YESTERDAY },
-    );
-    assert_eq!(v, Verdict::AppPasswordExpired { at: YESTERDAY });
-    assert!(v.title().contains("expired on 19 February 2025"));
-}
-
-#[test]
-fn a_refused_main_password_on_an_app_password_only_account_says_so() {
-    let v = classify(
-        &login_refused(Some("AUTHENTICATIONFAILED")),
-        &KnownCredential::MainPasswordNotAllowed,
-    );
-    assert_eq!(v, Verdict::MainPasswordRefused);
-}
-
-#[test]
-fn a_refused_network_limited_app_password_points_at_the_network_limit() {
-    let v = classify(
-        &login_refused(None),
-        &KnownCredential::ActiveAppPassword {
-            network_limited: true,
-        },
-    );
-    assert_eq!(v, Verdict::AppPasswordNetworkLimited);
-    let v = classify(
-        &login_refused(None),
-        &KnownCredential::ActiveAppPassword {
-            network_limited: false,
-        },
-    );
-    assert_eq!(v, Verdict::WrongPassword);
-}
-
-#[test]
 fn unavailable_on_login_is_temporary_whatever_is_known() {
     for known in all_known() {
         let v = classify(&login_refused(Some("UNAVAILABLE")), &known);
@@ -100,15 +106,12 @@ fn unavailable_on_login_is_temporary_whatever_is_known() {
 
 #[test]
 fn a_bye_greeting_is_a_temporary_failure_that_quotes_the_server() {
-    let v = classify(
-        &failed(
-            Step::Greeting,
-            StepFailure::Bye {
-                code: Some("UNAVAILABLE".into()),
-                text: "Maintenance".into(),
-            },
-        ),
-        &KnownCredential::Unknown,
+    let v = verdict_of(
+        Step::Greeting,
+        StepFailure::Bye {
+            code: Some("UNAVAILABLE".into()),
+            text: "Maintenance".into(),
+        },
     );
     assert_eq!(
         v,
@@ -120,16 +123,13 @@ fn a_bye_greeting_is_a_temporary_failure_that_quotes_the_server() {
 
 #[test]
 fn passwords_refused_on_plaintext_with_starttls_offered_need_tls_first() {
-    let v = classify(
-        &failed(
-            Step::Capability,
-            StepFailure::LoginNotPossible {
-                encrypted: false,
-                starttls_offered: true,
-                mechanisms: vec![],
-            },
-        ),
-        &KnownCredential::Unknown,
+    let v = verdict_of(
+        Step::Capability,
+        StepFailure::LoginNotPossible {
+            encrypted: false,
+            starttls_offered: true,
+            mechanisms: vec![],
+        },
     );
     assert_eq!(v, Verdict::LoginDisabledBeforeTls);
 }
@@ -137,16 +137,13 @@ fn passwords_refused_on_plaintext_with_starttls_offered_need_tls_first() {
 #[test]
 fn only_oauth_mechanisms_mean_no_password_mechanism() {
     for encrypted in [false, true] {
-        let v = classify(
-            &failed(
-                Step::Capability,
-                StepFailure::LoginNotPossible {
-                    encrypted,
-                    starttls_offered: false,
-                    mechanisms: vec!["XOAUTH2".into(), "OAUTHBEARER".into()],
-                },
-            ),
-            &KnownCredential::Unknown,
+        let v = verdict_of(
+            Step::Capability,
+            StepFailure::LoginNotPossible {
+                encrypted,
+                starttls_offered: false,
+                mechanisms: vec!["XOAUTH2".into(), "OAUTHBEARER".into()],
+            },
         );
         assert_eq!(
             v,
@@ -156,15 +153,6 @@ fn only_oauth_mechanisms_mean_no_password_mechanism() {
         );
         assert!(v.title().contains("XOAUTH2, OAUTHBEARER"));
     }
-}
-
-#[test]
-fn privacy_required_on_login_means_tls_first() {
-    let v = classify(
-        &login_refused(Some("PRIVACYREQUIRED")),
-        &KnownCredential::Unknown,
-    );
-    assert_eq!(v, Verdict::LoginDisabledBeforeTls);
 }
 
 #[test]
@@ -197,32 +185,21 @@ fn a_wrong_name_is_named_before_an_expiry() {
 
 #[test]
 fn an_expired_certificate_gives_its_end_date() {
-    let v = classify(
-        &failed(
-            Step::TlsHandshake,
-            StepFailure::Certificate {
-                problems: vec![CertProblem::Expired {
-                    not_after: Some(YESTERDAY),
-                }],
-            },
-        ),
-        &KnownCredential::Unknown,
-    );
+    let expired = CertProblem::Expired {
+        not_after: Some(YESTERDAY),
+    };
+    let problems = vec![expired];
+    let v = verdict_of(Step::TlsHandshake, StepFailure::Certificate { problems });
     assert!(v.title().contains("expired on 19 February 2025"));
 }
 
 #[test]
 fn a_failed_handshake_answered_by_an_imap_line_means_a_plaintext_port() {
-    let v = classify(
-        &failed(
-            Step::TlsHandshake,
-            StepFailure::TlsHandshake {
-                peer_spoke_imap: true,
-                detail: "received corrupt message".into(),
-            },
-        ),
-        &KnownCredential::Unknown,
-    );
+    let answered_in_imap = StepFailure::TlsHandshake {
+        peer_spoke_imap: true,
+        detail: "received corrupt message".into(),
+    };
+    let v = verdict_of(Step::TlsHandshake, answered_in_imap);
     assert_eq!(v, Verdict::TlsToPlaintextPort);
 }
 
@@ -246,10 +223,7 @@ fn a_binary_greeting_or_a_tls_answer_means_a_tls_port() {
 
 #[test]
 fn a_timeout_names_the_step_it_happened_in() {
-    let v = classify(
-        &failed(Step::Greeting, StepFailure::TimedOut { whole_check: false }),
-        &KnownCredential::Unknown,
-    );
+    let v = verdict_of(Step::Greeting, StepFailure::TimedOut { whole_check: false });
     assert_eq!(
         v,
         Verdict::Timeout {
@@ -261,16 +235,13 @@ fn a_timeout_names_the_step_it_happened_in() {
 
 #[test]
 fn a_refused_select_is_a_server_error_not_a_password_problem() {
-    let v = classify(
-        &failed(
-            Step::SelectInbox,
-            StepFailure::Refused {
-                bad: false,
-                code: None,
-                text: "Mailbox is locked".into(),
-            },
-        ),
-        &KnownCredential::Unknown,
+    let v = verdict_of(
+        Step::SelectInbox,
+        StepFailure::Refused {
+            bad: false,
+            code: None,
+            text: "Mailbox is locked".into(),
+        },
     );
     assert!(matches!(v, Verdict::ServerError { .. }));
     assert!(v.title().contains("Mailbox is locked"));

@@ -144,30 +144,38 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
                     "the server sent more than {MAX_RESPONSE_LINES} lines in one response"
                 )));
             }
-            let line = match self.read_parsed().await {
-                Ok(line) => line,
-                Err(WireError::Closed) => return Err(closed_after(&untagged)),
-                Err(other) => return Err(other),
-            };
-            match line {
-                Line::Tagged { tag: t, status } if t == tag => {
+            match self.next_for(tag, &untagged).await? {
+                Next::Done(status) => {
                     return Ok(Response {
                         untagged,
                         done: status,
                     })
                 }
-                Line::Tagged { .. } => {
-                    return Err(WireError::Protocol(
-                        "the server answered a command that was not sent".into(),
-                    ))
-                }
-                Line::Continuation(_) => {
+                Next::Continuation => {
                     return Err(WireError::Protocol(
                         "the server asked for more data where none was due".into(),
                     ))
                 }
-                Line::Untagged(u) => untagged.push(u),
+                Next::Untagged(u) => untagged.push(u),
             }
+        }
+    }
+
+    /// Reads the next line of the response to the command tagged `tag`, of which `untagged`
+    /// has come so far; a completion of another tag is an error.
+    async fn next_for(&mut self, tag: &str, untagged: &[Untagged]) -> Result<Next, WireError> {
+        let line = match self.read_parsed().await {
+            Ok(line) => line,
+            Err(WireError::Closed) => return Err(closed_after(untagged)),
+            Err(other) => return Err(other),
+        };
+        match line {
+            Line::Tagged { tag: t, status } if t == tag => Ok(Next::Done(status)),
+            Line::Tagged { .. } => Err(WireError::Protocol(
+                "the server answered a command that was not sent".into(),
+            )),
+            Line::Continuation(_) => Ok(Next::Continuation),
+            Line::Untagged(u) => Ok(Next::Untagged(u)),
         }
     }
 
@@ -280,25 +288,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
                 break;
             }
             loop {
-                let line = match self.read_parsed().await {
-                    Ok(line) => line,
-                    Err(WireError::Closed) => return Err(closed_after(&untagged)),
-                    Err(other) => return Err(other),
-                };
-                match line {
-                    Line::Continuation(_) => break,
-                    Line::Tagged { tag: t, status } if t == tag => {
+                match self.next_for(tag, &untagged).await? {
+                    Next::Continuation => break,
+                    Next::Done(status) => {
                         return Ok(Response {
                             untagged,
                             done: status,
                         })
                     }
-                    Line::Tagged { .. } => {
-                        return Err(WireError::Protocol(
-                            "the server answered a command that was not sent".into(),
-                        ))
-                    }
-                    Line::Untagged(u) => {
+                    Next::Untagged(u) => {
                         if untagged.len() > MAX_RESPONSE_LINES {
                             return Err(WireError::Protocol(
                                 "the server sent too many lines".into(),
@@ -311,6 +309,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
         }
         self.read_response(tag, untagged).await
     }
+}
+
+/// A line of a response, as the command that awaits it sees it.
+enum Next {
+    /// The command's own tagged completion.
+    Done(StatusLine),
+    /// `+`: the server waits for more of the command.
+    Continuation,
+    Untagged(Untagged),
 }
 
 fn closed_after(untagged: &[Untagged]) -> WireError {

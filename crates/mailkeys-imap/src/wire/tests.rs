@@ -113,18 +113,27 @@ async fn scripted(
     (Wire::new(client), server)
 }
 
+/// Everything the client sent, once it has gone.
+async fn sent_by(
+    wire: Wire<tokio::io::DuplexStream>,
+    mut server: tokio::io::DuplexStream,
+) -> Vec<u8> {
+    drop(wire);
+    let mut sent = Vec::new();
+    server.read_to_end(&mut sent).await.expect("reads");
+    sent
+}
+
 #[tokio::test]
 async fn a_login_with_a_literal_waits_for_the_go_ahead() {
-    let (mut wire, mut server) = scripted(b"+ go\r\nmk1 OK [CAPABILITY IMAP4rev1] in\r\n").await;
+    let (mut wire, server) = scripted(b"+ go\r\nmk1 OK [CAPABILITY IMAP4rev1] in\r\n").await;
     let response = wire
         .login(b"ann", "sécret".as_bytes())
         .await
         .expect("logs in");
     assert_eq!(response.done.status, Status::Ok);
     assert_eq!(response.capabilities(), Some(vec!["IMAP4rev1".to_owned()]));
-    drop(wire);
-    let mut sent = Vec::new();
-    server.read_to_end(&mut sent).await.expect("reads");
+    let sent = sent_by(wire, server).await;
     let mut expected = b"mk1 LOGIN \"ann\" {7}\r\n".to_vec();
     expected.extend_from_slice("sécret".as_bytes());
     expected.extend_from_slice(b"\r\n");
@@ -133,31 +142,20 @@ async fn a_login_with_a_literal_waits_for_the_go_ahead() {
 
 #[tokio::test]
 async fn a_no_before_the_literal_stops_the_password_from_being_sent() {
-    let (mut wire, mut server) = scripted(b"mk1 NO [UNAVAILABLE] later\r\n").await;
-    let response = wire
-        .login(b"ann", "sécret".as_bytes())
-        .await
-        .expect("answers");
-    assert_eq!(response.done.status, Status::No);
-    drop(wire);
-    let mut sent = Vec::new();
-    server.read_to_end(&mut sent).await.expect("reads");
-    assert_eq!(sent, b"mk1 LOGIN \"ann\" {7}\r\n");
+    let (mut wire, server) = scripted(b"mk1 NO [UNAVAILABLE] later\r\n").await;
+    let response = wire.login(b"ann", "sécret".as_bytes()).await;
+    assert_eq!(response.expect("answers").done.status, Status::No);
+    assert_eq!(sent_by(wire, server).await, b"mk1 LOGIN \"ann\" {7}\r\n");
 }
 
 #[tokio::test]
 async fn authenticate_plain_with_sasl_ir_sends_one_line() {
-    let (mut wire, mut server) = scripted(b"mk1 OK done\r\n").await;
-    let response = wire
-        .authenticate_plain(b"ann", b"pw", true)
-        .await
-        .expect("answers");
-    assert_eq!(response.done.status, Status::Ok);
-    drop(wire);
-    let mut sent = Vec::new();
-    server.read_to_end(&mut sent).await.expect("reads");
+    let (mut wire, server) = scripted(b"mk1 OK done\r\n").await;
+    let response = wire.authenticate_plain(b"ann", b"pw", true).await;
+    assert_eq!(response.expect("answers").done.status, Status::Ok);
     // base64("\0ann\0pw")
-    assert_eq!(sent, b"mk1 AUTHENTICATE PLAIN AGFubgBwdw==\r\n");
+    let expected = b"mk1 AUTHENTICATE PLAIN AGFubgBwdw==\r\n";
+    assert_eq!(sent_by(wire, server).await, expected);
 }
 
 #[tokio::test]

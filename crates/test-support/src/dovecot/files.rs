@@ -104,17 +104,6 @@ userdb {{
   driver = static
   args = uid={MAIL_UID} gid={MAIL_UID} home={r}/home/%u
 }}
-service imap-login {{
-  inet_listener imap {{
-    address = {listen}
-    port = {imap_port}
-  }}
-  inet_listener imaps {{
-    address = {listen}
-    port = {imaps_port}
-    ssl = yes
-  }}
-}}
 "#
         ),
         DovecotVersion::V2_4 => format!(
@@ -131,21 +120,29 @@ userdb static {{
     home = {r}/home/%{{user}}
   }}
 }}
-service imap-login {{
+"#
+        ),
+    };
+    // The listeners' address setting is `address` on 2.3, `listen` on 2.4.
+    let address = match install.version {
+        DovecotVersion::V2_3 => "address",
+        DovecotVersion::V2_4 => "listen",
+    };
+    let listeners = format!(
+        r#"service imap-login {{
   inet_listener imap {{
-    listen = {listen}
+    {address} = {listen}
     port = {imap_port}
   }}
   inet_listener imaps {{
-    listen = {listen}
+    {address} = {listen}
     port = {imaps_port}
     ssl = yes
   }}
 }}
 "#
-        ),
-    };
-    common + &specific
+    );
+    common + &specific + &listeners
 }
 
 /// The generator's configuration for this instance, its files to be installed in `etc_dir`.

@@ -115,6 +115,17 @@ impl Install {
         self.root.join(inside.trim_start_matches('/'))
     }
 
+    /// Copies this version's stock `/etc/dovecot` to `to` (`cp -a`).
+    pub fn copy_stock_etc(&self, to: &Path) {
+        let copied = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(self.host_path("/etc/dovecot"))
+            .arg(to)
+            .status()
+            .unwrap();
+        assert!(copied.success(), "copy of the stock /etc/dovecot");
+    }
+
     /// The path Dovecot sees for a file of the host.
     pub fn inside(&self, host_path: &Path) -> String {
         if self.is_host() {

@@ -382,6 +382,22 @@ impl Dovecot {
         AuthTest { ok, output: text }
     }
 
+    /// Waits (five seconds at the most) until Dovecot has closed `session`, e.g. after a kick.
+    pub async fn wait_until_closed<S>(&self, session: &mut ImapSession<S>)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while session.noop().await.is_ok() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "kicked session still alive\n{}",
+                self.log()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// Plaintext IMAP login (SASL PLAIN) on `imap_port` from 127.0.0.1, which Dovecot treats
     /// as a secured connection when `address` is 127.0.0.1 too. `Err` carries the server's
     /// tagged answer.

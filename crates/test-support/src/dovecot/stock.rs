@@ -25,13 +25,7 @@ pub(super) fn write_stock_config(
     );
     let etc = root.join("etc-dovecot");
     if !etc.exists() {
-        let copied = std::process::Command::new("cp")
-            .arg("-a")
-            .arg(install.host_path("/etc/dovecot"))
-            .arg(&etc)
-            .status()
-            .unwrap();
-        assert!(copied.success(), "copy of the stock /etc/dovecot");
+        install.copy_stock_etc(&etc);
     }
     // mailkeys dovecot config --version V --etc-dir /etc/dovecot --out GENERATED, then the
     // README's install step.
@@ -86,22 +80,21 @@ pub(super) fn write_stock_config(
     }
     std::fs::write(
         etc.join("local.conf"),
-        local_conf(install, root, opts, imap_port, imaps_port),
+        local_conf(
+            install,
+            root,
+            &instance_settings(install, root, opts, imap_port, imaps_port),
+        ),
     )
     .unwrap();
     etc.join("dovecot.conf")
 }
 
-/// Test paths, ports, certificate, logging, and a userdb that knows the virtual test users.
-fn local_conf(
-    install: &Install,
-    root: &Path,
-    opts: &DovecotOptions,
-    imap_port: u16,
-    imaps_port: u16,
-) -> String {
-    let mut conf = "# Test instance (mailkeys-test-support, dovecot/stock.rs).\n".to_owned()
-        + &instance_settings(install, root, opts, imap_port, imaps_port);
+/// Test paths, ports, certificate, logging, and a userdb that knows the virtual test users:
+/// the `instance` settings, and what the stock layout needs besides.
+fn local_conf(install: &Install, root: &Path, instance: &str) -> String {
+    let mut conf =
+        "# Test instance (mailkeys-test-support, dovecot/stock.rs).\n".to_owned() + instance;
     if install.version == DovecotVersion::V2_4 {
         // Debian 13's 10-mail.conf keeps mail in mbox under /home and /var/mail.
         let r = install.inside(root);
