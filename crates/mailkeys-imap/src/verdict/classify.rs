@@ -178,6 +178,9 @@ fn refusal_verdict(
         KnownCredential::RevokedAppPassword { at } => Verdict::AppPasswordRevoked { at: *at },
         KnownCredential::ExpiredAppPassword { at } => Verdict::AppPasswordExpired { at: *at },
         KnownCredential::MainPasswordNotAllowed => Verdict::MainPasswordRefused,
+        KnownCredential::MainPassword => Verdict::MainPasswordRefusedAlthoughAllowed,
+        KnownCredential::LikelyTypo => Verdict::AppPasswordTypo,
+        KnownCredential::NotOfThisAccount => Verdict::NotThisAccountsPassword,
         KnownCredential::ActiveAppPassword {
             network_limited: true,
         } => Verdict::AppPasswordNetworkLimited,

@@ -105,12 +105,13 @@ pub enum StepFailure {
     PasswordNotSendable,
 }
 
-/// What Mailkeys knows about the typed password, looked up by the caller by the password's
-/// lookup id (Mailkeys' `LookupId::of_typed_password`) among the
-/// signed-in user's own app passwords only.
+/// What Mailkeys knows about the typed password, looked up by the caller among the
+/// signed-in user's own credentials only: by the password's lookup id (Mailkeys'
+/// `LookupId::of_typed_password`) among their app passwords, then against the stored hash
+/// of their main password.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum KnownCredential {
-    /// Nothing known: not shaped like an app password, or no row of this user matched.
+    /// Nothing known: the caller looked nothing up (or could not).
     #[default]
     Unknown,
     /// An active app password of this user; `network_limited` when it carries `allow_nets`.
@@ -119,8 +120,20 @@ pub enum KnownCredential {
     RevokedAppPassword { at: i64 },
     /// An app password of this user that expired at `at` (Unix seconds).
     ExpiredAppPassword { at: i64 },
-    /// Not an app password, and the account may not use its main password for IMAP.
+    /// Verified against the stored hash: the account's main password, and the account may
+    /// not use its main password for IMAP.
     MainPasswordNotAllowed,
+    /// Verified against the stored hash: the account's main password, and the account may
+    /// use it for IMAP.
+    MainPassword,
+    /// Not one of the user's app passwords, but shaped like one and one slip away from a
+    /// live one: its lookup id differs by one character (or only in case), or its dashes
+    /// are missing, extra or misplaced. When no lookup id matched exactly, also verified
+    /// not to be the main password.
+    LikelyTypo,
+    /// Verified: neither one of the user's app passwords (no lookup id of theirs matched,
+    /// and none is one slip away) nor their main password (checked against its hash).
+    NotOfThisAccount,
 }
 
 /// The one-line answer of a check.
@@ -146,6 +159,13 @@ pub enum Verdict {
     /// The app password is limited to networks the check does not come from, most likely.
     AppPasswordNetworkLimited,
     MainPasswordRefused,
+    /// Refused, and Mailkeys verified that the password is none of the account's.
+    NotThisAccountsPassword,
+    /// Refused, and Mailkeys found the password one slip away from a live app password.
+    AppPasswordTypo,
+    /// Refused, although Mailkeys verified that it is the account's main password and that
+    /// the account may use it for mail: the cause lies with the server.
+    MainPasswordRefusedAlthoughAllowed,
     NoPasswordMechanism {
         offered: Vec<String>,
     },

@@ -77,6 +77,42 @@ fn a_refused_login_is_read_in_the_light_of_what_is_known() {
             Verdict::LoginDisabledBeforeTls,
             None,
         ),
+        (
+            failed_auth,
+            NotOfThisAccount,
+            Verdict::NotThisAccountsPassword,
+            Some("neither one of your app passwords nor your main password"),
+        ),
+        (
+            None,
+            NotOfThisAccount,
+            Verdict::NotThisAccountsPassword,
+            Some("Mailkeys checked"),
+        ),
+        (
+            failed_auth,
+            LikelyTypo,
+            Verdict::AppPasswordTypo,
+            Some("with a typo"),
+        ),
+        (
+            None,
+            LikelyTypo,
+            Verdict::AppPasswordTypo,
+            Some("not exactly one of your app passwords"),
+        ),
+        (
+            failed_auth,
+            MainPassword,
+            Verdict::MainPasswordRefusedAlthoughAllowed,
+            Some("Mailkeys checked that it is your main password"),
+        ),
+        (
+            None,
+            MainPassword,
+            Verdict::MainPasswordRefusedAlthoughAllowed,
+            Some("may use it for mail"),
+        ),
     ];
     for (code, known, expected, title_says) in cases {
         let v = classify(&login_refused(code), &known);
@@ -94,6 +130,90 @@ fn the_wrong_password_advice_mentions_caps_lock_app_passwords_and_rotation() {
     assert!(advice.contains("app password"));
     assert!(advice.contains("not the password you use on the web"));
     assert!(advice.contains("rotated recently"));
+}
+
+#[test]
+fn a_password_of_none_of_the_users_credentials_is_named_so_and_never_the_main_password() {
+    let v = classify(
+        &login_refused(Some("AUTHENTICATIONFAILED")),
+        &KnownCredential::NotOfThisAccount,
+    );
+    assert_eq!(v.kind(), "not_this_accounts_password");
+    assert!(!v.title().contains("main password cannot"), "{}", v.title());
+    let advice = v.advice();
+    assert!(advice.contains("Copy your app password again"), "{advice}");
+    assert!(advice.contains("create a new one"), "{advice}");
+}
+
+#[test]
+fn a_likely_typo_says_so_and_asks_for_the_app_password_again() {
+    let v = classify(&login_refused(None), &KnownCredential::LikelyTypo);
+    assert_eq!(v.kind(), "app_password_typo");
+    let advice = v.advice();
+    assert!(v.title().contains("Mailkeys checked"), "{}", v.title());
+    assert!(advice.contains("one slip away"), "{advice}");
+    assert!(advice.contains("dashes included"), "{advice}");
+}
+
+/// The main password, verified by Mailkeys and allowed for mail: a refusal is the server's
+/// doing, and the verdict must not call the password wrong.
+#[test]
+fn a_refused_main_password_that_is_right_and_allowed_does_not_blame_the_password() {
+    let v = classify(
+        &login_refused(Some("AUTHENTICATIONFAILED")),
+        &KnownCredential::MainPassword,
+    );
+    assert_eq!(v.kind(), "main_password_refused_although_allowed");
+    let (title, advice) = (v.title(), v.advice());
+    for words in [
+        "wrong",
+        "Caps Lock",
+        "cannot be used",
+        "retype",
+        "type it again",
+    ] {
+        assert!(!title.contains(words), "{title}");
+        assert!(!advice.contains(words), "{advice}");
+    }
+    assert!(advice.contains("The password is right"), "{advice}");
+    assert!(advice.contains("/admin/dovecot"), "{advice}");
+    assert!(advice.contains("Wait a minute"), "{advice}");
+}
+
+#[test]
+fn an_accepted_login_is_a_success_whatever_is_known_of_the_password() {
+    let facts = Facts {
+        failure: None,
+        messages: Some(2),
+    };
+    for known in [
+        KnownCredential::MainPassword,
+        KnownCredential::LikelyTypo,
+        KnownCredential::NotOfThisAccount,
+        KnownCredential::MainPasswordNotAllowed,
+        KnownCredential::Unknown,
+    ] {
+        assert_eq!(
+            classify(&facts, &known),
+            Verdict::Success { messages: 2 },
+            "{known:?}"
+        );
+    }
+}
+
+#[test]
+fn the_new_verdicts_have_snake_case_kinds() {
+    for v in [
+        Verdict::NotThisAccountsPassword,
+        Verdict::AppPasswordTypo,
+        Verdict::MainPasswordRefusedAlthoughAllowed,
+    ] {
+        let kind = v.kind();
+        assert!(
+            kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+            "{kind}"
+        );
+    }
 }
 
 #[test]
@@ -286,6 +406,9 @@ fn all_known() -> Vec<KnownCredential> {
         KnownCredential::RevokedAppPassword { at: YESTERDAY },
         KnownCredential::ExpiredAppPassword { at: YESTERDAY },
         KnownCredential::MainPasswordNotAllowed,
+        KnownCredential::MainPassword,
+        KnownCredential::LikelyTypo,
+        KnownCredential::NotOfThisAccount,
     ]
 }
 
@@ -417,6 +540,9 @@ fn only_a_failed_login_can_blame_the_credential() {
                             | Verdict::AppPasswordExpired { .. }
                             | Verdict::AppPasswordNetworkLimited
                             | Verdict::MainPasswordRefused
+                            | Verdict::NotThisAccountsPassword
+                            | Verdict::AppPasswordTypo
+                            | Verdict::MainPasswordRefusedAlthoughAllowed
                     ),
                     "{step:?} {what:?} gave {v:?}"
                 );

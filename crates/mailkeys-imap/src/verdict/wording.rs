@@ -44,6 +44,9 @@ impl Verdict {
             Self::AppPasswordExpired { .. } => "app_password_expired",
             Self::AppPasswordNetworkLimited => "app_password_network_limited",
             Self::MainPasswordRefused => "main_password_refused",
+            Self::NotThisAccountsPassword => "not_this_accounts_password",
+            Self::AppPasswordTypo => "app_password_typo",
+            Self::MainPasswordRefusedAlthoughAllowed => "main_password_refused_although_allowed",
             Self::NoPasswordMechanism { .. } => "no_password_mechanism",
             Self::LoginDisabledBeforeTls => "login_disabled_before_tls",
             Self::StartTlsNotOffered => "starttls_not_offered",
@@ -98,6 +101,16 @@ impl Verdict {
                 "Your account's main password cannot be used for mail; it needs an app password."
                     .into()
             }
+            Self::NotThisAccountsPassword => "The server refused the password, and Mailkeys \
+                 checked: it is neither one of your app passwords nor your main password."
+                .into(),
+            Self::AppPasswordTypo => "The server refused the password, and Mailkeys checked: \
+                 it is not exactly one of your app passwords, but looks like one with a typo."
+                .into(),
+            Self::MainPasswordRefusedAlthoughAllowed => "The server refused the password, \
+                 although Mailkeys checked that it is your main password and that your account \
+                 may use it for mail."
+                .into(),
             Self::NoPasswordMechanism { offered } => {
                 if offered.is_empty() {
                     "The server does not accept passwords for signing in.".into()
@@ -199,6 +212,24 @@ impl Verdict {
             Self::MainPasswordRefused => "Create an app password on the dashboard and use it \
                  in your mail app instead of your main password."
                 .into(),
+            Self::NotThisAccountsPassword => "So the password itself is what is wrong: \
+                 your account has no such password. Copy your app password again from where you \
+                 kept it, in full with its dashes, or create a new one on the dashboard \
+                 (Mailkeys shows each app password only once) and put it in your mail app. If \
+                 you typed it, check that Caps Lock is off."
+                .into(),
+            Self::AppPasswordTypo => "Its first group or its dashes are one slip away from an \
+                 app password of yours that is active. Paste the app password again in full, \
+                 dashes included, rather than typing it. If you no longer have it, create a new \
+                 one on the dashboard."
+                .into(),
+            Self::MainPasswordRefusedAlthoughAllowed => format!(
+                "The password is right, so the refusal has another cause: most likely the \
+                 mail server does not read Mailkeys' database yet, or still uses an answer it \
+                 cached before the setting changed. Wait a minute and try again. If it \
+                 persists, an administrator should open the Dovecot status page \
+                 (/admin/dovecot) and run its self-check. {admin}"
+            ),
             Self::NoPasswordMechanism { .. } => format!(
                 "Mailkeys app passwords need a server that accepts passwords (LOGIN or \
                  AUTHENTICATE PLAIN). Enable password authentication on the server, or pick \
