@@ -94,6 +94,53 @@ impl LookupId {
     }
 }
 
+/// Whether `password` has exactly the form of a generated app password: the lookup id and
+/// the four secret groups, dash-separated, all in [`ALPHABET`].
+pub fn has_app_password_form(password: &str) -> bool {
+    let bytes = password.as_bytes();
+    bytes.len() == LOOKUP_ID_LEN + SECRET_GROUPS * (GROUP_LEN + 1)
+        && bytes.iter().enumerate().all(|(i, b)| {
+            let dash_at = i >= LOOKUP_ID_LEN && (i - LOOKUP_ID_LEN) % (GROUP_LEN + 1) == 0;
+            if dash_at {
+                *b == b'-'
+            } else {
+                ALPHABET.contains(b)
+            }
+        })
+}
+
+/// Whether `password` looks like the app password whose lookup id is `lookup`, mistyped:
+/// shaped like an app password (once surrounding spaces and all dashes are left out, as
+/// many letters and digits as an app password has), its first six letters (case ignored)
+/// at most one character away from `lookup`, and not the exact form of an app password
+/// starting with `lookup` (that is a wrong secret, which no lookup can tell from a typo).
+/// So one wrong character in the first group, Caps Lock, and a missing, extra or misplaced
+/// dash are caught; a slip in the secret groups is not.
+pub fn looks_like_mistyped(password: &SecretString, lookup: &str) -> bool {
+    let typed = password.expose_secret();
+    if has_app_password_form(typed) && typed.starts_with(lookup) {
+        return false;
+    }
+    let symbols: Vec<u8> = typed
+        .trim()
+        .bytes()
+        .filter(|b| *b != b'-')
+        .map(|b| b.to_ascii_lowercase())
+        .collect();
+    if symbols.len() != LOOKUP_ID_LEN + SECRET_GROUPS * GROUP_LEN
+        || !symbols.iter().all(u8::is_ascii_alphanumeric)
+        || lookup.len() != LOOKUP_ID_LEN
+    {
+        return false;
+    }
+    let differences = symbols
+        .iter()
+        .zip(lookup.as_bytes())
+        .filter(|(a, b)| a != b)
+        .count();
+    differences <= 1
+}
+
 /// A freshly generated app password. The plaintext lives only in this value, is shown once
 /// and is then dropped; `Debug` never prints it.
 pub struct GeneratedAppPassword {
@@ -277,6 +324,52 @@ impl ExpiryChoice {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const REAL: &str = "k3mfpa-x7bq2n-c9dhe4-rw5tju-8pazvy";
+
+    fn mistyped(typed: &str) -> bool {
+        looks_like_mistyped(&SecretString::from(typed.to_owned()), "k3mfpa")
+    }
+
+    #[test]
+    fn a_generated_app_password_has_the_form_and_slips_do_not() {
+        let generated = GeneratedAppPassword::from_symbols("k3mfpa", &"a".repeat(24));
+        assert!(has_app_password_form(generated.plaintext.expose_secret()));
+        assert!(has_app_password_form(REAL));
+        assert!(!has_app_password_form("k3mfpax7bq2n-c9dhe4-rw5tju-8pazvy"));
+        assert!(!has_app_password_form("K3MFPA-X7BQ2N-C9DHE4-RW5TJU-8PAZVY"));
+        assert!(!has_app_password_form("k3mfpa-x7bq2n-c9dhe4-rw5tju-8pazv"));
+    }
+
+    #[test]
+    fn one_slip_in_the_first_group_or_the_dashes_looks_mistyped() {
+        for typed in [
+            "k3mfpb-x7bq2n-c9dhe4-rw5tju-8pazvy",   // one wrong character
+            "l3mfpa-x7bq2n-c9dhe4-rw5tju-8pazvy",   // a look-alike outside the alphabet
+            "k3mfpax7bq2n-c9dhe4-rw5tju-8pazvy",    // a missing dash
+            "k3mfpax7bq2nc9dhe4rw5tju8pazvy",       // no dashes at all
+            "k3m-fpa-x7bq2n-c9dhe4-rw5tju-8pazvy",  // an extra dash
+            "K3MFPA-X7BQ2N-C9DHE4-RW5TJU-8PAZVY",   // Caps Lock
+            " k3mfpa-x7bq2n-c9dhe4-rw5tju-8pazvy ", // pasted with spaces
+        ] {
+            assert!(mistyped(typed), "{typed}");
+        }
+    }
+
+    #[test]
+    fn other_passwords_do_not_look_mistyped() {
+        for typed in [
+            REAL,                                 // exact form: a wrong secret at worst
+            "k3mfpa-aaaaaa-aaaaaa-aaaaaa-aaaaaa", // the right lookup id, a wrong secret
+            "kxmfpb-x7bq2n-c9dhe4-rw5tju-8pazvy", // two wrong characters
+            "k3mfpa-x7bq2n-c9dhe4-rw5tju-8pazv",  // a character missing
+            "not-my-password-at-all",
+            "correct horse battery staple",
+            "",
+        ] {
+            assert!(!mistyped(typed), "{typed}");
+        }
+    }
 
     #[test]
     fn a_plain_name_is_accepted_and_trimmed() {

@@ -6,14 +6,19 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::Services;
+use crate::domain::app_password::looks_like_mistyped;
+use crate::domain::password_policy::within_max_length;
 use crate::domain::{AppPasswordStatus, LookupId};
 use crate::error::{AppError, AppResult};
 use crate::imap::{self, CheckReport, KnownCredential, MailServer, StepEvent};
 use crate::store::app_passwords;
 use crate::store::audit::{self, Entry, Event};
-use crate::store::users::UserRow;
+use crate::store::users::{self, UserRow};
 
-/// What Mailkeys itself knows about the typed password, from `user`'s own rows only.
+/// What Mailkeys itself knows about the typed password, from `user`'s own rows only: one
+/// of their app passwords (by its lookup id), their main password (verified against its
+/// stored hash on the bounded hashing pool), a slip away from one of their live app
+/// passwords, or none of theirs.
 pub async fn known_credential(
     state: &Services,
     user: &UserRow,
@@ -28,6 +33,9 @@ pub async fn known_credential(
                 match AppPasswordStatus::of(row.revoked_at, row.expires_at, now) {
                     AppPasswordStatus::Revoked { at } => KnownCredential::RevokedAppPassword { at },
                     AppPasswordStatus::Expired { at } => KnownCredential::ExpiredAppPassword { at },
+                    AppPasswordStatus::Live if looks_like_mistyped(password, &row.lookup_id) => {
+                        KnownCredential::LikelyTypo
+                    }
                     AppPasswordStatus::Live => KnownCredential::ActiveAppPassword {
                         network_limited: row.allowed_nets.is_some(),
                     },
@@ -35,10 +43,43 @@ pub async fn known_credential(
             );
         }
     }
-    if !user.main_imap_allowed || user.main_imap_admin_blocked {
-        return Ok(KnownCredential::MainPasswordNotAllowed);
+    if is_main_password(state, user, password).await? {
+        return Ok(if !user.main_imap_allowed || user.main_imap_admin_blocked {
+            KnownCredential::MainPasswordNotAllowed
+        } else {
+            KnownCredential::MainPassword
+        });
     }
-    Ok(KnownCredential::Unknown)
+    let near_miss = app_passwords::list_for_user(&state.db, user.id)
+        .await?
+        .iter()
+        .any(|row| {
+            AppPasswordStatus::of(row.revoked_at, row.expires_at, now).is_live()
+                && looks_like_mistyped(password, &row.lookup_id)
+        });
+    Ok(if near_miss {
+        KnownCredential::LikelyTypo
+    } else {
+        KnownCredential::NotOfThisAccount
+    })
+}
+
+/// Whether `password` is `user`'s main password, verified against the stored hash. A
+/// password longer than any main password may be is not hashed at all.
+async fn is_main_password(
+    state: &Services,
+    user: &UserRow,
+    password: &SecretString,
+) -> AppResult<bool> {
+    if !within_max_length(password) {
+        return Ok(false);
+    }
+    let stored = users::password_hash(&state.db, user.id).await?;
+    state
+        .hasher
+        .verify(password.clone(), stored)
+        .await
+        .map_err(AppError::internal)
 }
 
 /// Starts a check of `password` for `user` against the configured server number `server`

@@ -381,17 +381,58 @@ async fn wrong_app_password(version: DovecotVersion, backend: Backend) {
 }
 each_dovecot!(wrong_app_password);
 
-/// An account that may use its main password over IMAP, and a wrong one typed.
+/// An account that may use its main password over IMAP, and a wrong one typed: Mailkeys
+/// verified that it is none of the account's passwords, and says so.
 async fn wrong_main_password(version: DovecotVersion, backend: Backend) {
     let s = imaps_setup(version, backend).await;
     assert_eq!(
         s.browser.set_main_imap(true).await.status(),
         StatusCode::SEE_OTHER
     );
-    s.check_fails("IMAPS", WRONG, "wrong_password", "login")
+    s.check_fails("IMAPS", WRONG, "not_this_accounts_password", "login")
         .await;
 }
 each_dovecot!(wrong_main_password);
+
+/// A random wrong password on an account that requires app passwords (the default): it is
+/// not the main password, so the verdict must not say that the main password cannot be
+/// used; it says the password is none of the account's. (The real main password on the
+/// same kind of account still gets `main_password_refused`: see
+/// `main_password_on_an_app_password_only_account`.)
+async fn random_password_on_an_app_password_only_account(
+    version: DovecotVersion,
+    backend: Backend,
+) {
+    let s = imaps_setup(version, backend).await;
+    s.browser.create_app_password("Phone").await;
+    let checked = s
+        .check_fails("IMAPS", WRONG, "not_this_accounts_password", "login")
+        .await;
+    assert_ne!(checked.report["verdict"]["kind"], "main_password_refused");
+    assert!(
+        !checked.title().contains("main password cannot"),
+        "{}",
+        checked.title()
+    );
+    checked.assert_title_says("neither one of your app passwords nor your main password");
+}
+each_dovecot!(random_password_on_an_app_password_only_account);
+
+/// An app password with one wrong character in its first group (the lookup id): named a
+/// likely typo of the user's app password, not a refused main password.
+async fn app_password_with_a_typo_in_its_first_group(version: DovecotVersion, backend: Backend) {
+    let s = imaps_setup(version, backend).await;
+    let created = s.browser.create_app_password("Phone").await;
+    let first = created.plaintext.as_bytes()[0];
+    let other = if first == b'a' { 'b' } else { 'a' };
+    let typo = format!("{other}{}", &created.plaintext[1..]);
+    let checked = s
+        .check_fails("IMAPS", &typo, "app_password_typo", "login")
+        .await;
+    checked
+        .assert_title_says("not exactly one of your app passwords, but looks like one with a typo");
+}
+each_dovecot!(app_password_with_a_typo_in_its_first_group);
 
 /// Wrong passwords checked one after another, by two users, with Mailkeys' default limits
 /// (5 s a step, 20 s in all). Every check comes from Mailkeys' one address, and Dovecot
@@ -992,7 +1033,8 @@ ca_file = "{ca}"
     assert!(page.contains("It works"), "{page}");
     browser.set_main_imap(true).await;
     kinds.push(api_check("IMAPS", PASSWORD.to_owned()).await);
-    // Then a wrong password, through the JSON API and the stream.
+    // Then a wrong password (none of the account's, as Mailkeys verifies), through the JSON
+    // API and the stream.
     kinds.push(api_check("IMAPS", WRONG.to_owned()).await);
     let stream = browser
         .post(
@@ -1004,10 +1046,18 @@ ca_file = "{ca}"
         .text()
         .await
         .unwrap();
-    assert!(stream.contains(r#""kind":"wrong_password""#), "{stream}");
+    assert!(
+        stream.contains(r#""kind":"not_this_accounts_password""#),
+        "{stream}"
+    );
     assert_eq!(
         kinds,
-        ["success", "success", "success", "wrong_password"],
+        [
+            "success",
+            "success",
+            "success",
+            "not_this_accounts_password"
+        ],
         "{}",
         dovecot.log()
     );
