@@ -121,12 +121,15 @@ pub fn looks_like_mistyped(password: &SecretString, lookup: &str) -> bool {
     if has_app_password_form(typed) && typed.starts_with(lookup) {
         return false;
     }
-    let symbols: Vec<u8> = typed
-        .trim()
-        .bytes()
-        .filter(|b| *b != b'-')
-        .map(|b| b.to_ascii_lowercase())
-        .collect();
+    // A copy of the typed password: wiped when dropped, like the secret it comes from.
+    let symbols: secrecy::zeroize::Zeroizing<Vec<u8>> = secrecy::zeroize::Zeroizing::new(
+        typed
+            .trim()
+            .bytes()
+            .filter(|b| *b != b'-')
+            .map(|b| b.to_ascii_lowercase())
+            .collect(),
+    );
     if symbols.len() != LOOKUP_ID_LEN + SECRET_GROUPS * GROUP_LEN
         || !symbols.iter().all(u8::is_ascii_alphanumeric)
         || lookup.len() != LOOKUP_ID_LEN
