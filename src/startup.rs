@@ -10,6 +10,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::dovecot::doveadm::Doveadm;
 use crate::dovecot::status::DovecotStatus;
+use crate::infra::attempt_keys::AttemptKeys;
 use crate::infra::hashing::Hasher;
 use crate::infra::random::{random_token, token_digest};
 use crate::services::Services;
@@ -35,6 +36,7 @@ pub async fn build_with_clock(
     settings.validate()?;
     let db = Db::connect(&settings.database_url).await?;
     db.migrate().await?;
+    let attempt_keys = AttemptKeys::load(&db).await?;
     let hasher = Hasher::new(
         settings.main_profile(),
         settings.app_profile(),
@@ -71,6 +73,7 @@ pub async fn build_with_clock(
         services: Services {
             db,
             hasher,
+            attempt_keys,
             settings: Arc::new(settings),
             clock,
             doveadm,
@@ -78,6 +81,7 @@ pub async fn build_with_clock(
         },
         limits,
     };
+    tokio::spawn(purge_attempt_counts(state.services.clone()));
     Ok(Application {
         listener,
         policy_listener,
@@ -112,6 +116,18 @@ impl Application {
             .with_graceful_shutdown(shutdown_signal())
             .await
             .context("server stopped with an error")
+    }
+}
+
+/// Deletes the attempt counts that no longer matter, now and every ten minutes, so that
+/// records of failed attempts do not pile up forever.
+async fn purge_attempt_counts(services: crate::services::Services) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        if let Err(err) = crate::services::attempts::purge_expired(&services).await {
+            tracing::warn!(error = %err, "could not delete expired attempt counts");
+        }
     }
 }
 
