@@ -9,9 +9,10 @@ CREATE TABLE attempt_throttle (
     -- Failures counted so far; an attempt is counted before it may be hashed, and the count
     -- decays by one per quiet period (src/domain/lockout.rs).
     failures     BIGINT NOT NULL,
-    -- Bumped by every write: attempts update a row only if nobody wrote it since they read
-    -- it, so concurrent attempts cannot both take the last free place.
-    version      BIGINT NOT NULL,
+    -- Failures allowed before the first lock: fewer for an account than for a client
+    -- address (src/domain/lockout.rs). Kept in the row so that one statement can count an
+    -- attempt for an account and for an address at once.
+    free_failures BIGINT NOT NULL,
     locked_until BIGINT NOT NULL DEFAULT 0,
     updated_at   BIGINT NOT NULL,
     -- After this the row says nothing the policy would act on; it is deleted.

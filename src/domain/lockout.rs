@@ -28,7 +28,7 @@ pub enum Counted {
 }
 
 impl Counted {
-    fn free_failures(self) -> i64 {
+    pub fn free_failures(self) -> i64 {
         match self {
             Self::Account => FREE_FAILURES,
             Self::Address => FREE_FAILURES_PER_ADDRESS,
@@ -46,15 +46,25 @@ impl Counted {
     }
 }
 
+/// The locks in order: the first for the failure that uses up the free ones, then one per
+/// further failure, up to the longest, which holds from then on. The same for accounts and
+/// addresses once their free failures are used up.
+pub fn lock_steps() -> Vec<i64> {
+    let mut steps = Vec::new();
+    let mut failures = FREE_FAILURES;
+    while let Some(secs) = Counted::Account.lock_after(failures) {
+        steps.push(secs);
+        if secs >= MAX_LOCK_SECS {
+            break;
+        }
+        failures += 1;
+    }
+    steps
+}
+
 /// The count left of `failures` after `quiet_secs` without any attempt.
 pub fn decayed(failures: i64, quiet_secs: i64) -> i64 {
     (failures - quiet_secs.max(0) / DECAY_SECS).max(0)
-}
-
-/// When a row holding `failures`, last written at `now` and locked until `locked_until`,
-/// stops mattering: its lock is over and its count has decayed to nothing.
-pub fn forgotten_at(failures: i64, now: i64, locked_until: i64) -> i64 {
-    (now + failures.max(0).saturating_mul(DECAY_SECS)).max(locked_until)
 }
 
 #[cfg(test)]
@@ -91,6 +101,19 @@ mod tests {
     }
 
     #[test]
+    fn the_steps_are_the_policy_for_both_kinds() {
+        assert_eq!(lock_steps(), vec![30, 60, 120, 240, 480, 900]);
+        for counted in [Counted::Account, Counted::Address] {
+            let free = counted.free_failures();
+            assert!(free > 1, "a first failure never locks");
+            for (k, secs) in lock_steps().iter().enumerate() {
+                assert_eq!(counted.lock_after(free + k as i64), Some(*secs));
+            }
+            assert_eq!(counted.lock_after(free + 100), Some(MAX_LOCK_SECS));
+        }
+    }
+
+    #[test]
     fn one_failure_is_forgiven_per_quiet_period() {
         assert_eq!(decayed(5, 0), 5);
         assert_eq!(decayed(5, DECAY_SECS - 1), 5);
@@ -107,11 +130,5 @@ mod tests {
             failures = decayed(failures, DECAY_SECS) + 1;
             assert_eq!(Counted::Account.lock_after(failures), None);
         }
-    }
-
-    #[test]
-    fn a_row_is_forgotten_when_its_count_has_decayed_and_its_lock_ended() {
-        assert_eq!(forgotten_at(3, 1000, 0), 1000 + 3 * DECAY_SECS);
-        assert_eq!(forgotten_at(0, 1000, 5000), 5000);
     }
 }

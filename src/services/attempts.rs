@@ -10,7 +10,6 @@
 //! only the free ones are ever hashed. A correct password takes its place back.
 
 use super::Services;
-use crate::domain::lockout::Counted;
 use crate::error::AppResult;
 use crate::store::throttle::{self, Reservation};
 use crate::store::Tx;
@@ -39,12 +38,7 @@ pub async fn admit(state: &Services, typed_account: &str, ip: &str) -> AppResult
     if let Some(wait_secs) = throttle::locked_for(&state.db, [&account, &address], now).await? {
         return Ok(Admission::Locked { wait_secs });
     }
-    if let Reservation::Locked { wait_secs } =
-        throttle::reserve(&state.db, &address, Counted::Address, now).await?
-    {
-        return Ok(Admission::Locked { wait_secs });
-    }
-    match throttle::reserve(&state.db, &account, Counted::Account, now).await? {
+    match throttle::reserve(&state.db, &account, &address, now).await? {
         Reservation::Locked { wait_secs } => Ok(Admission::Locked { wait_secs }),
         Reservation::Granted { failures } => Ok(Admission::Granted(Attempt {
             account,

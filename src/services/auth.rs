@@ -91,7 +91,8 @@ pub async fn sign_in(
                 detail,
                 ip: Some(ip),
             };
-            audit::record_failed_attempt(&state.db.pool, entry, attempt.account_key(), now).await?;
+            audit::record_failed_attempt(&state.db.attempts, entry, attempt.account_key(), now)
+                .await?;
             Ok(SignIn::Refused)
         }
     }

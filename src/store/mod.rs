@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyPool, ConnectOptions, Executor};
+use sqlx::{Any, AnyPool, ConnectOptions, Connection, Executor};
 
 /// Set on every SQLite connection (the journal mode once per file, in `Db::connect`). sqlx
 /// sets no journal mode unless asked, and the default rollback journal makes every write block every reader (Dovecot's login queries and every
@@ -39,7 +39,20 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Db {
     pub pool: AnyPool,
+    /// Connections of their own for password attempts (counts, the user lookup, the audit
+    /// row of a failure): a flood of sign-ins queues for these and leaves `pool` to pages.
+    pub attempts: AnyPool,
     pub backend: Backend,
+}
+
+/// Connections for password attempts; the rest (`page_connections`) serve everything else.
+const ATTEMPT_CONNECTIONS: u32 = 3;
+
+fn page_connections(backend: Backend) -> u32 {
+    match backend {
+        Backend::Sqlite => 8,
+        Backend::Postgres => 10,
+    }
 }
 
 pub type Tx = sqlx::Transaction<'static, Any>;
@@ -66,26 +79,16 @@ impl Db {
             .context("DATABASE_URL is not a valid database URL")?
             .log_statements(tracing::log::LevelFilter::Debug)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
-        let pool = AnyPoolOptions::new()
-            // SQLite in WAL mode reads concurrently with the one writer: with 8 connections
-            // a page does not queue behind a flood of sign-in writes.
-            .max_connections(if backend == Backend::Sqlite { 8 } else { 10 })
-            .acquire_timeout(Duration::from_secs(5))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute(SQLITE_PRAGMAS).await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await
-            .context("cannot open the database")?;
+        let pool = open_pool(&options, backend, page_connections(backend)).await?;
         if backend == Backend::Sqlite {
             use_wal(&pool).await?;
         }
-        Ok(Self { pool, backend })
+        let attempts = open_pool(&options, backend, ATTEMPT_CONNECTIONS).await?;
+        Ok(Self {
+            pool,
+            attempts,
+            backend,
+        })
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
@@ -105,13 +108,68 @@ impl Db {
     }
 }
 
-/// Switches the file to WAL (kept in the file from then on; a no-op when it already is).
-/// Done once, not per connection: switching needs a lock no busy timeout waits for.
-async fn use_wal(pool: &AnyPool) -> anyhow::Result<()> {
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode = WAL")
-        .fetch_one(pool)
+/// A pool of at most `connections`. SQLite in WAL mode reads concurrently with the one
+/// writer, so pages do not queue behind sign-in writes for the file either.
+async fn open_pool(
+    options: &AnyConnectOptions,
+    backend: Backend,
+    connections: u32,
+) -> anyhow::Result<AnyPool> {
+    AnyPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    conn.execute(SQLITE_PRAGMAS).await?;
+                }
+                Ok(())
+            })
+        })
+        .after_release(|conn, _| {
+            Box::pin(async move {
+                // A transaction whose COMMIT failed (a full disk, in WAL mode) may have been
+                // rolled back by SQLite itself; the ROLLBACK sqlx then sends fails, and sqlx
+                // still counts the transaction as open. Reused, such a connection would turn
+                // the next request's BEGIN into a SAVEPOINT and report a success that was
+                // never committed. Flush the pending rollback, then keep the connection
+                // only if nothing is open any more.
+                if !conn.is_in_transaction() {
+                    return Ok(true);
+                }
+                conn.ping().await?;
+                Ok(!conn.is_in_transaction())
+            })
+        })
+        .connect_with(options.clone())
         .await
-        .context("cannot switch the SQLite database to WAL mode")?;
+        .context("cannot open the database")
+}
+
+/// Switches the file to WAL (kept in the file from then on; a no-op when it already is).
+/// Done once, not per connection. Switching a file still in rollback mode needs a moment
+/// when no other process (Dovecot's auth workers) holds it, which no busy timeout waits
+/// for, so it is retried for a few seconds before start-up fails with the reason.
+async fn use_wal(pool: &AnyPool) -> anyhow::Result<()> {
+    let mut tries = 0;
+    let mode: String = loop {
+        match sqlx::query_scalar("PRAGMA journal_mode = WAL")
+            .fetch_one(pool)
+            .await
+        {
+            Ok(mode) => break mode,
+            Err(err) if is_unavailable(&err) && tries < 50 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(err) => {
+                return Err(err).context(
+                    "cannot switch the SQLite database to WAL mode (another process kept it \
+                     busy for 5 seconds; start Mailkeys again once it is free)",
+                )
+            }
+        }
+    };
     if !mode.eq_ignore_ascii_case("wal") {
         // An in-memory database answers "memory": there is no file to share.
         tracing::warn!(journal_mode = %mode, "the SQLite database is not in WAL mode");
