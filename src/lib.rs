@@ -16,8 +16,12 @@
 //! - [`domain`]: types and rules with no I/O: the typed ids (`UserId`, `AppPasswordId`),
 //!   usernames, app password names, lookup ids, scopes, statuses, the password policy, the
 //!   shape of an app password.
-//! - [`infra`]: what has I/O under the domain: Argon2id hashing on its own threads (cost
-//!   profiles, decoy hash) and the OS random generator (app passwords, tokens, salts).
+//! - [`infra`]: what has I/O under the domain: Argon2id hashing (`hashing`: cost profiles,
+//!   decoy hash) on its own threads (`hash_pool`: cores − 1, memory held only while busy),
+//!   the keyed hashes that count password attempts without storing what was typed
+//!   (`attempt_keys`), and the OS random generator (app passwords, tokens, salts).
+//!   Every check of a typed password against a main-password hash goes through
+//!   `services::attempts` first (counts per account and address, decided before hashing).
 //! - [`store`]: persistence through sqlx (SQLite or PostgreSQL behind one `AnyPool`); one
 //!   module per table, migrations per backend under `migrations/`.
 //! - [`dovecot`]: everything about Dovecot: the configuration generator per version
