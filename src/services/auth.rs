@@ -8,6 +8,7 @@ use super::Services;
 use crate::domain::password_policy;
 use crate::domain::{UserId, Username};
 use crate::error::{AppError, AppResult};
+use crate::infra::metrics::SignInOutcome;
 use crate::infra::random::{random_token, token_digest};
 use crate::store::audit::{self, Entry, Event};
 use crate::store::sessions::{self, NewSession};
@@ -47,6 +48,7 @@ pub async fn sign_in(
     if let Some(wait_secs) = throttle::locked_for(&state.db, &lock_key, now).await? {
         // Decided before any hashing: a locked account costs an attacker nothing to ask
         // about and costs us nothing to refuse.
+        state.metrics.sign_in(SignInOutcome::Locked);
         return Ok(SignIn::Locked { wait_secs });
     }
     let found = match &parsed {
@@ -79,10 +81,15 @@ pub async fn sign_in(
                 now,
             )
             .await?;
+            state.metrics.sign_in(SignInOutcome::Success);
             Ok(SignIn::Welcome(user))
         }
         _ => {
             let failures = throttle::record_failure(&state.db, &lock_key, now).await?;
+            state.metrics.sign_in(SignInOutcome::Refused);
+            if crate::domain::lockout::lock_after(failures).is_some() {
+                state.metrics.lock_set();
+            }
             let subject = user.as_ref().map(|u| u.id);
             let mut detail = format!("{failures} consecutive failures");
             if subject.is_none() {
