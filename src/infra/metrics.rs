@@ -109,7 +109,7 @@ impl Metrics {
         let mut registry = Registry::with_prefix("mailkeys");
         let sign_ins = Family::<OutcomeLabel, Counter>::default();
         for outcome in SignInOutcome::ALL {
-            sign_ins.get_or_create(&outcome.label());
+            drop(sign_ins.get_or_create(&outcome.label()));
         }
         registry.register(
             "web_sign_ins",
@@ -144,8 +144,8 @@ impl Metrics {
         let doveadm_calls = Family::<CommandLabel, Counter>::default();
         let doveadm_failures = Family::<CommandLabel, Counter>::default();
         for command in DOVEADM_COMMANDS {
-            doveadm_calls.get_or_create(&CommandLabel { command });
-            doveadm_failures.get_or_create(&CommandLabel { command });
+            drop(doveadm_calls.get_or_create(&CommandLabel { command }));
+            drop(doveadm_failures.get_or_create(&CommandLabel { command }));
         }
         registry.register(
             "doveadm_calls",
@@ -157,9 +157,9 @@ impl Metrics {
             "Calls to the doveadm HTTP API that failed, by command",
             doveadm_failures.clone(),
         );
-        let policy_reports = Family::<ReportLabel, Counter>::default();
+        let policy_reports = Family::<OutcomeLabel, Counter>::default();
         for outcome in PolicyReport::ALL {
-            policy_reports.get_or_create(&outcome.label());
+            drop(policy_reports.get_or_create(&outcome.label()));
         }
         registry.register(
             "policy_reports",
