@@ -64,9 +64,9 @@ pub async fn build_with_clock(
         None => None,
     };
     let doveadm = match (&settings.doveadm_url, &settings.doveadm_api_key) {
-        (Some(url), Some(key)) => Some(
-            Doveadm::new(url, key, settings.dovecot_version)?.with_metrics(metrics.clone()),
-        ),
+        (Some(url), Some(key)) => {
+            Some(Doveadm::new(url, key, settings.dovecot_version)?.with_metrics(metrics.clone()))
+        }
         _ => None,
     };
     let limits = Arc::new(RateLimits::new(

@@ -223,7 +223,10 @@ impl Metrics {
 
     /// A Dovecot auth-policy report arrived.
     pub fn policy_report(&self, outcome: PolicyReport) {
-        self.inner.policy_reports.get_or_create(&outcome.label()).inc();
+        self.inner
+            .policy_reports
+            .get_or_create(&outcome.label())
+            .inc();
     }
 
     /// Every series in the OpenMetrics text format (what Prometheus scrapes).

@@ -32,8 +32,7 @@ impl Readiness {
 
 /// Runs every check at once.
 pub async fn readiness(state: &Services) -> Readiness {
-    let (database, schema, doveadm) =
-        tokio::join!(database(state), schema(state), doveadm(state));
+    let (database, schema, doveadm) = tokio::join!(database(state), schema(state), doveadm(state));
     let mut checks = vec![database, schema];
     checks.extend(doveadm);
     Readiness { checks }

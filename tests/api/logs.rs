@@ -53,7 +53,10 @@ async fn json_logs_are_one_object_per_line_and_hold_nothing_typed() {
     env(&mut serve);
     let child = serve
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("MAILKEYS_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"))
+        .env(
+            "MAILKEYS_METRICS_LISTEN",
+            format!("127.0.0.1:{metrics_port}"),
+        )
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&stdout_file).unwrap())
         .stderr(std::fs::File::create(&stderr_file).unwrap())
@@ -62,19 +65,35 @@ async fn json_logs_are_one_object_per_line_and_hold_nothing_typed() {
     let browser = Browser::new(&format!("http://127.0.0.1:{port}"));
     let mut up = false;
     for _ in 0..200 {
-        if browser.client.get(format!("{}/readyz", browser.base)).send().await.is_ok() {
+        if browser
+            .client
+            .get(format!("{}/readyz", browser.base))
+            .send()
+            .await
+            .is_ok()
+        {
             up = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(up, "the server started: {}", std::fs::read_to_string(&stderr_file).unwrap());
-    assert_eq!(browser.sign_in_status(ALICE, WRONG).await, StatusCode::UNAUTHORIZED);
+    assert!(
+        up,
+        "the server started: {}",
+        std::fs::read_to_string(&stderr_file).unwrap()
+    );
+    assert_eq!(
+        browser.sign_in_status(ALICE, WRONG).await,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(
         browser.sign_in_status(IN_THE_EMAIL_FIELD, WRONG).await,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(browser.sign_in_status(ALICE, PASSWORD).await, StatusCode::SEE_OTHER);
+    assert_eq!(
+        browser.sign_in_status(ALICE, PASSWORD).await,
+        StatusCode::SEE_OTHER
+    );
     let scraped = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics"))
         .await
         .unwrap()
@@ -102,7 +121,12 @@ async fn json_logs_are_one_object_per_line_and_hold_nothing_typed() {
         for field in ["timestamp", "level", "target"] {
             assert!(entry[field].is_string(), "no {field}: {line}");
         }
-        messages.push(entry["fields"]["message"].as_str().unwrap_or_default().to_owned());
+        messages.push(
+            entry["fields"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
     }
     assert!(
         messages.iter().any(|m| m == "Mailkeys is listening"),

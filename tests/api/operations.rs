@@ -49,17 +49,22 @@ async fn ready_when_the_database_answers_and_the_schema_is_current(backend: Back
     let app = spawn_app(backend).await;
     assert_eq!(
         readyz(&app).await,
-        (StatusCode::OK, "ready\ndatabase: ok\nschema: ok\n".to_owned())
+        (
+            StatusCode::OK,
+            "ready\ndatabase: ok\nschema: ok\n".to_owned()
+        )
     );
 }
 both_backends!(ready_when_the_database_answers_and_the_schema_is_current);
 
 async fn not_ready_while_a_migration_is_missing(backend: Backend) {
     let app = spawn_app(backend).await;
-    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)")
-        .execute(&app.db.pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
+    )
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
     let (status, body) = readyz(&app).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(
@@ -107,7 +112,10 @@ async fn not_ready_when_doveadm_is_configured_but_unreachable(backend: Backend) 
         );
     }
     let text = app.state.metrics.render().unwrap();
-    assert_eq!(value(&text, "mailkeys_doveadm_calls_total{command=\"list\"}"), 2.0);
+    assert_eq!(
+        value(&text, "mailkeys_doveadm_calls_total{command=\"list\"}"),
+        2.0
+    );
 }
 
 async fn wait_for_the_startup_probe(app: &TestApp) {
@@ -155,7 +163,9 @@ fn value(text: &str, series: &str) -> f64 {
 }
 
 async fn scrape(addr: SocketAddr) -> String {
-    let response = reqwest::get(format!("http://{addr}/metrics")).await.unwrap();
+    let response = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers()["content-type"]
         .to_str()
@@ -165,7 +175,11 @@ async fn scrape(addr: SocketAddr) -> String {
 }
 
 async fn metrics_count_real_traffic(backend: Backend) {
-    let imap = fake_imap::serve(fake_imap::Script::login_reply("NO [AUTHENTICATIONFAILED] Authentication failed."), None).await;
+    let imap = fake_imap::serve(
+        fake_imap::Script::login_reply("NO [AUTHENTICATIONFAILED] Authentication failed."),
+        None,
+    )
+    .await;
     let doveadm = failing_doveadm().await;
     let app = spawn_app_with(backend, |s| {
         s.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
@@ -201,7 +215,12 @@ async fn metrics_count_real_traffic(backend: Backend) {
     );
 
     // A connection test against the fake IMAP server, which refuses the password.
-    let token = alice.get("/api/me").await.json::<serde_json::Value>().await.unwrap()["csrf_token"]
+    let token = alice
+        .get("/api/me")
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["csrf_token"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -237,15 +256,24 @@ async fn metrics_count_real_traffic(backend: Backend) {
     let text = scrape(metrics).await;
     for (series, expected) in [
         ("mailkeys_web_sign_ins_total{outcome=\"success\"}", 1.0),
-        ("mailkeys_web_sign_ins_total{outcome=\"refused\"}", free as f64),
+        (
+            "mailkeys_web_sign_ins_total{outcome=\"refused\"}",
+            free as f64,
+        ),
         ("mailkeys_web_sign_ins_total{outcome=\"locked\"}", 1.0),
         ("mailkeys_sign_in_locks_total", 1.0),
-        (&format!("mailkeys_connection_tests_total{{verdict=\"{verdict}\"}}"), 1.0),
+        (
+            &format!("mailkeys_connection_tests_total{{verdict=\"{verdict}\"}}"),
+            1.0,
+        ),
         ("mailkeys_doveadm_calls_total{command=\"list\"}", 1.0),
         ("mailkeys_doveadm_failures_total{command=\"list\"}", 0.0),
         ("mailkeys_doveadm_calls_total{command=\"kick\"}", 1.0),
         ("mailkeys_doveadm_failures_total{command=\"kick\"}", 1.0),
-        ("mailkeys_doveadm_calls_total{command=\"authCacheFlush\"}", 0.0),
+        (
+            "mailkeys_doveadm_calls_total{command=\"authCacheFlush\"}",
+            0.0,
+        ),
         ("mailkeys_policy_reports_total{outcome=\"accepted\"}", 1.0),
         ("mailkeys_policy_reports_total{outcome=\"refused\"}", 1.0),
         ("mailkeys_hash_queue_depth", 0.0),
@@ -258,7 +286,13 @@ async fn metrics_count_real_traffic(backend: Backend) {
     assert!(verifications >= free as f64 + 2.0);
     assert!(value(&text, "mailkeys_hash_queue_wait_seconds_count") >= verifications + 1.0);
     assert!(value(&text, "mailkeys_hash_queue_wait_seconds_sum") > 0.0);
-    for private in [ALICE, PASSWORD, "not-the-password", "typed-in-the-check", POLICY_SECRET] {
+    for private in [
+        ALICE,
+        PASSWORD,
+        "not-the-password",
+        "typed-in-the-check",
+        POLICY_SECRET,
+    ] {
         assert!(!text.contains(private), "{private} in the metrics");
     }
 
@@ -278,9 +312,14 @@ async fn a_metrics_listener_off_loopback_needs_the_explicit_setting() {
     let url = format!("sqlite://{}", dir.path().join("mailkeys.db").display());
     let mut settings = test_settings(&url);
     settings.metrics_listen = Some("0.0.0.0:0".parse().unwrap());
-    let refused = mailkeys::startup::build(settings.clone()).await.err().unwrap();
+    let refused = mailkeys::startup::build(settings.clone())
+        .await
+        .err()
+        .unwrap();
     assert!(
-        refused.to_string().contains("metrics_listen 0.0.0.0:0 is not a loopback address"),
+        refused
+            .to_string()
+            .contains("metrics_listen 0.0.0.0:0 is not a loopback address"),
         "{refused:#}"
     );
 
@@ -288,6 +327,9 @@ async fn a_metrics_listener_off_loopback_needs_the_explicit_setting() {
     let app = spawn_app_on(dir, url, |s| *s = settings).await;
     let port = app.metrics_addr.unwrap().port();
     let text = scrape(SocketAddr::from(([127, 0, 0, 1], port))).await;
-    assert_eq!(value(&text, "mailkeys_web_sign_ins_total{outcome=\"success\"}"), 0.0);
+    assert_eq!(
+        value(&text, "mailkeys_web_sign_ins_total{outcome=\"success\"}"),
+        0.0
+    );
     assert!(text.ends_with("# EOF\n"));
 }
