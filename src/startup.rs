@@ -10,6 +10,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::dovecot::doveadm::Doveadm;
 use crate::dovecot::status::DovecotStatus;
+use crate::infra::attempt_keys::AttemptKeys;
 use crate::infra::hashing::Hasher;
 use crate::infra::metrics::Metrics;
 use crate::infra::random::{random_token, token_digest};
@@ -37,6 +38,7 @@ pub async fn build_with_clock(
     settings.validate()?;
     let db = Db::connect(&settings.database_url).await?;
     db.migrate().await?;
+    let attempt_keys = AttemptKeys::load(&db).await?;
     let metrics = Metrics::new();
     let hasher = Hasher::new(
         settings.main_profile(),
@@ -85,6 +87,7 @@ pub async fn build_with_clock(
         services: Services {
             db,
             hasher,
+            attempt_keys,
             settings: Arc::new(settings),
             clock,
             doveadm,
@@ -93,6 +96,7 @@ pub async fn build_with_clock(
         },
         limits,
     };
+    tokio::spawn(purge_attempt_counts(state.services.clone()));
     Ok(Application {
         listener,
         policy_listener,
@@ -143,6 +147,18 @@ impl Application {
             .with_graceful_shutdown(shutdown_signal())
             .await
             .context("server stopped with an error")
+    }
+}
+
+/// Deletes the attempt counts that no longer matter, now and every ten minutes, so that
+/// records of failed attempts do not pile up forever.
+async fn purge_attempt_counts(services: crate::services::Services) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        if let Err(err) = crate::services::attempts::purge_expired(&services).await {
+            tracing::warn!(error = %err, "could not delete expired attempt counts");
+        }
     }
 }
 

@@ -2,6 +2,8 @@
 //! (Argon2id), randomness from the operating system, and the Prometheus metrics every part
 //! records into.
 
+pub mod attempt_keys;
+pub mod hash_pool;
 pub mod hashing;
 pub mod metrics;
 pub mod random;

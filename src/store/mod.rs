@@ -6,6 +6,7 @@ pub mod app_passwords;
 pub mod audit;
 pub mod dovecot_reports;
 pub mod imap_logins;
+pub mod server_secrets;
 pub mod sessions;
 pub mod setup_tokens;
 pub mod throttle;
@@ -17,7 +18,18 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{Any, AnyPool, ConnectOptions};
+use sqlx::{Any, AnyPool, ConnectOptions, Executor};
+
+/// Set on every SQLite connection (the journal mode once per file, in `Db::connect`). sqlx
+/// sets no journal mode unless asked, and the default rollback journal makes every write block every reader (Dovecot's login queries and every
+/// page) for its duration. WAL lets readers go on while one connection writes; the mode is
+/// kept in the file, so Dovecot's own connections use it too. `synchronous = NORMAL` is
+/// WAL's recommended setting: a power cut may lose the last commits, never corrupt the
+/// file; a sign-in or a revocation lost that way is redone by the user, whereas FULL would
+/// add an fsync to every sign-in of a flood. `busy_timeout` lets a writer wait its turn
+/// instead of failing at once when another instance (or `mailkeys` on the command line)
+/// holds the write lock.
+pub const SQLITE_PRAGMAS: &str = "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -60,14 +72,24 @@ impl Db {
             .log_statements(tracing::log::LevelFilter::Debug)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
         let pool = AnyPoolOptions::new()
-            // SQLite in WAL mode reads concurrently: with 8 connections a page no longer
-            // queues behind a flood of sign-in writes (dashboard p99 during 500 concurrent
-            // sign-ins: 132 ms with 4, 13 ms with 8; see reports/benchmark.md).
+            // SQLite in WAL mode reads concurrently with the one writer: with 8 connections
+            // a page does not queue behind a flood of sign-in writes.
             .max_connections(if backend == Backend::Sqlite { 8 } else { 10 })
             .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute(SQLITE_PRAGMAS).await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect_with(options)
             .await
             .context("cannot open the database")?;
+        if backend == Backend::Sqlite {
+            use_wal(&pool).await?;
+        }
         Ok(Self { pool, backend })
     }
 
@@ -102,6 +124,20 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         self.pool.begin().await
     }
+}
+
+/// Switches the file to WAL (kept in the file from then on; a no-op when it already is).
+/// Done once, not per connection: switching needs a lock no busy timeout waits for.
+async fn use_wal(pool: &AnyPool) -> anyhow::Result<()> {
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode = WAL")
+        .fetch_one(pool)
+        .await
+        .context("cannot switch the SQLite database to WAL mode")?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        // An in-memory database answers "memory": there is no file to share.
+        tracing::warn!(journal_mode = %mode, "the SQLite database is not in WAL mode");
+    }
+    Ok(())
 }
 
 /// The database cannot be reached or cannot take the change right now (as opposed to a

@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod admin_attempts;
 pub mod admin_dovecot;
 pub mod auth;
 pub mod check;

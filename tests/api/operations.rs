@@ -197,18 +197,21 @@ async fn metrics_count_real_traffic(backend: Backend) {
     // The start-up check of the doveadm API is one call of its command list.
     wait_for_the_startup_probe(&app).await;
 
-    // Sign-ins: one success, then wrong passwords up to the lock, then one refused as locked.
+    // Sign-ins: one success, then wrong passwords for another address (no account: counted
+    // the same) up to the lock, then one refused as locked. Alice's own count stays clear
+    // for her connection test, whose main-password check it shares.
     let alice = app.signed_in(ALICE).await;
+    let target = "bob@example.org";
     let free = mailkeys::domain::lockout::FREE_FAILURES;
     let stranger = app.browser();
     for _ in 0..free {
         assert_eq!(
-            stranger.sign_in_status(ALICE, "not-the-password").await,
+            stranger.sign_in_status(target, "not-the-password").await,
             StatusCode::UNAUTHORIZED
         );
     }
     assert_eq!(
-        stranger.sign_in_status(ALICE, "not-the-password").await,
+        stranger.sign_in_status(target, "not-the-password").await,
         StatusCode::TOO_MANY_REQUESTS
     );
 
@@ -286,6 +289,7 @@ async fn metrics_count_real_traffic(backend: Backend) {
     assert!(value(&text, "mailkeys_hash_queue_wait_seconds_sum") > 0.0);
     for private in [
         ALICE,
+        target,
         PASSWORD,
         "not-the-password",
         "typed-in-the-check",
