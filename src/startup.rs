@@ -12,6 +12,7 @@ use crate::dovecot::doveadm::Doveadm;
 use crate::dovecot::status::DovecotStatus;
 use crate::infra::attempt_keys::AttemptKeys;
 use crate::infra::hashing::Hasher;
+use crate::infra::metrics::Metrics;
 use crate::infra::random::{random_token, token_digest};
 use crate::services::Services;
 use crate::store::{setup_tokens, users, Db};
@@ -21,6 +22,7 @@ use crate::web::{self, AppState};
 pub struct Application {
     listener: TcpListener,
     policy_listener: Option<TcpListener>,
+    metrics_listener: Option<TcpListener>,
     pub state: AppState,
 }
 
@@ -37,11 +39,13 @@ pub async fn build_with_clock(
     let db = Db::connect(&settings.database_url).await?;
     db.migrate().await?;
     let attempt_keys = AttemptKeys::load(&db).await?;
+    let metrics = Metrics::new();
     let hasher = Hasher::new(
         settings.main_profile(),
         settings.app_profile(),
         settings.hash_concurrency,
-    )?;
+    )?
+    .with_metrics(metrics.clone());
     let listener = TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -53,8 +57,18 @@ pub async fn build_with_clock(
         ),
         None => None,
     };
+    let metrics_listener = match settings.metrics_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for Prometheus on {addr}"))?,
+        ),
+        None => None,
+    };
     let doveadm = match (&settings.doveadm_url, &settings.doveadm_api_key) {
-        (Some(url), Some(key)) => Some(Doveadm::new(url, key, settings.dovecot_version)?),
+        (Some(url), Some(key)) => {
+            Some(Doveadm::new(url, key, settings.dovecot_version)?.with_metrics(metrics.clone()))
+        }
         _ => None,
     };
     let limits = Arc::new(RateLimits::new(
@@ -78,6 +92,7 @@ pub async fn build_with_clock(
             clock,
             doveadm,
             dovecot_status,
+            metrics,
         },
         limits,
     };
@@ -85,6 +100,7 @@ pub async fn build_with_clock(
     Ok(Application {
         listener,
         policy_listener,
+        metrics_listener,
         state,
     })
 }
@@ -101,8 +117,23 @@ impl Application {
             .and_then(|l| l.local_addr().ok())
     }
 
+    /// The address of the Prometheus listener, if one is configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
     /// Serves until Ctrl-C or SIGTERM.
     pub async fn run(self) -> anyhow::Result<()> {
+        if let Some(listener) = self.metrics_listener {
+            let metrics = web::metrics::router(self.state.services.metrics.clone());
+            tokio::spawn(async move {
+                if let Err(err) = axum::serve(listener, metrics).await {
+                    tracing::error!(error = %err, "the Prometheus listener stopped");
+                }
+            });
+        }
         if let Some(listener) = self.policy_listener {
             let policy = crate::dovecot::policy::router(self.state.services.clone());
             tokio::spawn(async move {

@@ -6,6 +6,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::Context;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
@@ -15,6 +16,7 @@ use subtle::ConstantTimeEq;
 use tokio::sync::oneshot;
 
 use super::hash_pool::{self, argon2_into, HashPool, IDLE_RELEASE};
+use super::metrics::Metrics;
 
 /// The scheme prefix Dovecot expects in front of the PHC string.
 pub const DOVECOT_PREFIX: &str = "{ARGON2ID}";
@@ -53,6 +55,8 @@ pub struct Hasher {
     decoy: Arc<str>,
     /// How many verifications ran: lets tests prove that refusals cost no hashing.
     verifications: Arc<AtomicU64>,
+    /// Where the queue's depth and each hash's wait are recorded.
+    metrics: Metrics,
 }
 
 impl Hasher {
@@ -73,6 +77,7 @@ impl Hasher {
             pool,
             decoy: decoy.into(),
             verifications: Arc::new(AtomicU64::new(0)),
+            metrics: Metrics::default(),
         })
     }
 
@@ -84,6 +89,12 @@ impl Hasher {
     /// Hashes waiting for a thread.
     pub fn queued(&self) -> usize {
         self.pool.queued()
+    }
+
+    /// This hasher, recording its queue (depth, each hash's wait) in `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Hashes `secret` with the given profile, off the async threads.
@@ -120,10 +131,17 @@ impl Hasher {
         work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
         let (tx, rx) = oneshot::channel();
-        self.pool.submit(Box::new(move || {
+        let (metrics, queued) = (self.metrics.clone(), Instant::now());
+        self.metrics.hash_queued();
+        let submitted = self.pool.submit(Box::new(move || {
+            metrics.hash_dequeued(Some(queued.elapsed()));
             // The caller may have gone away (request cancelled): nothing to tell then.
             let _ = tx.send(work());
-        }))?;
+        }));
+        if submitted.is_err() {
+            self.metrics.hash_dequeued(None);
+        }
+        submitted?;
         rx.await.context("hashing thread stopped")?
     }
 }
@@ -287,6 +305,51 @@ mod tests {
             hasher.decoy
         );
         assert_eq!(hasher.memory_held(), 0, "start-up hashes nothing");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_queue_depth_and_each_wait_are_recorded() {
+        let metrics = Metrics::new();
+        let hasher = Hasher::new(LIGHT, LIGHT, 1)
+            .unwrap()
+            .with_metrics(metrics.clone());
+        let has = |line: &str| metrics.render().unwrap().lines().any(|l| l == line);
+        let (started, on_start) = std::sync::mpsc::channel();
+        let (release, on_release) = std::sync::mpsc::channel::<()>();
+        let one = hasher.clone();
+        let busy = tokio::spawn(async move {
+            one.run_blocking(move || {
+                started.send(()).unwrap();
+                on_release.recv().unwrap();
+                Ok(())
+            })
+            .await
+        });
+        tokio::task::spawn_blocking(move || on_start.recv().unwrap())
+            .await
+            .unwrap();
+        let waiting: Vec<_> = (0..2)
+            .map(|_| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move { hasher.run_blocking(|| Ok(())).await })
+            })
+            .collect();
+        let mut queued = false;
+        for _ in 0..200 {
+            queued = has("mailkeys_hash_queue_depth 2");
+            if queued {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(queued, "two hashes wait behind the busy thread");
+        release.send(()).unwrap();
+        busy.await.unwrap().unwrap();
+        for task in waiting {
+            task.await.unwrap().unwrap();
+        }
+        assert!(has("mailkeys_hash_queue_depth 0"));
+        assert!(has("mailkeys_hash_queue_wait_seconds_count 3"));
     }
 
     #[tokio::test]

@@ -10,6 +10,7 @@
 //! only the free ones are ever hashed. A correct password takes its place back.
 
 use super::Services;
+use crate::domain::lockout::Counted;
 use crate::error::AppResult;
 use crate::store::throttle::{self, Reservation};
 use crate::store::Tx;
@@ -40,11 +41,18 @@ pub async fn admit(state: &Services, typed_account: &str, ip: &str) -> AppResult
     }
     match throttle::reserve(&state.db, &account, &address, now).await? {
         Reservation::Locked { wait_secs } => Ok(Admission::Locked { wait_secs }),
-        Reservation::Granted { failures } => Ok(Admission::Granted(Attempt {
-            account,
-            address,
-            failures,
-        })),
+        Reservation::Granted { failures } => {
+            if Counted::Account.lock_after(failures).is_some() {
+                // This attempt used up the account's free ones: a lock starts with it,
+                // whichever path (sign-in, password change, connection test) it came by.
+                state.metrics.lock_set();
+            }
+            Ok(Admission::Granted(Attempt {
+                account,
+                address,
+                failures,
+            }))
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use super::Services;
 use crate::domain::password_policy;
 use crate::domain::{UserId, Username};
 use crate::error::{AppError, AppResult};
+use crate::infra::metrics::SignInOutcome;
 use crate::infra::random::{random_token, token_digest};
 use crate::store::audit::{self, Entry, Event};
 use crate::store::sessions::{self, NewSession};
@@ -40,7 +41,10 @@ pub async fn sign_in(
 ) -> AppResult<SignIn> {
     let attempt = match attempts::admit(state, typed_email, ip).await? {
         Admission::Granted(attempt) => attempt,
-        Admission::Locked { wait_secs } => return Ok(SignIn::Locked { wait_secs }),
+        Admission::Locked { wait_secs } => {
+            state.metrics.sign_in(SignInOutcome::Locked);
+            return Ok(SignIn::Locked { wait_secs });
+        }
     };
     let found = match Username::parse(typed_email) {
         Ok(name) => users::find_with_hash(&state.db, name.as_str()).await?,
@@ -76,9 +80,11 @@ pub async fn sign_in(
             };
             audit::record(&mut *tx, entry, now).await?;
             tx.commit().await?;
+            state.metrics.sign_in(SignInOutcome::Success);
             Ok(SignIn::Welcome { user, token })
         }
         _ => {
+            state.metrics.sign_in(SignInOutcome::Refused);
             let subject = user.as_ref().map(|u| u.id);
             let mut detail = format!("{} consecutive failures", attempt.failures);
             if subject.is_none() {

@@ -127,6 +127,7 @@ pub async fn start(
         let report = imap::run_check(&target, &email, &password, &limits, tx)
             .await
             .with_known_credential(&known);
+        state.metrics.connection_test(report.verdict.kind());
         let detail = format!(
             "{}: {} ({} ms)",
             target.name,

@@ -9,6 +9,7 @@ pub mod attempts;
 pub mod auth;
 pub mod check;
 pub mod credentials;
+pub mod health;
 pub mod users;
 
 use std::sync::Arc;
@@ -19,10 +20,11 @@ use crate::dovecot::doveadm::Doveadm;
 use crate::dovecot::status::DovecotStatus;
 use crate::infra::attempt_keys::AttemptKeys;
 use crate::infra::hashing::Hasher;
+use crate::infra::metrics::Metrics;
 use crate::store::Db;
 
-/// What every use case may need: the database, the hasher, the settings, the clock and
-/// Dovecot. Cheap to clone.
+/// What every use case may need: the database, the hasher, the settings, the clock,
+/// Dovecot and the metrics. Cheap to clone.
 #[derive(Clone)]
 pub struct Services {
     pub db: Db,
@@ -35,6 +37,8 @@ pub struct Services {
     pub doveadm: Option<Doveadm>,
     /// What this instance has seen of Dovecot (doveadm probe, policy reports).
     pub dovecot_status: Arc<DovecotStatus>,
+    /// This instance's Prometheus series (served when `metrics_listen` is set).
+    pub metrics: Metrics,
 }
 
 impl Services {
@@ -63,6 +67,7 @@ impl Services {
             clock: Arc::new(crate::clock::SystemClock),
             doveadm,
             dovecot_status: Arc::new(DovecotStatus::default()),
+            metrics: Metrics::default(),
         })
     }
 }

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, ConnectOptions, Connection, Executor};
 
 /// Set on every SQLite connection (the journal mode once per file, in `Db::connect`). sqlx
@@ -57,6 +58,10 @@ fn page_connections(backend: Backend) -> u32 {
 
 pub type Tx = sqlx::Transaction<'static, Any>;
 
+/// Each backend's migrations, compiled into the binary.
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
 impl Db {
     /// Opens the database, creating a SQLite file on first start.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
@@ -91,16 +96,32 @@ impl Db {
         })
     }
 
-    pub async fn migrate(&self) -> anyhow::Result<()> {
+    fn migrator(&self) -> &'static Migrator {
         match self.backend {
-            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await,
-            Backend::Postgres => {
-                sqlx::migrate!("./migrations/postgres")
-                    .run(&self.pool)
-                    .await
-            }
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
         }
-        .context("database migration failed")
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        self.migrator()
+            .run(&self.pool)
+            .await
+            .context("database migration failed")
+    }
+
+    /// The versions of the migrations this binary knows that the database has not applied.
+    pub async fn pending_migrations(&self) -> Result<Vec<i64>, sqlx::Error> {
+        let applied: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(self
+            .migrator()
+            .iter()
+            .filter(|m| !m.migration_type.is_down_migration() && !applied.contains(&m.version))
+            .map(|m| m.version)
+            .collect())
     }
 
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {

@@ -10,7 +10,9 @@ use axum::http::Method;
 use axum::response::Redirect;
 use axum::routing::MethodRouter;
 
-use super::{account, admin, admin_attempts, admin_dovecot, auth, check, dashboard, AppState};
+use super::{
+    account, admin, admin_attempts, admin_dovecot, auth, check, dashboard, health, AppState,
+};
 use crate::domain::UserId;
 
 const DASHBOARD: &str = "/";
@@ -122,6 +124,7 @@ fn routes() -> Vec<Route> {
             .get(auth::setup_page)
             .post(auth::setup),
         Route::at("/healthz").get(|| async { "ok" }),
+        Route::at("/readyz").get(health::ready),
     ]
 }
 

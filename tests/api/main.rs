@@ -24,6 +24,8 @@ mod dovecot_scopes;
 mod dovecot_selfcheck;
 mod faults;
 mod imap_logins;
+mod logs;
+mod operations;
 mod policy;
 mod rotation;
 mod routes;
