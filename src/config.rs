@@ -70,6 +70,8 @@ pub struct Settings {
     pub policy_listen: Option<SocketAddr>,
     #[serde(deserialize_with = "secret_text")]
     pub policy_secret: Option<SecretString>,
+    /// Lets `policy_listen` be an address other than loopback (refused otherwise).
+    pub policy_allow_remote: bool,
 }
 
 /// Every setting's name, as read from `MAILKEYS_<NAME>`.
@@ -103,6 +105,7 @@ const FIELDS: &[&str] = &[
     "dovecot_version",
     "policy_listen",
     "policy_secret",
+    "policy_allow_remote",
 ];
 
 /// `dovecot_version = "2.4"`, also from `MAILKEYS_DOVECOT_VERSION=2.4`, which the
@@ -177,6 +180,7 @@ impl Default for Settings {
             dovecot_version: None,
             policy_listen: None,
             policy_secret: None,
+            policy_allow_remote: false,
         }
     }
 }
@@ -229,14 +233,40 @@ impl Settings {
         if self.doveadm_url.is_some() != self.doveadm_api_key.is_some() {
             bail!("doveadm_url and doveadm_api_key go together");
         }
-        if self.policy_listen.is_some() && self.policy_secret.is_none() {
-            bail!("policy_listen needs policy_secret");
-        }
+        self.validate_policy()?;
         if self.trusted_proxies.iter().any(|n| n.prefix_len() == 0) {
             bail!("trusted_proxies must not trust every address");
         }
         self.main_profile().params()?;
         self.app_profile().params()?;
+        Ok(())
+    }
+
+    /// The policy listener: loopback unless explicitly allowed, and a long secret.
+    fn validate_policy(&self) -> anyhow::Result<()> {
+        use crate::dovecot::policy::MIN_SECRET_CHARS;
+        use secrecy::ExposeSecret;
+        if let Some(secret) = &self.policy_secret {
+            if secret.expose_secret().chars().count() < MIN_SECRET_CHARS {
+                bail!(
+                    "policy_secret must have at least {MIN_SECRET_CHARS} characters \
+                     (`mailkeys dovecot config` generates one)"
+                );
+            }
+        }
+        let Some(addr) = self.policy_listen else {
+            return Ok(());
+        };
+        if self.policy_secret.is_none() {
+            bail!("policy_listen needs policy_secret");
+        }
+        if !addr.ip().is_loopback() && !self.policy_allow_remote {
+            bail!(
+                "policy_listen {addr} is not a loopback address: Dovecot's reports should \
+                 stay on this host (127.0.0.1 or ::1); set policy_allow_remote = true to \
+                 listen there anyway"
+            );
+        }
         Ok(())
     }
 
@@ -344,12 +374,69 @@ mod tests {
     fn a_numeric_secret_from_the_environment_is_read_as_text() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("MAILKEYS_POLICY_LISTEN", "127.0.0.1:8081");
-            jail.set_env("MAILKEYS_POLICY_SECRET", "12345");
+            jail.set_env("MAILKEYS_POLICY_SECRET", "1234567890123456");
+            jail.set_env("MAILKEYS_DOVEADM_URL", "http://127.0.0.1:8026");
+            jail.set_env("MAILKEYS_DOVEADM_API_KEY", "12345");
             jail.set_env("MAILKEYS_TEST_SOMETHING_ELSE", "ignored");
+            // A 16-digit policy secret is too short to start with; the numeric doveadm key
+            // is read as text.
+            let refused = Settings::load(None).unwrap_err();
+            assert!(format!("{refused:#}").contains("at least 32 characters"));
+            jail.set_env("MAILKEYS_POLICY_SECRET", LONG_SECRET);
             let settings = Settings::load(None).expect("loads");
             use secrecy::ExposeSecret;
-            assert_eq!(settings.policy_secret.unwrap().expose_secret(), "12345");
+            assert_eq!(settings.doveadm_api_key.unwrap().expose_secret(), "12345");
+            assert_eq!(
+                settings.policy_secret.unwrap().expose_secret(),
+                LONG_SECRET
+            );
             Ok(())
         });
+    }
+
+    const LONG_SECRET: &str = "0123456789abcdefghijklmnopqrstuv";
+
+    fn with_policy(listen: &str, secret: &str) -> Settings {
+        Settings {
+            policy_listen: Some(listen.parse().unwrap()),
+            policy_secret: Some(SecretString::from(secret)),
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn a_policy_secret_under_32_characters_is_refused() {
+        let short = with_policy("127.0.0.1:8025", &LONG_SECRET[..31]);
+        assert!(short
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("policy_secret must have at least 32 characters"));
+        assert!(with_policy("127.0.0.1:8025", LONG_SECRET).validate().is_ok());
+        // Also when only `dovecot config` reads it.
+        let without_listener = Settings {
+            policy_listen: None,
+            ..short
+        };
+        assert!(without_listener.validate().is_err());
+    }
+
+    #[test]
+    fn the_policy_listener_stays_on_loopback_unless_allowed() {
+        for addr in ["127.0.0.1:8025", "127.0.0.2:8025", "[::1]:8025"] {
+            assert!(with_policy(addr, LONG_SECRET).validate().is_ok(), "{addr}");
+        }
+        for addr in ["0.0.0.0:8025", "192.0.2.10:8025", "[::]:8025"] {
+            let refused = with_policy(addr, LONG_SECRET).validate().unwrap_err();
+            assert!(
+                refused.to_string().contains("is not a loopback address"),
+                "{addr}: {refused}"
+            );
+            let allowed = Settings {
+                policy_allow_remote: true,
+                ..with_policy(addr, LONG_SECRET)
+            };
+            assert!(allowed.validate().is_ok(), "{addr}");
+        }
     }
 }

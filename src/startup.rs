@@ -100,7 +100,8 @@ impl Application {
     /// Serves until Ctrl-C or SIGTERM.
     pub async fn run(self) -> anyhow::Result<()> {
         if let Some(listener) = self.policy_listener {
-            let policy = crate::dovecot::policy::router(self.state.services.clone());
+            let policy = crate::dovecot::policy::router(self.state.services.clone())
+                .into_make_service_with_connect_info::<SocketAddr>();
             tokio::spawn(async move {
                 if let Err(err) = axum::serve(listener, policy).await {
                     tracing::error!(error = %err, "the Dovecot policy listener stopped");

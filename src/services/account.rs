@@ -5,7 +5,6 @@ use secrecy::{ExposeSecret, SecretString};
 use super::credentials::{sync_mail_server, Actor};
 use super::Services;
 use crate::domain::password_policy::{check_new_password, within_max_length, Rejected};
-use crate::domain::username::email_words;
 use crate::domain::Username;
 use crate::dovecot::doveadm::SessionSync;
 use crate::error::{AppError, AppResult};
@@ -78,7 +77,7 @@ pub async fn change_password(
     if let Err(e) = check_new_password(
         &change.new,
         state.settings.min_password_length,
-        &email_words(&email),
+        &email,
     ) {
         return Ok(Err(e.into()));
     }
