@@ -29,7 +29,7 @@ pub enum Rejected {
     TooLong,
     #[error("The new password must differ from the current one.")]
     SameAsCurrent,
-    #[error("This password appears in lists of passwords leaked in data breaches, so attackers try it first. Choose another.")]
+    #[error("This password is too common: it is in lists of passwords leaked in data breaches, which attackers try first. Choose another.")]
     Breached,
     #[error("This password is too common or easy to guess. Try a few unrelated words together.")]
     Guessable,
