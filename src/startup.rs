@@ -33,6 +33,8 @@ pub async fn build_with_clock(
     clock: SharedClock,
 ) -> anyhow::Result<Application> {
     settings.validate()?;
+    // Unpacked now, off the async workers, rather than inside the first password change.
+    tokio::task::spawn_blocking(crate::domain::breached_passwords::fingerprints);
     let db = Db::connect(&settings.database_url).await?;
     db.migrate().await?;
     let hasher = Hasher::new(

@@ -24,6 +24,7 @@ mod dovecot_selfcheck;
 mod faults;
 mod imap_logins;
 mod input;
+mod password_rules;
 mod policy;
 mod policy_guard;
 mod rotation;
