@@ -405,6 +405,19 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type
+    fn policy_allow_remote_is_read_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("MAILKEYS_POLICY_LISTEN", "0.0.0.0:8025");
+            jail.set_env("MAILKEYS_POLICY_SECRET", LONG_SECRET);
+            assert!(Settings::load(None).is_err());
+            jail.set_env("MAILKEYS_POLICY_ALLOW_REMOTE", "true");
+            assert!(Settings::load(None).expect("loads").policy_allow_remote);
+            Ok(())
+        });
+    }
+
+    #[test]
     fn a_policy_secret_under_32_characters_is_refused() {
         let short = with_policy("127.0.0.1:8025", &LONG_SECRET[..31]);
         assert!(short
