@@ -34,7 +34,7 @@ pub async fn build_with_clock(
 ) -> anyhow::Result<Application> {
     settings.validate()?;
     // Unpacked now, off the async workers, rather than inside the first password change.
-    tokio::task::spawn_blocking(crate::domain::breached_passwords::fingerprints);
+    tokio::task::spawn_blocking(crate::domain::breached_passwords::list);
     let db = Db::connect(&settings.database_url).await?;
     db.migrate().await?;
     let hasher = Hasher::new(

