@@ -386,10 +386,7 @@ mod tests {
             let settings = Settings::load(None).expect("loads");
             use secrecy::ExposeSecret;
             assert_eq!(settings.doveadm_api_key.unwrap().expose_secret(), "12345");
-            assert_eq!(
-                settings.policy_secret.unwrap().expose_secret(),
-                LONG_SECRET
-            );
+            assert_eq!(settings.policy_secret.unwrap().expose_secret(), LONG_SECRET);
             Ok(())
         });
     }
@@ -425,7 +422,9 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("policy_secret must have at least 32 characters"));
-        assert!(with_policy("127.0.0.1:8025", LONG_SECRET).validate().is_ok());
+        assert!(with_policy("127.0.0.1:8025", LONG_SECRET)
+            .validate()
+            .is_ok());
         // Also when only `dovecot config` reads it.
         let without_listener = Settings {
             policy_listen: None,

@@ -474,7 +474,10 @@ mod tests {
             "192.0.2.0/24,2001:db8::1/128"
         );
         assert_eq!(AllowedNets::parse("10.0.0.0/33"), Err(InvalidNets::Form));
-        assert_eq!(AllowedNets::parse("'; DROP TABLE users"), Err(InvalidNets::Form));
+        assert_eq!(
+            AllowedNets::parse("'; DROP TABLE users"),
+            Err(InvalidNets::Form)
+        );
     }
 
     #[test]

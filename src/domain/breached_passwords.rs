@@ -66,15 +66,31 @@ mod tests {
         let started = std::time::Instant::now();
         let text = list();
         eprintln!("breach list unpacked in {:?}", started.elapsed());
-        let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+        let lines: Vec<&[u8]> = text
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
         assert_eq!(lines.len(), ENTRIES);
-        assert!(lines.windows(2).all(|w| w[0] < w[1]), "sorted, no duplicates");
+        assert!(
+            lines.windows(2).all(|w| w[0] < w[1]),
+            "sorted, no duplicates"
+        );
     }
 
     #[test]
     fn bisection_finds_every_line_and_nothing_else() {
         let text = b"b\nd\nf\n";
-        for (needle, found) in [("b", true), ("d", true), ("f", true), ("a", false), ("c", false), ("e", false), ("g", false), ("", false), ("bd", false)] {
+        for (needle, found) in [
+            ("b", true),
+            ("d", true),
+            ("f", true),
+            ("a", false),
+            ("c", false),
+            ("e", false),
+            ("g", false),
+            ("", false),
+            ("bd", false),
+        ] {
             assert_eq!(bisect(text, needle.as_bytes()), found, "{needle}");
         }
         assert!(!bisect(b"", b"a"));
@@ -83,14 +99,21 @@ mod tests {
     #[test]
     fn entries_are_found_exactly() {
         let first = list().split(|&b| b == b'\n').next().unwrap();
-        let last = list().split(|&b| b == b'\n').rfind(|l| !l.is_empty()).unwrap();
+        let last = list()
+            .split(|&b| b == b'\n')
+            .rfind(|l| !l.is_empty())
+            .unwrap();
         for edge in [first, last] {
             assert!(contains(std::str::from_utf8(edge).unwrap()));
         }
         for listed in ["iloveyou1201", "Meinnameisttribun420", "alienation314"] {
             assert!(contains(listed), "{listed}");
         }
-        for unlisted in ["iloveyou1201x", "ILOVEYOU1201 ", "correct pony staple ledger 42"] {
+        for unlisted in [
+            "iloveyou1201x",
+            "ILOVEYOU1201 ",
+            "correct pony staple ledger 42",
+        ] {
             assert!(!contains(unlisted), "{unlisted}");
         }
     }

@@ -75,7 +75,11 @@ impl Text {
         Self::normalise(input, field, true)
     }
 
-    fn normalise(input: &str, field: &'static str, keep_line_breaks: bool) -> Result<Self, BadText> {
+    fn normalise(
+        input: &str,
+        field: &'static str,
+        keep_line_breaks: bool,
+    ) -> Result<Self, BadText> {
         if input.chars().any(|c| is_control(c, keep_line_breaks)) {
             return Err(BadText::Control(field));
         }
@@ -147,13 +151,28 @@ mod tests {
     #[test]
     fn text_is_nfc_normalised() {
         // "é" typed as "e" and a combining acute accent becomes the one code point U+00E9.
-        assert_eq!(Text::parse("Caf\u{65}\u{301}", FIELD).unwrap().as_str(), "Caf\u{e9}");
-        assert_eq!(Name::parse("Caf\u{65}\u{301}", FIELD).unwrap().as_str(), "Caf\u{e9}");
+        assert_eq!(
+            Text::parse("Caf\u{65}\u{301}", FIELD).unwrap().as_str(),
+            "Caf\u{e9}"
+        );
+        assert_eq!(
+            Name::parse("Caf\u{65}\u{301}", FIELD).unwrap().as_str(),
+            "Caf\u{e9}"
+        );
     }
 
     #[test]
     fn nul_and_every_other_control_are_refused_with_the_fields_label() {
-        for bad in ["a\0b", "\0", "a\u{1b}[31m", "a\tb", "a\nb", "a\rb", "a\u{7f}", "a\u{85}b"] {
+        for bad in [
+            "a\0b",
+            "\0",
+            "a\u{1b}[31m",
+            "a\tb",
+            "a\nb",
+            "a\rb",
+            "a\u{7f}",
+            "a\u{85}b",
+        ] {
             assert_eq!(
                 Text::parse(bad, "The reason"),
                 Err(BadText::Control("The reason")),
@@ -175,24 +194,24 @@ mod tests {
 
     #[test]
     fn several_lines_keep_tabs_and_line_breaks_but_not_nul() {
-        assert_eq!(
-            Text::lines("a\r\n\tb", FIELD).unwrap().as_str(),
-            "a\r\n\tb"
-        );
+        assert_eq!(Text::lines("a\r\n\tb", FIELD).unwrap().as_str(), "a\r\n\tb");
         assert_eq!(Text::lines("a\nb\0", FIELD), Err(BadText::Control(FIELD)));
-        assert_eq!(Text::lines("a\u{2028}b", FIELD), Err(BadText::Control(FIELD)));
+        assert_eq!(
+            Text::lines("a\u{2028}b", FIELD),
+            Err(BadText::Control(FIELD))
+        );
     }
 
     #[test]
     fn invisible_and_format_characters_are_refused_in_names() {
         for bad in [
-            "Ph\u{200B}one", // zero-width space
-            "Ph\u{200D}one", // zero-width joiner
-            "Ph\u{2060}one", // word joiner
-            "\u{FEFF}Phone", // byte-order mark
-            "Ph\u{AD}one",   // soft hyphen
+            "Ph\u{200B}one",   // zero-width space
+            "Ph\u{200D}one",   // zero-width joiner
+            "Ph\u{2060}one",   // word joiner
+            "\u{FEFF}Phone",   // byte-order mark
+            "Ph\u{AD}one",     // soft hyphen
             "gpj.\u{202E}exe", // right-to-left override
-            "Phone\u{2066}", // left-to-right isolate
+            "Phone\u{2066}",   // left-to-right isolate
             "Ph\u{115F}one",
             "Ph\u{1160}one",
             "Ph\u{3164}one",
@@ -214,7 +233,10 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_keep_visible_unicode() {
-        assert_eq!(Name::parse("  Téléphone 📱 ", FIELD).unwrap().as_str(), "Téléphone 📱");
+        assert_eq!(
+            Name::parse("  Téléphone 📱 ", FIELD).unwrap().as_str(),
+            "Téléphone 📱"
+        );
         assert_eq!(Name::parse("한국어", FIELD).unwrap().as_str(), "한국어");
     }
 }

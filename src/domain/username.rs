@@ -106,15 +106,17 @@ mod tests {
 
     #[test]
     fn whitespace_and_control_characters_are_refused() {
-        for bad in ["al ice@example.org", "a\"b@c.d", "al\u{200B}ice@example.org"] {
+        for bad in [
+            "al ice@example.org",
+            "a\"b@c.d",
+            "al\u{200B}ice@example.org",
+        ] {
             assert_eq!(Username::parse(bad), Err(InvalidUsername::Form), "{bad:?}");
         }
         for bad in ["alice@exa\r\nmple.org", "a\0@b.c", "alice@example.org\n"] {
             assert_eq!(
                 Username::parse(bad),
-                Err(InvalidUsername::Text(BadText::Control(
-                    "The email address"
-                ))),
+                Err(InvalidUsername::Text(BadText::Control("The email address"))),
                 "{bad:?}"
             );
         }
@@ -123,7 +125,10 @@ mod tests {
     #[test]
     fn doveadm_wildcards_are_refused() {
         assert_eq!(Username::parse("*@example.org"), Err(InvalidUsername::Form));
-        assert_eq!(Username::parse("a?c@example.org"), Err(InvalidUsername::Form));
+        assert_eq!(
+            Username::parse("a?c@example.org"),
+            Err(InvalidUsername::Form)
+        );
     }
 
     #[test]
@@ -134,6 +139,9 @@ mod tests {
 
     #[test]
     fn a_domain_with_a_leading_dot_is_refused() {
-        assert_eq!(Username::parse("a@.example.org"), Err(InvalidUsername::Form));
+        assert_eq!(
+            Username::parse("a@.example.org"),
+            Err(InvalidUsername::Form)
+        );
     }
 }

@@ -74,11 +74,7 @@ pub async fn change_password(
         return Ok(Err(ChangeRefused::Mismatch));
     }
     let email = Username::parse(&user.email).map_err(AppError::internal)?;
-    if let Err(e) = check_new_password(
-        &change.new,
-        state.settings.min_password_length,
-        &email,
-    ) {
+    if let Err(e) = check_new_password(&change.new, state.settings.min_password_length, &email) {
         return Ok(Err(e.into()));
     }
     let hash = state

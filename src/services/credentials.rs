@@ -6,9 +6,7 @@
 use secrecy::SecretString;
 
 use crate::domain::app_password::AllowedNets;
-use crate::domain::{
-    AppPasswordId, AppPasswordName, ExpiryChoice, Scope, Text, UserId, Username,
-};
+use crate::domain::{AppPasswordId, AppPasswordName, ExpiryChoice, Scope, Text, UserId, Username};
 use crate::dovecot::doveadm::{self, SessionSync};
 use crate::error::{AppError, AppResult};
 use crate::infra::hashing::Profile;

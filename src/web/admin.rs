@@ -168,8 +168,13 @@ pub async fn revoke_all(
 ) -> AppResult<Redirect> {
     let owner = target(&state, id).await?;
     let actor = admin.actor(&ip);
-    let (_, sync) =
-        credentials::revoke_all(&state, &owner, actor, &clean_reason(&Text::parse(&form.reason, "The reason")?)).await?;
+    let (_, sync) = credentials::revoke_all(
+        &state,
+        &owner,
+        actor,
+        &clean_reason(&Text::parse(&form.reason, "The reason")?),
+    )
+    .await?;
     Ok(redirect_after(
         Page::AdminUser(id),
         AdminDone::RevokedAll,

@@ -11,9 +11,9 @@ use super::client_ip::ClientIp;
 use super::format::timestamp;
 use super::session::AdminUser;
 use super::{AppState, Nav};
+use crate::domain::Text;
 use crate::dovecot::doveadm::Doveadm;
 use crate::dovecot::selfcheck::{self, StepResult};
-use crate::domain::Text;
 use crate::error::{AppError, AppResult};
 use crate::store::dovecot_reports::{self, ReportKind};
 

@@ -312,8 +312,13 @@ pub async fn revoke_all(
     Form(form): Form<RevokeForm>,
 ) -> AppResult<Redirect> {
     let actor = current.actor(&ip);
-    let (_, sync) =
-        credentials::revoke_all(&state, &current.user, actor, &clean_reason(&Text::parse(&form.reason, "The reason")?)).await?;
+    let (_, sync) = credentials::revoke_all(
+        &state,
+        &current.user,
+        actor,
+        &clean_reason(&Text::parse(&form.reason, "The reason")?),
+    )
+    .await?;
     Ok(redirect_after(
         Page::Dashboard,
         DashboardDone::RevokedAll,

@@ -12,8 +12,15 @@ use mailkeys_test_support::prelude::*;
 async fn refused(response: reqwest::Response, message: &str, context: &str) -> String {
     let status = response.status();
     let body = response.text().await.unwrap();
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{context}: {body}");
-    assert!(body.contains(message), "{context}: expected {message:?} in {body}");
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{context}: {body}"
+    );
+    assert!(
+        body.contains(message),
+        "{context}: expected {message:?} in {body}"
+    );
     body
 }
 
@@ -21,7 +28,12 @@ async fn a_nul_in_the_sign_in_email_is_refused_not_a_server_error(backend: Backe
     let (app, browser) = app_with_alice_signed_out(backend).await;
     for typed in ["alice\0@example.org", "\0", "alice@example.org\u{1b}"] {
         let response = browser.sign_in(typed, PASSWORD).await;
-        refused(response, "The email address cannot contain control characters", typed).await;
+        refused(
+            response,
+            "The email address cannot contain control characters",
+            typed,
+        )
+        .await;
     }
     // A NUL in the password is no server error either: just a wrong password.
     let status = browser.sign_in_status(ALICE, "correct pony\0staple").await;
@@ -46,7 +58,12 @@ async fn a_nul_in_the_setup_email_is_refused(backend: Backend) {
         ("confirm", NEW_PASSWORD),
     ];
     let response = browser.post(path, path, &form).await;
-    refused(response, "The email address cannot contain control characters", "setup").await;
+    refused(
+        response,
+        "The email address cannot contain control characters",
+        "setup",
+    )
+    .await;
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 0);
 }
 both_backends!(a_nul_in_the_setup_email_is_refused);
@@ -57,11 +74,20 @@ async fn app_password_names_refuse_controls_and_invisible_characters(backend: Ba
         let browser = &browser;
         async move {
             browser
-                .create_app_password_with(&[("name", name), ("expires", "never"), ("scope", "imap")])
+                .create_app_password_with(&[
+                    ("name", name),
+                    ("expires", "never"),
+                    ("scope", "imap"),
+                ])
                 .await
         }
     };
-    refused(create("Ph\0one").await, "A name cannot contain control characters", "NUL").await;
+    refused(
+        create("Ph\0one").await,
+        "A name cannot contain control characters",
+        "NUL",
+    )
+    .await;
     for name in [
         "Ph\u{200B}one",
         "Ph\u{200D}one",
@@ -78,7 +104,12 @@ async fn app_password_names_refuse_controls_and_invisible_characters(backend: Ba
         )
         .await;
     }
-    refused(create("Ph\u{2028}one").await, "A name cannot contain control", "U+2028").await;
+    refused(
+        create("Ph\u{2028}one").await,
+        "A name cannot contain control",
+        "U+2028",
+    )
+    .await;
     assert_eq!(app.live_app_passwords().await, 0);
     // Accepted names are stored NFC: "e" + combining acute becomes "é".
     browser.create_app_password("Te\u{301}le\u{301}phone").await;
@@ -94,14 +125,27 @@ async fn the_other_create_fields_refuse_a_nul(backend: Backend) {
     let (app, browser) = app_with_alice(backend).await;
     let cases = [
         ("expires", "never\0", "Choose when the password expires"),
-        ("scope", "imap\0", "Choose what the password may be used for"),
-        ("allowed_nets", "192.0.2.0/24\0", "The network list cannot contain control"),
+        (
+            "scope",
+            "imap\0",
+            "Choose what the password may be used for",
+        ),
+        (
+            "allowed_nets",
+            "192.0.2.0/24\0",
+            "The network list cannot contain control",
+        ),
     ];
     for (field, value, message) in cases {
         let mut form = vec![("name", "Phone"), ("expires", "never"), ("scope", "imap")];
         form.retain(|(f, _)| *f != field);
         form.push((field, value));
-        refused(browser.create_app_password_with(&form).await, message, field).await;
+        refused(
+            browser.create_app_password_with(&form).await,
+            message,
+            field,
+        )
+        .await;
     }
     assert_eq!(app.live_app_passwords().await, 0);
 }
@@ -128,11 +172,21 @@ async fn revocation_reasons_refuse_a_nul(backend: Backend) {
     let (app, browser) = app_with_alice(backend).await;
     let (_, id) = app.new_app_password(&browser, "Phone").await;
     let response = browser.revoke(id, "lost\0phone").await;
-    refused(response, "The reason cannot contain control characters", "revoke").await;
+    refused(
+        response,
+        "The reason cannot contain control characters",
+        "revoke",
+    )
+    .await;
     let response = browser
         .post("/", "/app-passwords/revoke-all", &[("reason", "lost\0")])
         .await;
-    refused(response, "The reason cannot contain control characters", "revoke all").await;
+    refused(
+        response,
+        "The reason cannot contain control characters",
+        "revoke all",
+    )
+    .await;
     assert_eq!(app.live_app_passwords().await, 1, "nothing was revoked");
 }
 both_backends!(revocation_reasons_refuse_a_nul);
@@ -204,7 +258,12 @@ async fn the_check_refuses_a_nul_in_the_server(backend: Backend) {
         response.headers()["content-type"],
         "application/problem+json"
     );
-    refused(response, "The server cannot contain control characters", "/api/check").await;
+    refused(
+        response,
+        "The server cannot contain control characters",
+        "/api/check",
+    )
+    .await;
     // The form's server is a number: anything else is refused before any check runs.
     let response = browser
         .post("/check", "/check", &[("server", "0\0"), ("password", "x")])
@@ -217,7 +276,12 @@ async fn a_new_main_password_with_a_control_character_is_refused(backend: Backen
     let (_app, browser) = app_with_alice(backend).await;
     let new = "violet kettle\0marmalade orbit";
     let response = browser.change_password(PASSWORD, new, new, false).await;
-    refused(response, "A password cannot contain control characters", "change").await;
+    refused(
+        response,
+        "A password cannot contain control characters",
+        "change",
+    )
+    .await;
     // The old password still works.
     let again = browser.sign_out().await;
     assert_eq!(again.status(), StatusCode::SEE_OTHER);

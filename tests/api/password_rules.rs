@@ -25,8 +25,14 @@ async fn changing_the_password_applies_the_policy(backend: Backend) {
         let response = browser.change_password(PASSWORD, new, new, false).await;
         refused_page(response, message, new).await;
     }
-    let response = browser.change_password(PASSWORD, STRONG, STRONG, false).await;
-    assert_eq!(response.status(), StatusCode::SEE_OTHER, "a strong one is accepted");
+    let response = browser
+        .change_password(PASSWORD, STRONG, STRONG, false)
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "a strong one is accepted"
+    );
 }
 both_backends!(changing_the_password_applies_the_policy);
 
@@ -46,7 +52,12 @@ async fn the_setup_link_applies_the_policy(backend: Backend) {
             browser.post(path, path, &form).await
         }
     };
-    refused_page(setup("root2024root").await, FROM_ADDRESS, "from the address").await;
+    refused_page(
+        setup("root2024root").await,
+        FROM_ADDRESS,
+        "from the address",
+    )
+    .await;
     refused_page(setup(LISTED).await, BREACHED, "listed").await;
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 0);
     assert_eq!(setup(STRONG).await.status(), StatusCode::SEE_OTHER);

@@ -52,7 +52,11 @@ async fn post_from(
     request.send().await.unwrap()
 }
 
-async fn post(app: &TestApp, secret: Option<&str>, body: impl Into<reqwest::Body>) -> reqwest::Response {
+async fn post(
+    app: &TestApp,
+    secret: Option<&str>,
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
     post_from(app, "127.0.0.1", secret, body).await
 }
 
@@ -93,9 +97,11 @@ async fn start_up_refuses_a_public_address_and_a_short_secret(backend: Backend) 
             .contains("policy_secret must have at least 32 characters"),
         "{refused}"
     );
-    assert!(mailkeys::startup::build(with("127.0.0.1:0", &SECRET[..32], false))
-        .await
-        .is_ok());
+    assert!(
+        mailkeys::startup::build(with("127.0.0.1:0", &SECRET[..32], false))
+            .await
+            .is_ok()
+    );
 }
 both_backends!(start_up_refuses_a_public_address_and_a_short_secret);
 
@@ -103,10 +109,18 @@ async fn the_secret_is_checked_before_the_body_is_read(backend: Backend) {
     let app = app_with_policy(backend).await;
     // Not JSON, and over the body limit: a wrong or missing secret is all that is answered.
     let junk = vec![b'{'; 64 * 1024];
-    assert_eq!(post(&app, Some(WRONG), junk.clone()).await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(post(&app, None, junk).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        post(&app, Some(WRONG), junk.clone()).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        post(&app, None, junk).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
     // A request that announces a megabyte and never sends it is answered at once.
-    let mut stream = tokio::net::TcpStream::connect(app.policy_addr.unwrap()).await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(app.policy_addr.unwrap())
+        .await
+        .unwrap();
     let head = format!(
         "POST {} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
          Content-Length: 1000000\r\nX-Mailkeys-Policy-Secret: {WRONG}\r\n\r\n",
@@ -135,10 +149,19 @@ async fn a_report_over_4_kib_is_refused(backend: Backend) {
     );
     // An ordinary report is well under the limit.
     assert!(a_report().len() < 1024);
-    assert_eq!(post(&app, Some(SECRET), a_report()).await.status(), StatusCode::OK);
-    assert_eq!(app.count("SELECT COUNT(*) FROM imap_login_failures").await, 1);
+    assert_eq!(
+        post(&app, Some(SECRET), a_report()).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM imap_login_failures").await,
+        1
+    );
     // Malformed JSON with the right secret: a 400, not a server error.
-    assert_eq!(post(&app, Some(SECRET), "{").await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        post(&app, Some(SECRET), "{").await.status(),
+        StatusCode::BAD_REQUEST
+    );
 }
 both_backends!(a_report_over_4_kib_is_refused);
 
@@ -158,10 +181,16 @@ async fn wrong_secrets_are_limited_per_source_address(backend: Backend) {
         post(&app, Some(SECRET), "{").await.status(),
         StatusCode::TOO_MANY_REQUESTS
     );
-    assert_eq!(app.count("SELECT COUNT(*) FROM imap_login_failures").await, 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM imap_login_failures").await,
+        0
+    );
     // Another address is not affected.
     let other = post_from(&app, "127.0.0.2", Some(SECRET), a_report()).await;
     assert_eq!(other.status(), StatusCode::OK);
-    assert_eq!(app.count("SELECT COUNT(*) FROM imap_login_failures").await, 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM imap_login_failures").await,
+        1
+    );
 }
 both_backends!(wrong_secrets_are_limited_per_source_address);
