@@ -233,40 +233,12 @@ impl Settings {
         if self.doveadm_url.is_some() != self.doveadm_api_key.is_some() {
             bail!("doveadm_url and doveadm_api_key go together");
         }
-        self.validate_policy()?;
+        crate::dovecot::policy_settings::validate(self)?;
         if self.trusted_proxies.iter().any(|n| n.prefix_len() == 0) {
             bail!("trusted_proxies must not trust every address");
         }
         self.main_profile().params()?;
         self.app_profile().params()?;
-        Ok(())
-    }
-
-    /// The policy listener: loopback unless explicitly allowed, and a long secret.
-    fn validate_policy(&self) -> anyhow::Result<()> {
-        use crate::dovecot::policy::MIN_SECRET_CHARS;
-        use secrecy::ExposeSecret;
-        if let Some(secret) = &self.policy_secret {
-            if secret.expose_secret().chars().count() < MIN_SECRET_CHARS {
-                bail!(
-                    "policy_secret must have at least {MIN_SECRET_CHARS} characters \
-                     (`mailkeys dovecot config` generates one)"
-                );
-            }
-        }
-        let Some(addr) = self.policy_listen else {
-            return Ok(());
-        };
-        if self.policy_secret.is_none() {
-            bail!("policy_listen needs policy_secret");
-        }
-        if !addr.ip().is_loopback() && !self.policy_allow_remote {
-            bail!(
-                "policy_listen {addr} is not a loopback address: Dovecot's reports should \
-                 stay on this host (127.0.0.1 or ::1); set policy_allow_remote = true to \
-                 listen there anyway"
-            );
-        }
         Ok(())
     }
 
@@ -393,14 +365,6 @@ mod tests {
 
     const LONG_SECRET: &str = "0123456789abcdefghijklmnopqrstuv";
 
-    fn with_policy(listen: &str, secret: &str) -> Settings {
-        Settings {
-            policy_listen: Some(listen.parse().unwrap()),
-            policy_secret: Some(SecretString::from(secret)),
-            ..Settings::default()
-        }
-    }
-
     #[test]
     #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type
     fn policy_allow_remote_is_read_from_the_environment() {
@@ -412,43 +376,5 @@ mod tests {
             assert!(Settings::load(None).expect("loads").policy_allow_remote);
             Ok(())
         });
-    }
-
-    #[test]
-    fn a_policy_secret_under_32_characters_is_refused() {
-        let short = with_policy("127.0.0.1:8025", &LONG_SECRET[..31]);
-        assert!(short
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("policy_secret must have at least 32 characters"));
-        assert!(with_policy("127.0.0.1:8025", LONG_SECRET)
-            .validate()
-            .is_ok());
-        // Also when only `dovecot config` reads it.
-        let without_listener = Settings {
-            policy_listen: None,
-            ..short
-        };
-        assert!(without_listener.validate().is_err());
-    }
-
-    #[test]
-    fn the_policy_listener_stays_on_loopback_unless_allowed() {
-        for addr in ["127.0.0.1:8025", "127.0.0.2:8025", "[::1]:8025"] {
-            assert!(with_policy(addr, LONG_SECRET).validate().is_ok(), "{addr}");
-        }
-        for addr in ["0.0.0.0:8025", "192.0.2.10:8025", "[::]:8025"] {
-            let refused = with_policy(addr, LONG_SECRET).validate().unwrap_err();
-            assert!(
-                refused.to_string().contains("is not a loopback address"),
-                "{addr}: {refused}"
-            );
-            let allowed = Settings {
-                policy_allow_remote: true,
-                ..with_policy(addr, LONG_SECRET)
-            };
-            assert!(allowed.validate().is_ok(), "{addr}");
-        }
     }
 }

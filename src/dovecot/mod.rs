@@ -6,6 +6,7 @@ pub mod config;
 pub mod doveadm;
 pub mod policy;
 pub mod policy_guard;
+pub mod policy_settings;
 pub mod selfcheck;
 pub mod status;
 pub mod version;
