@@ -872,7 +872,7 @@ const LOGS_STEP_SECS: u64 = 8;
 const LOGS_TOTAL_SECS: u64 = 20;
 
 async fn no_password_reaches_the_logs_of_the_real_binary(version: DovecotVersion) {
-    const POLICY_SECRET: &str = "logs-test-policy-secret";
+    const POLICY_SECRET: &str = "logs-test-policy-secret-0123456789";
     let dir = crate::dovecot::Install::of(version).tempdir("mkdb-");
     let db_path = dir.path().join("mailkeys.db");
     let database_url = format!("sqlite://{}", db_path.display());
