@@ -1,0 +1,311 @@
+//! Reading a server's words: its RFC 5530 response code, `[ALERT]` text and `BYE` reasons,
+//! and the well-known texts of big providers, into one [`Said`]: what the server meant,
+//! before anything is known of the password.
+
+/// What a refusal or a `BYE` means, read from its response code and text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Said {
+    /// Plainly about the credentials (AUTHENTICATIONFAILED, "invalid credentials", or a
+    /// refusal with no code and no telling words).
+    BadCredentials,
+    /// The password may be wrong, or IMAP is switched off for the account: the server
+    /// itself names both ("Invalid credentials or IMAP is disabled").
+    CredentialsOrImapDisabled,
+    /// The password may be wrong, or password sign-in (basic authentication) is switched
+    /// off: Microsoft's bare "LOGIN failed." / "AUTHENTICATE failed.".
+    CredentialsOrPasswordSignInOff,
+    WebSignInRequired,
+    ProviderAppPasswordRequired,
+    PasswordSignInOff,
+    ImapDisabled,
+    TooManyConnections,
+    Throttled,
+    BandwidthLimit,
+    AccountLocked,
+    PasswordExpired,
+    AccountDisabled,
+    NotAuthorized,
+    NoPermission,
+    InUse,
+    OverQuota,
+    AuthenticatedNotConnected,
+    AddressBlocked,
+    EncryptionRequired,
+    Unavailable,
+    /// An `[ALERT]` (or `WEBALERT`) whose words we do not recognise: the server wants a
+    /// person to read it; it is not a plain password refusal.
+    Alert,
+    /// A code or text that says nothing we recognise.
+    Unrecognised,
+}
+
+/// Any of these words, lower-cased, found in `text`.
+fn any(text: &str, needles: &[&str]) -> bool {
+    needles.iter().any(|n| text.contains(n))
+}
+
+/// Reads a response code (the bracketed word and its arguments) and the text after it.
+pub(super) fn read(code: Option<&str>, text: &str) -> Said {
+    let code_word = code
+        .and_then(|c| c.split_whitespace().next())
+        .map(str::to_ascii_uppercase);
+    let t = text.to_lowercase();
+    // The words first: providers put their most telling reason in the text, under codes
+    // as generic as ALERT, AUTHENTICATIONFAILED or UNAVAILABLE.
+    if let Some(said) = read_text(&t) {
+        return said;
+    }
+    match code_word.as_deref() {
+        Some("AUTHENTICATIONFAILED") => Said::BadCredentials,
+        Some("AUTHORIZATIONFAILED") => Said::NotAuthorized,
+        Some("EXPIRED") => Said::PasswordExpired,
+        Some("PRIVACYREQUIRED") => Said::EncryptionRequired,
+        Some("CONTACTADMIN") => Said::AccountDisabled,
+        Some("NOPERM") => Said::NoPermission,
+        Some("INUSE") => Said::InUse,
+        Some("LIMIT") => Said::TooManyConnections,
+        Some("OVERQUOTA") => Said::OverQuota,
+        Some("UNAVAILABLE" | "TEMPFAIL" | "SERVERBUG") => Said::Unavailable,
+        Some("THROTTLED") => Said::Throttled,
+        Some("ALERT" | "WEBALERT") => Said::Alert,
+        None if t.trim().is_empty() || looks_like_plain_refusal(&t) => Said::BadCredentials,
+        _ => Said::Unrecognised,
+    }
+}
+
+/// A refusal that only says sign-in failed, in the words of common servers.
+fn looks_like_plain_refusal(t: &str) -> bool {
+    any(
+        t,
+        &[
+            "authentication failed",
+            "login failed",
+            "invalid credentials",
+            "incorrect",
+            "invalid password",
+            "bad password",
+            "wrong password",
+            "invalid login",
+            "login incorrect",
+            "authentication unsuccessful",
+            "invalid user",
+            "unknown user",
+            "failure",
+        ],
+    )
+}
+
+fn read_text(t: &str) -> Option<Said> {
+    let imap_off = any(
+        t,
+        &[
+            "imap is disabled",
+            "imap access is disabled",
+            "imap access disabled",
+            "imap disabled",
+            "not enabled for imap",
+            "enable imap",
+            "imap is not enabled",
+            "imap access is not enabled",
+            "imap service is disabled",
+            "imap4 is disabled",
+            "imap not allowed",
+            "imap access not allowed",
+            "no imap access",
+        ],
+    );
+    let credentials = any(
+        t,
+        &[
+            "credentials",
+            "password",
+            "login failed",
+            "authentication failed",
+        ],
+    );
+    if imap_off && credentials && any(t, &[" or ", " and/or "]) {
+        return Some(Said::CredentialsOrImapDisabled);
+    }
+    if imap_off {
+        return Some(Said::ImapDisabled);
+    }
+    let said = if any(
+        t,
+        &[
+            "application-specific password",
+            "app-specific password",
+            "app password",
+            "application password",
+        ],
+    ) {
+        Said::ProviderAppPasswordRequired
+    } else if any(
+        t,
+        &[
+            "web login required",
+            "log in via your web browser",
+            "login via your web browser",
+            "sign in via your web browser",
+            "log in to your account via a web browser",
+            "web browser",
+            "verify your account",
+        ],
+    ) {
+        Said::WebSignInRequired
+    } else if any(
+        t,
+        &[
+            "basic authentication is disabled",
+            "basic auth",
+            "basicauthblocked",
+            "oauth",
+            "password authentication is disabled",
+            "plaintext authentication disallowed",
+            "authentication method not allowed",
+            "less secure app",
+        ],
+    ) {
+        Said::PasswordSignInOff
+    } else if any(
+        t,
+        &[
+            "authenticated but not connected",
+            "mailbox is not connected",
+            "user is authenticated but",
+        ],
+    ) {
+        Said::AuthenticatedNotConnected
+    } else if any(t, &["bandwidth", "download limit", "exceeded command"]) {
+        Said::BandwidthLimit
+    } else if any(
+        t,
+        &[
+            "too many simultaneous connections",
+            "too many connections",
+            "maximum number of connections",
+            "connection limit",
+            "too many concurrent",
+            "simultaneous connections",
+            "too many open connections",
+            "too many sessions",
+        ],
+    ) {
+        Said::TooManyConnections
+    } else if any(
+        t,
+        &[
+            "throttl",
+            "rate limit",
+            "too many login",
+            "too many requests",
+            "too many authentication",
+            "too many failed",
+            "slow down",
+            "request is throttled",
+            "server unavailable. 15",
+        ],
+    ) {
+        Said::Throttled
+    } else if any(
+        t,
+        &[
+            "temporarily locked",
+            "account is locked",
+            "account locked",
+            "account has been locked",
+            "temporarily blocked",
+            "temporarily disabled",
+        ],
+    ) {
+        Said::AccountLocked
+    } else if any(
+        t,
+        &[
+            "password has expired",
+            "password expired",
+            "password is expired",
+            "must change your password",
+            "change your password",
+        ],
+    ) {
+        Said::PasswordExpired
+    } else if any(
+        t,
+        &[
+            "account disabled",
+            "account is disabled",
+            "account has been disabled",
+            "account suspended",
+            "account is suspended",
+            "account has been suspended",
+            "account is inactive",
+            "contact your administrator",
+            "contact the administrator",
+            "contact your system administrator",
+            "account blocked",
+            "account is blocked",
+            "account has been blocked",
+        ],
+    ) {
+        Said::AccountDisabled
+    } else if any(
+        t,
+        &[
+            "country blocked",
+            "ip blocked",
+            "ip address is blocked",
+            "your ip",
+            "not allowed from your",
+            "access denied from",
+            "blacklisted",
+            "blocklisted",
+            "connection from your address",
+        ],
+    ) {
+        Said::AddressBlocked
+    } else if any(t, &["over quota", "quota exceeded", "mailbox is full"]) {
+        Said::OverQuota
+    } else if any(
+        t,
+        &[
+            "temporary authentication failure",
+            "temporary system problem",
+            "temporary failure",
+            "temporarily unavailable",
+            "server unavailable",
+            "system error",
+            "shutting down",
+            "service unavailable",
+            "internal error",
+            "server error",
+            "maintenance",
+            "try again later",
+        ],
+    ) {
+        Said::Unavailable
+    } else if any(
+        t,
+        &[
+            "encryption",
+            "ssl/tls",
+            "starttls",
+            "requires tls",
+            "plaintext",
+        ],
+    ) {
+        Said::EncryptionRequired
+    } else if let Some(said) = microsoft_bare_refusal(t) {
+        said
+    } else {
+        return None;
+    };
+    Some(said)
+}
+
+/// Microsoft 365 answers a wrong password and a switched-off password sign-in with the same
+/// bare words, "LOGIN failed." or "AUTHENTICATE failed.".
+fn microsoft_bare_refusal(t: &str) -> Option<Said> {
+    let bare = t.trim().trim_end_matches('.');
+    matches!(bare, "login failed" | "authenticate failed")
+        .then_some(Said::CredentialsOrPasswordSignInOff)
+}
