@@ -240,12 +240,14 @@ fn reason_verdict(said: Said, step: Step, text: &str) -> Option<Verdict> {
         },
         Said::NotAuthorized if after_sign_in => ServerReason::InboxNotPermitted,
         Said::NotAuthorized => ServerReason::NotAuthorized,
-        Said::NoPermission => ServerReason::InboxNotPermitted,
+        Said::NoPermission if after_sign_in => ServerReason::InboxNotPermitted,
+        Said::NoPermission => ServerReason::NotAuthorized,
         Said::InUse if after_sign_in => ServerReason::MailboxInUse,
         Said::InUse => ServerReason::TooManyConnections,
         Said::OverQuota => ServerReason::MailboxOverQuota,
         Said::AuthenticatedNotConnected => ServerReason::AuthenticatedNotConnected,
         Said::AddressBlocked => ServerReason::AddressBlocked,
+        Said::MailAppBlocked => ServerReason::MailAppBlocked,
     };
     Some(Verdict::Server(reason))
 }

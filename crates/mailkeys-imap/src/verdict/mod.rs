@@ -238,4 +238,6 @@ pub enum Verdict {
 }
 
 #[cfg(test)]
+mod recorded;
+#[cfg(test)]
 mod tests;

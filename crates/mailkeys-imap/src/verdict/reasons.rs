@@ -43,6 +43,9 @@ pub enum ServerReason {
     /// Microsoft's "User is authenticated but not connected": the password was accepted,
     /// but no mailbox could be reached.
     AuthenticatedNotConnected,
+    /// The provider turned the session away as an "unsafe login" from a mail app it does
+    /// not recognise (163.com, 126.com).
+    MailAppBlocked,
     /// The server turns away Mailkeys' address (a block list, a country block, a ban).
     AddressBlocked,
     /// The server refused with a message meant for a person (`[ALERT]`) whose words
@@ -75,6 +78,7 @@ impl ServerReason {
             Self::MailboxInUse => "mailbox_in_use",
             Self::MailboxOverQuota => "mailbox_over_quota",
             Self::AuthenticatedNotConnected => "authenticated_but_not_connected",
+            Self::MailAppBlocked => "mail_app_blocked",
             Self::AddressBlocked => "address_blocked",
             Self::ServerMessage { .. } => "server_message",
         }
@@ -138,6 +142,9 @@ impl ServerReason {
             Self::MailboxOverQuota => "The mailbox is full (over its storage quota).".into(),
             Self::AuthenticatedNotConnected => "The password was accepted, but the server \
                  could not connect this account to its mailbox."
+                .into(),
+            Self::MailAppBlocked => "The mail provider blocked access as an \u{201c}unsafe \
+                 login\u{201d} from a mail app it does not recognise."
                 .into(),
             Self::AddressBlocked => "The mail server turns away connections from Mailkeys' \
                  address."
@@ -220,6 +227,11 @@ impl ServerReason {
                  no licence, or no IMAP access, or the user name may name another mailbox \
                  than the one signed in to. {admin}"
             ),
+            Self::MailAppBlocked => "Sign in on the provider's website and turn on IMAP and \
+                 access for mail apps in its settings, using the authorization code it gives \
+                 for mail apps. Some providers only admit mail apps that identify themselves, \
+                 which this check does not do: then test from the mail app itself."
+                .into(),
             Self::AddressBlocked => format!(
                 "The server's administrator should check its block lists and firewall (for \
                  example fail2ban, or a country block) for Mailkeys' address. {admin}"

@@ -30,6 +30,7 @@ pub(super) enum Said {
     OverQuota,
     AuthenticatedNotConnected,
     AddressBlocked,
+    MailAppBlocked,
     EncryptionRequired,
     Unavailable,
     /// An `[ALERT]` (or `WEBALERT`) whose words we do not recognise: the server wants a
@@ -49,7 +50,14 @@ pub(super) fn read(code: Option<&str>, text: &str) -> Said {
     let code_word = code
         .and_then(|c| c.split_whitespace().next())
         .map(str::to_ascii_uppercase);
+    if microsoft_bare_refusal(text) {
+        return Said::CredentialsOrPasswordSignInOff;
+    }
     let t = text.to_lowercase();
+    // A code that leaves no doubt comes first.
+    if code_word.as_deref() == Some("PRIVACYREQUIRED") {
+        return Said::EncryptionRequired;
+    }
     // The words first: providers put their most telling reason in the text, under codes
     // as generic as ALERT, AUTHENTICATIONFAILED or UNAVAILABLE.
     if let Some(said) = read_text(&t) {
@@ -160,7 +168,6 @@ fn read_text(t: &str) -> Option<Said> {
             "basicauthblocked",
             "oauth",
             "password authentication is disabled",
-            "plaintext authentication disallowed",
             "authentication method not allowed",
             "less secure app",
         ],
@@ -263,6 +270,21 @@ fn read_text(t: &str) -> Option<Said> {
         ],
     ) {
         Said::AddressBlocked
+    } else if any(
+        t,
+        &[
+            "not authorized to",
+            "permission denied",
+            "insufficient permission",
+            "adequate permissions",
+        ],
+    ) {
+        Said::NoPermission
+    } else if any(
+        t,
+        &["unsafe login", "untrusted client", "unrecognised client"],
+    ) {
+        Said::MailAppBlocked
     } else if any(t, &["over quota", "quota exceeded", "mailbox is full"]) {
         Said::OverQuota
     } else if any(
@@ -294,18 +316,16 @@ fn read_text(t: &str) -> Option<Said> {
         ],
     ) {
         Said::EncryptionRequired
-    } else if let Some(said) = microsoft_bare_refusal(t) {
-        said
     } else {
         return None;
     };
     Some(said)
 }
 
-/// Microsoft 365 answers a wrong password and a switched-off password sign-in with the same
-/// bare words, "LOGIN failed." or "AUTHENTICATE failed.".
-fn microsoft_bare_refusal(t: &str) -> Option<Said> {
-    let bare = t.trim().trim_end_matches('.');
-    matches!(bare, "login failed" | "authenticate failed")
-        .then_some(Said::CredentialsOrPasswordSignInOff)
+/// Microsoft 365 and Exchange answer a wrong password and a switched-off password sign-in
+/// with the same bare words, the command's name in capitals then "failed.": "LOGIN
+/// failed." or "AUTHENTICATE failed." (Courier's "Login failed." is a plain refusal).
+fn microsoft_bare_refusal(text: &str) -> bool {
+    let bare = text.trim().trim_end_matches('.');
+    matches!(bare, "LOGIN failed" | "AUTHENTICATE failed")
 }
