@@ -53,7 +53,9 @@ pub(super) fn read(code: Option<&str>, text: &str) -> Said {
     if microsoft_bare_refusal(text) {
         return Said::CredentialsOrPasswordSignInOff;
     }
-    let t = text.to_lowercase();
+    // Lower case, and underscores read as spaces: a reason in a passdb's extra fields
+    // cannot hold spaces (Dovecot's passwd-file), so admins write "Password_expired".
+    let t = text.to_lowercase().replace('_', " ");
     // A code that leaves no doubt comes first.
     if code_word.as_deref() == Some("PRIVACYREQUIRED") {
         return Said::EncryptionRequired;
