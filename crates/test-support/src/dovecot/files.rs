@@ -34,13 +34,7 @@ pub(super) fn write_config(
     let include = match (&opts.baseline_passwd_file, &opts.generated) {
         (Some(users), _) => {
             let extras = &opts.baseline_extra_fields;
-            write_baseline_files(
-                install,
-                root,
-                (users, extras),
-                doveadm_port,
-                doveadm_api_key,
-            )
+            write_baseline_files(install, root, users, extras, doveadm_port, doveadm_api_key)
         }
         (None, Some(generated)) => generated.main_file.clone(),
         (None, None) => write_mailkeys_files(install, root, opts, doveadm_port, doveadm_api_key),
@@ -255,7 +249,8 @@ pub(super) fn write_rendered(config: &DovecotConfig, dir: &Path) {
 fn write_baseline_files(
     install: &Install,
     root: &Path,
-    (users, extras): (&[(String, String)], &[(String, String)]),
+    users: &[(String, String)],
+    extras: &[(String, String)],
     doveadm_port: u16,
     doveadm_api_key: &str,
 ) -> PathBuf {
