@@ -78,6 +78,21 @@ async fn a_refusal_after_sasl_login_is_read_like_any_other() {
 }
 
 #[tokio::test]
+async fn a_server_echoing_the_sasl_login_password_has_it_hidden_from_the_report() {
+    let echoed = b64(PASSWORD);
+    let (_fake, report) = check_plaintext(Script {
+        greeting: Some("* OK IMAP ready.".into()),
+        capabilities: "IMAP4rev1 AUTH=LOGIN LOGINDISABLED".into(),
+        login_reply: format!("NO [AUTHENTICATIONFAILED] Bad password {echoed}"),
+        ..Script::default()
+    })
+    .await;
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(!json.contains(&echoed), "{json}");
+    assert!(json.contains("[password hidden]"), "{json}");
+}
+
+#[tokio::test]
 async fn only_oauth_still_means_no_password_mechanism_and_the_password_is_never_sent() {
     let (fake, report) = check_plaintext(Script {
         greeting: Some("* OK IMAP ready.".into()),
