@@ -331,3 +331,77 @@ fn microsoft_bare_refusal(text: &str) -> bool {
     let bare = text.trim().trim_end_matches('.');
     matches!(bare, "LOGIN failed" | "AUTHENTICATE failed")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Texts known from providers' help pages and client code, read without a code.
+    #[test]
+    fn well_known_texts_are_read_for_what_they_say() {
+        let cases = [
+            ("Account is temporarily locked", Said::AccountLocked),
+            ("Your password has expired", Said::PasswordExpired),
+            ("Your_password_has_expired", Said::PasswordExpired),
+            (
+                "IMAP access is disabled for your domain.",
+                Said::ImapDisabled,
+            ),
+            (
+                "You are yet to enable IMAP for your account.",
+                Said::ImapDisabled,
+            ),
+            (
+                "Your account is not enabled for IMAP use. Please visit your Gmail settings \
+                 page and enable your account for IMAP access. (Failure)",
+                Said::ImapDisabled,
+            ),
+            ("Too many login attempts, try again later", Said::Throttled),
+            (
+                "Request is throttled. Suggested Backoff Time: 299961 milliseconds",
+                Said::Throttled,
+            ),
+            (
+                "Too many simultaneous connections. (Failure)",
+                Said::TooManyConnections,
+            ),
+            ("LOGIN failed.", Said::CredentialsOrPasswordSignInOff),
+            ("Login failed.", Said::BadCredentials),
+            ("Authentication failed.", Said::BadCredentials),
+            ("", Said::BadCredentials),
+            ("Disconnected for inactivity.", Said::Unrecognised),
+        ];
+        for (text, said) in cases {
+            assert_eq!(read(None, text), said, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn codes_decide_when_the_words_say_nothing_we_know() {
+        let cases = [
+            ("AUTHENTICATIONFAILED", Said::BadCredentials),
+            ("AUTHORIZATIONFAILED", Said::NotAuthorized),
+            ("EXPIRED", Said::PasswordExpired),
+            ("PRIVACYREQUIRED", Said::EncryptionRequired),
+            ("CONTACTADMIN", Said::AccountDisabled),
+            ("NOPERM", Said::NoPermission),
+            ("INUSE", Said::InUse),
+            ("LIMIT", Said::TooManyConnections),
+            ("OVERQUOTA", Said::OverQuota),
+            ("UNAVAILABLE", Said::Unavailable),
+            ("ALERT", Said::Alert),
+            ("ALREADYEXISTS", Said::Unrecognised),
+        ];
+        for (code, said) in cases {
+            assert_eq!(read(Some(code), "Nothing telling here"), said, "{code}");
+        }
+        // A code that leaves no doubt wins over the words.
+        assert_eq!(
+            read(
+                Some("PRIVACYREQUIRED"),
+                "Plaintext authentication disallowed"
+            ),
+            Said::EncryptionRequired
+        );
+    }
+}
