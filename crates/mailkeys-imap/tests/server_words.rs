@@ -129,6 +129,24 @@ async fn gmail_asking_for_a_web_sign_in_is_not_called_a_wrong_password() {
 }
 
 #[tokio::test]
+async fn an_alert_before_a_generic_refusal_gives_the_reason() {
+    let (_fake, report) = check_plaintext(Script {
+        login_untagged: Some("* NO [ALERT] Account is temporarily locked".into()),
+        login_reply: "NO [AUTHENTICATIONFAILED] Authentication failed.".into(),
+        ..Script::default()
+    })
+    .await;
+    assert_eq!(report.verdict, Verdict::Server(ServerReason::AccountLocked));
+    assert_eq!(report.proven, Proven::RefusedBeforePassword);
+    let login = report.steps.iter().find(|s| s.step == Step::Login).unwrap();
+    assert!(
+        login.summary.contains("temporarily locked"),
+        "{}",
+        login.summary
+    );
+}
+
+#[tokio::test]
 async fn too_many_connections_said_with_bye_at_sign_in_says_to_close_other_clients() {
     let (_fake, report) = check_plaintext(Script::login_reply(
         "BYE [UNAVAILABLE] Maximum number of connections from user+IP exceeded \

@@ -27,6 +27,9 @@ pub struct Script {
     /// The completion of LOGIN/AUTHENTICATE after the tag, e.g. `OK Logged in`; or
     /// `BYE …` to say `* BYE …` and hang up.
     pub login_reply: String,
+    /// An untagged line sent before the completion of LOGIN/AUTHENTICATE, e.g.
+    /// `* NO [ALERT] Your account is locked`.
+    pub login_untagged: Option<String>,
     pub exists: u32,
     /// The completion of SELECT after the tag, when not the usual success (e.g. `BAD User
     /// is authenticated but not connected.`).
@@ -44,6 +47,7 @@ impl Default for Script {
             capabilities: "IMAP4rev1 AUTH=PLAIN".into(),
             capabilities_after_tls: "IMAP4rev1 AUTH=PLAIN".into(),
             login_reply: "OK [CAPABILITY IMAP4rev1 IDLE] Logged in".into(),
+            login_untagged: None,
             exists: 3,
             select_reply: None,
             starttls: None,
@@ -246,7 +250,14 @@ async fn session(io: Box<dyn Io>, script: Script, log: Arc<Mutex<Vec<String>>>) 
                         send(&mut reader, &format!("* BYE {bye}\r\n")).await;
                         return;
                     }
-                    None => format!("{tag} {}\r\n", script.login_reply),
+                    None => {
+                        let before = script
+                            .login_untagged
+                            .as_ref()
+                            .map(|line| format!("{line}\r\n"))
+                            .unwrap_or_default();
+                        format!("{before}{tag} {}\r\n", script.login_reply)
+                    }
                 }
             }
             "SELECT" if script.select_reply.is_some() => {

@@ -11,7 +11,7 @@ fn accepted(
 ) -> Result<Response, StepError> {
     let response = result.map_err(|e| wire_failure(e, redact))?;
     if response.done.status != Status::Ok {
-        return Err(refused(&response.done, redact, refusal));
+        return Err(refused(&response.done, &response.untagged, redact, refusal));
     }
     Ok(response)
 }
