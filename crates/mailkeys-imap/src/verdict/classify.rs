@@ -171,26 +171,14 @@ fn refusal_verdict(
     let points_at_password = known_verdict(known).filter(|v| !matches!(v, Verdict::WrongPassword));
     match said {
         Said::BadCredentials if !bad => known_verdict(known).unwrap_or(Verdict::WrongPassword),
-        Said::CredentialsOrImapDisabled | Said::CredentialsOrPasswordSignInOff => {
-            let other_cause = if said == Said::CredentialsOrImapDisabled {
-                (
-                    ServerReason::ImapDisabled,
-                    ServerReason::PasswordOrImapDisabled,
-                )
-            } else {
-                (
-                    ServerReason::PasswordSignInDisabled,
-                    ServerReason::PasswordOrPasswordSignInDisabled,
-                )
-            };
-            match known {
-                // The password is right: the other cause it is.
-                KnownCredential::ActiveAppPassword {
-                    network_limited: false,
-                } => Verdict::Server(other_cause.0),
-                _ => points_at_password.unwrap_or(Verdict::Server(other_cause.1)),
-            }
+        // Both causes stay named unless Mailkeys knows the password is wrong: a matching
+        // lookup id (an active app password) does not prove the rest of it right.
+        Said::CredentialsOrImapDisabled => {
+            points_at_password.unwrap_or(Verdict::Server(ServerReason::PasswordOrImapDisabled))
         }
+        Said::CredentialsOrPasswordSignInOff => points_at_password.unwrap_or(Verdict::Server(
+            ServerReason::PasswordOrPasswordSignInDisabled,
+        )),
         Said::Alert => points_at_password.unwrap_or_else(|| {
             Verdict::Server(ServerReason::ServerMessage {
                 text: text.to_owned(),

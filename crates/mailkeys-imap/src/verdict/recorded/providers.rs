@@ -188,8 +188,8 @@ pub(super) fn cases() -> Vec<Case> {
             step: Step::Login,
             answer: no(None, "LOGIN failed."),
             known: KnownCredential::ActiveAppPassword { network_limited: false },
-            kind: "password_sign_in_disabled",
-            may_blame_password: false,
+            kind: "password_or_password_sign_in_disabled",
+            may_blame_password: true,
         },
         Case {
             source: "https://github.com/mscdex/node-imap/issues/894",
@@ -260,8 +260,8 @@ pub(super) fn cases() -> Vec<Case> {
             step: Step::Login,
             answer: no(Some("AUTHENTICATIONFAILED"), "LOGIN Invalid credentials or IMAP is disabled sc=ebI8JB0ug4Y1_290737_53p"),
             known: KnownCredential::ActiveAppPassword { network_limited: false },
-            kind: "imap_disabled",
-            may_blame_password: false,
+            kind: "password_or_imap_disabled",
+            may_blame_password: true,
         },
         Case {
             source: "https://github.com/Foundry376/Mailspring/issues/904",
