@@ -36,6 +36,8 @@ pub struct ResultView {
     pub success: bool,
     pub title: String,
     pub advice: String,
+    /// What the check proved about the password, in one sentence.
+    pub proven: &'static str,
     pub steps: Vec<StepView>,
     pub tls: Vec<(&'static str, String)>,
     pub total_ms: u128,
@@ -72,6 +74,7 @@ impl ResultView {
             success: report.verdict.is_success(),
             title: report.verdict.title(),
             advice: report.verdict.advice(),
+            proven: report.proven.text(),
             steps,
             tls,
             total_ms: report.total.as_millis(),

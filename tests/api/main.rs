@@ -14,6 +14,7 @@ mod auth;
 mod browser;
 mod check;
 mod check_dovecot;
+mod check_dovecot_refusals;
 mod cli;
 mod dovecot_cli;
 mod dovecot_config;

@@ -33,7 +33,8 @@ pub(super) fn write_config(
     }
     let include = match (&opts.baseline_passwd_file, &opts.generated) {
         (Some(users), _) => {
-            write_baseline_files(install, root, users, doveadm_port, doveadm_api_key)
+            let extras = &opts.baseline_extra_fields;
+            write_baseline_files(install, root, users, extras, doveadm_port, doveadm_api_key)
         }
         (None, Some(generated)) => generated.main_file.clone(),
         (None, None) => write_mailkeys_files(install, root, opts, doveadm_port, doveadm_api_key),
@@ -249,6 +250,7 @@ fn write_baseline_files(
     install: &Install,
     root: &Path,
     users: &[(String, String)],
+    extras: &[(String, String)],
     doveadm_port: u16,
     doveadm_api_key: &str,
 ) -> PathBuf {
@@ -261,7 +263,14 @@ fn write_baseline_files(
                     .any(|s| s.contains([':', '\n', '\r'])),
             "baseline user {user:?}: no `:` or line break in users and passwords"
         );
-        writeln!(passwd, "{user}:{{PLAIN}}{password}").unwrap();
+        // user:password:uid:gid:gecos:home:shell:extra fields
+        match extras.iter().find(|(u, _)| u == user) {
+            Some((_, fields)) => {
+                assert!(!fields.contains(['\n', '\r']), "one line of extra fields");
+                writeln!(passwd, "{user}:{{PLAIN}}{password}::::::{fields}").unwrap();
+            }
+            None => writeln!(passwd, "{user}:{{PLAIN}}{password}").unwrap(),
+        }
     }
     let passwd_path = root.join("baseline.passwd");
     std::fs::write(&passwd_path, passwd).unwrap();

@@ -56,6 +56,10 @@ pub struct DovecotOptions {
     /// compared with and without Mailkeys' database. Users and passwords must not contain
     /// `:` or line breaks.
     pub baseline_passwd_file: Option<Vec<(String, String)>>,
+    /// Extra fields of users of `baseline_passwd_file` (user, fields), as passdb extra
+    /// fields in its passwd-file, e.g. `nologin reason="Your account is disabled"`: how an
+    /// admin turns an account away with a reason.
+    pub baseline_extra_fields: Vec<(String, String)>,
     /// Files `mailkeys dovecot config` wrote (as an admin would install them): the instance
     /// includes this `conf.d/90-mailkeys.conf` as it is instead of rendering its own, and its
     /// doveadm listener is where those files put it. `db`, `policy_*` are then unused.
@@ -101,6 +105,7 @@ impl DovecotOptions {
             ssl_required: false,
             listen_address: Ipv4Addr::LOCALHOST,
             baseline_passwd_file: None,
+            baseline_extra_fields: Vec::new(),
             generated: None,
         }
     }
