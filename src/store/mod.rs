@@ -4,6 +4,7 @@
 
 pub mod app_passwords;
 pub mod audit;
+pub mod backup;
 pub mod dovecot_reports;
 pub mod imap_logins;
 pub mod sessions;

@@ -9,6 +9,7 @@ pub(crate) use mailkeys_test_support::{both_backends, each_dovecot, each_version
 
 mod admin;
 mod app_passwords;
+mod backup;
 mod auth;
 mod browser;
 mod check;
@@ -23,7 +24,9 @@ mod dovecot_scopes;
 mod dovecot_selfcheck;
 mod faults;
 mod imap_logins;
+mod listener;
 mod policy;
 mod rotation;
 mod routes;
+mod shutdown;
 mod web_security;
