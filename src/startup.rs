@@ -125,7 +125,12 @@ impl Application {
         web::listener::serve(self.listener, app, limits, shutdown_signal()).await;
         // Every request has finished or was cut short (rolled back): close the database
         // cleanly (SQLite checkpoints its write-ahead log into the file).
-        db.pool.close().await;
+        if tokio::time::timeout(Duration::from_secs(5), db.pool.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("stopping: the database was still busy after 5 s; exiting anyway");
+        }
         tracing::info!("Mailkeys stopped");
         Ok(())
     }

@@ -159,7 +159,10 @@ pub async fn backup(database_url: &str, dest: &Path) -> anyhow::Result<Contents>
     File::open(&temp)?.sync_all()?;
     std::fs::hard_link(&temp, dest).map_err(|err| {
         if err.kind() == std::io::ErrorKind::AlreadyExists {
-            anyhow::anyhow!("{} exists already: a backup never overwrites a file", dest.display())
+            anyhow::anyhow!(
+                "{} exists already: a backup never overwrites a file",
+                dest.display()
+            )
         } else {
             anyhow::Error::new(err).context(format!("cannot write {}", dest.display()))
         }
@@ -269,7 +272,10 @@ async fn verify_schema(copy: &Path, shown_as: &Path) -> anyhow::Result<()> {
                 shown_as.display()
             ),
             Some(known) if known.checksum.as_ref() != checksum.as_slice() => {
-                bail!("{} has a schema this Mailkeys does not know", shown_as.display())
+                bail!(
+                    "{} has a schema this Mailkeys does not know",
+                    shown_as.display()
+                )
             }
             Some(_) => {}
         }
@@ -289,7 +295,10 @@ async fn check(path: &Path) -> anyhow::Result<Contents> {
         .fetch_one(&db.pool)
         .await?;
     if integrity != "ok" {
-        bail!("{} fails SQLite's integrity check: {integrity}", path.display());
+        bail!(
+            "{} fails SQLite's integrity check: {integrity}",
+            path.display()
+        );
     }
     let contents = Contents {
         accounts: sqlx::query_scalar("SELECT COUNT(*) FROM users")

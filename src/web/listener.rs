@@ -94,8 +94,7 @@ impl ConnectionCounter {
 
     /// A place for a connection from `peer`, or `None` when a cap is reached.
     pub fn admit(self: &Arc<Self>, peer: IpAddr) -> Option<Admitted> {
-        let key =
-            (!self.exempt.iter().any(|net| net.contains(&peer))).then(|| address_key(peer));
+        let key = (!self.exempt.iter().any(|net| net.contains(&peer))).then(|| address_key(peer));
         let mut counts = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if counts.total >= self.max_total {
             return None;
@@ -218,10 +217,12 @@ pub async fn serve(
         let router = router.clone();
         // The peer's address where `ConnectInfo<SocketAddr>` extractors (`web::client_ip`)
         // find it, as `into_make_service_with_connect_info` would put it.
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            router.clone().oneshot(request.map(axum::body::Body::new))
-        });
+        let service = hyper::service::service_fn(
+            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                router.clone().oneshot(request.map(axum::body::Body::new))
+            },
+        );
         let connection = http.serve_connection(TokioIo::new(stream), service);
         let mut stop = stop_rx.clone();
         connections.spawn(async move {
@@ -308,7 +309,9 @@ mod tests {
     fn ipv6_clients_are_counted_by_their_64() {
         let counter = ConnectionCounter::new(10, 1, Vec::new());
         let _one = counter.admit("2001:db8:1:2::1".parse().unwrap()).unwrap();
-        assert!(counter.admit("2001:db8:1:2::ffff".parse().unwrap()).is_none());
+        assert!(counter
+            .admit("2001:db8:1:2::ffff".parse().unwrap())
+            .is_none());
         assert!(counter.admit("2001:db8:1:3::1".parse().unwrap()).is_some());
         let _v4 = counter.admit("192.0.2.7".parse().unwrap()).unwrap();
         assert!(counter.admit("::ffff:192.0.2.7".parse().unwrap()).is_none());

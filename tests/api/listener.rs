@@ -13,9 +13,7 @@ use mailkeys_test_support::prelude::*;
 /// A TCP connection to `to` from the loopback address `from` (127.0.0.x).
 pub async fn connect_from(from: &str, to: SocketAddr) -> TcpStream {
     let socket = TcpSocket::new_v4().unwrap();
-    socket
-        .bind(format!("{from}:0").parse().unwrap())
-        .unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
     socket.connect(to).await.unwrap()
 }
 
@@ -42,12 +40,9 @@ pub async fn get_from(from: &str, to: SocketAddr, path: &str) -> Option<String> 
         return None;
     }
     let mut answer = Vec::new();
-    let read = tokio::time::timeout(
-        Duration::from_secs(5),
-        stream.read_to_end(&mut answer),
-    )
-    .await
-    .expect("an answer or a close within 5 s");
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer))
+        .await
+        .expect("an answer or a close within 5 s");
     (read.is_ok() && !answer.is_empty()).then(|| String::from_utf8_lossy(&answer).into_owned())
 }
 
@@ -100,7 +95,10 @@ async fn silent_trickling_and_idle_connections_are_closed_after_the_header_timeo
         closed.iter().filter(|c| !**c).count()
     );
     for s in &mut silent {
-        assert!(closed_within(s, Duration::from_secs(1)).await, "a silent connection stayed open");
+        assert!(
+            closed_within(s, Duration::from_secs(1)).await,
+            "a silent connection stayed open"
+        );
     }
     assert!(
         closed_within(&mut idle, Duration::from_secs(1)).await,
@@ -131,7 +129,10 @@ async fn over_the_per_address_cap_a_connection_is_closed_and_other_addresses_are
         closed_within(&mut sixth, Duration::from_secs(2)).await,
         "the sixth connection from one address stayed open"
     );
-    assert!(started.elapsed() < Duration::from_secs(1), "not closed at once");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "not closed at once"
+    );
     assert_eq!(get_from("127.0.0.1", app.addr, "/healthz").await, None);
 
     let answer = get_from("127.0.0.2", app.addr, "/healthz").await.unwrap();
@@ -224,7 +225,11 @@ async fn under_256_descriptors_300_idle_connections_leave_healthz_answering() {
     let started = Instant::now();
     let answer = get_from("127.0.0.2", addr, "/healthz").await.unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
     drop(idle);
 
     let mut spread = Vec::new();

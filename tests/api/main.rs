@@ -9,8 +9,8 @@ pub(crate) use mailkeys_test_support::{both_backends, each_dovecot, each_version
 
 mod admin;
 mod app_passwords;
-mod backup;
 mod auth;
+mod backup;
 mod browser;
 mod check;
 mod check_dovecot;

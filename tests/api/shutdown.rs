@@ -57,14 +57,23 @@ async fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
     let browser = Browser::new(&format!("http://127.0.0.1:{port}"));
     let mut up = false;
     for _ in 0..100 {
-        if browser.client.get(format!("{}/healthz", browser.base)).send().await.is_ok() {
+        if browser
+            .client
+            .get(format!("{}/healthz", browser.base))
+            .send()
+            .await
+            .is_ok()
+        {
             up = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(up, "the server started");
-    assert_eq!(browser.sign_in_status(ALICE, PASSWORD).await, StatusCode::SEE_OTHER);
+    assert_eq!(
+        browser.sign_in_status(ALICE, PASSWORD).await,
+        StatusCode::SEE_OTHER
+    );
     let me: serde_json::Value = browser
         .client
         .get(format!("{}/api/me", browser.base))
@@ -98,7 +107,10 @@ async fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
         .unwrap();
     assert!(killed.success());
 
-    let response = check.await.unwrap().expect("the request in flight is answered");
+    let response = check
+        .await
+        .unwrap()
+        .expect("the request in flight is answered");
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let report: serde_json::Value = response.json().await.unwrap();
     assert_eq!(report["verdict"]["kind"], "timeout", "{report}");
@@ -115,11 +127,18 @@ async fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "still running 10 s after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "still running 10 s after SIGTERM"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(status.code(), Some(0), "exit status after SIGTERM");
-    assert!(term.elapsed() < Duration::from_secs(5), "{:?}", term.elapsed());
+    assert!(
+        term.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        term.elapsed()
+    );
     let refused = TcpStream::connect(("127.0.0.1", port)).await;
     assert_eq!(
         refused.err().map(|e| e.kind()),
