@@ -65,7 +65,8 @@ fn flock(file: &File, operation: libc::c_int) -> bool {
 /// The descriptor is never closed, on purpose: closing any descriptor of the file would
 /// drop this process's POSIX locks on it, SQLite's included.
 pub fn mark_in_use(database_url: &str) -> anyhow::Result<()> {
-    let Some(path) = sqlite_file(database_url)? else {
+    // PostgreSQL, or an in-memory SQLite database: nothing to restore over.
+    let Ok(Some(path)) = sqlite_file(database_url) else {
         return Ok(());
     };
     let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;

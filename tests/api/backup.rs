@@ -80,6 +80,19 @@ async fn a_backup_taken_during_writes_restores_consistent_and_serves_logins(back
         .create_app_password("Before the backup")
         .await
         .plaintext;
+    // 30 MB of ballast, so that the backup lasts long enough for writes to land during it.
+    sqlx::query("CREATE TABLE ballast (x TEXT)")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    sqlx::query(&format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30000) \
+         INSERT INTO ballast SELECT '{}' FROM n",
+        "x".repeat(1000)
+    ))
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
 
     // A stream of writes: app passwords created one after another until told to stop.
     let stop = Arc::new(AtomicBool::new(false));

@@ -8,7 +8,6 @@ use reqwest::StatusCode;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
-use mailkeys_test_support::fake_imap;
 use mailkeys_test_support::prelude::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,15 +31,23 @@ async fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
     assert!(ok, "{out}{err}");
 
     // A mail server that accepts and never speaks: the connection test waits for its
-    // greeting for the whole step limit (2 s).
-    let silent = fake_imap::serve_silent().await;
+    // greeting for the whole step limit (2 s). It says when the check has connected.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let (connected_tx, connected) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (stream, _) = silent.accept().await.unwrap();
+        let _ = connected_tx.send(());
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        drop(stream);
+    });
     let config = dir.path().join("mailkeys.toml");
     std::fs::write(
         &config,
         format!(
             "check_step_timeout_secs = 2\ncheck_total_timeout_secs = 4\n\n[[mail_servers]]\n\
              name = \"Mail\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n",
-            silent.port()
+            silent_port
         ),
     )
     .unwrap();
@@ -99,7 +106,12 @@ async fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
                 .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // SIGTERM once the check is in flight (connected to the server, awaiting its greeting).
+    tokio::time::timeout(Duration::from_secs(10), connected)
+        .await
+        .expect("the check reached the mail server")
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let term = Instant::now();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
