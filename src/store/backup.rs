@@ -3,7 +3,8 @@
 //! A backup is `VACUUM INTO` a new file: one read transaction, so a consistent snapshot
 //! while the service keeps writing (WAL mode lets it). It is written under a temporary
 //! name (mode 0600: it holds password hashes), checked, and then linked to its name, which
-//! never overwrites a file. A restore copies the backup beside the configured database,
+//! never overwrites a file. A restore copies the backup (with SQLite, `VACUUM INTO`)
+//! beside the configured database,
 //! checks it is a Mailkeys database this version can run (newer schemas are refused, older
 //! ones brought up to date), keeps the current file aside and moves the copy into place.
 //! `serve` holds a shared lock on the SQLite file ([`mark_in_use`]) and a restore needs it
@@ -16,10 +17,12 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::os::unix::io::AsRawFd as _;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 
-use super::Db;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{ConnectOptions as _, Connection as _};
 
 pub const POSTGRES_BACKUP: &str = "this database is PostgreSQL: back it up with pg_dump \
     (see the README's PostgreSQL section), e.g. pg_dump --format=custom --file=mailkeys.dump \"$DATABASE_URL\"";
@@ -50,8 +53,14 @@ pub fn sqlite_file(database_url: &str) -> anyhow::Result<Option<PathBuf>> {
     Ok(Some(PathBuf::from(path)))
 }
 
-fn url_of(path: &Path) -> String {
-    format!("sqlite://{}", path.display())
+/// One plain connection to an existing SQLite file, its journal mode left as it is (the
+/// service's pools would switch a backup to WAL and leave its -wal and -shm files around).
+async fn open(path: &Path) -> Result<SqliteConnection, sqlx::Error> {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .busy_timeout(Duration::from_secs(5))
+        .connect()
+        .await
 }
 
 fn flock(file: &File, operation: libc::c_int) -> bool {
@@ -148,14 +157,14 @@ pub async fn backup(database_url: &str, dest: &Path) -> anyhow::Result<Contents>
     let (temp, file) = temporary_beside(dest, "partial")?;
     drop(file);
     let mut cleanup = Cleanup(Some(temp.clone()));
-    let db = Db::connect(database_url).await?;
+    let mut db = open(&source).await?;
     // An empty file is accepted by VACUUM INTO, which keeps its 0600 mode.
     sqlx::query("VACUUM INTO $1")
         .bind(temp.display().to_string())
-        .execute(&db.pool)
+        .execute(&mut db)
         .await
         .context("the backup failed")?;
-    db.pool.close().await;
+    db.close().await?;
     let contents = check(&temp).await?;
     File::open(&temp)?.sync_all()?;
     std::fs::hard_link(&temp, dest).map_err(|err| {
@@ -191,15 +200,6 @@ pub async fn restore(database_url: &str, backup: &Path, now: i64) -> anyhow::Res
     if !backup.is_file() {
         bail!("there is no file {}", backup.display());
     }
-    let wal = with_suffix(backup, "-wal");
-    if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
-        bail!(
-            "{} has a write-ahead log beside it ({}): it is a live database, not a backup; \
-             make one with `mailkeys backup`",
-            backup.display(),
-            wal.display()
-        );
-    }
     // Held until the new file is in place: no service may run on the target meanwhile.
     let lock = if target.exists() {
         let file = File::open(&target)?;
@@ -215,12 +215,19 @@ pub async fn restore(database_url: &str, backup: &Path, now: i64) -> anyhow::Res
         None
     };
 
-    let (temp, mut copy) = temporary_beside(&target, "restore")?;
+    let (temp, file) = temporary_beside(&target, "restore")?;
+    drop(file);
     let mut cleanup = Cleanup(Some(temp.clone()));
-    std::io::copy(&mut File::open(backup)?, &mut copy)
-        .with_context(|| format!("cannot copy {}", backup.display()))?;
-    copy.sync_all()?;
-    drop(copy);
+    // Copied by SQLite itself: whatever the file's write-ahead log holds comes along, and
+    // a file that is not a database is refused here.
+    let not_ours = || format!("{} is not a Mailkeys SQLite database", backup.display());
+    let mut source = open(backup).await.with_context(not_ours)?;
+    let copied = sqlx::query("VACUUM INTO $1")
+        .bind(temp.display().to_string())
+        .execute(&mut source)
+        .await;
+    let _ = source.close().await;
+    copied.with_context(not_ours)?;
     verify_schema(&temp, backup).await?;
     let contents = check(&temp).await?;
 
@@ -239,12 +246,12 @@ pub async fn restore(database_url: &str, backup: &Path, now: i64) -> anyhow::Res
 /// Checkpoints the current database (so its file holds everything) and keeps it under a
 /// new name; returns that name.
 async fn set_aside(target: &Path, now: i64) -> anyhow::Result<PathBuf> {
-    let db = Db::connect(&url_of(target)).await?;
+    let mut db = open(target).await?;
     sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(&db.pool)
+        .execute(&mut db)
         .await
         .context("cannot checkpoint the current database")?;
-    db.pool.close().await;
+    db.close().await?;
     let aside = with_suffix(target, &format!(".before-restore-{now}"));
     std::fs::hard_link(target, &aside)
         .with_context(|| format!("cannot keep the current database as {}", aside.display()))?;
@@ -258,10 +265,10 @@ async fn set_aside(target: &Path, now: i64) -> anyhow::Result<PathBuf> {
 /// older one up to date.
 async fn verify_schema(copy: &Path, shown_as: &Path) -> anyhow::Result<()> {
     let not_ours = || format!("{} is not a Mailkeys SQLite database", shown_as.display());
-    let db = Db::connect(&url_of(copy)).await.with_context(not_ours)?;
+    let mut db = open(copy).await.with_context(not_ours)?;
     let applied: Vec<(i64, Vec<u8>)> =
         sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations WHERE success")
-            .fetch_all(&db.pool)
+            .fetch_all(&mut db)
             .await
             .with_context(not_ours)?;
     let migrator = sqlx::migrate!("./migrations/sqlite");
@@ -284,16 +291,19 @@ async fn verify_schema(copy: &Path, shown_as: &Path) -> anyhow::Result<()> {
     if applied.is_empty() {
         bail!(not_ours());
     }
-    db.migrate().await?;
-    db.pool.close().await;
+    migrator
+        .run(&mut db)
+        .await
+        .context("cannot bring the backup's schema up to date")?;
+    db.close().await?;
     Ok(())
 }
 
 /// Checks a backup file end to end and counts what it holds.
 async fn check(path: &Path) -> anyhow::Result<Contents> {
-    let db = Db::connect(&url_of(path)).await?;
+    let mut db = open(path).await?;
     let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
-        .fetch_one(&db.pool)
+        .fetch_one(&mut db)
         .await?;
     if integrity != "ok" {
         bail!(
@@ -303,17 +313,17 @@ async fn check(path: &Path) -> anyhow::Result<Contents> {
     }
     let contents = Contents {
         accounts: sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(&db.pool)
+            .fetch_one(&mut db)
             .await?,
         app_passwords: sqlx::query_scalar("SELECT COUNT(*) FROM app_passwords")
-            .fetch_one(&db.pool)
+            .fetch_one(&mut db)
             .await?,
         schema_version: sqlx::query_scalar(
             "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success",
         )
-        .fetch_one(&db.pool)
+        .fetch_one(&mut db)
         .await?,
     };
-    db.pool.close().await;
+    db.close().await?;
     Ok(contents)
 }

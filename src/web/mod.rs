@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod admin_attempts;
 pub mod admin_dovecot;
 pub mod auth;
 pub mod check;
@@ -15,7 +16,9 @@ pub mod dashboard;
 pub mod error_response;
 pub mod format;
 pub mod headers;
+pub mod health;
 pub mod listener;
+pub mod metrics;
 pub mod notice;
 pub mod rate_limit;
 pub mod routes;

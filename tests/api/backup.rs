@@ -264,7 +264,7 @@ async fn backup_and_restore_refuse_what_a_careful_admin_would() {
         .execute(&newer.pool)
         .await
         .unwrap();
-    newer.pool.close().await;
+    newer.close().await;
     let (ok, _, err) = mailkeys_in(dir, &other, &["restore", "newer.db"], "");
     assert!(!ok && err.contains("newer Mailkeys"), "{err}");
     assert!(!dir.join("other.db").exists());

@@ -9,6 +9,7 @@ pub(crate) use mailkeys_test_support::{both_backends, each_dovecot, each_version
 
 mod admin;
 mod app_passwords;
+mod attempts;
 mod auth;
 mod backup;
 mod browser;
@@ -25,6 +26,8 @@ mod dovecot_selfcheck;
 mod faults;
 mod imap_logins;
 mod listener;
+mod logs;
+mod operations;
 mod policy;
 mod rotation;
 mod routes;
