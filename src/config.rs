@@ -59,6 +59,16 @@ pub struct Settings {
     pub sign_in_per_ip_per_minute: u32,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Time a client has to send a complete request head, from when the connection opens
+    /// or the previous response ends (so also how long an idle keep-alive connection stays).
+    pub http_header_timeout_secs: u64,
+    /// Time limit of a whole request, from its head to its response.
+    pub http_request_timeout_secs: u64,
+    /// Web connections open at once (lowered to fit the open-file limit).
+    pub max_connections: usize,
+    /// Web connections open at once from one client address (IPv6: one /64); trusted
+    /// proxies count toward `max_connections` only.
+    pub max_connections_per_address: usize,
     /// Dovecot doveadm HTTP API, used to flush the auth cache and kick sessions.
     pub doveadm_url: Option<url::Url>,
     #[serde(deserialize_with = "secret_text")]
@@ -115,6 +125,10 @@ const FIELDS: &[&str] = &[
     "trusted_proxies",
     "sign_in_per_ip_per_minute",
     "max_body_bytes",
+    "http_header_timeout_secs",
+    "http_request_timeout_secs",
+    "max_connections",
+    "max_connections_per_address",
     "doveadm_url",
     "doveadm_api_key",
     "dovecot_version",
@@ -193,6 +207,10 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             sign_in_per_ip_per_minute: 20,
             max_body_bytes: 64 * 1024,
+            http_header_timeout_secs: 10,
+            http_request_timeout_secs: 60,
+            max_connections: 512,
+            max_connections_per_address: 32,
             doveadm_url: None,
             doveadm_api_key: None,
             dovecot_version: None,
@@ -247,6 +265,15 @@ impl Settings {
         }
         if self.sign_in_per_ip_per_minute == 0 {
             bail!("sign_in_per_ip_per_minute must be at least 1");
+        }
+        if self.http_header_timeout_secs == 0
+            || self.max_connections == 0
+            || self.max_connections_per_address == 0
+        {
+            bail!("http_header_timeout_secs, max_connections and max_connections_per_address must be positive");
+        }
+        if self.http_request_timeout_secs <= self.check_total_timeout_secs {
+            bail!("http_request_timeout_secs must be longer than check_total_timeout_secs");
         }
         if self.session_idle_timeout_secs <= 0 || self.session_absolute_timeout_secs <= 0 {
             bail!("session timeouts must be positive");

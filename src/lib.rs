@@ -10,9 +10,10 @@
 //!   request, call a service and render; sessions, CSRF, headers, rate limits. A new page or
 //!   endpoint is a handler here, calling a service, and a line in `web::routes` (the one
 //!   route table: the router is built from it and the route tests walk it; redirect
-//!   targets are its `Page`s).
+//!   targets are its `Page`s). `web::listener` is the accept loop: connection caps, header
+//!   and request timeouts, graceful stop.
 //! - [`cli`]: the `mailkeys` command line (`serve`, `migrate`, `user add|list`,
-//!   `dovecot config|check`), also calling services.
+//!   `backup`, `restore`, `dovecot config|check`), also calling services.
 //! - [`domain`]: types and rules with no I/O: the typed ids (`UserId`, `AppPasswordId`),
 //!   usernames, app password names, lookup ids, scopes, statuses, the password policy, the
 //!   shape of an app password.
@@ -25,7 +26,8 @@
 //!   Every check of a typed password against a main-password hash goes through
 //!   `services::attempts` first (counts per account and address, decided before hashing).
 //! - [`store`]: persistence through sqlx (SQLite or PostgreSQL behind one `AnyPool`); one
-//!   module per table, migrations per backend under `migrations/`.
+//!   module per table, migrations per backend under `migrations/`; `store::backup` for
+//!   SQLite backups and restores.
 //! - [`dovecot`]: everything about Dovecot: the configuration generator per version
 //!   (`dovecot::config`, templates under `templates/dovecot/`; a new Dovecot version is a
 //!   new [`dovecot::DovecotVersion`] and its templates), the doveadm HTTP client, the

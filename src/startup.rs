@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -40,6 +41,8 @@ pub async fn build_with_clock(
     tokio::task::spawn_blocking(crate::domain::breached_passwords::warm);
     let db = Db::connect(&settings.database_url).await?;
     db.migrate().await?;
+    // A restore refuses while this lock is held (SQLite only).
+    crate::store::backup::mark_in_use(&settings.database_url)?;
     let attempt_keys = AttemptKeys::load(&db).await?;
     let metrics = Metrics::new();
     let hasher = Hasher::new(
@@ -126,7 +129,8 @@ impl Application {
             .and_then(|l| l.local_addr().ok())
     }
 
-    /// Serves until Ctrl-C or SIGTERM.
+    /// Serves until Ctrl-C or SIGTERM, then stops gracefully: no new connections, requests
+    /// in flight finish (within `http_request_timeout_secs`), the database is closed.
     pub async fn run(self) -> anyhow::Result<()> {
         if let Some(listener) = self.metrics_listener {
             let metrics = web::metrics::router(self.state.services.metrics.clone());
@@ -145,11 +149,27 @@ impl Application {
                 }
             });
         }
-        let app = web::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown_signal())
+        let settings = &self.state.settings;
+        let limits = web::listener::ListenerLimits {
+            header_timeout: Duration::from_secs(settings.http_header_timeout_secs),
+            max_connections: settings.max_connections,
+            max_per_address: settings.max_connections_per_address,
+            exempt: settings.trusted_proxies.clone(),
+            // A request in flight cannot last longer than its time limit.
+            grace: Duration::from_secs(settings.http_request_timeout_secs + 5),
+        };
+        let db = self.state.db.clone();
+        let app = web::router(self.state);
+        web::listener::serve(self.listener, app, limits, shutdown_signal()).await;
+        // Every request has finished or was cut short (rolled back): close the database.
+        if tokio::time::timeout(Duration::from_secs(5), db.close())
             .await
-            .context("server stopped with an error")
+            .is_err()
+        {
+            tracing::warn!("stopping: the database was still busy after 5 s; exiting anyway");
+        }
+        tracing::info!("Mailkeys stopped");
+        Ok(())
     }
 }
 

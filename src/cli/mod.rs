@@ -17,7 +17,7 @@ use crate::infra::random::random_symbols;
 use crate::services::users::{NewAccount, Origin};
 use crate::services::{self, Services};
 use crate::startup;
-use crate::store::{users, Db};
+use crate::store::{backup, users, Db};
 
 #[derive(Parser)]
 #[command(
@@ -47,6 +47,18 @@ pub enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Back up the SQLite database into a new FILE, consistently, while the service runs
+    /// (PostgreSQL: use pg_dump).
+    Backup {
+        /// The backup file to create; an existing file is never overwritten.
+        file: PathBuf,
+    },
+    /// Put a backup made by `mailkeys backup` in place of the SQLite database, with the
+    /// service stopped; the current file is kept aside (PostgreSQL: use pg_restore).
+    Restore {
+        /// The backup file to restore.
+        file: PathBuf,
     },
     /// Connect Dovecot: write its configuration, check the live installation.
     Dovecot {
@@ -103,6 +115,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     generate,
                 },
         } => add_user(&settings, &email, admin, password_stdin, generate).await,
+        Command::Backup { file } => {
+            let saved = backup::backup(&settings.database_url, &file).await?;
+            println!(
+                "Backed up to {}: {} accounts, {} app passwords, schema version {}.",
+                file.display(),
+                saved.accounts,
+                saved.app_passwords,
+                saved.schema_version
+            );
+            Ok(())
+        }
+        Command::Restore { file } => {
+            use crate::clock::Clock as _;
+            let now = crate::clock::SystemClock.now();
+            let restored = backup::restore(&settings.database_url, &file, now).await?;
+            let target = backup::sqlite_file(&settings.database_url)?.unwrap_or_default();
+            println!(
+                "Restored {} into {}: {} accounts, {} app passwords, schema version {}.",
+                file.display(),
+                target.display(),
+                restored.contents.accounts,
+                restored.contents.app_passwords,
+                restored.contents.schema_version
+            );
+            if let Some(previous) = restored.previous {
+                println!("The previous database is kept as {}.", previous.display());
+            }
+            Ok(())
+        }
         Command::Dovecot { command } => dovecot::run(&settings, command).await,
     }
 }

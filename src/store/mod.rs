@@ -4,6 +4,7 @@
 
 pub mod app_passwords;
 pub mod audit;
+pub mod backup;
 pub mod dovecot_reports;
 pub mod imap_logins;
 pub mod server_secrets;
@@ -122,6 +123,13 @@ impl Db {
             .filter(|m| !m.migration_type.is_down_migration() && !applied.contains(&m.version))
             .map(|m| m.version)
             .collect())
+    }
+
+    /// Closes both pools, waiting for their connections to come back (SQLite then folds
+    /// its write-ahead log into the file).
+    pub async fn close(&self) {
+        self.pool.close().await;
+        self.attempts.close().await;
     }
 
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {

@@ -1,7 +1,8 @@
 //! HTTP: handlers by area, and the layers every request passes through.
 //!
 //! Order of the layers, outermost first: security headers (so even a 413 or a panic page
-//! carries them), panic catcher, tracing, body limit, session loading, CSRF check.
+//! carries them), panic catcher, tracing, request time limit, body limit, session loading,
+//! CSRF check. The listener's own limits (connections, header timeout) are in [`listener`].
 
 pub mod account;
 pub mod admin;
@@ -16,6 +17,7 @@ pub mod error_response;
 pub mod format;
 pub mod headers;
 pub mod health;
+pub mod listener;
 pub mod metrics;
 pub mod notice;
 pub mod rate_limit;
@@ -55,6 +57,7 @@ impl std::ops::Deref for AppState {
 
 pub fn router(state: AppState) -> Router {
     let max_body = state.settings.max_body_bytes;
+    let request_timeout = std::time::Duration::from_secs(state.settings.http_request_timeout_secs);
     // The table's routes, then what is not a route of the table: the static files and
     // the 404 for everything else.
     let routes = routes::router()
@@ -71,6 +74,21 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), session::load))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(RequestBodyLimitLayer::new(max_body))
+        // The whole request, body reading included; a transaction cut short rolls back.
+        .layer(middleware::from_fn(
+            move |req: Request, next: middleware::Next| async move {
+                match tokio::time::timeout(request_timeout, next.run(req)).await {
+                    Ok(response) => response,
+                    Err(_) => {
+                        tracing::warn!("request stopped after http_request_timeout_secs");
+                        render_error(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "That took too long and was stopped. Reload the page to see whether it went through.",
+                        )
+                    }
+                }
+            },
+        ))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             // The matched route, never the raw path: a setup link's token must not be logged.
             let route = req

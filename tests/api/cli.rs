@@ -89,6 +89,8 @@ fn every_command_has_help() {
         &["migrate", "--help"],
         &["user", "add", "--help"],
         &["user", "list", "--help"],
+        &["backup", "--help"],
+        &["restore", "--help"],
         &["dovecot", "--help"],
         &["dovecot", "config", "--help"],
         &["dovecot", "check", "--help"],
