@@ -33,7 +33,8 @@ pub(super) fn write_config(
     }
     let include = match (&opts.baseline_passwd_file, &opts.generated) {
         (Some(users), _) => {
-            write_baseline_files(install, root, users, doveadm_port, doveadm_api_key)
+            let hashed = opts.baseline_hashed;
+            write_baseline_files(install, root, users, hashed, doveadm_port, doveadm_api_key)
         }
         (None, Some(generated)) => generated.main_file.clone(),
         (None, None) => write_mailkeys_files(install, root, opts, doveadm_port, doveadm_api_key),
@@ -242,13 +243,14 @@ pub(super) fn write_rendered(config: &DovecotConfig, dir: &Path) {
 }
 
 /// The benchmark baseline (`DovecotOptions::baseline_passwd_file`): a passwd-file passdb
-/// with `{PLAIN}` passwords and the same authentication settings as the generated
-/// `90-mailkeys.conf` (so only the passdb differs), and the doveadm API. Returns the path of
-/// the file to include.
+/// with `{PLAIN}` passwords (or stored hashes, `baseline_hashed`) and the same
+/// authentication settings as the generated `90-mailkeys.conf` (so only the passdb differs),
+/// and the doveadm API. Returns the path of the file to include.
 fn write_baseline_files(
     install: &Install,
     root: &Path,
     users: &[(String, String)],
+    hashed: bool,
     doveadm_port: u16,
     doveadm_api_key: &str,
 ) -> PathBuf {
@@ -261,7 +263,11 @@ fn write_baseline_files(
                     .any(|s| s.contains([':', '\n', '\r'])),
             "baseline user {user:?}: no `:` or line break in users and passwords"
         );
-        writeln!(passwd, "{user}:{{PLAIN}}{password}").unwrap();
+        if hashed {
+            writeln!(passwd, "{user}:{password}").unwrap();
+        } else {
+            writeln!(passwd, "{user}:{{PLAIN}}{password}").unwrap();
+        }
     }
     let passwd_path = root.join("baseline.passwd");
     std::fs::write(&passwd_path, passwd).unwrap();

@@ -56,6 +56,10 @@ pub struct DovecotOptions {
     /// compared with and without Mailkeys' database. Users and passwords must not contain
     /// `:` or line breaks.
     pub baseline_passwd_file: Option<Vec<(String, String)>>,
+    /// The passwords of `baseline_passwd_file` are stored hashes with their scheme prefix
+    /// (`{ARGON2ID}$argon2id$…`, as Mailkeys stores them), written to the file as they are,
+    /// so Dovecot verifies the same hash without SQL.
+    pub baseline_hashed: bool,
     /// Files `mailkeys dovecot config` wrote (as an admin would install them): the instance
     /// includes this `conf.d/90-mailkeys.conf` as it is instead of rendering its own, and its
     /// doveadm listener is where those files put it. `db`, `policy_*` are then unused.
@@ -101,6 +105,7 @@ impl DovecotOptions {
             ssl_required: false,
             listen_address: Ipv4Addr::LOCALHOST,
             baseline_passwd_file: None,
+            baseline_hashed: false,
             generated: None,
         }
     }
