@@ -76,6 +76,18 @@ pub async fn wrk_part(report: &mut Report) {
             seed(&db, "wrk", 1, &hash).await;
             db.pool.close().await;
             let (_browser, cookie) = signed_in(&server.base, "wrk0@example.org").await;
+            // The cookie alone must show the dashboard (not a redirect to the sign-in page).
+            let status = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap()
+                .get(format!("{}/", server.base))
+                .header("Cookie", &cookie)
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert_eq!(status, 200, "the dashboard with the session cookie alone");
             let base = server.base.clone();
             let cookie2 = cookie.clone();
             let (sign_in, dashboard) = tokio::task::spawn_blocking(move || {
