@@ -116,7 +116,11 @@ fn header(meta: &serde_json::Value) -> String {
         s("command"),
         s("date"),
         s("commit"),
-        if meta["dirty"].as_bool() == Some(true) { " (with uncommitted changes)" } else { "" },
+        if meta["dirty"].as_bool() == Some(true) {
+            " (with uncommitted changes)"
+        } else {
+            ""
+        },
         s("build"),
         s("cpu"),
         meta["cores"],
@@ -140,9 +144,16 @@ async fn main() {
         .with_writer(std::io::stderr)
         .try_init();
     let only = std::env::var("MAILKEYS_BENCH_ONLY").unwrap_or_default();
-    let wanted: Vec<&str> = only.split(',').map(str::trim).filter(|p| !p.is_empty()).collect();
+    let wanted: Vec<&str> = only
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
     for part in &wanted {
-        assert!(PARTS.contains(part), "MAILKEYS_BENCH_ONLY: unknown part {part}; parts: {PARTS:?}");
+        assert!(
+            PARTS.contains(part),
+            "MAILKEYS_BENCH_ONLY: unknown part {part}; parts: {PARTS:?}"
+        );
     }
     let meta = meta();
     let mut report = record::Report::new(&header(&meta));
@@ -162,8 +173,14 @@ async fn main() {
         }
     }
     let mut meta = meta;
-    meta["loadavg_at_end"] = json!(std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim());
-    meta["parts"] = json!(if wanted.is_empty() { PARTS.to_vec() } else { wanted.clone() });
+    meta["loadavg_at_end"] = json!(std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .trim());
+    meta["parts"] = json!(if wanted.is_empty() {
+        PARTS.to_vec()
+    } else {
+        wanted.clone()
+    });
     std::fs::create_dir_all("reports").unwrap();
     std::fs::write("reports/benchmark.md", report.markdown()).unwrap();
     let json = serde_json::to_string_pretty(&report.json(meta)).unwrap();

@@ -87,7 +87,11 @@ pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> String {
 
 /// Drops a database `fresh_database` created on PostgreSQL (nothing for SQLite).
 pub async fn drop_database(url: &str) {
-    if let Some(name) = url.rsplit('/').next().filter(|n| n.starts_with("mk_bench_")) {
+    if let Some(name) = url
+        .rsplit('/')
+        .next()
+        .filter(|n| n.starts_with("mk_bench_"))
+    {
         let mut conn = sqlx::PgConnection::connect(&postgres_admin_url())
             .await
             .unwrap();

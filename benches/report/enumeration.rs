@@ -63,15 +63,30 @@ pub async fn enumeration(report: &mut Report) {
         server.stop().await;
     }
     for (kind, name) in KINDS.iter().enumerate() {
-        report.figure(&format!("{name}: median sign-in"), "ms", &medians[kind], None);
+        report.figure(
+            &format!("{name}: median sign-in"),
+            "ms",
+            &medians[kind],
+            None,
+        );
         if kind < 2 {
-            report.figure(&format!("{name}: minus wrong password"), "ms", &diffs[kind], None);
+            report.figure(
+                &format!("{name}: minus wrong password"),
+                "ms",
+                &diffs[kind],
+                None,
+            );
         }
     }
     let lines: Vec<String> = KINDS
         .iter()
         .enumerate()
-        .map(|(k, name)| format!("{name}: statuses {:?}, body lengths without the address {:?}", statuses[k], bodies[k]))
+        .map(|(k, name)| {
+            format!(
+                "{name}: statuses {:?}, body lengths without the address {:?}",
+                statuses[k], bodies[k]
+            )
+        })
         .collect();
     report.note(&lines.join("; "));
 }

@@ -36,6 +36,7 @@ impl Kind {
 
 /// What one flood gave.
 struct Flood {
+    loads: f64,
     p50: f64,
     p99: f64,
     secs: f64,
@@ -45,7 +46,13 @@ struct Flood {
 
 /// `attempts` concurrent wrong-password sign-ins of `kind` while `viewer` loads the
 /// dashboard; every sign-in bounded to 60 s.
-async fn one_flood(server: &Server, viewer: &Browser, kind: Kind, attempts: usize, tag: &str) -> Flood {
+async fn one_flood(
+    server: &Server,
+    viewer: &Browser,
+    kind: Kind,
+    attempts: usize,
+    tag: &str,
+) -> Flood {
     let done = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -78,6 +85,7 @@ async fn one_flood(server: &Server, viewer: &Browser, kind: Kind, attempts: usiz
         dashboard_samples(viewer, server.pid(), || done.load(Ordering::SeqCst)).await;
     let statuses = waiter.await.unwrap();
     Flood {
+        loads: during.len() as f64,
         p50: quantile_ms(&mut during, 0.5),
         p99: quantile_ms(&mut during, 0.99),
         secs: started.elapsed().as_secs_f64(),
@@ -111,14 +119,19 @@ async fn repetition(backend: Backend, sizes: [usize; 2], hash: &str, series: &mu
     db.pool.close().await;
     let (viewer, _) = signed_in(&server.base, "viewer0@example.org").await;
     let idle_end = Instant::now() + secs(5.0, 1.0);
-    let (mut idle, _) = dashboard_samples(&viewer, server.pid(), || Instant::now() > idle_end).await;
+    let (mut idle, _) =
+        dashboard_samples(&viewer, server.pid(), || Instant::now() > idle_end).await;
     let idle_p99 = quantile_ms(&mut idle, 0.99);
     series.idle_p50.push(quantile_ms(&mut idle, 0.5));
     series.idle_p99.push(idle_p99);
     for s in sizes {
         for (k, kind) in Kind::ALL.into_iter().enumerate() {
             let flood = one_flood(&server, &viewer, kind, s, &format!("flood{s}_")).await;
-            series.floods.entry((s, k)).or_default().push((flood, idle_p99));
+            series
+                .floods
+                .entry((s, k))
+                .or_default()
+                .push((flood, idle_p99));
             // Let the queue drain before the next flood.
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
@@ -135,14 +148,18 @@ pub async fn flood(report: &mut Report) {
     let main = profiles()[0];
     let hash = real_main_hash();
     // The hash time this machine needs, for the sign-in limit (cores ÷ hash time).
-    let hash_ms = median(&(0..cfg().reps).map(|_| crate_ms(main, size(5, 2))).collect::<Vec<_>>());
+    let hash_ms = median(
+        &(0..cfg().reps)
+            .map(|_| crate_ms(main, size(5, 2)))
+            .collect::<Vec<_>>(),
+    );
     let limit = cores() as f64 * 1000.0 / hash_ms;
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let db = backend_name(backend);
         report.section(
             &format!("Sign-in floods, {db}"),
             &format!(
-                "A fresh `mailkeys serve` (release build, default costs: m={} KiB, t={}) per \
+                "A fresh `mailkeys serve` (as built, default costs: m={} KiB, t={}) per \
                  repetition. A signed-in user loads the dashboard one request after another, \
                  10 ms apart: idle for {:.0} s, then during each flood of concurrent \
                  wrong-password sign-ins ({} and {} attempts; to distinct existing accounts, to \
@@ -171,9 +188,26 @@ pub async fn flood(report: &mut Report) {
         let mut statuses = Vec::new();
         for ((s, k), floods) in &series.floods {
             let what = format!("flood of {s}, {}", Kind::ALL[*k].label());
-            let pick = |f: fn(&Flood) -> f64| floods.iter().map(|(fl, _)| f(fl)).collect::<Vec<_>>();
-            report.figure(&format!("{what}: dashboard p50"), "ms", &pick(|f| f.p50), None);
-            report.figure(&format!("{what}: dashboard p99"), "ms", &pick(|f| f.p99), None);
+            let pick =
+                |f: fn(&Flood) -> f64| floods.iter().map(|(fl, _)| f(fl)).collect::<Vec<_>>();
+            report.figure(
+                &format!("{what}: dashboard loads measured"),
+                "",
+                &pick(|f| f.loads),
+                None,
+            );
+            report.figure(
+                &format!("{what}: dashboard p50"),
+                "ms",
+                &pick(|f| f.p50),
+                None,
+            );
+            report.figure(
+                &format!("{what}: dashboard p99"),
+                "ms",
+                &pick(|f| f.p99),
+                None,
+            );
             let ratios: Vec<f64> = floods.iter().map(|(f, idle)| f.p99 / idle).collect();
             let target = (*s == sizes[1])
                 .then(|| Target::at_most(2.0, "≤ 2 × idle", median(&ratios)))
@@ -191,16 +225,32 @@ pub async fn flood(report: &mut Report) {
             } else {
                 report.figure(&format!("{what}: attempts/s"), "/s", &rates, None);
             }
-            let answered: Vec<String> = floods.iter().map(|(f, _)| format!("{:?}", f.statuses)).collect();
+            let answered: Vec<String> = floods
+                .iter()
+                .map(|(f, _)| format!("{:?}", f.statuses))
+                .collect();
             statuses.push(format!("{what}: {}", answered.join(", ")));
         }
         let target = Target::at_most(20.0, "≤ 20 MiB", median(&series.rss_idle));
         report.figure("RSS idle, 1 s after start", "MiB", &series.rss_idle, target);
         let target = Target::at_most(20.0, "≤ 20 MiB", median(&series.rss_rest));
-        let rest = format!("RSS at rest, {:.0} s after the last flood", secs(10.0, 2.0).as_secs_f64());
+        let rest = format!(
+            "RSS at rest, {:.0} s after the last flood",
+            secs(10.0, 2.0).as_secs_f64()
+        );
         report.figure(&rest, "MiB", &series.rss_rest, target);
-        report.figure("peak RSS of the process (VmHWM)", "MiB", &series.vm_hwm, None);
-        report.figure("sqlx slow-statement warnings in the log", "", &series.slow, None);
+        report.figure(
+            "peak RSS of the process (VmHWM)",
+            "MiB",
+            &series.vm_hwm,
+            None,
+        );
+        report.figure(
+            "sqlx slow-statement warnings in the log",
+            "",
+            &series.slow,
+            None,
+        );
         report.note(&format!(
             "Statuses answered (status: count), per repetition: {}. 0 = no answer within 60 s.",
             statuses.join("; ")

@@ -63,21 +63,27 @@ pub fn profiles() -> [Cost; 2] {
 /// Median time of `count` raw hashes with the argon2 crate, in ms.
 pub fn crate_ms(cost: Cost, count: usize) -> f64 {
     let params = Params::new(cost.m, cost.t, cost.p, Some(32)).unwrap();
-    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
     let mut out = [0u8; 32];
-    argon
-        .hash_password_into(PASSWORD.as_bytes(), b"mailkeys-bench-s", &mut out)
-        .unwrap();
-    median_ms_of(count, || {
+    // One work area reused for every hash, as Mailkeys' hashing threads do.
+    let mut blocks = vec![argon2::Block::default(); params.block_count()];
+    let mut run = || {
         argon
-            .hash_password_into(PASSWORD.as_bytes(), b"mailkeys-bench-s", &mut out)
+            .hash_password_into_with_memory(
+                PASSWORD.as_bytes(),
+                b"mailkeys-bench-s",
+                &mut out,
+                &mut blocks,
+            )
             .unwrap();
-    })
+    };
+    run();
+    median_ms_of(count, run)
 }
 
 fn python_ms(lib: &str, cost: Cost, count: usize) -> f64 {
-    let python =
-        std::env::var("MAILKEYS_BENCH_PYTHON").unwrap_or_else(|_| "target/bench-venv/bin/python".into());
+    let python = std::env::var("MAILKEYS_BENCH_PYTHON")
+        .unwrap_or_else(|_| "target/bench-venv/bin/python".into());
     let output = Command::new(&python)
         .args(["-c", PYTHON, lib])
         .args([cost.m, cost.t, cost.p].map(|v| v.to_string()))
@@ -96,29 +102,33 @@ fn python_ms(lib: &str, cost: Cost, count: usize) -> f64 {
     median(&times)
 }
 
-/// Median wall time of `doveadm pw -t STORED -p PASSWORD` in ms (a verification, plus the
-/// start of a doveadm process).
-fn doveadm_ms(install: &Install, stored: &str, password: &str, count: usize) -> f64 {
-    let mut times: Vec<f64> = (0..count)
-        .map(|_| {
-            let started = Instant::now();
-            let out = install
-                .command("/usr/bin/doveadm")
-                .args(["pw", "-t", stored, "-p", password])
-                .output()
-                .unwrap();
-            let took = started.elapsed().as_secs_f64() * 1000.0;
-            assert!(
-                out.status.success() && String::from_utf8_lossy(&out.stdout).contains("verified"),
-                "doveadm pw -t: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            took
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+/// Wall time of one `doveadm pw -t STORED -p PASSWORD` in ms (a verification, plus the start
+/// of a doveadm process).
+fn doveadm_once(install: &Install, stored: &str, password: &str) -> f64 {
+    let started = Instant::now();
+    let out = install
+        .command("/usr/bin/doveadm")
+        .args(["pw", "-t", stored, "-p", password])
+        .output()
+        .unwrap();
+    let took = started.elapsed().as_secs_f64() * 1000.0;
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("verified"),
+        "doveadm pw -t: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
+}
+
+/// Medians of `count` verifications of `stored` and of a `{PLAIN}` hash, interleaved.
+fn doveadm_ms(install: &Install, stored: &str, count: usize) -> (f64, f64) {
+    let (mut argon, mut plain) = (Vec::new(), Vec::new());
+    for _ in 0..count {
+        plain.push(doveadm_once(install, "{PLAIN}x", "x"));
+        argon.push(doveadm_once(install, stored, PASSWORD));
+    }
+    (median(&argon), median(&plain))
 }
 
 pub async fn hashing(report: &mut Report) {
@@ -128,7 +138,7 @@ pub async fn hashing(report: &mut Report) {
         &format!(
             "One hash (or verification) at each of Mailkeys' profiles, read from its defaults. \
              Each repetition is the median of {count} hashes after a warm-up, one thread. \
-             Crate: the `argon2` crate Mailkeys uses, in this build. libargon2: Python \
+             Crate: the `argon2` crate Mailkeys uses, in this build, one work area reused as Mailkeys' hashing threads do (the others allocate theirs per hash). libargon2: Python \
              `argon2-cffi` (its bundled reference library). libsodium: Python `pynacl`. \
              Dovecot: `doveadm pw -t HASH -p PASSWORD` (libsodium), a whole process each, \
              beside a `{{PLAIN}}` verification's (the process start) and the difference. Ratio: the crate's time over the other's \
@@ -136,7 +146,10 @@ pub async fn hashing(report: &mut Report) {
         ),
     );
     for cost in profiles() {
-        let label = format!("{} profile (m={} KiB, t={}, p={})", cost.name, cost.m, cost.t, cost.p);
+        let label = format!(
+            "{} profile (m={} KiB, t={}, p={})",
+            cost.name, cost.m, cost.t, cost.p
+        );
         let stored = argon2_hash(PASSWORD, cost.m, cost.t, cost.p);
         let (mut ours, mut libargon2, mut sodium) = (Vec::new(), Vec::new(), Vec::new());
         // By version: [verification wall time, {PLAIN} wall time, difference].
@@ -149,28 +162,37 @@ pub async fn hashing(report: &mut Report) {
             }
             for (i, version) in DovecotVersion::ALL.into_iter().enumerate() {
                 let install = Install::of(version);
-                let plain = doveadm_ms(&install, "{PLAIN}x", "x", count);
-                let argon = doveadm_ms(&install, &stored, PASSWORD, count);
+                let (argon, plain) = doveadm_ms(&install, &stored, count);
                 dove[i][0].push(argon);
                 dove[i][1].push(plain);
                 dove[i][2].push(argon - plain);
             }
         }
         report.figure(&format!("{label}: argon2 crate"), "ms", &ours, None);
-        report.figure(&format!("{label}: libargon2 (argon2-cffi)"), "ms", &libargon2, None);
+        report.figure(
+            &format!("{label}: libargon2 (argon2-cffi)"),
+            "ms",
+            &libargon2,
+            None,
+        );
         report.figure(&format!("{label}: libsodium (pynacl)"), "ms", &sodium, None);
         for (i, version) in DovecotVersion::ALL.into_iter().enumerate() {
             let v = version.as_str();
             let [argon, plain, diff] = &dove[i];
-            report.figure(&format!("{label}: Dovecot {v} `doveadm pw -t`, wall time"), "ms", argon, None);
-            let name = format!("{label}: Dovecot {v} `doveadm pw -t` of a {{PLAIN}} hash (process start)");
+            report.figure(
+                &format!("{label}: Dovecot {v} `doveadm pw -t`, wall time"),
+                "ms",
+                argon,
+                None,
+            );
+            let name =
+                format!("{label}: Dovecot {v} `doveadm pw -t` of a {{PLAIN}} hash (process start)");
             report.figure(&name, "ms", plain, None);
             let name = format!("{label}: Dovecot {v} difference (the hash; noisy when small)");
             report.figure(&name, "ms", diff, None);
         }
-        let ratio = |other: &[f64]| -> Vec<f64> {
-            ours.iter().zip(other).map(|(a, b)| a / b).collect()
-        };
+        let ratio =
+            |other: &[f64]| -> Vec<f64> { ours.iter().zip(other).map(|(a, b)| a / b).collect() };
         let r = ratio(&libargon2);
         report.figure(&format!("{label}: ratio crate / libargon2"), "×", &r, None);
         let r = ratio(&sodium);

@@ -72,8 +72,11 @@ fn dovecot_db(url: &str) -> DovecotDb {
 /// Dovecot's doveadm API as it does in production.
 async fn stack(version: DovecotVersion, backend: Backend) -> (TestApp, Arc<Dovecot>, String) {
     let dir = Install::of(version).tempdir("mkbench-");
-    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let url = fresh_database(backend, dir.path()).await;
     if backend == Backend::Sqlite {
         let db = mailkeys::store::Db::connect(&url).await.unwrap();
@@ -117,10 +120,17 @@ async fn measure(version: DovecotVersion, backend: Backend, trial_base: usize) -
     let fifty_browser = app.signed_in(FIFTY).await;
     let mut fifty = String::new();
     for n in 0..50 {
-        fifty = fifty_browser.create_app_password(&format!("device {n}")).await.plaintext;
+        fifty = fifty_browser
+            .create_app_password(&format!("device {n}"))
+            .await
+            .plaintext;
     }
     let plain = Arc::new(
-        Dovecot::start(DovecotOptions::baseline(version, vec![(ONE.into(), one.clone())])).await,
+        Dovecot::start(DovecotOptions::baseline(
+            version,
+            vec![(ONE.into(), one.clone())],
+        ))
+        .await,
     );
     let argon = Arc::new(
         Dovecot::start(DovecotOptions {
@@ -181,11 +191,19 @@ async fn measure(version: DovecotVersion, backend: Backend, trial_base: usize) -
 /// kicks through doveadm). Times from the revocation request to a refused login, and to the
 /// held session's end (polled with NOOP every 5 ms, bounded to 10 s).
 async fn revocation(app: &TestApp, browser: &Browser, dc: &Dovecot, trial: usize) -> (f64, f64) {
-    let (created, id) = app.new_app_password(browser, &format!("revoked {trial}")).await;
-    let mut held = dc.imaps_login("127.0.0.1", ONE, &created.plaintext).await.unwrap();
+    let (created, id) = app
+        .new_app_password(browser, &format!("revoked {trial}"))
+        .await;
+    let mut held = dc
+        .imaps_login("127.0.0.1", ONE, &created.plaintext)
+        .await
+        .unwrap();
     let started = Instant::now();
     let status = browser.revoke(id, "bench").await.status();
-    assert!(status.is_redirection() || status.is_success(), "revoke: {status}");
+    assert!(
+        status.is_redirection() || status.is_success(),
+        "revoke: {status}"
+    );
     let source = format!("127.9.{}.{}", trial / 200, 1 + trial % 200);
     let refused = async {
         let result = dc.imaps_login(&source, ONE, &created.plaintext).await;
@@ -194,7 +212,10 @@ async fn revocation(app: &TestApp, browser: &Browser, dc: &Dovecot, trial: usize
     };
     let dropped = async {
         while held.noop().await.is_ok() {
-            assert!(started.elapsed() < Duration::from_secs(10), "session still alive after 10 s");
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "session still alive after 10 s"
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         ms(started.elapsed())
@@ -231,9 +252,24 @@ pub async fn imap(report: &mut Report) {
             for (c, concurrency) in CONCURRENCY.into_iter().enumerate() {
                 let [ours, plain, argon] = &f.rates[c];
                 let at = format!("{label}, concurrency {concurrency}");
-                report.figure(&format!("{at}: logins/s, Mailkeys database"), "/s", ours, None);
-                report.figure(&format!("{at}: logins/s, passwd-file {{PLAIN}}"), "/s", plain, None);
-                report.figure(&format!("{at}: logins/s, passwd-file Argon2id"), "/s", argon, None);
+                report.figure(
+                    &format!("{at}: logins/s, Mailkeys database"),
+                    "/s",
+                    ours,
+                    None,
+                );
+                report.figure(
+                    &format!("{at}: logins/s, passwd-file {{PLAIN}}"),
+                    "/s",
+                    plain,
+                    None,
+                );
+                report.figure(
+                    &format!("{at}: logins/s, passwd-file Argon2id"),
+                    "/s",
+                    argon,
+                    None,
+                );
                 let ratio = |other: &[f64]| -> Vec<f64> {
                     ours.iter().zip(other).map(|(a, b)| a / b).collect()
                 };
@@ -243,8 +279,18 @@ pub async fn imap(report: &mut Report) {
                 let r = ratio(argon);
                 report.figure(&format!("{at}: Mailkeys ÷ Argon2id file"), "×", &r, None);
             }
-            report.figure(&format!("{label}: login, 1 app password"), "ms", &f.one, None);
-            report.figure(&format!("{label}: login, 50 app passwords"), "ms", &f.fifty, None);
+            report.figure(
+                &format!("{label}: login, 1 app password"),
+                "ms",
+                &f.one,
+                None,
+            );
+            report.figure(
+                &format!("{label}: login, 50 app passwords"),
+                "ms",
+                &f.fifty,
+                None,
+            );
             let name = format!("{label}: revocation to refused login");
             report.figure(&name, "ms", &f.to_refusal, None);
             let name = format!("{label}: revocation to live session closed");

@@ -91,7 +91,8 @@ impl Report {
             return self.note(&format!("{name}: no value measured"));
         }
         if !self.table_open {
-            self.md.push_str("| figure | median (min–max) | reps | target |\n|---|---|---|---|\n");
+            self.md
+                .push_str("| figure | median (min–max) | reps | target |\n|---|---|---|---|\n");
             self.table_open = true;
         }
         let (median, min, max) = summary(values);
@@ -122,7 +123,8 @@ impl Report {
     pub fn note(&mut self, text: &str) {
         self.table_open = false;
         let _ = writeln!(self.md, "\n{text}\n");
-        self.notes.push(json!({"section": self.section, "text": text}));
+        self.notes
+            .push(json!({"section": self.section, "text": text}));
     }
 
     /// A preformatted block (a query plan).

@@ -8,7 +8,7 @@ use mailkeys::store::Db;
 use mailkeys_test_support::app::Backend;
 use sqlx::{Connection as _, Row as _};
 
-use super::common::{argon2_hash, cfg, quantile_ms, real_main_hash, size, signed_in, Server};
+use super::common::{argon2_hash, cfg, quantile_ms, real_main_hash, signed_in, size, Server};
 use super::hashing::profiles;
 use super::record::Report;
 

@@ -56,7 +56,8 @@ pub async fn startup(report: &mut Report) {
     );
     let binary = env!("CARGO_BIN_EXE_mailkeys");
     let built = std::fs::metadata(binary).unwrap().len();
-    let stripped_path = std::env::temp_dir().join(format!("mailkeys-stripped-{}", std::process::id()));
+    let stripped_path =
+        std::env::temp_dir().join(format!("mailkeys-stripped-{}", std::process::id()));
     let status = std::process::Command::new("strip")
         .arg("-o")
         .arg(&stripped_path)

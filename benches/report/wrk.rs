@@ -38,16 +38,25 @@ fn wrk(url: &str, cookie: Option<&str>) -> Run {
     if let Some(cookie) = cookie {
         command.args(["-H", &format!("Cookie: {cookie}")]);
     }
-    let out = command.arg(url).output().unwrap_or_else(|e| panic!("wrk: {e} (scripts/bench installs it)"));
+    let out = command
+        .arg(url)
+        .output()
+        .unwrap_or_else(|e| panic!("wrk: {e} (scripts/bench installs it)"));
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "wrk: {text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "wrk: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let field = |prefix: &str| {
         text.lines()
             .find_map(|l| l.trim().strip_prefix(prefix))
             .map(|v| v.trim().to_owned())
     };
     Run {
-        rps: field("Requests/sec:").and_then(|v| v.parse().ok()).unwrap_or(f64::NAN),
+        rps: field("Requests/sec:")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN),
         p50_ms: field("50%").map_or(f64::NAN, |v| latency_ms(&v)),
         p99_ms: field("99%").map_or(f64::NAN, |v| latency_ms(&v)),
         bad: field("Non-2xx or 3xx responses:")
@@ -91,7 +100,10 @@ pub async fn wrk_part(report: &mut Report) {
             let base = server.base.clone();
             let cookie2 = cookie.clone();
             let (sign_in, dashboard) = tokio::task::spawn_blocking(move || {
-                (wrk(&format!("{base}/sign-in"), None), wrk(&format!("{base}/"), Some(&cookie2)))
+                (
+                    wrk(&format!("{base}/sign-in"), None),
+                    wrk(&format!("{base}/"), Some(&cookie2)),
+                )
             })
             .await
             .unwrap();
@@ -103,9 +115,24 @@ pub async fn wrk_part(report: &mut Report) {
             let what = format!("{}, {page}", backend_name(backend));
             let pick = |f: fn(&Run) -> f64| runs[i].iter().map(f).collect::<Vec<_>>();
             report.figure(&format!("{what}: requests/s"), "/s", &pick(|r| r.rps), None);
-            report.figure(&format!("{what}: latency p50"), "ms", &pick(|r| r.p50_ms), None);
-            report.figure(&format!("{what}: latency p99"), "ms", &pick(|r| r.p99_ms), None);
-            report.figure(&format!("{what}: non-2xx/3xx answers"), "", &pick(|r| r.bad), None);
+            report.figure(
+                &format!("{what}: latency p50"),
+                "ms",
+                &pick(|r| r.p50_ms),
+                None,
+            );
+            report.figure(
+                &format!("{what}: latency p99"),
+                "ms",
+                &pick(|r| r.p99_ms),
+                None,
+            );
+            report.figure(
+                &format!("{what}: non-2xx/3xx answers"),
+                "",
+                &pick(|r| r.bad),
+                None,
+            );
         }
     }
 }
