@@ -14,6 +14,7 @@ mod browser;
 mod check;
 mod check_dovecot;
 mod cli;
+mod dovecot_baseline;
 mod dovecot_cli;
 mod dovecot_config;
 mod dovecot_db;
