@@ -155,6 +155,7 @@ async fn main() {
             "MAILKEYS_BENCH_ONLY: unknown part {part}; parts: {PARTS:?}"
         );
     }
+    common::drop_leftover_databases().await;
     let meta = meta();
     let mut report = record::Report::new(&header(&meta));
     for part in PARTS {

@@ -85,6 +85,24 @@ pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> String {
     }
 }
 
+/// Drops the `mk_bench_*` databases an interrupted run left behind; nothing when
+/// PostgreSQL does not answer (the parts that need it fail then).
+pub async fn drop_leftover_databases() {
+    let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_admin_url()).await else {
+        return;
+    };
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'mk_bench_%'")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_default();
+    for name in names {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await;
+    }
+}
+
 /// Drops a database `fresh_database` created on PostgreSQL (nothing for SQLite).
 pub async fn drop_database(url: &str) {
     if let Some(name) = url

@@ -61,7 +61,7 @@ async fn one_flood(
         let email = match kind {
             Kind::Distinct => format!("{tag}{n}@example.org"),
             Kind::Unknown => format!("nobody{tag}{n}@example.org"),
-            Kind::OneAccount => "victim0@example.org".to_owned(),
+            Kind::OneAccount => format!("victim{tag}0@example.org"),
         };
         tasks.push(tokio::spawn(async move {
             let browser = Browser::new(&base);
@@ -112,9 +112,9 @@ async fn repetition(backend: Backend, sizes: [usize; 2], hash: &str, series: &mu
     series.rss_idle.push(mib(server.rss_kib()));
     let db = server.db().await;
     seed(&db, "viewer", 1, hash).await;
-    seed(&db, "victim", 1, hash).await;
     for s in sizes {
         seed(&db, &format!("flood{s}_"), s, hash).await;
+        seed(&db, &format!("victimflood{s}_"), 1, hash).await;
     }
     db.pool.close().await;
     let (viewer, _) = signed_in(&server.base, "viewer0@example.org").await;
