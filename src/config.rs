@@ -51,7 +51,7 @@ pub struct Settings {
     pub hash_app_memory_kib: u32,
     pub hash_app_iterations: u32,
     pub hash_app_parallelism: u32,
-    /// Hashes computed at once; 0 means one per CPU core.
+    /// Hashes computed at once; 0 means one fewer than the CPU cores (at least one).
     pub hash_concurrency: usize,
     /// Reverse proxies whose `X-Forwarded-For` is believed (CIDRs); nobody else's is.
     pub trusted_proxies: Vec<ipnet::IpNet>,
@@ -70,6 +70,21 @@ pub struct Settings {
     pub policy_listen: Option<SocketAddr>,
     #[serde(deserialize_with = "secret_text")]
     pub policy_secret: Option<SecretString>,
+    /// Listener for Prometheus (`GET /metrics`); none by default.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Lets `metrics_listen` be an address other than loopback.
+    pub metrics_allow_non_loopback: bool,
+    /// How log lines are written to standard error.
+    pub log_format: LogFormat,
+}
+
+/// `log_format`: human-readable lines, or one JSON object per line for a log collector.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// Every setting's name, as read from `MAILKEYS_<NAME>`.
@@ -103,6 +118,9 @@ const FIELDS: &[&str] = &[
     "dovecot_version",
     "policy_listen",
     "policy_secret",
+    "metrics_listen",
+    "metrics_allow_non_loopback",
+    "log_format",
 ];
 
 /// `dovecot_version = "2.4"`, also from `MAILKEYS_DOVECOT_VERSION=2.4`, which the
@@ -177,6 +195,9 @@ impl Default for Settings {
             dovecot_version: None,
             policy_listen: None,
             policy_secret: None,
+            metrics_listen: None,
+            metrics_allow_non_loopback: false,
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -231,6 +252,15 @@ impl Settings {
         }
         if self.policy_listen.is_some() && self.policy_secret.is_none() {
             bail!("policy_listen needs policy_secret");
+        }
+        if let Some(addr) = self.metrics_listen {
+            if !addr.ip().is_loopback() && !self.metrics_allow_non_loopback {
+                bail!(
+                    "metrics_listen {addr} is not a loopback address: anyone who can reach it \
+                     could read the metrics. Use 127.0.0.1 or ::1, or set \
+                     metrics_allow_non_loopback = true if a firewall guards it"
+                );
+            }
         }
         if self.trusted_proxies.iter().any(|n| n.prefix_len() == 0) {
             bail!("trusted_proxies must not trust every address");

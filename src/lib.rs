@@ -16,8 +16,14 @@
 //! - [`domain`]: types and rules with no I/O: the typed ids (`UserId`, `AppPasswordId`),
 //!   usernames, app password names, lookup ids, scopes, statuses, the password policy, the
 //!   shape of an app password.
-//! - [`infra`]: what has I/O under the domain: Argon2id hashing on its own threads (cost
-//!   profiles, decoy hash) and the OS random generator (app passwords, tokens, salts).
+//! - [`infra`]: what has I/O under the domain: Argon2id hashing (`hashing`: cost profiles,
+//!   decoy hash) on its own threads (`hash_pool`: cores − 1, memory held only while busy),
+//!   the keyed hashes that count password attempts without storing what was typed
+//!   (`attempt_keys`), the OS random generator (app passwords, tokens, salts), and the
+//!   Prometheus metrics (`infra::metrics`: one function per event, e.g.
+//!   `state.metrics.sign_in(…)`; served by `web::metrics` on `metrics_listen`).
+//!   Every check of a typed password against a main-password hash goes through
+//!   `services::attempts` first (counts per account and address, decided before hashing).
 //! - [`store`]: persistence through sqlx (SQLite or PostgreSQL behind one `AnyPool`); one
 //!   module per table, migrations per backend under `migrations/`.
 //! - [`dovecot`]: everything about Dovecot: the configuration generator per version
@@ -28,7 +34,8 @@
 //!   `crates/mailkeys-imap` re-exported; a new verdict goes there (its `lib.rs` map says
 //!   where). Tests share `crates/test-support` (app on port 0, browser, Dovecot harness).
 //! - [`config`]: settings from defaults, an optional TOML file and `MAILKEYS_*` variables.
-//! - [`startup`]: wiring: `build(settings)` opens the database and returns a ready server.
+//! - [`startup`]: wiring: `build(settings)` opens the database and returns a ready server
+//!   (web, policy and metrics listeners). Readiness (`/readyz`) is `services::health`.
 //! - [`error`]: the one error type every service and handler returns (no HTTP in it; how
 //!   it is shown, a page or `/api/` problem details, is `web::error_response`).
 //! - [`clock`]: the source of "now", injectable so tests can move time.

@@ -10,7 +10,9 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::Settings;
 use crate::dovecot::doveadm::Doveadm;
 use crate::dovecot::status::DovecotStatus;
+use crate::infra::attempt_keys::AttemptKeys;
 use crate::infra::hashing::Hasher;
+use crate::infra::metrics::Metrics;
 use crate::infra::random::{random_token, token_digest};
 use crate::services::Services;
 use crate::store::{setup_tokens, users, Db};
@@ -20,6 +22,7 @@ use crate::web::{self, AppState};
 pub struct Application {
     listener: TcpListener,
     policy_listener: Option<TcpListener>,
+    metrics_listener: Option<TcpListener>,
     pub state: AppState,
 }
 
@@ -35,11 +38,14 @@ pub async fn build_with_clock(
     settings.validate()?;
     let db = Db::connect(&settings.database_url).await?;
     db.migrate().await?;
+    let attempt_keys = AttemptKeys::load(&db).await?;
+    let metrics = Metrics::new();
     let hasher = Hasher::new(
         settings.main_profile(),
         settings.app_profile(),
         settings.hash_concurrency,
-    )?;
+    )?
+    .with_metrics(metrics.clone());
     let listener = TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -51,8 +57,18 @@ pub async fn build_with_clock(
         ),
         None => None,
     };
+    let metrics_listener = match settings.metrics_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for Prometheus on {addr}"))?,
+        ),
+        None => None,
+    };
     let doveadm = match (&settings.doveadm_url, &settings.doveadm_api_key) {
-        (Some(url), Some(key)) => Some(Doveadm::new(url, key, settings.dovecot_version)?),
+        (Some(url), Some(key)) => {
+            Some(Doveadm::new(url, key, settings.dovecot_version)?.with_metrics(metrics.clone()))
+        }
         _ => None,
     };
     let limits = Arc::new(RateLimits::new(
@@ -71,16 +87,20 @@ pub async fn build_with_clock(
         services: Services {
             db,
             hasher,
+            attempt_keys,
             settings: Arc::new(settings),
             clock,
             doveadm,
             dovecot_status,
+            metrics,
         },
         limits,
     };
+    tokio::spawn(purge_attempt_counts(state.services.clone()));
     Ok(Application {
         listener,
         policy_listener,
+        metrics_listener,
         state,
     })
 }
@@ -97,8 +117,23 @@ impl Application {
             .and_then(|l| l.local_addr().ok())
     }
 
+    /// The address of the Prometheus listener, if one is configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
     /// Serves until Ctrl-C or SIGTERM.
     pub async fn run(self) -> anyhow::Result<()> {
+        if let Some(listener) = self.metrics_listener {
+            let metrics = web::metrics::router(self.state.services.metrics.clone());
+            tokio::spawn(async move {
+                if let Err(err) = axum::serve(listener, metrics).await {
+                    tracing::error!(error = %err, "the Prometheus listener stopped");
+                }
+            });
+        }
         if let Some(listener) = self.policy_listener {
             let policy = crate::dovecot::policy::router(self.state.services.clone());
             tokio::spawn(async move {
@@ -112,6 +147,18 @@ impl Application {
             .with_graceful_shutdown(shutdown_signal())
             .await
             .context("server stopped with an error")
+    }
+}
+
+/// Deletes the attempt counts that no longer matter, now and every ten minutes, so that
+/// records of failed attempts do not pile up forever.
+async fn purge_attempt_counts(services: crate::services::Services) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        if let Err(err) = crate::services::attempts::purge_expired(&services).await {
+            tracing::warn!(error = %err, "could not delete expired attempt counts");
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::Settings;
+use crate::config::{LogFormat, Settings};
 use crate::domain::Username;
 use crate::infra::random::random_symbols;
 use crate::services::users::{NewAccount, Origin};
@@ -77,13 +77,8 @@ pub enum UserCommand {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let mut settings = Settings::load(cli.config.as_deref())?;
+    init_logging(settings.log_format);
     match cli.command {
         Command::Serve { listen } => {
             if let Some(listen) = listen {
@@ -112,6 +107,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Log lines on standard error, as text or one JSON object each (`log_format`), filtered by
+/// `RUST_LOG`.
+fn init_logging(format: LogFormat) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
+}
+
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = startup::build(settings).await?;
     let addr = app.local_addr()?;
@@ -122,6 +131,12 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         println!(
             "Listening for Dovecot auth-policy reports on http://{policy}{}",
             crate::dovecot::policy::PATH
+        );
+    }
+    if let Some(metrics) = app.metrics_addr() {
+        println!(
+            "Serving Prometheus metrics on http://{metrics}{}",
+            crate::web::metrics::PATH
         );
     }
     tracing::info!(%addr, "Mailkeys is listening");

@@ -10,7 +10,7 @@
 //! has `batch` (neither sends a version).
 
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 
 use super::version::DovecotVersion;
 use crate::domain::Username;
+use crate::infra::metrics::Metrics;
 
 /// What happened on the mail server after a credential change; the UI tells the user.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -61,6 +62,21 @@ pub enum DoveadmError {
     Protocol(String),
 }
 
+impl DoveadmError {
+    /// A few words for a public answer (`/readyz`): no address, no detail.
+    pub fn short(&self) -> String {
+        match self {
+            Self::Unreachable { .. } => "unreachable".into(),
+            Self::WrongKey => "API key refused".into(),
+            Self::NotFound { .. } => "not the doveadm API (HTTP 404)".into(),
+            Self::Status { status } => format!("HTTP {status}"),
+            Self::Timeout { secs } => format!("no answer within {secs} s"),
+            Self::Command(_) => "command failed".into(),
+            Self::Protocol(_) => "answer not understood".into(),
+        }
+    }
+}
+
 /// What a successful [`Doveadm::probe`] learned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProbeResult {
@@ -70,6 +86,11 @@ pub struct ProbeResult {
 }
 
 const TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a readiness answer is reused: a stream of `/readyz` requests makes at most one
+/// doveadm call per this period, and never more than one at a time.
+const READY_REUSE: Duration = Duration::from_secs(2);
+
+type ReadyCache = Arc<tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>>;
 
 #[derive(Clone)]
 pub struct Doveadm {
@@ -78,6 +99,8 @@ pub struct Doveadm {
     authorization: SecretString,
     configured: Option<DovecotVersion>,
     detected: Arc<RwLock<Option<DovecotVersion>>>,
+    metrics: Metrics,
+    ready: ReadyCache,
 }
 
 impl std::fmt::Debug for Doveadm {
@@ -111,7 +134,15 @@ impl Doveadm {
             authorization: SecretString::from(format!("X-Dovecot-API {encoded}")),
             configured: version,
             detected: Arc::new(RwLock::new(None)),
+            metrics: Metrics::default(),
+            ready: ReadyCache::default(),
         })
+    }
+
+    /// This client, counting its calls and failures in `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     pub fn endpoint(&self) -> &str {
@@ -132,6 +163,26 @@ impl Doveadm {
     /// A harmless call (the API's command list) that proves the URL and the key, and tells
     /// 2.3 from 2.4. Remembers the detected version.
     pub async fn probe(&self) -> Result<ProbeResult, DoveadmError> {
+        let result = self.list_commands().await;
+        self.metrics.doveadm_call("list", result.is_ok());
+        result
+    }
+
+    /// Whether the API answers, for readiness: a [`Self::probe`] at most every
+    /// [`READY_REUSE`], the answer shared by the requests that asked meanwhile.
+    pub async fn ready(&self) -> Result<(), String> {
+        let mut last = self.ready.lock().await;
+        if let Some((at, result)) = last.as_ref() {
+            if at.elapsed() < READY_REUSE {
+                return result.clone();
+            }
+        }
+        let result = self.probe().await.map(|_| ()).map_err(|e| e.short());
+        *last = Some((Instant::now(), result.clone()));
+        result
+    }
+
+    async fn list_commands(&self) -> Result<ProbeResult, DoveadmError> {
         let response = self
             .client
             .get(&self.endpoint)
@@ -161,7 +212,7 @@ impl Doveadm {
         if kick {
             // Usernames cannot hold doveadm's wildcards (* and ?), so this mask is exact.
             let command = json!([["kick", {"mask": [user.as_str()]}, "kick"]]);
-            if let Err(err) = self.call(command).await {
+            if let Err(err) = self.call("kick", command).await {
                 tracing::warn!(error = %err, "doveadm kick failed; open IMAP sessions stay until clients reconnect");
                 result = SessionSync::Failed;
             }
@@ -175,7 +226,7 @@ impl Doveadm {
             .is_some_and(DovecotVersion::can_flush_auth_cache)
         {
             let command = json!([["authCacheFlush", {"user": [user.as_str()]}, "flush"]]);
-            if let Err(err) = self.call(command).await {
+            if let Err(err) = self.call("authCacheFlush", command).await {
                 tracing::warn!(error = %err, "doveadm authCacheFlush failed; a cached answer may outlive the change");
                 result = SessionSync::Failed;
             }
@@ -183,7 +234,14 @@ impl Doveadm {
         result
     }
 
-    async fn call(&self, body: Value) -> Result<(), DoveadmError> {
+    /// Sends one command (`name` is its doveadm name, for the metrics).
+    async fn call(&self, name: &'static str, body: Value) -> Result<(), DoveadmError> {
+        let result = self.send(body).await;
+        self.metrics.doveadm_call(name, result.is_ok());
+        result
+    }
+
+    async fn send(&self, body: Value) -> Result<(), DoveadmError> {
         let response = self
             .client
             .post(&self.endpoint)

@@ -18,6 +18,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::domain::AppPasswordId;
+use crate::infra::metrics::PolicyReport;
 use crate::services::Services;
 use crate::store::dovecot_reports::{self, ReportKind};
 use crate::store::imap_logins::{self, Use};
@@ -70,6 +71,7 @@ async fn report(
 ) -> Response {
     if !authorised(&state, &headers) {
         // Remembered for the self-check: a wrong secret is a misconfiguration to name.
+        state.metrics.policy_report(PolicyReport::Refused);
         note_report(&state, ReportKind::Refused).await;
         return (
             StatusCode::UNAUTHORIZED,
@@ -77,6 +79,7 @@ async fn report(
         )
             .into_response();
     }
+    state.metrics.policy_report(PolicyReport::Accepted);
     note_report(&state, ReportKind::Accepted).await;
     if let Err(err) = record(&state, &report).await {
         // Logins are not ours to block: log, and answer as usual.

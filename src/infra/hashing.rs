@@ -1,24 +1,22 @@
 //! Argon2id hashing in the form Dovecot reads: `{ARGON2ID}$argon2id$v=19$m=…`.
 //!
-//! Hashing is CPU- and memory-heavy, so it runs on a small pool of dedicated threads, one
-//! per core by default: 500 simultaneous sign-ins queue up instead of allocating 500 ×
-//! 19 MiB, and the async workers stay free to serve other pages. Dedicated threads rather
-//! than tokio's blocking pool: the blocking pool grows a new thread whenever all are busy,
-//! and each new thread gets its own malloc arena that keeps its 19 MiB after the hash is
-//! done. And each thread keeps one Argon2 memory area and reuses it for every hash: left to
-//! the allocator, a 19 MiB area per hash fragmented the heap so that a flood of 500
-//! sign-ins peaked at 390 MiB (789 MiB on the blocking pool) instead of staying near
-//! threads × 19 MiB.
+//! Hashing is CPU- and memory-heavy, so it runs on a small pool of dedicated threads
+//! (`hash_pool`): one fewer than the cores by default, each keeping its Argon2 memory only
+//! while there is work.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::Context;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
-use argon2::{Algorithm, Argon2, Block, Params, Version};
+use argon2::{Algorithm, Argon2, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 use tokio::sync::oneshot;
+
+use super::hash_pool::{self, argon2_into, HashPool, IDLE_RELEASE};
+use super::metrics::Metrics;
 
 /// The scheme prefix Dovecot expects in front of the PHC string.
 pub const DOVECOT_PREFIX: &str = "{ARGON2ID}";
@@ -50,38 +48,53 @@ pub struct Hasher {
     main: Argon2<'static>,
     app: Argon2<'static>,
     pool: HashPool,
-    /// A main-profile hash of a random string: unknown users are checked against it so that
-    /// they cost the same as known ones.
+    /// A main-profile PHC string with a random salt and a random output: unknown users are
+    /// checked against it so that they cost the same as known ones. Verifying it costs
+    /// exactly a real check (the work depends only on the parameters), and making it costs
+    /// nothing, so start-up computes no hash.
     decoy: Arc<str>,
     /// How many verifications ran: lets tests prove that refusals cost no hashing.
     verifications: Arc<AtomicU64>,
+    /// Where the queue's depth and each hash's wait are recorded.
+    metrics: Metrics,
 }
 
 impl Hasher {
+    /// `concurrency` hashing threads; 0 means the default (`hash_pool::default_threads`).
     pub fn new(main: HashProfile, app: HashProfile, concurrency: usize) -> anyhow::Result<Self> {
         let concurrency = if concurrency == 0 {
-            std::thread::available_parallelism().map_or(2, |n| n.get())
+            hash_pool::default_threads()
         } else {
             concurrency
         };
+        let pool = HashPool::new(concurrency, IDLE_RELEASE)?;
+        let decoy = decoy_hash(&main.params()?)?;
         let main = Argon2::new(Algorithm::Argon2id, Version::V0x13, main.params()?);
         let app = Argon2::new(Algorithm::Argon2id, Version::V0x13, app.params()?);
-        let pool = HashPool::new(concurrency)?;
-        // Made on the pool too, so that only its threads ever hold Argon2 memory.
-        let decoy_secret = SecretString::from(super::random::random_token()?);
-        let (tx, rx) = mpsc::channel();
-        let argon = main.clone();
-        pool.submit(Box::new(move || {
-            let _ = tx.send(hash_with(&argon, &decoy_secret));
-        }))?;
-        let decoy = rx.recv().context("hashing thread stopped")??;
         Ok(Self {
             main,
             app,
             pool,
             decoy: decoy.into(),
             verifications: Arc::new(AtomicU64::new(0)),
+            metrics: Metrics::default(),
         })
+    }
+
+    /// Bytes of Argon2 memory the hashing threads hold now: 0 once they have been idle.
+    pub fn memory_held(&self) -> usize {
+        self.pool.memory_held()
+    }
+
+    /// Hashes waiting for a thread.
+    pub fn queued(&self) -> usize {
+        self.pool.queued()
+    }
+
+    /// This hasher, recording its queue (depth, each hash's wait) in `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Hashes `secret` with the given profile, off the async threads.
@@ -118,100 +131,46 @@ impl Hasher {
         work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
         let (tx, rx) = oneshot::channel();
-        self.pool.submit(Box::new(move || {
+        let (metrics, queued) = (self.metrics.clone(), Instant::now());
+        self.metrics.hash_queued();
+        let submitted = self.pool.submit(Box::new(move || {
+            metrics.hash_dequeued(Some(queued.elapsed()));
             // The caller may have gone away (request cancelled): nothing to tell then.
             let _ = tx.send(work());
-        }))?;
+        }));
+        if submitted.is_err() {
+            self.metrics.hash_dequeued(None);
+        }
+        submitted?;
         rx.await.context("hashing thread stopped")?
     }
 }
 
-type Job = Box<dyn FnOnce() + Send>;
-
-/// Hashing threads yield to the async workers: a flood of sign-ins then slows sign-ins
-/// down, not every other page. On Linux `setpriority(PRIO_PROCESS, 0, …)` applies to the
-/// calling thread only; elsewhere the threads keep normal priority.
-fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: setpriority takes plain integers and changes only this thread's nice value;
-    // failure (returned, not raised) just leaves the priority as it was.
-    unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
-    }
+/// A stored-hash look-alike no password matches (its output is random, not a hash of
+/// anything), with the main profile's parameters.
+fn decoy_hash(params: &Params) -> anyhow::Result<String> {
+    let mut salt_bytes = [0u8; 16];
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    super::random::os_random(&mut salt_bytes)?;
+    super::random::os_random(&mut out)?;
+    phc_string(params, &salt_bytes, &out)
 }
 
-/// A fixed set of threads taking jobs from one queue. The threads end when the last
-/// [`Hasher`] clone is dropped and the queue closes.
-#[derive(Clone)]
-struct HashPool {
-    queue: mpsc::Sender<Job>,
-}
-
-impl HashPool {
-    fn new(threads: usize) -> anyhow::Result<Self> {
-        let (queue, jobs) = mpsc::channel::<Job>();
-        let jobs = Arc::new(Mutex::new(jobs));
-        for n in 0..threads {
-            let jobs = jobs.clone();
-            std::thread::Builder::new()
-                .name(format!("argon2-{n}"))
-                .spawn(move || {
-                    lower_priority();
-                    loop {
-                        let next = match jobs.lock() {
-                            Ok(receiver) => receiver.recv(),
-                            Err(_) => return,
-                        };
-                        match next {
-                            // A panicking job must not take the thread (and capacity) with it.
-                            Ok(job) => {
-                                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-                            }
-                            Err(_) => return,
-                        }
-                    }
-                })
-                .context("cannot start a hashing thread")?;
-        }
-        Ok(Self { queue })
-    }
-
-    fn submit(&self, job: Job) -> anyhow::Result<()> {
-        self.queue
-            .send(job)
-            .map_err(|_| anyhow::anyhow!("hashing threads have stopped"))
-    }
-}
-
-std::thread_local! {
-    /// This thread's Argon2 memory, grown to the largest cost seen and then reused.
-    static MEMORY: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Runs Argon2 with this thread's reusable memory area.
-fn argon2_into(
-    argon: &Argon2<'_>,
-    params: &Params,
-    secret: &[u8],
-    salt: &[u8],
-    out: &mut [u8],
-) -> anyhow::Result<()> {
-    MEMORY.with(|memory| {
-        let mut memory = memory.borrow_mut();
-        let needed = params.block_count();
-        if memory.len() < needed {
-            memory.resize(needed, Block::default());
-        }
-        argon
-            .hash_password_into_with_memory(secret, salt, out, &mut memory[..needed])
-            .map_err(|e| anyhow::anyhow!("argon2 failed: {e}"))
-    })
+fn phc_string(params: &Params, salt_bytes: &[u8], out: &[u8]) -> anyhow::Result<String> {
+    let salt = SaltString::encode_b64(salt_bytes).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(|e| anyhow::anyhow!("params: {e}"))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(out).map_err(|e| anyhow::anyhow!("output: {e}"))?),
+    };
+    Ok(format!("{DOVECOT_PREFIX}{phc}"))
 }
 
 fn hash_with(argon: &Argon2<'_>, secret: &SecretString) -> anyhow::Result<String> {
     let mut salt_bytes = [0u8; 16];
     super::random::os_random(&mut salt_bytes)?;
-    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
     let params = argon.params().clone();
     let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
     argon2_into(
@@ -221,14 +180,7 @@ fn hash_with(argon: &Argon2<'_>, secret: &SecretString) -> anyhow::Result<String
         &salt_bytes,
         &mut out,
     )?;
-    let phc = PasswordHash {
-        algorithm: Algorithm::Argon2id.ident(),
-        version: Some(Version::V0x13.into()),
-        params: ParamsString::try_from(&params).map_err(|e| anyhow::anyhow!("params: {e}"))?,
-        salt: Some(salt.as_salt()),
-        hash: Some(Output::new(&out).map_err(|e| anyhow::anyhow!("output: {e}"))?),
-    };
-    Ok(format!("{DOVECOT_PREFIX}{phc}"))
+    phc_string(&params, &salt_bytes, &out)
 }
 
 /// Checks a `{ARGON2ID}` PHC string; the parameters come from the string itself, so hashes
@@ -335,6 +287,69 @@ mod tests {
         assert!(verify_stored(&SecretString::from("a"), &small).unwrap());
         assert!(verify_stored(&SecretString::from("b"), &big).unwrap());
         assert!(verify_stored(&SecretString::from("a"), &small).unwrap());
+    }
+
+    #[test]
+    fn the_decoy_carries_the_main_profile_so_it_costs_what_a_real_check_costs() {
+        let main = HashProfile {
+            memory_kib: 2048,
+            iterations: 3,
+            parallelism: 1,
+        };
+        let hasher = Hasher::new(main, LIGHT, 1).unwrap();
+        assert!(
+            hasher
+                .decoy
+                .starts_with("{ARGON2ID}$argon2id$v=19$m=2048,t=3,p=1$"),
+            "{}",
+            hasher.decoy
+        );
+        assert_eq!(hasher.memory_held(), 0, "start-up hashes nothing");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_queue_depth_and_each_wait_are_recorded() {
+        let metrics = Metrics::new();
+        let hasher = Hasher::new(LIGHT, LIGHT, 1)
+            .unwrap()
+            .with_metrics(metrics.clone());
+        let has = |line: &str| metrics.render().unwrap().lines().any(|l| l == line);
+        let (started, on_start) = std::sync::mpsc::channel();
+        let (release, on_release) = std::sync::mpsc::channel::<()>();
+        let one = hasher.clone();
+        let busy = tokio::spawn(async move {
+            one.run_blocking(move || {
+                started.send(()).unwrap();
+                on_release.recv().unwrap();
+                Ok(())
+            })
+            .await
+        });
+        tokio::task::spawn_blocking(move || on_start.recv().unwrap())
+            .await
+            .unwrap();
+        let waiting: Vec<_> = (0..2)
+            .map(|_| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move { hasher.run_blocking(|| Ok(())).await })
+            })
+            .collect();
+        let mut queued = false;
+        for _ in 0..200 {
+            queued = has("mailkeys_hash_queue_depth 2");
+            if queued {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert!(queued, "two hashes wait behind the busy thread");
+        release.send(()).unwrap();
+        busy.await.unwrap().unwrap();
+        for task in waiting {
+            task.await.unwrap().unwrap();
+        }
+        assert!(has("mailkeys_hash_queue_depth 0"));
+        assert!(has("mailkeys_hash_queue_wait_seconds_count 3"));
     }
 
     #[tokio::test]

@@ -1,5 +1,9 @@
 //! The parts with I/O that the domain types leave out: password hashing on its own threads
-//! (Argon2id) and randomness from the operating system.
+//! (Argon2id), randomness from the operating system, and the Prometheus metrics every part
+//! records into.
 
+pub mod attempt_keys;
+pub mod hash_pool;
 pub mod hashing;
+pub mod metrics;
 pub mod random;

@@ -2,6 +2,7 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
+use super::attempts::{self, Admission};
 use super::credentials::{sync_mail_server, Actor};
 use super::Services;
 use crate::domain::password_policy::{check_new_password, within_max_length, Rejected};
@@ -29,6 +30,9 @@ pub struct PasswordChange {
 pub enum ChangeRefused {
     #[error("Your current password is incorrect.")]
     WrongCurrent,
+    /// Too many wrong passwords for this account or from this address (sign-in counts too).
+    #[error("Too many wrong passwords. Try again in {} minute(s); nothing was changed.", (.wait_secs + 59) / 60)]
+    Locked { wait_secs: i64 },
     #[error("The two new passwords differ.")]
     Mismatch,
     #[error("{0}")]
@@ -49,6 +53,12 @@ pub async fn change_password(
     if !within_max_length(&change.current) || !within_max_length(&change.new) {
         return Ok(Err(Rejected::TooLong.into()));
     }
+    // The current-password field is a guessing path like the sign-in form: it shares its
+    // counts and locks, decided before any hashing.
+    let attempt = match attempts::admit(state, &user.email, actor.ip).await? {
+        Admission::Granted(attempt) => attempt,
+        Admission::Locked { wait_secs } => return Ok(Err(ChangeRefused::Locked { wait_secs })),
+    };
     let stored = users::password_hash(&state.db, user.id).await?;
     let current_ok = state
         .hasher
@@ -68,19 +78,13 @@ pub async fn change_password(
         .await?;
         return Ok(Err(ChangeRefused::WrongCurrent));
     }
-    if change.new.expose_secret() == change.current.expose_secret() {
-        return Ok(Err(Rejected::SameAsCurrent.into()));
-    }
-    if change.new.expose_secret() != change.confirm.expose_secret() {
-        return Ok(Err(ChangeRefused::Mismatch));
-    }
     let email = Username::parse(&user.email).map_err(AppError::internal)?;
-    if let Err(e) = check_new_password(
-        &change.new,
-        state.settings.min_password_length,
-        &email_words(&email),
-    ) {
-        return Ok(Err(e.into()));
+    if let Err(refused) = check_new(state, &email, &change) {
+        // The current password was right: the attempt does not count against the user.
+        let mut tx = state.db.begin().await?;
+        attempt.succeeded(&mut tx).await?;
+        tx.commit().await?;
+        return Ok(Err(refused));
     }
     let hash = state
         .hasher
@@ -88,6 +92,7 @@ pub async fn change_password(
         .await
         .map_err(AppError::internal)?;
     let mut tx = state.db.begin().await?;
+    attempt.succeeded(&mut tx).await?;
     users::set_password(&mut *tx, user.id, &hash, now).await?;
     let ended = sessions::delete_for_user(&mut *tx, user.id, Some(keep_session)).await?;
     let mut detail = format!("{ended} other sessions ended");
@@ -109,6 +114,26 @@ pub async fn change_password(
     .await?;
     tx.commit().await?;
     Ok(Ok(sync_mail_server(state, user, true).await))
+}
+
+/// What is wrong with the new password typed twice, if anything.
+fn check_new(
+    state: &Services,
+    email: &Username,
+    change: &PasswordChange,
+) -> Result<(), ChangeRefused> {
+    if change.new.expose_secret() == change.current.expose_secret() {
+        return Err(Rejected::SameAsCurrent.into());
+    }
+    if change.new.expose_secret() != change.confirm.expose_secret() {
+        return Err(ChangeRefused::Mismatch);
+    }
+    check_new_password(
+        &change.new,
+        state.settings.min_password_length,
+        &email_words(email),
+    )?;
+    Ok(())
 }
 
 /// Lets the user's main password log in over IMAP, or not. Switching it off also ends the

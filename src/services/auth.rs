@@ -1,55 +1,52 @@
-//! Signing in and out of the web UI: the per-address lock, the password check (an unknown
-//! address costs the same hash as a known one), browser sessions, and their audit entries.
+//! Signing in and out of the web UI: the attempt count (`attempts`: per account and per
+//! client address, decided before any hashing), the password check (an unknown address
+//! costs the same hash as a known one), browser sessions, and their audit entries.
 
 use secrecy::SecretString;
 
+use super::attempts::{self, Admission};
 use super::credentials::Actor;
 use super::Services;
 use crate::domain::password_policy;
 use crate::domain::{UserId, Username};
 use crate::error::{AppError, AppResult};
+use crate::infra::metrics::SignInOutcome;
 use crate::infra::random::{random_token, token_digest};
 use crate::store::audit::{self, Entry, Event};
 use crate::store::sessions::{self, NewSession};
+use crate::store::users;
 use crate::store::users::UserRow;
-use crate::store::{throttle, users};
 
 /// The outcome of a sign-in attempt.
 pub enum SignIn {
-    Welcome(UserRow),
+    /// Signed in: `token` is the new session's, for the cookie.
+    Welcome { user: UserRow, token: String },
     /// Refused before any hashing: too many failures for this address; try in `wait_secs`.
-    Locked {
-        wait_secs: i64,
-    },
+    Locked { wait_secs: i64 },
     /// Wrong address or password, or a disabled account: the same answer for each.
     Refused,
 }
 
-/// Checks a typed address and password. The lock is keyed by what was typed, known account
-/// or not, so it reveals nothing.
+/// Checks a typed address and password and, when they are right, starts a session
+/// (replacing the one whose token the browser still had). The count is keyed by what was
+/// typed, known account or not, so a lock reveals nothing. Writes: the attempt's place in
+/// the counts before hashing, then one transaction (counts, session, audit) on success or
+/// one audit row on failure; nothing at all when refused by a lock.
 pub async fn sign_in(
     state: &Services,
     typed_email: &str,
     password: SecretString,
     ip: &str,
+    replaced_token: Option<&str>,
 ) -> AppResult<SignIn> {
-    let now = state.now();
-    let parsed = Username::parse(typed_email);
-    let lock_key = match &parsed {
-        Ok(name) => name.as_str().to_owned(),
-        Err(_) => typed_email
-            .trim()
-            .to_lowercase()
-            .chars()
-            .take(254)
-            .collect(),
+    let attempt = match attempts::admit(state, typed_email, ip).await? {
+        Admission::Granted(attempt) => attempt,
+        Admission::Locked { wait_secs } => {
+            state.metrics.sign_in(SignInOutcome::Locked);
+            return Ok(SignIn::Locked { wait_secs });
+        }
     };
-    if let Some(wait_secs) = throttle::locked_for(&state.db, &lock_key, now).await? {
-        // Decided before any hashing: a locked account costs an attacker nothing to ask
-        // about and costs us nothing to refuse.
-        return Ok(SignIn::Locked { wait_secs });
-    }
-    let found = match &parsed {
+    let found = match Username::parse(typed_email) {
         Ok(name) => users::find_with_hash(&state.db, name.as_str()).await?,
         Err(_) => None,
     };
@@ -64,45 +61,91 @@ pub async fn sign_in(
             .verify(password, stored)
             .await
             .map_err(AppError::internal)?;
+    let now = state.now();
     match user {
         Some(user) if matched && !user.disabled => {
-            throttle::clear(&state.db, &lock_key).await?;
-            audit::record(
-                &state.db.pool,
-                Entry {
-                    actor: Some(user.id),
-                    subject: Some(user.id),
-                    event: Event::SignIn,
-                    detail: String::new(),
-                    ip: Some(ip),
-                },
-                now,
-            )
-            .await?;
-            Ok(SignIn::Welcome(user))
+            let (token, session) = new_session(user.id, ip, now)?;
+            let mut tx = state.db.begin().await?;
+            attempt.succeeded(&mut tx).await?;
+            if let Some(old) = replaced_token {
+                sessions::delete(&mut *tx, &token_digest(old)).await?;
+            }
+            sessions::insert(&mut *tx, session.as_new()).await?;
+            let entry = Entry {
+                actor: Some(user.id),
+                subject: Some(user.id),
+                event: Event::SignIn,
+                detail: String::new(),
+                ip: Some(ip),
+            };
+            audit::record(&mut *tx, entry, now).await?;
+            tx.commit().await?;
+            state.metrics.sign_in(SignInOutcome::Success);
+            Ok(SignIn::Welcome { user, token })
         }
         _ => {
-            let failures = throttle::record_failure(&state.db, &lock_key, now).await?;
+            state.metrics.sign_in(SignInOutcome::Refused);
             let subject = user.as_ref().map(|u| u.id);
-            let mut detail = format!("{failures} consecutive failures");
+            let mut detail = format!("{} consecutive failures", attempt.failures);
             if subject.is_none() {
                 detail.push_str(", unknown account");
             }
-            audit::record(
-                &state.db.pool,
-                Entry {
-                    actor: None,
-                    subject,
-                    event: Event::SignInFailed,
-                    detail,
-                    ip: Some(ip),
-                },
-                now,
-            )
-            .await?;
+            let entry = Entry {
+                actor: None,
+                subject,
+                event: Event::SignInFailed,
+                detail,
+                ip: Some(ip),
+            };
+            audit::record_failed_attempt(&state.db.attempts, entry, attempt.account_key(), now)
+                .await?;
             Ok(SignIn::Refused)
         }
     }
+}
+
+/// The failed attempts made with `typed_address` (an account or not), newest first: what an
+/// admin can see of them, although the typed text itself was never stored.
+pub async fn failed_attempts_for(
+    state: &Services,
+    typed_address: &str,
+    limit: i64,
+) -> AppResult<Vec<audit::AuditRow>> {
+    let key = state.attempt_keys.account(typed_address);
+    Ok(audit::failed_attempts_for_key(&state.db, &key, limit).await?)
+}
+
+/// A fresh session's token (for the cookie) and what the database keeps of it.
+struct PendingSession {
+    id_hash: String,
+    csrf: String,
+    user_id: UserId,
+    now: i64,
+    ip: String,
+}
+
+impl PendingSession {
+    fn as_new(&self) -> NewSession<'_> {
+        NewSession {
+            id_hash: &self.id_hash,
+            user_id: self.user_id,
+            csrf_token: &self.csrf,
+            now: self.now,
+            ip: Some(&self.ip),
+        }
+    }
+}
+
+fn new_session(user_id: UserId, ip: &str, now: i64) -> AppResult<(String, PendingSession)> {
+    let token = random_token().map_err(AppError::internal)?;
+    let pending = PendingSession {
+        id_hash: token_digest(&token),
+        csrf: random_token().map_err(AppError::internal)?,
+        user_id,
+        now,
+        ip: ip.to_owned(),
+    };
+    Ok((token, pending))
 }
 
 /// A new browser session for `user_id` (a new id every time: no fixation), replacing the
@@ -114,28 +157,19 @@ pub async fn start_session(
     replaced_token: Option<&str>,
     ip: &str,
 ) -> AppResult<String> {
-    let token = random_token().map_err(AppError::internal)?;
-    let csrf = random_token().map_err(AppError::internal)?;
+    let (token, session) = new_session(user_id, ip, state.now())?;
+    let mut tx = state.db.begin().await?;
     if let Some(old) = replaced_token {
-        sessions::delete(&state.db, &token_digest(old)).await?;
+        sessions::delete(&mut *tx, &token_digest(old)).await?;
     }
-    sessions::insert(
-        &state.db.pool,
-        NewSession {
-            id_hash: &token_digest(&token),
-            user_id,
-            csrf_token: &csrf,
-            now: state.now(),
-            ip: Some(ip),
-        },
-    )
-    .await?;
+    sessions::insert(&mut *tx, session.as_new()).await?;
+    tx.commit().await?;
     Ok(token)
 }
 
 /// Ends the session with this digest.
 pub async fn sign_out(state: &Services, session_digest: &str, actor: Actor<'_>) -> AppResult<()> {
-    sessions::delete(&state.db, session_digest).await?;
+    sessions::delete(&state.db.pool, session_digest).await?;
     audit::record(
         &state.db.pool,
         actor.entry(actor.user_id, Event::SignOut, String::new()),

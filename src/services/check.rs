@@ -5,6 +5,7 @@ use secrecy::SecretString;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::attempts::{self, Admission};
 use super::Services;
 use crate::domain::app_password::looks_like_mistyped;
 use crate::domain::password_policy::within_max_length;
@@ -23,6 +24,7 @@ pub async fn known_credential(
     state: &Services,
     user: &UserRow,
     password: &SecretString,
+    ip: &str,
 ) -> AppResult<KnownCredential> {
     let now = state.now();
     if let Some(lookup) = LookupId::of_typed_password(password) {
@@ -43,7 +45,11 @@ pub async fn known_credential(
             );
         }
     }
-    if is_main_password(state, user, password).await? {
+    let Some(is_main) = is_main_password(state, user, password, ip).await? else {
+        // Locked: Mailkeys will not tell whether this is the main password now.
+        return Ok(KnownCredential::Unknown);
+    };
+    if is_main {
         return Ok(if !user.main_imap_allowed || user.main_imap_admin_blocked {
             KnownCredential::MainPasswordNotAllowed
         } else {
@@ -64,22 +70,36 @@ pub async fn known_credential(
     })
 }
 
-/// Whether `password` is `user`'s main password, verified against the stored hash. A
-/// password longer than any main password may be is not hashed at all.
+/// Whether `password` is `user`'s main password, verified against the stored hash; `None`
+/// when the account's or the address's password attempts are locked. This answer is a
+/// guessing path like the sign-in form, so it shares its counts: a wrong guess counts, a
+/// right one takes its place back. A password longer than any main password may be is not
+/// hashed at all.
 async fn is_main_password(
     state: &Services,
     user: &UserRow,
     password: &SecretString,
-) -> AppResult<bool> {
+    ip: &str,
+) -> AppResult<Option<bool>> {
     if !within_max_length(password) {
-        return Ok(false);
+        return Ok(Some(false));
     }
+    let attempt = match attempts::admit(state, &user.email, ip).await? {
+        Admission::Granted(attempt) => attempt,
+        Admission::Locked { .. } => return Ok(None),
+    };
     let stored = users::password_hash(&state.db, user.id).await?;
-    state
+    let matched = state
         .hasher
         .verify(password.clone(), stored)
         .await
-        .map_err(AppError::internal)
+        .map_err(AppError::internal)?;
+    if matched {
+        let mut tx = state.db.begin().await?;
+        attempt.succeeded(&mut tx).await?;
+        tx.commit().await?;
+    }
+    Ok(Some(matched))
 }
 
 /// Starts a check of `password` for `user` against the configured server number `server`
@@ -99,7 +119,7 @@ pub async fn start(
         .into_iter()
         .nth(server)
         .ok_or(AppError::NotFound)?;
-    let known = known_credential(state, user, &password).await?;
+    let known = known_credential(state, user, &password, ip).await?;
     let (tx, rx) = mpsc::channel(imap::EVENT_CHANNEL_CAPACITY);
     let limits = state.settings.check_limits();
     let (state, user_id, email, ip) = (state.clone(), user.id, user.email.clone(), ip.to_owned());
@@ -107,6 +127,7 @@ pub async fn start(
         let report = imap::run_check(&target, &email, &password, &limits, tx)
             .await
             .with_known_credential(&known);
+        state.metrics.connection_test(report.verdict.kind());
         let detail = format!(
             "{}: {} ({} ms)",
             target.name,

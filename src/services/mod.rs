@@ -5,9 +5,11 @@
 
 pub mod account;
 pub mod admin;
+pub mod attempts;
 pub mod auth;
 pub mod check;
 pub mod credentials;
+pub mod health;
 pub mod users;
 
 use std::sync::Arc;
@@ -16,21 +18,27 @@ use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::dovecot::doveadm::Doveadm;
 use crate::dovecot::status::DovecotStatus;
+use crate::infra::attempt_keys::AttemptKeys;
 use crate::infra::hashing::Hasher;
+use crate::infra::metrics::Metrics;
 use crate::store::Db;
 
-/// What every use case may need: the database, the hasher, the settings, the clock and
-/// Dovecot. Cheap to clone.
+/// What every use case may need: the database, the hasher, the settings, the clock,
+/// Dovecot and the metrics. Cheap to clone.
 #[derive(Clone)]
 pub struct Services {
     pub db: Db,
     pub hasher: Hasher,
+    /// Keys for counting password attempts without storing what was typed.
+    pub attempt_keys: AttemptKeys,
     pub settings: Arc<Settings>,
     pub clock: SharedClock,
     /// The doveadm HTTP API, when configured: kicks sessions (and flushes the cache on 2.3).
     pub doveadm: Option<Doveadm>,
     /// What this instance has seen of Dovecot (doveadm probe, policy reports).
     pub dovecot_status: Arc<DovecotStatus>,
+    /// This instance's Prometheus series (served when `metrics_listen` is set).
+    pub metrics: Metrics,
 }
 
 impl Services {
@@ -46,6 +54,7 @@ impl Services {
         let db = Db::connect(&settings.database_url).await?;
         db.migrate().await?;
         let hasher = Hasher::new(settings.main_profile(), settings.app_profile(), 1)?;
+        let attempt_keys = AttemptKeys::load(&db).await?;
         let doveadm = match (&settings.doveadm_url, &settings.doveadm_api_key) {
             (Some(url), Some(key)) => Some(Doveadm::new(url, key, settings.dovecot_version)?),
             _ => None,
@@ -53,10 +62,12 @@ impl Services {
         Ok(Self {
             db,
             hasher,
+            attempt_keys,
             settings: Arc::new(settings.clone()),
             clock: Arc::new(crate::clock::SystemClock),
             doveadm,
             dovecot_status: Arc::new(DovecotStatus::default()),
+            metrics: Metrics::default(),
         })
     }
 }

@@ -88,6 +88,47 @@ pub async fn record<'e>(
     Ok(())
 }
 
+/// A failed password attempt, with the keyed hash of the typed address (see
+/// `infra::attempt_keys`): the one trace of an attempt at an address that has no account,
+/// which an admin can still find by that address.
+pub async fn record_failed_attempt<'e>(
+    e: impl Executor<'e, Database = Any>,
+    entry: Entry<'_>,
+    typed_key: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor_user_id, subject_user_id, event, detail, ip, typed_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(now)
+    .bind(entry.actor)
+    .bind(entry.subject)
+    .bind(entry.event.as_str())
+    .bind(entry.detail)
+    .bind(entry.ip)
+    .bind(typed_key)
+    .execute(e)
+    .await?;
+    Ok(())
+}
+
+/// The newest failed attempts made with the typed address whose key is `typed_key`.
+pub async fn failed_attempts_for_key(
+    db: &Db,
+    typed_key: &str,
+    limit: i64,
+) -> Result<Vec<AuditRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT at, event, detail, ip FROM audit_log WHERE typed_key = $1 \
+         ORDER BY id DESC LIMIT $2",
+    )
+    .bind(typed_key)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await
+}
+
 #[derive(Debug, Clone, FromRow)]
 pub struct AuditRow {
     pub at: i64,

@@ -6,6 +6,7 @@ pub mod app_passwords;
 pub mod audit;
 pub mod dovecot_reports;
 pub mod imap_logins;
+pub mod server_secrets;
 pub mod sessions;
 pub mod setup_tokens;
 pub mod throttle;
@@ -16,7 +17,19 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyPool, ConnectOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{Any, AnyPool, ConnectOptions, Connection, Executor};
+
+/// Set on every SQLite connection (the journal mode once per file, in `Db::connect`). sqlx
+/// sets no journal mode unless asked, and the default rollback journal makes every write block every reader (Dovecot's login queries and every
+/// page) for its duration. WAL lets readers go on while one connection writes; the mode is
+/// kept in the file, so Dovecot's own connections use it too. `synchronous = NORMAL` is
+/// WAL's recommended setting: a power cut may lose the last commits, never corrupt the
+/// file; a sign-in or a revocation lost that way is redone by the user, whereas FULL would
+/// add an fsync to every sign-in of a flood. `busy_timeout` lets a writer wait its turn
+/// instead of failing at once when another instance (or `mailkeys` on the command line)
+/// holds the write lock.
+pub const SQLITE_PRAGMAS: &str = "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -27,10 +40,27 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Db {
     pub pool: AnyPool,
+    /// Connections of their own for password attempts (counts, the user lookup, the audit
+    /// row of a failure): a flood of sign-ins queues for these and leaves `pool` to pages.
+    pub attempts: AnyPool,
     pub backend: Backend,
 }
 
+/// Connections for password attempts; the rest (`page_connections`) serve everything else.
+const ATTEMPT_CONNECTIONS: u32 = 3;
+
+fn page_connections(backend: Backend) -> u32 {
+    match backend {
+        Backend::Sqlite => 8,
+        Backend::Postgres => 10,
+    }
+}
+
 pub type Tx = sqlx::Transaction<'static, Any>;
+
+/// Each backend's migrations, compiled into the binary.
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
 impl Db {
     /// Opens the database, creating a SQLite file on first start.
@@ -54,33 +84,118 @@ impl Db {
             .context("DATABASE_URL is not a valid database URL")?
             .log_statements(tracing::log::LevelFilter::Debug)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
-        let pool = AnyPoolOptions::new()
-            // SQLite in WAL mode reads concurrently: with 8 connections a page no longer
-            // queues behind a flood of sign-in writes (dashboard p99 during 500 concurrent
-            // sign-ins: 132 ms with 4, 13 ms with 8; see reports/benchmark.md).
-            .max_connections(if backend == Backend::Sqlite { 8 } else { 10 })
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
-            .await
-            .context("cannot open the database")?;
-        Ok(Self { pool, backend })
+        let pool = open_pool(&options, backend, page_connections(backend)).await?;
+        if backend == Backend::Sqlite {
+            use_wal(&pool).await?;
+        }
+        let attempts = open_pool(&options, backend, ATTEMPT_CONNECTIONS).await?;
+        Ok(Self {
+            pool,
+            attempts,
+            backend,
+        })
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        match self.backend {
-            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await,
-            Backend::Postgres => {
-                sqlx::migrate!("./migrations/postgres")
-                    .run(&self.pool)
-                    .await
-            }
-        }
-        .context("database migration failed")
+        self.migrator()
+            .run(&self.pool)
+            .await
+            .context("database migration failed")
+    }
+
+    /// The versions of the migrations this binary knows that the database has not applied.
+    pub async fn pending_migrations(&self) -> Result<Vec<i64>, sqlx::Error> {
+        let applied: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(self
+            .migrator()
+            .iter()
+            .filter(|m| !m.migration_type.is_down_migration() && !applied.contains(&m.version))
+            .map(|m| m.version)
+            .collect())
     }
 
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
         self.pool.begin().await
     }
+}
+
+/// A pool of at most `connections`. SQLite in WAL mode reads concurrently with the one
+/// writer, so pages do not queue behind sign-in writes for the file either.
+async fn open_pool(
+    options: &AnyConnectOptions,
+    backend: Backend,
+    connections: u32,
+) -> anyhow::Result<AnyPool> {
+    AnyPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    conn.execute(SQLITE_PRAGMAS).await?;
+                }
+                Ok(())
+            })
+        })
+        .after_release(|conn, _| {
+            Box::pin(async move {
+                // A transaction whose COMMIT failed (a full disk, in WAL mode) may have been
+                // rolled back by SQLite itself; the ROLLBACK sqlx then sends fails, and sqlx
+                // still counts the transaction as open. Reused, such a connection would turn
+                // the next request's BEGIN into a SAVEPOINT and report a success that was
+                // never committed. Flush the pending rollback, then keep the connection
+                // only if nothing is open any more.
+                if !conn.is_in_transaction() {
+                    return Ok(true);
+                }
+                conn.ping().await?;
+                Ok(!conn.is_in_transaction())
+            })
+        })
+        .connect_with(options.clone())
+        .await
+        .context("cannot open the database")
+}
+
+/// Switches the file to WAL (kept in the file from then on; a no-op when it already is).
+/// Done once, not per connection. Switching a file still in rollback mode needs a moment
+/// when no other process (Dovecot's auth workers) holds it, which no busy timeout waits
+/// for, so it is retried for a few seconds before start-up fails with the reason.
+async fn use_wal(pool: &AnyPool) -> anyhow::Result<()> {
+    let mut tries = 0;
+    let mode: String = loop {
+        match sqlx::query_scalar("PRAGMA journal_mode = WAL")
+            .fetch_one(pool)
+            .await
+        {
+            Ok(mode) => break mode,
+            Err(err) if is_unavailable(&err) && tries < 50 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(err) => {
+                return Err(err).context(
+                    "cannot switch the SQLite database to WAL mode (another process kept it \
+                     busy for 5 seconds; start Mailkeys again once it is free)",
+                )
+            }
+        }
+    };
+    if !mode.eq_ignore_ascii_case("wal") {
+        // An in-memory database answers "memory": there is no file to share.
+        tracing::warn!(journal_mode = %mode, "the SQLite database is not in WAL mode");
+    }
+    Ok(())
 }
 
 /// The database cannot be reached or cannot take the change right now (as opposed to a

@@ -76,10 +76,13 @@ pub async fn touch(db: &Db, id_hash: &str, now: i64) -> Result<(), sqlx::Error> 
     Ok(())
 }
 
-pub async fn delete(db: &Db, id_hash: &str) -> Result<(), sqlx::Error> {
+pub async fn delete<'e>(
+    e: impl Executor<'e, Database = Any>,
+    id_hash: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
         .bind(id_hash)
-        .execute(&db.pool)
+        .execute(e)
         .await?;
     Ok(())
 }

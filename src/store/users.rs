@@ -64,6 +64,7 @@ pub async fn find_by_id(db: &Db, id: UserId) -> Result<Option<UserRow>, sqlx::Er
 }
 
 /// The user and the stored hash, for sign-in.
+/// Read on the attempts' connections (`Db::attempts`): a sign-in flood queues there.
 pub async fn find_with_hash(
     db: &Db,
     email: &str,
@@ -78,7 +79,7 @@ pub async fn find_with_hash(
         "SELECT {COLUMNS}, password_hash FROM users WHERE email = $1"
     ))
     .bind(email)
-    .fetch_optional(&db.pool)
+    .fetch_optional(&db.attempts)
     .await?;
     Ok(row.map(|r| (r.user, r.password_hash)))
 }

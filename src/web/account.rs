@@ -18,7 +18,7 @@ use super::routes::Page;
 use super::session::{CurrentSession, SignedIn};
 use super::{AppState, Nav};
 use crate::error::AppResult;
-use crate::services::account::{self, PasswordChange};
+use crate::services::account::{self, ChangeRefused, PasswordChange};
 use crate::store::imap_logins;
 
 #[derive(Template, WebTemplate)]
@@ -104,7 +104,10 @@ pub async fn change_password(
             Ok(redirect_after(Page::Account, done, sync).into_response())
         }
         Err(refused) => {
-            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            let status = match refused {
+                ChangeRefused::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            };
             refuse(&state, &current, refused.to_string(), status).await
         }
     }

@@ -62,9 +62,11 @@ pub async fn sign_in(
     Form(form): Form<SignInForm>,
 ) -> AppResult<Response> {
     state.limits.sign_in(&ip)?;
-    let (status, error) = match auth::sign_in(&state, &form.email, form.password, &ip).await? {
-        SignIn::Welcome(user) => {
-            let jar = session::start(&state, jar, user.id, &ip).await?;
+    let replaced = session::replaced_token(&state, &jar);
+    let outcome = auth::sign_in(&state, &form.email, form.password, &ip, replaced.as_deref());
+    let (status, error) = match outcome.await? {
+        SignIn::Welcome { token, .. } => {
+            let jar = session::with_session(&state, jar, token);
             return Ok((jar, Page::Dashboard.redirect()).into_response());
         }
         SignIn::Locked { wait_secs } => (StatusCode::TOO_MANY_REQUESTS, locked_message(wait_secs)),

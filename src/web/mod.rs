@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod admin_attempts;
 pub mod admin_dovecot;
 pub mod auth;
 pub mod check;
@@ -14,6 +15,8 @@ pub mod dashboard;
 pub mod error_response;
 pub mod format;
 pub mod headers;
+pub mod health;
+pub mod metrics;
 pub mod notice;
 pub mod rate_limit;
 pub mod routes;

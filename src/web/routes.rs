@@ -10,7 +10,9 @@ use axum::http::Method;
 use axum::response::Redirect;
 use axum::routing::MethodRouter;
 
-use super::{account, admin, admin_dovecot, auth, check, dashboard, AppState};
+use super::{
+    account, admin, admin_attempts, admin_dovecot, auth, check, dashboard, health, AppState,
+};
 use crate::domain::UserId;
 
 const DASHBOARD: &str = "/";
@@ -106,6 +108,7 @@ fn routes() -> Vec<Route> {
         Route::at("/api/me").get(check::me),
         Route::at("/admin").get(admin::users),
         Route::at("/admin/dovecot").get(admin_dovecot::show),
+        Route::at("/admin/failed-sign-ins").get(admin_attempts::show),
         Route::at("/admin/dovecot/check").post(admin_dovecot::check),
         Route::at(ADMIN_USER).get(admin::user),
         Route::at("/admin/users/{id}/revoke-all").post(admin::revoke_all),
@@ -121,6 +124,7 @@ fn routes() -> Vec<Route> {
             .get(auth::setup_page)
             .post(auth::setup),
         Route::at("/healthz").get(|| async { "ok" }),
+        Route::at("/readyz").get(health::ready),
     ]
 }
 

@@ -84,7 +84,7 @@ async fn find_live(state: &AppState, token: &str) -> AppResult<Option<CurrentSes
     let idle = now - session.last_seen_at > settings.session_idle_timeout_secs;
     let too_old = now - session.created_at > settings.session_absolute_timeout_secs;
     if idle || too_old || user.disabled {
-        sessions::delete(&state.db, &digest).await?;
+        sessions::delete(&state.db.pool, &digest).await?;
         return Ok(None);
     }
     if now - session.last_seen_at >= TOUCH_EVERY_SECS {
@@ -105,13 +105,22 @@ pub async fn start(
     user_id: UserId,
     ip: &str,
 ) -> AppResult<CookieJar> {
-    let replaced = jar
-        .get(session_cookie_name(state))
-        .map(|c| c.value().to_owned());
+    let replaced = replaced_token(state, &jar);
     let token =
         crate::services::auth::start_session(state, user_id, replaced.as_deref(), ip).await?;
+    Ok(with_session(state, jar, token))
+}
+
+/// The session token the browser still holds, which a new session replaces.
+pub fn replaced_token(state: &AppState, jar: &CookieJar) -> Option<String> {
+    jar.get(session_cookie_name(state))
+        .map(|c| c.value().to_owned())
+}
+
+/// The jar carrying the new session `token` (and no longer the anonymous CSRF cookie).
+pub fn with_session(state: &AppState, jar: CookieJar, token: String) -> CookieJar {
     let jar = jar.remove(Cookie::from(super::csrf::anon_cookie_name(state)));
-    Ok(jar.add(hardened_cookie(state, session_cookie_name(state), token)))
+    jar.add(hardened_cookie(state, session_cookie_name(state), token))
 }
 
 pub fn end_cookie(state: &AppState, jar: CookieJar) -> CookieJar {

@@ -266,12 +266,12 @@ async fn repeated_failures_lock_the_address_without_hashing_and_the_lock_expires
         StatusCode::SEE_OTHER,
         "lock expired"
     );
-    let failures: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM sign_in_failures WHERE username = 'alice@example.org'",
-    )
-    .fetch_one(&app.db.pool)
-    .await
-    .unwrap();
+    let failures: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM attempt_throttle WHERE key_hash = $1")
+            .bind(app.state.attempt_keys.account(ALICE))
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
     assert_eq!(failures, 0, "success clears the count");
 }
 both_backends!(repeated_failures_lock_the_address_without_hashing_and_the_lock_expires);

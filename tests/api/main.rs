@@ -9,6 +9,7 @@ pub(crate) use mailkeys_test_support::{both_backends, each_dovecot, each_version
 
 mod admin;
 mod app_passwords;
+mod attempts;
 mod auth;
 mod browser;
 mod check;
@@ -24,6 +25,8 @@ mod dovecot_scopes;
 mod dovecot_selfcheck;
 mod faults;
 mod imap_logins;
+mod logs;
+mod operations;
 mod policy;
 mod rotation;
 mod routes;

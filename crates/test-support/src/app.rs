@@ -80,6 +80,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     /// The Dovecot auth-policy listener, when the test configured one.
     pub policy_addr: Option<SocketAddr>,
+    /// The Prometheus listener, when the test configured one.
+    pub metrics_addr: Option<SocketAddr>,
     pub db: Db,
     pub clock: Arc<ManualClock>,
     pub settings: Settings,
@@ -187,12 +189,14 @@ pub async fn spawn_app_on(
         .expect("app builds");
     let addr = app.local_addr().unwrap();
     let policy_addr = app.policy_addr();
+    let metrics_addr = app.metrics_addr();
     let state = app.state.clone();
     let db = state.db.clone();
     tokio::spawn(app.run());
     TestApp {
         addr,
         policy_addr,
+        metrics_addr,
         db,
         clock,
         settings,

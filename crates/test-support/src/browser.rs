@@ -8,6 +8,7 @@ use regex::Regex;
 use reqwest::redirect::Policy;
 use reqwest::{Response, StatusCode};
 
+#[derive(Clone)]
 pub struct Browser {
     pub client: reqwest::Client,
     pub base: String,

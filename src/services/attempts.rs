@@ -1,0 +1,76 @@
+//! Every check of a typed password against an account's main-password hash goes through
+//! here: web sign-in, the current password of a password change, and the connection test's
+//! "is this your main password?". They share one count per account and one per client
+//! address, kept in the database (so it holds across instances), with the same growing,
+//! decaying locks (`domain::lockout`).
+//!
+//! The order matters. A lock is read first (one read; a locked request costs nothing more
+//! and writes nothing). Then the attempt takes its place in both counts, atomically, before
+//! it may queue for a hashing thread: of 200 simultaneous wrong passwords for one account,
+//! only the free ones are ever hashed. A correct password takes its place back.
+
+use super::Services;
+use crate::domain::lockout::Counted;
+use crate::error::AppResult;
+use crate::store::throttle::{self, Reservation};
+use crate::store::Tx;
+
+/// An attempt that may be hashed; it already counts as a failure.
+pub struct Attempt {
+    account: String,
+    address: String,
+    /// Which failure this attempt is for the account, if it turns out wrong.
+    pub failures: i64,
+}
+
+pub enum Admission {
+    Granted(Attempt),
+    /// Refused without hashing: try again in `wait_secs`.
+    Locked {
+        wait_secs: i64,
+    },
+}
+
+/// Decides whether an attempt at `typed_account`'s password from `ip` may be hashed.
+pub async fn admit(state: &Services, typed_account: &str, ip: &str) -> AppResult<Admission> {
+    let now = state.now();
+    let account = state.attempt_keys.account(typed_account);
+    let address = state.attempt_keys.address(ip);
+    if let Some(wait_secs) = throttle::locked_for(&state.db, [&account, &address], now).await? {
+        return Ok(Admission::Locked { wait_secs });
+    }
+    match throttle::reserve(&state.db, &account, &address, now).await? {
+        Reservation::Locked { wait_secs } => Ok(Admission::Locked { wait_secs }),
+        Reservation::Granted { failures } => {
+            if Counted::Account.lock_after(failures).is_some() {
+                // This attempt used up the account's free ones: a lock starts with it,
+                // whichever path (sign-in, password change, connection test) it came by.
+                state.metrics.lock_set();
+            }
+            Ok(Admission::Granted(Attempt {
+                account,
+                address,
+                failures,
+            }))
+        }
+    }
+}
+
+impl Attempt {
+    /// The keyed hash of the typed account address, for the audit entry of a failure.
+    pub fn account_key(&self) -> &str {
+        &self.account
+    }
+
+    /// The password was right: the account's count starts again and the address gets this
+    /// attempt back, in the caller's transaction.
+    pub async fn succeeded(&self, tx: &mut Tx) -> Result<(), sqlx::Error> {
+        throttle::forget(&mut **tx, &self.account).await?;
+        throttle::give_back(&mut **tx, &self.address).await
+    }
+}
+
+/// Deletes the counts that no longer matter; run now and then.
+pub async fn purge_expired(state: &Services) -> AppResult<u64> {
+    Ok(throttle::purge_expired(&state.db, state.now()).await?)
+}
