@@ -266,6 +266,22 @@ pub async fn seed(db: &Db, prefix: &str, count: usize, hash: &str) {
     tx.commit().await.unwrap();
 }
 
+/// A browser whose connections come from the loopback address 127.`net`.x.y numbered `n`
+/// (below 64,000), so that per-address limits see many clients, as from a distributed flood.
+pub fn browser_from(base: &str, net: u8, n: usize) -> Browser {
+    let source = std::net::Ipv4Addr::new(127, net, (n / 250) as u8, 1 + (n % 250) as u8);
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(std::net::IpAddr::V4(source))
+        .build()
+        .unwrap();
+    Browser {
+        client,
+        base: base.to_owned(),
+    }
+}
+
 /// A browser signed in as `email` with PASSWORD, and the `Cookie` header it sends (for wrk).
 pub async fn signed_in(base: &str, email: &str) -> (Browser, String) {
     let jar = Arc::new(reqwest::cookie::Jar::default());

@@ -10,8 +10,8 @@ use mailkeys_test_support::app::Backend;
 use mailkeys_test_support::browser::Browser;
 
 use super::common::{
-    backend_name, cfg, cores, dashboard_samples, mib, quantile_ms, real_main_hash, secs, seed,
-    signed_in, size, Server,
+    backend_name, browser_from, cfg, cores, dashboard_samples, mib, quantile_ms, real_main_hash,
+    secs, seed, signed_in, size, Server,
 };
 use super::hashing::{crate_ms, profiles};
 use super::record::{median, Report, Target};
@@ -66,14 +66,7 @@ async fn one_flood(
         tasks.push(tokio::spawn(async move {
             // Each attempt from its own loopback address, like a distributed flood, so that
             // per-address limits do not cut it short.
-            let source = std::net::Ipv4Addr::new(127, 1, (n / 250) as u8, 1 + (n % 250) as u8);
-            let client = reqwest::Client::builder()
-                .cookie_store(true)
-                .redirect(reqwest::redirect::Policy::none())
-                .local_address(std::net::IpAddr::V4(source))
-                .build()
-                .unwrap();
-            let browser = Browser { client, base };
+            let browser = browser_from(&base, 1, n);
             let attempt = browser.sign_in_timed(&email, "wrong password");
             match tokio::time::timeout(Duration::from_secs(60), attempt).await {
                 Ok((response, _)) => response.status().as_u16(),
