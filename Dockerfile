@@ -25,9 +25,11 @@ RUN mkdir -p src benches crates/mailkeys-imap/src crates/test-support/src \
               target/release/deps/libmailkeys* \
               target/release/.fingerprint/mailkeys*
 
-# The real sources. Templates (askama) and migrations (sqlx::migrate!) are compiled into
-# the binary, so they are needed here and not at run time.
+# The real sources. Templates (askama), migrations (sqlx::migrate!) and the breached-password
+# list (include_bytes!) are compiled into the binary, so they are needed here and not at run
+# time.
 COPY src ./src
+COPY data ./data
 COPY crates ./crates
 COPY templates ./templates
 COPY migrations ./migrations

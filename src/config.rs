@@ -70,6 +70,8 @@ pub struct Settings {
     pub policy_listen: Option<SocketAddr>,
     #[serde(deserialize_with = "secret_text")]
     pub policy_secret: Option<SecretString>,
+    /// Lets `policy_listen` be an address other than loopback (refused otherwise).
+    pub policy_allow_remote: bool,
     /// Listener for Prometheus (`GET /metrics`); none by default.
     pub metrics_listen: Option<SocketAddr>,
     /// Lets `metrics_listen` be an address other than loopback.
@@ -121,6 +123,7 @@ const FIELDS: &[&str] = &[
     "metrics_listen",
     "metrics_allow_non_loopback",
     "log_format",
+    "policy_allow_remote",
 ];
 
 /// `dovecot_version = "2.4"`, also from `MAILKEYS_DOVECOT_VERSION=2.4`, which the
@@ -198,6 +201,7 @@ impl Default for Settings {
             metrics_listen: None,
             metrics_allow_non_loopback: false,
             log_format: LogFormat::Text,
+            policy_allow_remote: false,
         }
     }
 }
@@ -250,9 +254,7 @@ impl Settings {
         if self.doveadm_url.is_some() != self.doveadm_api_key.is_some() {
             bail!("doveadm_url and doveadm_api_key go together");
         }
-        if self.policy_listen.is_some() && self.policy_secret.is_none() {
-            bail!("policy_listen needs policy_secret");
-        }
+        crate::dovecot::policy_settings::validate(self)?;
         if let Some(addr) = self.metrics_listen {
             if !addr.ip().is_loopback() && !self.metrics_allow_non_loopback {
                 bail!(
@@ -374,11 +376,34 @@ mod tests {
     fn a_numeric_secret_from_the_environment_is_read_as_text() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("MAILKEYS_POLICY_LISTEN", "127.0.0.1:8081");
-            jail.set_env("MAILKEYS_POLICY_SECRET", "12345");
+            jail.set_env("MAILKEYS_POLICY_SECRET", "1234567890123456");
+            jail.set_env("MAILKEYS_DOVEADM_URL", "http://127.0.0.1:8026");
+            jail.set_env("MAILKEYS_DOVEADM_API_KEY", "12345");
             jail.set_env("MAILKEYS_TEST_SOMETHING_ELSE", "ignored");
+            // A 16-digit policy secret is too short to start with; the numeric doveadm key
+            // is read as text.
+            let refused = Settings::load(None).unwrap_err();
+            assert!(format!("{refused:#}").contains("at least 32 characters"));
+            jail.set_env("MAILKEYS_POLICY_SECRET", LONG_SECRET);
             let settings = Settings::load(None).expect("loads");
             use secrecy::ExposeSecret;
-            assert_eq!(settings.policy_secret.unwrap().expose_secret(), "12345");
+            assert_eq!(settings.doveadm_api_key.unwrap().expose_secret(), "12345");
+            assert_eq!(settings.policy_secret.unwrap().expose_secret(), LONG_SECRET);
+            Ok(())
+        });
+    }
+
+    const LONG_SECRET: &str = "0123456789abcdefghijklmnopqrstuv";
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type
+    fn policy_allow_remote_is_read_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("MAILKEYS_POLICY_LISTEN", "0.0.0.0:8025");
+            jail.set_env("MAILKEYS_POLICY_SECRET", LONG_SECRET);
+            assert!(Settings::load(None).is_err());
+            jail.set_env("MAILKEYS_POLICY_ALLOW_REMOTE", "true");
+            assert!(Settings::load(None).expect("loads").policy_allow_remote);
             Ok(())
         });
     }

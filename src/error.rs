@@ -19,6 +19,10 @@ pub enum AppError {
     TooManyRequests,
     #[error("payload too large")]
     PayloadTooLarge,
+    /// A field's text was refused by the input normaliser (`domain::text`): a 422 that
+    /// says which field and why.
+    #[error("invalid input: {0}")]
+    BadText(#[from] crate::domain::BadText),
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
     #[error("internal error")]

@@ -36,6 +36,8 @@ pub async fn build_with_clock(
     clock: SharedClock,
 ) -> anyhow::Result<Application> {
     settings.validate()?;
+    // Unpacked now, off the async workers, rather than inside the first password change.
+    tokio::task::spawn_blocking(crate::domain::breached_passwords::warm);
     let db = Db::connect(&settings.database_url).await?;
     db.migrate().await?;
     let attempt_keys = AttemptKeys::load(&db).await?;
@@ -135,7 +137,8 @@ impl Application {
             });
         }
         if let Some(listener) = self.policy_listener {
-            let policy = crate::dovecot::policy::router(self.state.services.clone());
+            let policy = crate::dovecot::policy::router(self.state.services.clone())
+                .into_make_service_with_connect_info::<SocketAddr>();
             tokio::spawn(async move {
                 if let Err(err) = axum::serve(listener, policy).await {
                     tracing::error!(error = %err, "the Dovecot policy listener stopped");

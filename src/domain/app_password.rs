@@ -10,6 +10,8 @@ use std::net::IpAddr;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use super::text::{BadText, Name, Text};
+
 /// 32 symbols, so each carries exactly 5 bits and no modulo bias creeps in. Lower case only
 /// (no Shift on a phone keyboard), without the look-alikes `l`, `o`, `0` and `1`.
 pub const ALPHABET: &[u8; 32] = b"abcdefghijkmnpqrstuvwxyz23456789";
@@ -29,30 +31,24 @@ pub enum InvalidName {
     Empty,
     #[error("A name can have at most 64 characters.")]
     TooLong,
-    #[error("A name cannot contain control characters or invisible direction marks.")]
-    ForbiddenCharacter,
-}
-
-/// Unicode bidirectional controls: they make a name display as something it is not.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    /// Controls, or invisible and format characters (direction marks among them), which
+    /// make a name display as something it is not (see [`super::text::Name`]).
+    #[error(transparent)]
+    ForbiddenCharacter(#[from] BadText),
 }
 
 impl AppPasswordName {
     pub const MAX_CHARS: usize = 64;
 
     pub fn parse(input: &str) -> Result<Self, InvalidName> {
-        let name = input.trim();
+        let name = Name::parse(input, "A name")?.into_string();
         if name.is_empty() {
             return Err(InvalidName::Empty);
         }
         if name.chars().count() > Self::MAX_CHARS {
             return Err(InvalidName::TooLong);
         }
-        if name.chars().any(|c| c.is_control() || is_bidi_control(c)) {
-            return Err(InvalidName::ForbiddenCharacter);
-        }
-        Ok(Self(name.to_owned()))
+        Ok(Self(name))
     }
 
     pub fn as_str(&self) -> &str {
@@ -250,13 +246,21 @@ impl Scope {
 pub struct AllowedNets(String);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("List networks such as 192.0.2.0/24 or 2001:db8::/32, separated by commas (at most 16).")]
-pub struct InvalidNets;
+pub enum InvalidNets {
+    #[error(
+        "List networks such as 192.0.2.0/24 or 2001:db8::/32, separated by commas (at most 16)."
+    )]
+    Form,
+    #[error(transparent)]
+    Text(#[from] BadText),
+}
 
 impl AllowedNets {
     /// `Ok(None)` for an empty field: no restriction.
     pub fn parse(input: &str) -> Result<Option<Self>, InvalidNets> {
+        let input = Text::lines(input, "The network list")?;
         let parts: Vec<&str> = input
+            .as_str()
             .split([',', ' ', '\n', '\r', '\t'])
             .filter(|p| !p.is_empty())
             .collect();
@@ -264,7 +268,7 @@ impl AllowedNets {
             return Ok(None);
         }
         if parts.len() > 16 {
-            return Err(InvalidNets);
+            return Err(InvalidNets::Form);
         }
         let mut normalised = Vec::with_capacity(parts.len());
         for part in parts {
@@ -272,14 +276,14 @@ impl AllowedNets {
                 Some((a, p)) => (a, Some(p)),
                 None => (part, None),
             };
-            let ip: IpAddr = addr.parse().map_err(|_| InvalidNets)?;
+            let ip: IpAddr = addr.parse().map_err(|_| InvalidNets::Form)?;
             let max = if ip.is_ipv4() { 32 } else { 128 };
             let bits: u8 = match prefix {
-                Some(p) => p.parse().map_err(|_| InvalidNets)?,
+                Some(p) => p.parse().map_err(|_| InvalidNets::Form)?,
                 None => max,
             };
             if bits > max {
-                return Err(InvalidNets);
+                return Err(InvalidNets::Form);
             }
             normalised.push(format!("{ip}/{bits}"));
         }
@@ -401,17 +405,21 @@ mod tests {
         for bad in ["a\0b", "a\r\nb", "tab\there"] {
             assert_eq!(
                 AppPasswordName::parse(bad),
-                Err(InvalidName::ForbiddenCharacter)
+                Err(InvalidName::ForbiddenCharacter(BadText::Control("A name")))
             );
         }
     }
 
     #[test]
     fn a_right_to_left_override_is_refused() {
-        assert_eq!(
-            AppPasswordName::parse("gpj.\u{202E}exe"),
-            Err(InvalidName::ForbiddenCharacter)
-        );
+        for bad in ["gpj.\u{202E}exe", "Ph\u{200B}one"] {
+            assert_eq!(
+                AppPasswordName::parse(bad),
+                Err(InvalidName::ForbiddenCharacter(BadText::Invisible(
+                    "A name"
+                )))
+            );
+        }
     }
 
     #[test]
@@ -465,8 +473,11 @@ mod tests {
                 .as_str(),
             "192.0.2.0/24,2001:db8::1/128"
         );
-        assert_eq!(AllowedNets::parse("10.0.0.0/33"), Err(InvalidNets));
-        assert_eq!(AllowedNets::parse("'; DROP TABLE users"), Err(InvalidNets));
+        assert_eq!(AllowedNets::parse("10.0.0.0/33"), Err(InvalidNets::Form));
+        assert_eq!(
+            AllowedNets::parse("'; DROP TABLE users"),
+            Err(InvalidNets::Form)
+        );
     }
 
     #[test]

@@ -1,15 +1,18 @@
 //! Types and rules with no I/O. Each type is parsed once at the edge and trusted after.
 
 pub mod app_password;
+pub mod breached_passwords;
 pub mod ids;
 pub mod lockout;
 pub mod password_policy;
 #[cfg(test)]
 mod properties;
+pub mod text;
 pub mod username;
 
 pub use app_password::{
     AppPasswordName, AppPasswordStatus, ExpiryChoice, GeneratedAppPassword, LookupId, Scope,
 };
 pub use ids::{AppPasswordId, UserId};
+pub use text::{BadText, Name, Text};
 pub use username::Username;

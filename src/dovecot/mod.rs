@@ -5,6 +5,8 @@
 pub mod config;
 pub mod doveadm;
 pub mod policy;
+pub mod policy_guard;
+pub mod policy_settings;
 pub mod selfcheck;
 pub mod status;
 pub mod version;

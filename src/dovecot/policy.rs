@@ -4,10 +4,17 @@
 //! counts failures per username and address. It never vetoes a login: the answer is always
 //! status 0, and Dovecot is configured so that logins go on when Mailkeys is down.
 //!
-//! This runs on a listener of its own (`policy_listen`, loopback by default) and every
-//! request must carry the shared secret header Dovecot is configured to send.
+//! This runs on a listener of its own (`policy_listen`, loopback only unless
+//! `policy_allow_remote`) and every request must carry the shared secret header Dovecot is
+//! configured to send (at least [`MIN_SECRET_CHARS`] characters, compared in constant time
+//! before the body is read; wrong secrets are limited per address, see `policy_guard`).
 
-use axum::extract::State;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -17,6 +24,7 @@ use serde::Deserialize;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
+use super::policy_guard::WrongSecrets;
 use crate::domain::AppPasswordId;
 use crate::infra::metrics::PolicyReport;
 use crate::services::Services;
@@ -26,9 +34,25 @@ use crate::store::imap_logins::{self, Use};
 /// The header Dovecot sends (`auth_policy_server_api_header = X-Mailkeys-Policy-Secret:…`).
 pub const SECRET_HEADER: &str = "x-mailkeys-policy-secret";
 pub const PATH: &str = "/dovecot/auth-policy";
+/// Largest report body read (a report is a few hundred bytes); larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 4 * 1024;
+/// Shortest `policy_secret` start-up accepts (`mailkeys dovecot config` generates 32).
+pub const MIN_SECRET_CHARS: usize = 32;
 
+#[derive(Clone)]
+struct Policy {
+    services: Services,
+    wrong_secrets: Arc<WrongSecrets>,
+}
+
+/// The listener's routes; serve them with `into_make_service_with_connect_info::<SocketAddr>`
+/// (wrong secrets are counted per source address).
 pub fn router(state: Services) -> Router {
-    Router::new().route(PATH, post(report)).with_state(state)
+    let policy = Policy {
+        services: state,
+        wrong_secrets: Arc::default(),
+    };
+    Router::new().route(PATH, post(report)).with_state(policy)
 }
 
 /// The fields Mailkeys asks Dovecot for; anything else in the body is ignored.
@@ -64,24 +88,40 @@ fn authorised(state: &Services, headers: &HeaderMap) -> bool {
         })
 }
 
+fn refusal(status: StatusCode, msg: &str) -> Response {
+    (status, Json(json!({"status": -1, "msg": msg}))).into_response()
+}
+
+/// In this order, so that nobody without the secret makes Mailkeys read a byte of body: an
+/// address past its wrong secrets is refused (429), then the secret is checked (401), then
+/// at most [`MAX_BODY_BYTES`] are read (413) and parsed (400).
 async fn report(
-    State(state): State<Services>,
+    State(policy): State<Policy>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Json(report): Json<Report>,
+    body: Body,
 ) -> Response {
-    if !authorised(&state, &headers) {
+    let state = &policy.services;
+    let now = Instant::now();
+    if policy.wrong_secrets.blocked(peer.ip(), now) {
+        return refusal(StatusCode::TOO_MANY_REQUESTS, "too many wrong secrets");
+    }
+    if !authorised(state, &headers) {
+        policy.wrong_secrets.failed(peer.ip(), now);
         // Remembered for the self-check: a wrong secret is a misconfiguration to name.
         state.metrics.policy_report(PolicyReport::Refused);
-        note_report(&state, ReportKind::Refused).await;
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"status": -1, "msg": "unauthorised"})),
-        )
-            .into_response();
+        note_report(state, ReportKind::Refused).await;
+        return refusal(StatusCode::UNAUTHORIZED, "unauthorised");
     }
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return refusal(StatusCode::PAYLOAD_TOO_LARGE, "report too large");
+    };
+    let Ok(report) = serde_json::from_slice::<Report>(&bytes) else {
+        return refusal(StatusCode::BAD_REQUEST, "not a report");
+    };
     state.metrics.policy_report(PolicyReport::Accepted);
-    note_report(&state, ReportKind::Accepted).await;
-    if let Err(err) = record(&state, &report).await {
+    note_report(state, ReportKind::Accepted).await;
+    if let Err(err) = record(state, &report).await {
         // Logins are not ours to block: log, and answer as usual.
         tracing::warn!(error = %err, "could not record a Dovecot login report");
     }

@@ -6,7 +6,6 @@ use super::attempts::{self, Admission};
 use super::credentials::{sync_mail_server, Actor};
 use super::Services;
 use crate::domain::password_policy::{check_new_password, within_max_length, Rejected};
-use crate::domain::username::email_words;
 use crate::domain::Username;
 use crate::dovecot::doveadm::SessionSync;
 use crate::error::{AppError, AppResult};
@@ -128,11 +127,7 @@ fn check_new(
     if change.new.expose_secret() != change.confirm.expose_secret() {
         return Err(ChangeRefused::Mismatch);
     }
-    check_new_password(
-        &change.new,
-        state.settings.min_password_length,
-        &email_words(email),
-    )?;
+    check_new_password(&change.new, state.settings.min_password_length, email)?;
     Ok(())
 }
 

@@ -6,7 +6,7 @@
 use secrecy::SecretString;
 
 use crate::domain::app_password::AllowedNets;
-use crate::domain::{AppPasswordId, AppPasswordName, ExpiryChoice, Scope, UserId, Username};
+use crate::domain::{AppPasswordId, AppPasswordName, ExpiryChoice, Scope, Text, UserId, Username};
 use crate::dovecot::doveadm::{self, SessionSync};
 use crate::error::{AppError, AppResult};
 use crate::infra::hashing::Profile;
@@ -112,11 +112,12 @@ pub async fn revoke_all(
     Ok((count, sync_mail_server(state, owner, true).await))
 }
 
-/// A free-text reason, cut to a sane size and stripped of control characters.
-pub fn clean_reason(reason: &str) -> String {
+/// A free-text reason (already normalised, so free of control characters), cut to a sane
+/// size.
+pub fn clean_reason(reason: &Text) -> String {
     reason
+        .as_str()
         .chars()
-        .filter(|c| !c.is_control())
         .take(200)
         .collect::<String>()
         .trim()

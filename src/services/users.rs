@@ -5,7 +5,6 @@ use secrecy::SecretString;
 
 use super::Services;
 use crate::domain::password_policy::{check_new_password, Rejected};
-use crate::domain::username::email_words;
 use crate::domain::{UserId, Username};
 use crate::error::{AppError, AppResult};
 use crate::infra::hashing::Profile;
@@ -49,7 +48,7 @@ pub async fn create(
     if let Err(e) = check_new_password(
         &new.password,
         state.settings.min_password_length,
-        &email_words(&new.email),
+        &new.email,
     ) {
         return Ok(Err(e.into()));
     }

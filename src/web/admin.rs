@@ -16,7 +16,7 @@ use super::notice::{redirect_after, AdminDone, Done};
 use super::routes::Page;
 use super::session::AdminUser;
 use super::{AppState, Nav};
-use crate::domain::{AppPasswordId, UserId};
+use crate::domain::{AppPasswordId, Text, UserId};
 use crate::error::{AppError, AppResult};
 use crate::services;
 use crate::services::credentials::{self, clean_reason};
@@ -149,7 +149,7 @@ pub async fn revoke_one(
         &owner,
         password_id,
         actor,
-        &clean_reason(&form.reason),
+        &clean_reason(&Text::parse(&form.reason, "The reason")?),
     )
     .await?;
     Ok(redirect_after(
@@ -168,8 +168,13 @@ pub async fn revoke_all(
 ) -> AppResult<Redirect> {
     let owner = target(&state, id).await?;
     let actor = admin.actor(&ip);
-    let (_, sync) =
-        credentials::revoke_all(&state, &owner, actor, &clean_reason(&form.reason)).await?;
+    let (_, sync) = credentials::revoke_all(
+        &state,
+        &owner,
+        actor,
+        &clean_reason(&Text::parse(&form.reason, "The reason")?),
+    )
+    .await?;
     Ok(redirect_after(
         Page::AdminUser(id),
         AdminDone::RevokedAll,
@@ -208,13 +213,15 @@ pub async fn set_flag(
     Form(form): Form<FlagForm>,
 ) -> AppResult<Redirect> {
     let owner = target(&state, id).await?;
-    let flag = match form.flag.as_str() {
+    let flag = Text::parse(&form.flag, "The setting")?;
+    let on = Text::parse(&form.on, "The setting")?;
+    let flag = match flag.as_str() {
         "disabled" => AdminFlag::Disabled,
         "must_reset" => AdminFlag::MustReset,
         "main_imap_blocked" => AdminFlag::MainImapBlocked,
         _ => return Err(AppError::NotFound),
     };
-    let on = match form.on.as_str() {
+    let on = match on.as_str() {
         "yes" => true,
         "no" => false,
         _ => return Err(AppError::NotFound),

@@ -11,6 +11,7 @@ use super::client_ip::ClientIp;
 use super::format::timestamp;
 use super::session::AdminUser;
 use super::{AppState, Nav};
+use crate::domain::Text;
 use crate::dovecot::doveadm::Doveadm;
 use crate::dovecot::selfcheck::{self, StepResult};
 use crate::error::{AppError, AppResult};
@@ -168,10 +169,11 @@ pub async fn check(
     ClientIp(ip): ClientIp,
     Form(form): Form<CheckForm>,
 ) -> AppResult<DovecotPage> {
+    let server = Text::parse(&form.server, "The server")?;
     let targets = state.settings.check_targets();
     let target = targets
         .iter()
-        .find(|s| s.name == form.server)
+        .find(|s| s.name == server.as_str())
         .or_else(|| targets.first())
         .ok_or(AppError::NotFound)?;
     let report = selfcheck::run(&state, &admin.0.user, target, Some(&ip))

@@ -14,7 +14,7 @@ use super::client_ip::ClientIp;
 use super::routes::Page;
 use super::session::{self, CurrentSession, SignedIn};
 use super::AppState;
-use crate::domain::Username;
+use crate::domain::{Text, Username};
 use crate::error::{AppError, AppResult};
 use crate::infra::random::token_digest;
 use crate::services::auth::{self, SignIn};
@@ -62,8 +62,26 @@ pub async fn sign_in(
     Form(form): Form<SignInForm>,
 ) -> AppResult<Response> {
     state.limits.sign_in(&ip)?;
+    // Normalised before anything reads it: a NUL byte would make PostgreSQL fail the query.
+    let email = match Text::parse(&form.email, "The email address") {
+        Ok(email) => email,
+        Err(refused) => {
+            let page = SignInPage {
+                csrf: form.csrf,
+                email: String::new(),
+                error: Some(refused.to_string()),
+            };
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
+    };
     let replaced = session::replaced_token(&state, &jar);
-    let outcome = auth::sign_in(&state, &form.email, form.password, &ip, replaced.as_deref());
+    let outcome = auth::sign_in(
+        &state,
+        email.as_str(),
+        form.password,
+        &ip,
+        replaced.as_deref(),
+    );
     let (status, error) = match outcome.await? {
         SignIn::Welcome { token, .. } => {
             let jar = session::with_session(&state, jar, token);
@@ -74,7 +92,7 @@ pub async fn sign_in(
     };
     let page = SignInPage {
         csrf: form.csrf,
-        email: form.email,
+        email: email.into_string(),
         error: Some(error),
     };
     Ok((status, page).into_response())

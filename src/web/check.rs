@@ -19,6 +19,7 @@ use super::client_ip::ClientIp;
 use super::format::timestamp;
 use super::session::{CurrentSession, SignedIn};
 use super::{AppState, Nav};
+use crate::domain::Text;
 use crate::error::{AppError, AppResult};
 use crate::imap::{self, CheckReport, StepEvent, StepOutcome};
 use crate::services::check;
@@ -35,6 +36,8 @@ pub struct ResultView {
     pub success: bool,
     pub title: String,
     pub advice: String,
+    /// What the check proved about the password, in one sentence.
+    pub proven: &'static str,
     pub steps: Vec<StepView>,
     pub tls: Vec<(&'static str, String)>,
     pub total_ms: u128,
@@ -71,6 +74,7 @@ impl ResultView {
             success: report.verdict.is_success(),
             title: report.verdict.title(),
             advice: report.verdict.advice(),
+            proven: report.proven.text(),
             steps,
             tls,
             total_ms: report.total.as_millis(),
@@ -234,10 +238,13 @@ pub async fn run_json(
     let targets = state.settings.check_targets();
     let index = match &request.server {
         None => 0,
-        Some(name) => targets
-            .iter()
-            .position(|t| &t.name == name)
-            .ok_or(AppError::NotFound)?,
+        Some(name) => {
+            let name = Text::parse(name, "The server")?;
+            targets
+                .iter()
+                .position(|t| t.name == name.as_str())
+                .ok_or(AppError::NotFound)?
+        }
     };
     let (_events, task) = start(&state, &current, &ip, index, request.password).await?;
     let report = finish(task).await?;

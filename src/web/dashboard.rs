@@ -17,7 +17,7 @@ use super::session::{CurrentSession, SignedIn};
 use super::{AppState, Nav};
 use crate::domain::app_password::AllowedNets;
 use crate::domain::{
-    AppPasswordId, AppPasswordName, AppPasswordStatus, ExpiryChoice, Scope, UserId,
+    AppPasswordId, AppPasswordName, AppPasswordStatus, ExpiryChoice, Scope, Text, UserId,
 };
 use crate::error::{AppError, AppResult};
 use crate::services::credentials::{self, clean_reason, NewPassword, NotCreated};
@@ -273,7 +273,7 @@ pub async fn revoke(
         &current.user,
         id,
         actor,
-        &clean_reason(&form.reason),
+        &clean_reason(&Text::parse(&form.reason, "The reason")?),
     )
     .await?;
     Ok(redirect_after(
@@ -312,8 +312,13 @@ pub async fn revoke_all(
     Form(form): Form<RevokeForm>,
 ) -> AppResult<Redirect> {
     let actor = current.actor(&ip);
-    let (_, sync) =
-        credentials::revoke_all(&state, &current.user, actor, &clean_reason(&form.reason)).await?;
+    let (_, sync) = credentials::revoke_all(
+        &state,
+        &current.user,
+        actor,
+        &clean_reason(&Text::parse(&form.reason, "The reason")?),
+    )
+    .await?;
     Ok(redirect_after(
         Page::Dashboard,
         DashboardDone::RevokedAll,

@@ -2,6 +2,8 @@
 //! safe message: on a page that carries the same security headers as any other, or, under
 //! `/api/`, as JSON problem details.
 
+use std::borrow::Cow;
+
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -10,10 +12,13 @@ use super::routes::Page;
 use crate::error::AppError;
 
 /// The status and the safe message of each kind of error.
-fn status_and_message(error: &AppError) -> (StatusCode, &'static str) {
-    match error {
+fn status_and_message(error: &AppError) -> (StatusCode, Cow<'static, str>) {
+    let (status, message) = match error {
+            AppError::BadText(refused) => {
+                return (StatusCode::UNPROCESSABLE_ENTITY, refused.to_string().into())
+            }
             AppError::NotFound => (StatusCode::NOT_FOUND, "There is nothing here."),
-            AppError::Forbidden(why) => (StatusCode::FORBIDDEN, why),
+            AppError::Forbidden(why) => (StatusCode::FORBIDDEN, *why),
             AppError::LinkExpired => (
                 StatusCode::GONE,
                 "This link was already used or has expired. Restart `mailkeys serve` to print a new one.",
@@ -39,7 +44,8 @@ fn status_and_message(error: &AppError) -> (StatusCode, &'static str) {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Something went wrong on our side. Nothing was changed; please try again.",
             ),
-        }
+        };
+    (status, message.into())
 }
 
 #[derive(Template)]
@@ -58,7 +64,7 @@ impl IntoResponse for AppError {
             _ => {}
         }
         let (status, message) = status_and_message(&self);
-        render_error(status, message)
+        render_error(status, &message)
     }
 }
 

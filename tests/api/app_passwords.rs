@@ -118,7 +118,7 @@ async fn bad_names_are_refused_with_a_message_and_nothing_changes(backend: Backe
         ("   ", "Give the app password a name"),
         (&long, "at most 64 characters"),
         ("nul\0byte", "control characters"),
-        ("evil\u{202E}gpj.exe", "control characters"),
+        ("evil\u{202E}gpj.exe", "invisible or formatting characters (such as a zero-width space, a soft hyphen, a direction mark"),
     ];
     for (name, message) in cases {
         let response = browser

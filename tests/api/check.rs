@@ -38,6 +38,7 @@ async fn the_form_runs_a_check_and_shows_the_verdict(backend: Backend) {
     assert_eq!(response.status(), StatusCode::OK);
     let page = response.text().await.unwrap();
     assert!(page.to_lowercase().contains("refused"), "{page}");
+    assert!(page.contains("The password was never sent."), "{page}");
     assert!(!page.contains("hunter2-secret"));
     app.assert_audited(ALICE, "connection_test").await;
     let detail: String =
@@ -65,6 +66,7 @@ async fn the_stream_sends_each_step_then_the_result(backend: Backend) {
     let last = events.last().unwrap();
     assert_eq!(last["event"], "result");
     assert_eq!(last["report"]["verdict"]["kind"], "connection_refused");
+    assert_eq!(last["report"]["proven"]["kind"], "password_never_sent");
     assert!(last["html"].as_str().unwrap().contains("check-result"));
 }
 both_backends!(the_stream_sends_each_step_then_the_result);
@@ -84,6 +86,8 @@ async fn the_json_endpoint_serves_scripts(backend: Backend) {
     let report: serde_json::Value = response.json().await.unwrap();
     assert_eq!(report["verdict"]["kind"], "connection_refused");
     assert_eq!(report["verdict"]["success"], false);
+    assert_eq!(report["proven"]["kind"], "password_never_sent");
+    assert_eq!(report["proven"]["text"], "The password was never sent.");
 
     let unknown = api_check(
         &browser,

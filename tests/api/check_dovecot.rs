@@ -55,7 +55,7 @@ fn trusting(dovecot: &Dovecot, name: &str, host: &str, port: u16, tls: TlsMode) 
     server(name, host, port, tls, Some(dovecot.ca_cert_pem.clone()))
 }
 
-fn imaps(dovecot: &Dovecot) -> MailServer {
+pub(crate) fn imaps(dovecot: &Dovecot) -> MailServer {
     trusting(
         dovecot,
         "IMAPS",
@@ -130,20 +130,25 @@ async fn on_sqlite(
 }
 
 /// Mailkeys alone (for the stand-in servers), alice signed in.
-async fn app_alone(servers: Vec<MailServer>) -> (TestApp, Browser) {
+pub(crate) async fn app_alone(servers: Vec<MailServer>) -> (TestApp, Browser) {
     let app = spawn_app_with(Backend::Sqlite, |s| settings_for(s, servers)).await;
     let browser = app.signed_in(USER).await;
     (app, browser)
 }
 
 /// The answer of one `POST /api/check` and how long it took.
-struct Checked {
+pub(crate) struct Checked {
     status: StatusCode,
-    report: Value,
+    pub(crate) report: Value,
     took: Duration,
 }
 
-async fn check(app: &TestApp, browser: &Browser, server: &str, password: &str) -> Checked {
+pub(crate) async fn check(
+    app: &TestApp,
+    browser: &Browser,
+    server: &str,
+    password: &str,
+) -> Checked {
     let me: Value = browser.get("/api/me").await.json().await.unwrap();
     let token = me["csrf_token"].as_str().expect("csrf_token").to_owned();
     let started = Instant::now();
@@ -170,7 +175,7 @@ async fn check(app: &TestApp, browser: &Browser, server: &str, password: &str) -
 impl Checked {
     /// The verdict is `kind`, the HTTP status says whether it worked, and the check ended
     /// within its limit. `context` (a Dovecot log, say) is shown when it fails.
-    fn expect(&self, kind: &str, context: &str) -> &Self {
+    pub(crate) fn expect(&self, kind: &str, context: &str) -> &Self {
         let report = &self.report;
         assert_eq!(
             report["verdict"]["kind"], kind,
@@ -244,7 +249,7 @@ impl Checked {
         assert!(self.title().contains(words), "{}", self.title());
     }
 
-    fn failed_at(&self, step: &str) -> &Self {
+    pub(crate) fn failed_at(&self, step: &str) -> &Self {
         let steps = self.steps();
         assert_eq!(
             steps.last().map(|(s, o)| (s.as_str(), o.as_str())),
@@ -872,7 +877,7 @@ const LOGS_STEP_SECS: u64 = 8;
 const LOGS_TOTAL_SECS: u64 = 20;
 
 async fn no_password_reaches_the_logs_of_the_real_binary(version: DovecotVersion) {
-    const POLICY_SECRET: &str = "logs-test-policy-secret";
+    const POLICY_SECRET: &str = "logs-test-policy-secret-0123456789";
     let dir = crate::dovecot::Install::of(version).tempdir("mkdb-");
     let db_path = dir.path().join("mailkeys.db");
     let database_url = format!("sqlite://{}", db_path.display());

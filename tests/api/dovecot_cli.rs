@@ -102,7 +102,7 @@ listen = "127.0.0.1:{web}"
 hash_main_memory_kib = 1024
 hash_main_iterations = 1
 policy_listen = "127.0.0.1:{policy}"
-policy_secret = "cli-policy-secret"
+policy_secret = "cli-policy-secret-0123456789abcdef"
 doveadm_url = "http://127.0.0.1:{doveadm}/doveadm/v1"
 doveadm_api_key = "cli-doveadm-key"
 "#
@@ -160,7 +160,7 @@ doveadm_api_key = "cli-doveadm-key"
     }
     let main = std::fs::read_to_string(&main_file).unwrap();
     assert!(
-        main.contains("X-Mailkeys-Policy-Secret:cli-policy-secret"),
+        main.contains("X-Mailkeys-Policy-Secret:cli-policy-secret-0123456789abcdef"),
         "{main}"
     );
     assert!(main.contains("cli-doveadm-key") && main.contains(&format!("port = {doveadm}")));

@@ -37,7 +37,7 @@ async fn logins_revocation_and_policy_reports_in(
     let policy = PolicyRecorder::start().await;
     let dovecot = Dovecot::start(DovecotOptions {
         policy_url: Some(policy.url.clone()),
-        policy_secret: Some("policy-secret".into()),
+        policy_secret: Some("config-test-policy-secret-0123456789".into()),
         stock_layout,
         ..DovecotOptions::new(version, db.dovecot_db())
     })
@@ -88,7 +88,7 @@ async fn logins_revocation_and_policy_reports_in(
     assert_eq!(report.target, "/dovecot/auth-policy?command=report");
     assert_eq!(
         report.header("X-Mailkeys-Policy-Secret"),
-        Some("policy-secret")
+        Some("config-test-policy-secret-0123456789")
     );
     assert_eq!(report.header("Content-Type"), Some("application/json"));
     assert_eq!(report.body["success"], json!(true));
@@ -224,7 +224,7 @@ async fn logins_stay_fast_when_the_policy_server_is_down(version: DovecotVersion
     drop(closed);
     let dovecot = Dovecot::start(DovecotOptions {
         policy_url: Some(url),
-        policy_secret: Some("s".into()),
+        policy_secret: Some("closed-test-policy-secret-0123456789".into()),
         ..DovecotOptions::new(version, db.dovecot_db())
     })
     .await;

@@ -23,7 +23,7 @@ async fn scopes_networks_and_escaping(version: DovecotVersion, backend: Backend)
     let policy = PolicyRecorder::start().await;
     let dovecot = Dovecot::start(DovecotOptions {
         policy_url: Some(policy.url.clone()),
-        policy_secret: Some("s".into()),
+        policy_secret: Some("scopes-test-policy-secret-0123456789".into()),
         ..DovecotOptions::new(version, db.dovecot_db())
     })
     .await;

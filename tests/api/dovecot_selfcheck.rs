@@ -11,7 +11,7 @@ use crate::{each_dovecot, each_version};
 use mailkeys_test_support::prelude::*;
 
 pub(crate) const ADMIN: &str = "root@example.org";
-const POLICY_SECRET: &str = "selfcheck-policy-secret";
+const POLICY_SECRET: &str = "selfcheck-policy-secret-0123456789";
 
 /// How Mailkeys and Dovecot are wired for one test; `Default` is a correct setup.
 pub(crate) struct Wiring {
@@ -243,7 +243,7 @@ each_version!(names_a_missing_view_grant);
 
 async fn names_a_wrong_policy_secret(version: DovecotVersion) {
     let w = wired(version, Backend::Sqlite, |c| {
-        c.dovecot_policy_secret = "not-what-mailkeys-expects".into();
+        c.dovecot_policy_secret = "not-what-mailkeys-expects-0123456789".into();
     })
     .await;
     let report = self_check(&w).await;

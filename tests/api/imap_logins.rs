@@ -11,7 +11,7 @@ use crate::dovecot::{Dovecot, DovecotDb, DovecotOptions};
 use crate::{each_dovecot, each_version};
 use mailkeys_test_support::prelude::*;
 
-const POLICY_SECRET: &str = "e2e-policy-secret";
+const POLICY_SECRET: &str = "e2e-policy-secret-0123456789abcdef";
 
 pub struct Stack {
     pub app: TestApp,

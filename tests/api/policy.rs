@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::both_backends;
 use mailkeys_test_support::prelude::*;
 
-const SECRET: &str = "policy-test-secret";
+const SECRET: &str = "policy-test-secret-0123456789abcdef";
 
 async fn app_with_policy(backend: Backend) -> TestApp {
     spawn_app_with(backend, |s| {

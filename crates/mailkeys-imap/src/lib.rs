@@ -57,4 +57,6 @@ pub use report::{
     CertProblem, CertificateInfo, CheckReport, Step, StepEvent, StepOutcome, StepReport, TlsInfo,
 };
 pub use target::{InvalidMailServer, MailServer, TlsMode};
-pub use verdict::{classify, Facts, Failure, KnownCredential, StepFailure, Verdict};
+pub use verdict::{
+    classify, proven, Facts, Failure, KnownCredential, Proven, ServerReason, StepFailure, Verdict,
+};

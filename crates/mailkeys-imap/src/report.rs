@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Serialize, Serializer};
 
 use super::target::TlsMode;
-use super::verdict::{classify, Facts, KnownCredential, Verdict};
+use super::verdict::{classify, proven, Facts, KnownCredential, Proven, Verdict};
 
 /// One stage of a check, in the order they normally run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -174,6 +174,8 @@ pub struct CheckReport {
     #[serde(skip)]
     pub facts: Facts,
     pub verdict: Verdict,
+    /// What the check proved about the password (accepted, never sent, refused…).
+    pub proven: Proven,
 }
 
 impl CheckReport {
@@ -182,6 +184,7 @@ impl CheckReport {
     #[must_use]
     pub fn with_known_credential(mut self, known: &KnownCredential) -> Self {
         self.verdict = classify(&self.facts, known);
+        self.proven = proven(&self.facts, &self.verdict);
         self
     }
 }

@@ -96,7 +96,7 @@ pub fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
-async fn fresh_database_url(backend: Backend, dir: &std::path::Path) -> String {
+pub async fn fresh_database_url(backend: Backend, dir: &std::path::Path) -> String {
     match backend {
         Backend::Sqlite => format!("sqlite://{}", dir.join("mailkeys.db").display()),
         Backend::Postgres => {

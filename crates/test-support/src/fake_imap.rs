@@ -27,7 +27,13 @@ pub struct Script {
     /// The completion of LOGIN/AUTHENTICATE after the tag, e.g. `OK Logged in`; or
     /// `BYE …` to say `* BYE …` and hang up.
     pub login_reply: String,
+    /// An untagged line sent before the completion of LOGIN/AUTHENTICATE, e.g.
+    /// `* NO [ALERT] Your account is locked`.
+    pub login_untagged: Option<String>,
     pub exists: u32,
+    /// The completion of SELECT after the tag, when not the usual success (e.g. `BAD User
+    /// is authenticated but not connected.`).
+    pub select_reply: Option<String>,
     /// Offered behind STARTTLS when set.
     pub starttls: Option<Arc<ServerConfig>>,
     /// A line sent in the same packet as STARTTLS's OK, before TLS: an injection attempt.
@@ -41,7 +47,9 @@ impl Default for Script {
             capabilities: "IMAP4rev1 AUTH=PLAIN".into(),
             capabilities_after_tls: "IMAP4rev1 AUTH=PLAIN".into(),
             login_reply: "OK [CAPABILITY IMAP4rev1 IDLE] Logged in".into(),
+            login_untagged: None,
             exists: 3,
+            select_reply: None,
             starttls: None,
             starttls_injection: None,
         }
@@ -217,8 +225,16 @@ async fn session(io: Box<dyn Io>, script: Script, log: Arc<Mutex<Vec<String>>>) 
             }
             "LOGIN" | "AUTHENTICATE" => {
                 let words: Vec<&str> = rest.split(' ').collect();
-                if command == "AUTHENTICATE" && words.len() == 2 {
-                    if !send(&mut reader, "+ \r\n").await {
+                let mechanism = words.get(1).map(|w| w.to_ascii_uppercase());
+                // SASL LOGIN asks twice ("Username:", then "Password:"); PLAIN without an
+                // initial response once.
+                let prompts: &[&str] = match (command.as_str(), mechanism.as_deref()) {
+                    ("AUTHENTICATE", Some("LOGIN")) => &["VXNlcm5hbWU6", "UGFzc3dvcmQ6"],
+                    ("AUTHENTICATE", _) if words.len() == 2 => &[""],
+                    _ => &[],
+                };
+                for prompt in prompts {
+                    if !send(&mut reader, &format!("+ {prompt}\r\n")).await {
                         return;
                     }
                     let mut answer = String::new();
@@ -234,8 +250,18 @@ async fn session(io: Box<dyn Io>, script: Script, log: Arc<Mutex<Vec<String>>>) 
                         send(&mut reader, &format!("* BYE {bye}\r\n")).await;
                         return;
                     }
-                    None => format!("{tag} {}\r\n", script.login_reply),
+                    None => {
+                        let before = script
+                            .login_untagged
+                            .as_ref()
+                            .map(|line| format!("{line}\r\n"))
+                            .unwrap_or_default();
+                        format!("{before}{tag} {}\r\n", script.login_reply)
+                    }
                 }
+            }
+            "SELECT" if script.select_reply.is_some() => {
+                format!("{tag} {}\r\n", script.select_reply.as_deref().unwrap_or(""))
             }
             "SELECT" => format!(
                 "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n* {} EXISTS\r\n\

@@ -213,7 +213,7 @@ mod tests {
         std::fs::write(&db, b"").unwrap();
         let mut s = settings(&format!("sqlite://{}", db.display()));
         s.policy_listen = Some("127.0.0.1:9125".parse().unwrap());
-        s.policy_secret = Some("policy-secret-1".to_owned().into());
+        s.policy_secret = Some("policy-secret-1-0123456789abcdefgh".to_owned().into());
         s.doveadm_url = Some("http://127.0.0.1:9126/doveadm/v1".parse().unwrap());
         s.doveadm_api_key = Some("doveadm-key-1".to_owned().into());
         let config = from_settings(&s, &GeneratorOptions::new(DovecotVersion::V2_3)).unwrap();
@@ -226,7 +226,7 @@ mod tests {
         let policy = config.policy.unwrap();
         assert_eq!(
             (policy.listen.as_str(), policy.secret.as_str()),
-            ("127.0.0.1:9125", "policy-secret-1")
+            ("127.0.0.1:9125", "policy-secret-1-0123456789abcdefgh")
         );
         assert_eq!(config.doveadm.port, "9126");
         assert_eq!(config.doveadm.api_key, "doveadm-key-1");

@@ -336,6 +336,7 @@ impl<'a> Run<'a> {
             messages: self.messages,
         };
         let verdict = classify(&facts, &KnownCredential::Unknown);
+        let proven = crate::verdict::proven(&facts, &verdict);
         CheckReport {
             server: self.server.name.clone(),
             host: self.server.host.clone(),
@@ -351,6 +352,7 @@ impl<'a> Run<'a> {
             total: self.started.elapsed(),
             facts,
             verdict,
+            proven,
         }
     }
 }

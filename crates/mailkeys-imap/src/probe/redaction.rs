@@ -15,6 +15,10 @@ impl Needles {
             if escaped.as_str() != raw {
                 needles.push(escaped);
             }
+            // As AUTHENTICATE LOGIN sends it.
+            needles.push(Zeroizing::new(
+                base64::engine::general_purpose::STANDARD.encode(raw.as_bytes()),
+            ));
             let plain = Zeroizing::new(format!("\0{username}\0{raw}"));
             needles.push(Zeroizing::new(
                 base64::engine::general_purpose::STANDARD.encode(plain.as_bytes()),

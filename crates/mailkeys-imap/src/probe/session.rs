@@ -11,7 +11,7 @@ fn accepted(
 ) -> Result<Response, StepError> {
     let response = result.map_err(|e| wire_failure(e, redact))?;
     if response.done.status != Status::Ok {
-        return Err(refused(&response.done, redact, refusal));
+        return Err(refused(&response.done, &response.untagged, redact, refusal));
     }
     Ok(response)
 }
@@ -43,10 +43,19 @@ pub(super) async fn greet(
             summary,
         ));
     }
-    let line = wire
-        .read_line()
-        .await
-        .map_err(|e| wire_failure(e, redact))?;
+    let began = redact.bytes(first);
+    let line = wire.read_line().await.map_err(|e| match e {
+        WireError::Closed => StepError::new(
+            StepFailure::PartialGreeting {
+                sample: began.clone(),
+            },
+            format!(
+                "The server began a greeting (\u{201c}{began}\u{201d}) and closed the \
+                 connection before finishing it."
+            ),
+        ),
+        other => wire_failure(other, redact),
+    })?;
     let shown = redact.text(&line);
     let status = match crate::wire::parse_line(&line) {
         Ok(crate::wire::Line::Untagged(Untagged::Status(s))) => s,
@@ -160,8 +169,9 @@ pub(super) async fn starttls(
     }
 }
 
-/// Signs in with LOGIN, or with AUTHENTICATE PLAIN when LOGIN is disabled. Returns the
-/// capabilities the server announced on success, if it did.
+/// Signs in with LOGIN, or when LOGIN is disabled with AUTHENTICATE PLAIN, or with
+/// AUTHENTICATE LOGIN when PLAIN is not offered. Returns the capabilities the server
+/// announced on success, if it did.
 pub(super) async fn login(
     wire: &mut Wire<Transport>,
     username: &str,
@@ -172,6 +182,7 @@ pub(super) async fn login(
 ) -> StepResult<Option<Vec<String>>> {
     let login_disabled = has(capabilities, "LOGINDISABLED");
     let plain = mechanisms(capabilities).iter().any(|m| m == "PLAIN");
+    let sasl_login = mechanisms(capabilities).iter().any(|m| m == "LOGIN");
     let user = username.as_bytes();
     let pass = password.expose_secret().as_bytes();
     let (result, how) = if !login_disabled {
@@ -181,6 +192,11 @@ pub(super) async fn login(
         (
             wire.authenticate_plain(user, pass, sasl_ir).await,
             "AUTHENTICATE PLAIN",
+        )
+    } else if sasl_login {
+        (
+            wire.authenticate_login(user, pass).await,
+            "AUTHENTICATE LOGIN",
         )
     } else {
         let mechanisms = mechanisms(capabilities);

@@ -77,10 +77,34 @@ pub(super) fn wire_failure(err: WireError, redact: Redactor<'_>) -> StepError {
     }
 }
 
-/// A tagged NO or BAD as the step's failure.
-pub(super) fn refused(done: &StatusLine, redact: Redactor<'_>, what: &str) -> StepError {
+/// A tagged NO or BAD as the step's failure. The text of any `[ALERT]` (or Gmail's
+/// `[WEBALERT]`) the server sent before it is added to its text: servers often put the
+/// real reason there and a generic one in the tagged line.
+pub(super) fn refused(
+    done: &StatusLine,
+    untagged: &[Untagged],
+    redact: Redactor<'_>,
+    what: &str,
+) -> StepError {
     let code = done.code.as_deref().map(|c| redact.text(c));
-    let text = redact.text(&done.text);
+    let alerts: Vec<&str> = untagged
+        .iter()
+        .filter_map(|u| match u {
+            Untagged::Status(s)
+                if matches!(s.code_word().as_deref(), Some("ALERT" | "WEBALERT"))
+                    && !s.text.trim().is_empty()
+                    && s.text != done.text =>
+            {
+                Some(s.text.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    let text = if alerts.is_empty() {
+        redact.text(&done.text)
+    } else {
+        redact.text(&format!("{} ({})", done.text, alerts.join("; ")))
+    };
     let word = if done.status == Status::Bad {
         "BAD"
     } else {

@@ -243,6 +243,10 @@ pub(crate) struct HandshakeFailed {
     pub first_bytes: Vec<u8>,
 }
 
+/// The detail of a handshake the server cut off.
+pub(crate) const CLOSED_DURING_HANDSHAKE: &str =
+    "the server closed the connection during the handshake";
+
 fn describe_handshake_error(err: &io::Error) -> String {
     let rustls_error = err
         .get_ref()
@@ -260,7 +264,7 @@ fn describe_handshake_error(err: &io::Error) -> String {
         Some(other) => other.to_string(),
         None => match err.kind() {
             io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => {
-                "the server closed the connection during the handshake".to_owned()
+                CLOSED_DURING_HANDSHAKE.to_owned()
             }
             _ => err.to_string(),
         },

@@ -1,7 +1,8 @@
 //! The rules: from what the probe saw, and what Mailkeys knows of the password, to one
 //! verdict.
 
-use super::wording::format_time;
+use super::reasons::ServerReason;
+use super::words::{self, Said};
 use super::{Facts, KnownCredential, StepFailure, Verdict};
 use crate::report::{CertProblem, Step};
 
@@ -37,6 +38,11 @@ pub fn classify(facts: &Facts, known: &KnownCredential) -> Verdict {
             peer_spoke_imap: true,
             ..
         } => Verdict::TlsToPlaintextPort,
+        StepFailure::TlsHandshake { detail, .. }
+            if detail == crate::tls::CLOSED_DURING_HANDSHAKE =>
+        {
+            Verdict::TlsClosedByServer
+        }
         StepFailure::TlsHandshake { detail, .. } => Verdict::TlsFailed {
             detail: detail.clone(),
         },
@@ -49,13 +55,8 @@ pub fn classify(facts: &Facts, known: &KnownCredential) -> Verdict {
         StepFailure::NotImap { sample, .. } => Verdict::NotImap {
             sample: sample.clone(),
         },
-        StepFailure::Bye { text, .. } => Verdict::TemporaryFailure {
-            reason: if text.is_empty() {
-                "The server ended the session.".into()
-            } else {
-                format!("The server ended the session: \u{201c}{text}\u{201d}")
-            },
-        },
+        StepFailure::Bye { code, text } => bye_verdict(step, code, text, known),
+        StepFailure::PartialGreeting { .. } => Verdict::GreetingCutOff,
         StepFailure::Preauth => Verdict::ServerError {
             detail: "The server let us in without asking for a password (PREAUTH), so the \
                      password was not tested. This port is meant for trusted local programs, \
@@ -109,14 +110,34 @@ pub(super) fn certificate_verdict(problems: &[CertProblem]) -> Verdict {
         Some(CertProblem::Expired { not_after }) => Verdict::CertificateExpired {
             not_after: *not_after,
         },
-        Some(CertProblem::NotYetValid { not_before }) => Verdict::CertificateUntrusted {
-            reason: match not_before {
-                Some(t) => format!("it only becomes valid on {}", format_time(*t)),
-                None => "it is not valid yet".into(),
-            },
+        Some(CertProblem::NotYetValid { not_before }) => Verdict::CertificateNotYetValid {
+            not_before: *not_before,
         },
         None => Verdict::CertificateUntrusted {
             reason: "it could not be verified".into(),
+        },
+    }
+}
+
+/// Why the server refused a command (or ended the session), read from its words, and in
+/// the light of what Mailkeys knows of the password when the words are about credentials.
+/// A `BYE`: a reason in its words if it gives one, a wrong password if it says so while
+/// signing in, otherwise a server that is unavailable for now.
+fn bye_verdict(step: Step, code: &Option<String>, text: &str, known: &KnownCredential) -> Verdict {
+    let said = words::read(code.as_deref(), text);
+    if said != Said::Unavailable {
+        if let Some(verdict) = reason_verdict(said, step, text) {
+            return verdict;
+        }
+    }
+    if step == Step::Login && said != Said::Unrecognised && !text.is_empty() {
+        return refusal_verdict(step, false, code, text, known);
+    }
+    Verdict::TemporaryFailure {
+        reason: if text.is_empty() {
+            "The server ended the session.".into()
+        } else {
+            format!("The server ended the session: \u{201c}{text}\u{201d}")
         },
     }
 }
@@ -128,27 +149,14 @@ fn refusal_verdict(
     text: &str,
     known: &KnownCredential,
 ) -> Verdict {
-    let code_word = code
-        .as_deref()
-        .and_then(|c| c.split_whitespace().next())
-        .map(str::to_ascii_uppercase);
-    let said = if text.is_empty() {
+    let said = words::read(code.as_deref(), text);
+    let quoted = if text.is_empty() {
         String::new()
     } else {
         format!(" The server said: \u{201c}{text}\u{201d}")
     };
-    match code_word.as_deref() {
-        Some("UNAVAILABLE" | "LIMIT" | "INUSE") => {
-            return Verdict::TemporaryFailure {
-                reason: if text.is_empty() {
-                    "It cannot serve this account right now.".into()
-                } else {
-                    format!("It said: \u{201c}{text}\u{201d}")
-                },
-            };
-        }
-        Some("PRIVACYREQUIRED") => return Verdict::LoginDisabledBeforeTls,
-        _ => {}
+    if let Some(verdict) = reason_verdict(said, step, text) {
+        return verdict;
     }
     if step != Step::Login {
         let what = match step {
@@ -157,24 +165,86 @@ fn refusal_verdict(
             _ => "The server refused a command.",
         };
         return Verdict::ServerError {
-            detail: format!("{what}{said}"),
+            detail: format!("{what}{quoted}"),
         };
     }
-    if bad {
-        return Verdict::ServerError {
-            detail: format!("The server did not understand the sign-in command.{said}"),
-        };
+    let points_at_password = known_verdict(known).filter(|v| !matches!(v, Verdict::WrongPassword));
+    match said {
+        Said::BadCredentials if !bad => known_verdict(known).unwrap_or(Verdict::WrongPassword),
+        // Both causes stay named unless Mailkeys knows the password is wrong: a matching
+        // lookup id (an active app password) does not prove the rest of it right.
+        Said::CredentialsOrImapDisabled => {
+            points_at_password.unwrap_or(Verdict::Server(ServerReason::PasswordOrImapDisabled))
+        }
+        Said::CredentialsOrPasswordSignInOff => points_at_password.unwrap_or(Verdict::Server(
+            ServerReason::PasswordOrPasswordSignInDisabled,
+        )),
+        Said::Alert => points_at_password.unwrap_or_else(|| {
+            Verdict::Server(ServerReason::ServerMessage {
+                text: text.to_owned(),
+            })
+        }),
+        _ if bad => Verdict::ServerError {
+            detail: format!("The server did not understand the sign-in command.{quoted}"),
+        },
+        _ => points_at_password.unwrap_or_else(|| Verdict::ServerError {
+            detail: format!("The server refused to sign in.{quoted}"),
+        }),
     }
-    let credential_problem = matches!(
-        code_word.as_deref(),
-        None | Some("AUTHENTICATIONFAILED" | "AUTHORIZATIONFAILED" | "EXPIRED" | "ALERT")
-    );
-    if !credential_problem {
-        return Verdict::ServerError {
-            detail: format!("The server refused to sign in.{said}"),
-        };
-    }
-    match known {
+}
+
+/// The verdict when the server's words name a cause other than a plain wrong password;
+/// `None` when they are about credentials or say nothing we recognise.
+fn reason_verdict(said: Said, step: Step, text: &str) -> Option<Verdict> {
+    let after_sign_in = matches!(step, Step::SelectInbox | Step::Logout);
+    let reason = match said {
+        Said::BadCredentials
+        | Said::CredentialsOrImapDisabled
+        | Said::CredentialsOrPasswordSignInOff
+        | Said::Alert
+        | Said::Unrecognised => return None,
+        Said::EncryptionRequired if !after_sign_in => return Some(Verdict::LoginDisabledBeforeTls),
+        Said::EncryptionRequired => return None,
+        Said::Unavailable => {
+            return Some(Verdict::TemporaryFailure {
+                reason: if text.is_empty() {
+                    "It cannot serve this account right now.".into()
+                } else {
+                    format!("It said: \u{201c}{text}\u{201d}")
+                },
+            })
+        }
+        Said::WebSignInRequired => ServerReason::WebSignInRequired,
+        Said::ProviderAppPasswordRequired => ServerReason::ProviderAppPasswordRequired,
+        Said::PasswordSignInOff => ServerReason::PasswordSignInDisabled,
+        Said::ImapDisabled => ServerReason::ImapDisabled,
+        Said::TooManyConnections => ServerReason::TooManyConnections,
+        Said::Throttled => ServerReason::Throttled { after_sign_in },
+        Said::BandwidthLimit => ServerReason::BandwidthLimit,
+        Said::AccountLocked => ServerReason::AccountLocked,
+        Said::PasswordExpired => ServerReason::PasswordExpired,
+        Said::AccountDisabled => ServerReason::AccountDisabled {
+            said: text.to_owned(),
+        },
+        Said::NotAuthorized if after_sign_in => ServerReason::InboxNotPermitted,
+        Said::NotAuthorized => ServerReason::NotAuthorized,
+        Said::NoPermission if after_sign_in => ServerReason::InboxNotPermitted,
+        Said::NoPermission => ServerReason::NotAuthorized,
+        Said::InUse if after_sign_in => ServerReason::MailboxInUse,
+        Said::InUse => ServerReason::TooManyConnections,
+        Said::OverQuota => ServerReason::MailboxOverQuota,
+        Said::AuthenticatedNotConnected => ServerReason::AuthenticatedNotConnected,
+        Said::AddressBlocked => ServerReason::AddressBlocked,
+        Said::MailAppBlocked => ServerReason::MailAppBlocked,
+    };
+    Some(Verdict::Server(reason))
+}
+
+/// What Mailkeys' own knowledge of the password says about a refused sign-in; `None` when
+/// it knows nothing. An active app password without network limits gives `WrongPassword`:
+/// the refusal is then most likely about the user name.
+fn known_verdict(known: &KnownCredential) -> Option<Verdict> {
+    Some(match known {
         KnownCredential::RevokedAppPassword { at } => Verdict::AppPasswordRevoked { at: *at },
         KnownCredential::ExpiredAppPassword { at } => Verdict::AppPasswordExpired { at: *at },
         KnownCredential::MainPasswordNotAllowed => Verdict::MainPasswordRefused,
@@ -186,7 +256,7 @@ fn refusal_verdict(
         } => Verdict::AppPasswordNetworkLimited,
         KnownCredential::ActiveAppPassword {
             network_limited: false,
-        }
-        | KnownCredential::Unknown => Verdict::WrongPassword,
-    }
+        } => Verdict::WrongPassword,
+        KnownCredential::Unknown => return None,
+    })
 }

@@ -5,12 +5,21 @@
 //! a network, and the same facts always give the same answer.
 //!
 //! - `classify`: the rules, from facts to a verdict.
+//! - `words`: what the server's response code and text mean (RFC 5530 codes, `[ALERT]`,
+//!   `BYE` reasons, the well-known texts of big providers).
+//! - `reasons`: the verdicts drawn from those words ([`ServerReason`]) and what they say.
 //! - `wording`: what each verdict says (title, advice), and its stable name.
+//! - `proof`: what a check proved about the password ([`Proven`]).
 
 mod classify;
+mod proof;
+mod reasons;
 mod wording;
+mod words;
 
 pub use classify::classify;
+pub use proof::{proven, Proven};
+pub use reasons::ServerReason;
 pub use wording::format_time;
 
 use super::report::{CertProblem, Step};
@@ -76,7 +85,12 @@ pub enum StepFailure {
     Preauth,
     /// STARTTLS was asked for but the server does not announce it.
     StartTlsNotOffered,
-    /// Neither LOGIN nor AUTHENTICATE PLAIN may be used on this connection.
+    /// The greeting began but the connection closed before its line ended.
+    PartialGreeting {
+        sample: String,
+    },
+    /// Neither LOGIN nor a password mechanism (AUTHENTICATE PLAIN or LOGIN) may be used on
+    /// this connection.
     LoginNotPossible {
         encrypted: bool,
         starttls_offered: bool,
@@ -182,6 +196,16 @@ pub enum Verdict {
     CertificateUntrusted {
         reason: String,
     },
+    /// The certificate's validity starts in the future: a clock is wrong somewhere.
+    CertificateNotYetValid {
+        not_before: Option<i64>,
+    },
+    /// The server closed the connection in the middle of the TLS handshake.
+    TlsClosedByServer,
+    /// The server began its greeting and hung up before finishing it.
+    GreetingCutOff,
+    /// The server's own words name the cause (see [`ServerReason`]).
+    Server(ServerReason),
     TlsToPlaintextPort,
     PlaintextToTlsPort,
     TlsFailed {
@@ -213,5 +237,7 @@ pub enum Verdict {
     },
 }
 
+#[cfg(test)]
+mod recorded;
 #[cfg(test)]
 mod tests;

@@ -54,6 +54,10 @@ impl Verdict {
             Self::CertificateExpired { .. } => "certificate_expired",
             Self::CertificateWrongHost { .. } => "certificate_wrong_host",
             Self::CertificateUntrusted { .. } => "certificate_untrusted",
+            Self::CertificateNotYetValid { .. } => "certificate_not_yet_valid",
+            Self::TlsClosedByServer => "tls_closed_by_server",
+            Self::GreetingCutOff => "greeting_cut_off",
+            Self::Server(reason) => reason.kind(),
             Self::TlsToPlaintextPort => "tls_to_plaintext_port",
             Self::PlaintextToTlsPort => "plaintext_to_tls_port",
             Self::TlsFailed { .. } => "tls_failed",
@@ -140,6 +144,20 @@ impl Verdict {
             Self::CertificateUntrusted { reason } => {
                 format!("The server's certificate cannot be trusted: {reason}.")
             }
+            Self::CertificateNotYetValid { not_before } => match not_before {
+                Some(t) => format!(
+                    "The server's certificate is not valid yet: it only becomes valid on {}.",
+                    format_time(*t)
+                ),
+                None => "The server's certificate is not valid yet.".into(),
+            },
+            Self::TlsClosedByServer => {
+                "The server hung up while setting up encryption with Mailkeys.".into()
+            }
+            Self::GreetingCutOff => {
+                "The server started to say hello, then hung up before finishing.".into()
+            }
+            Self::Server(reason) => reason.title(),
             Self::TlsToPlaintextPort => {
                 "This port expects plain IMAP, but the check started with encryption (TLS).".into()
             }
@@ -231,8 +249,8 @@ impl Verdict {
                  (/admin/dovecot) and run its self-check. {admin}"
             ),
             Self::NoPasswordMechanism { .. } => format!(
-                "Mailkeys app passwords need a server that accepts passwords (LOGIN or \
-                 AUTHENTICATE PLAIN). Enable password authentication on the server, or pick \
+                "Mailkeys app passwords need a server that accepts passwords (LOGIN, or \
+                 AUTHENTICATE PLAIN or LOGIN). Enable password authentication on the server, or pick \
                  the right server in Mailkeys' configuration. {admin}"
             ),
             Self::LoginDisabledBeforeTls => format!(
@@ -271,6 +289,22 @@ impl Verdict {
                  authority, give its certificate to Mailkeys as this server's `ca_file`. \
                  {admin}"
             ),
+            Self::CertificateNotYetValid { .. } => format!(
+                "A clock is wrong: check the date and time of the Mailkeys server (and of \
+                 your device), and the mail server's clock when its certificate was made. A \
+                 certificate issued just now may also need a few minutes. {admin}"
+            ),
+            Self::TlsClosedByServer => format!(
+                "The server may not accept Mailkeys' TLS versions or ciphers, may expect a \
+                 different server name, or may be refusing Mailkeys' address. Look at the \
+                 mail server's log at the time of this check. {admin}"
+            ),
+            Self::GreetingCutOff => format!(
+                "The server may be overloaded or limiting connections from Mailkeys' \
+                 address. Try again in a minute; if it persists, look at the mail server's log. \
+                 {admin}"
+            ),
+            Self::Server(reason) => reason.advice(admin),
             Self::TlsToPlaintextPort => format!(
                 "Set this server's `tls` to \"starttls\" if the port is 143, or use port 993 \
                  with \"implicit\". {admin}"

@@ -272,6 +272,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Wire<S> {
         self.send_pieces(&tag, pieces).await
     }
 
+    /// `AUTHENTICATE LOGIN` (SASL LOGIN): the user name after the server's first "+", the
+    /// password after its second, each in base64.
+    pub async fn authenticate_login(
+        &mut self,
+        username: &[u8],
+        password: &[u8],
+    ) -> Result<Response, WireError> {
+        use base64::Engine as _;
+        let b64 = |bytes: &[u8]| {
+            let mut line = Zeroizing::new(
+                base64::engine::general_purpose::STANDARD
+                    .encode(bytes)
+                    .into_bytes(),
+            );
+            line.extend_from_slice(b"\r\n");
+            line
+        };
+        let tag = self.tag();
+        let first = Zeroizing::new(format!("{tag} AUTHENTICATE LOGIN\r\n").into_bytes());
+        let pieces = vec![first, b64(username), b64(password)];
+        self.send_pieces(&tag, pieces).await
+    }
+
     /// Sends the pieces of one command, waiting for a continuation between them. If the
     /// server completes the command instead (a `NO` before the password), stops there.
     async fn send_pieces(

@@ -33,8 +33,16 @@ pub(super) fn write_config(
     }
     let include = match (&opts.baseline_passwd_file, &opts.generated) {
         (Some(users), _) => {
-            let hashed = opts.baseline_hashed;
-            write_baseline_files(install, root, users, hashed, doveadm_port, doveadm_api_key)
+            let (hashed, extras) = (opts.baseline_hashed, &opts.baseline_extra_fields);
+            write_baseline_files(
+                install,
+                root,
+                users,
+                hashed,
+                extras,
+                doveadm_port,
+                doveadm_api_key,
+            )
         }
         (None, Some(generated)) => generated.main_file.clone(),
         (None, None) => write_mailkeys_files(install, root, opts, doveadm_port, doveadm_api_key),
@@ -251,6 +259,7 @@ fn write_baseline_files(
     root: &Path,
     users: &[(String, String)],
     hashed: bool,
+    extras: &[(String, String)],
     doveadm_port: u16,
     doveadm_api_key: &str,
 ) -> PathBuf {
@@ -263,10 +272,18 @@ fn write_baseline_files(
                     .any(|s| s.contains([':', '\n', '\r'])),
             "baseline user {user:?}: no `:` or line break in users and passwords"
         );
-        if hashed {
-            writeln!(passwd, "{user}:{password}").unwrap();
+        let password = if hashed {
+            password.clone()
         } else {
-            writeln!(passwd, "{user}:{{PLAIN}}{password}").unwrap();
+            format!("{{PLAIN}}{password}")
+        };
+        // user:password:uid:gid:gecos:home:shell:extra fields
+        match extras.iter().find(|(u, _)| u == user) {
+            Some((_, fields)) => {
+                assert!(!fields.contains(['\n', '\r']), "one line of extra fields");
+                writeln!(passwd, "{user}:{password}::::::{fields}").unwrap();
+            }
+            None => writeln!(passwd, "{user}:{password}").unwrap(),
         }
     }
     let passwd_path = root.join("baseline.passwd");

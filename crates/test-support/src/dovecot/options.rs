@@ -60,6 +60,10 @@ pub struct DovecotOptions {
     /// (`{ARGON2ID}$argon2id$…`, as Mailkeys stores them), written to the file as they are,
     /// so Dovecot verifies the same hash without SQL.
     pub baseline_hashed: bool,
+    /// Extra fields of users of `baseline_passwd_file` (user, fields), as passdb extra
+    /// fields in its passwd-file, e.g. `nologin reason="Your account is disabled"`: how an
+    /// admin turns an account away with a reason.
+    pub baseline_extra_fields: Vec<(String, String)>,
     /// Files `mailkeys dovecot config` wrote (as an admin would install them): the instance
     /// includes this `conf.d/90-mailkeys.conf` as it is instead of rendering its own, and its
     /// doveadm listener is where those files put it. `db`, `policy_*` are then unused.
@@ -106,6 +110,7 @@ impl DovecotOptions {
             listen_address: Ipv4Addr::LOCALHOST,
             baseline_passwd_file: None,
             baseline_hashed: false,
+            baseline_extra_fields: Vec::new(),
             generated: None,
         }
     }
