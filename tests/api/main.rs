@@ -17,6 +17,7 @@ mod check;
 mod check_dovecot;
 mod check_dovecot_refusals;
 mod cli;
+mod dovecot_baseline;
 mod dovecot_cli;
 mod dovecot_config;
 mod dovecot_db;

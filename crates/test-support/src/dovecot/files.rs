@@ -33,8 +33,16 @@ pub(super) fn write_config(
     }
     let include = match (&opts.baseline_passwd_file, &opts.generated) {
         (Some(users), _) => {
-            let extras = &opts.baseline_extra_fields;
-            write_baseline_files(install, root, users, extras, doveadm_port, doveadm_api_key)
+            let (hashed, extras) = (opts.baseline_hashed, &opts.baseline_extra_fields);
+            write_baseline_files(
+                install,
+                root,
+                users,
+                hashed,
+                extras,
+                doveadm_port,
+                doveadm_api_key,
+            )
         }
         (None, Some(generated)) => generated.main_file.clone(),
         (None, None) => write_mailkeys_files(install, root, opts, doveadm_port, doveadm_api_key),
@@ -243,13 +251,14 @@ pub(super) fn write_rendered(config: &DovecotConfig, dir: &Path) {
 }
 
 /// The benchmark baseline (`DovecotOptions::baseline_passwd_file`): a passwd-file passdb
-/// with `{PLAIN}` passwords and the same authentication settings as the generated
-/// `90-mailkeys.conf` (so only the passdb differs), and the doveadm API. Returns the path of
-/// the file to include.
+/// with `{PLAIN}` passwords (or stored hashes, `baseline_hashed`) and the same
+/// authentication settings as the generated `90-mailkeys.conf` (so only the passdb differs),
+/// and the doveadm API. Returns the path of the file to include.
 fn write_baseline_files(
     install: &Install,
     root: &Path,
     users: &[(String, String)],
+    hashed: bool,
     extras: &[(String, String)],
     doveadm_port: u16,
     doveadm_api_key: &str,
@@ -263,13 +272,18 @@ fn write_baseline_files(
                     .any(|s| s.contains([':', '\n', '\r'])),
             "baseline user {user:?}: no `:` or line break in users and passwords"
         );
+        let password = if hashed {
+            password.clone()
+        } else {
+            format!("{{PLAIN}}{password}")
+        };
         // user:password:uid:gid:gecos:home:shell:extra fields
         match extras.iter().find(|(u, _)| u == user) {
             Some((_, fields)) => {
                 assert!(!fields.contains(['\n', '\r']), "one line of extra fields");
-                writeln!(passwd, "{user}:{{PLAIN}}{password}::::::{fields}").unwrap();
+                writeln!(passwd, "{user}:{password}::::::{fields}").unwrap();
             }
-            None => writeln!(passwd, "{user}:{{PLAIN}}{password}").unwrap(),
+            None => writeln!(passwd, "{user}:{password}").unwrap(),
         }
     }
     let passwd_path = root.join("baseline.passwd");

@@ -56,6 +56,10 @@ pub struct DovecotOptions {
     /// compared with and without Mailkeys' database. Users and passwords must not contain
     /// `:` or line breaks.
     pub baseline_passwd_file: Option<Vec<(String, String)>>,
+    /// The passwords of `baseline_passwd_file` are stored hashes with their scheme prefix
+    /// (`{ARGON2ID}$argon2id$…`, as Mailkeys stores them), written to the file as they are,
+    /// so Dovecot verifies the same hash without SQL.
+    pub baseline_hashed: bool,
     /// Extra fields of users of `baseline_passwd_file` (user, fields), as passdb extra
     /// fields in its passwd-file, e.g. `nologin reason="Your account is disabled"`: how an
     /// admin turns an account away with a reason.
@@ -105,6 +109,7 @@ impl DovecotOptions {
             ssl_required: false,
             listen_address: Ipv4Addr::LOCALHOST,
             baseline_passwd_file: None,
+            baseline_hashed: false,
             baseline_extra_fields: Vec::new(),
             generated: None,
         }
