@@ -26,8 +26,9 @@ RUN mkdir -p src benches crates/mailkeys-imap/src crates/test-support/src \
               target/release/.fingerprint/mailkeys*
 
 # The real sources. Templates (askama), migrations (sqlx::migrate!) and the breached-password
-# list (include_bytes!) are compiled into the binary, so they are needed here and not at run
+# list (build.rs makes its fingerprints, include_bytes!) are compiled into the binary, so they are needed here and not at run
 # time.
+COPY build.rs ./
 COPY src ./src
 COPY data ./data
 COPY crates ./crates

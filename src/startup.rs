@@ -37,8 +37,6 @@ pub async fn build_with_clock(
     clock: SharedClock,
 ) -> anyhow::Result<Application> {
     settings.validate()?;
-    // Unpacked now, off the async workers, rather than inside the first password change.
-    tokio::task::spawn_blocking(crate::domain::breached_passwords::warm);
     let db = Db::connect(&settings.database_url).await?;
     db.migrate().await?;
     // A restore refuses while this lock is held (SQLite only).

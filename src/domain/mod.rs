@@ -1,6 +1,7 @@
 //! Types and rules with no I/O. Each type is parsed once at the edge and trusted after.
 
 pub mod app_password;
+mod breach_fingerprint;
 pub mod breached_passwords;
 pub mod ids;
 pub mod lockout;
