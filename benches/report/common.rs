@@ -10,7 +10,7 @@ use argon2::password_hash::{PasswordHasher as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use mailkeys::config::Settings;
 use mailkeys::store::{users, Db};
-use mailkeys_test_support::app::{postgres_admin_url, Backend};
+use mailkeys_test_support::app::{new_postgres_database, postgres_admin_url, Backend};
 use mailkeys_test_support::browser::Browser;
 use mailkeys_test_support::ports::reserve_port;
 use reqwest::cookie::CookieStore as _;
@@ -66,22 +66,7 @@ pub fn backend_name(backend: Backend) -> &'static str {
 pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> String {
     match backend {
         Backend::Sqlite => format!("sqlite://{}", dir.join("bench.db").display()),
-        Backend::Postgres => {
-            let admin = postgres_admin_url();
-            let mut conn = sqlx::PgConnection::connect(&admin)
-                .await
-                .unwrap_or_else(|e| panic!("PostgreSQL not reachable at {admin}: {e}"));
-            let name = format!(
-                "mk_bench_{}",
-                mailkeys::infra::random::random_symbols(12).unwrap()
-            );
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-            format!("{base}/{name}")
-        }
+        Backend::Postgres => new_postgres_database("mk_bench").await,
     }
 }
 

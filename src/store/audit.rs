@@ -73,19 +73,7 @@ pub async fn record<'e>(
     entry: Entry<'_>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO audit_log (at, actor_user_id, subject_user_id, event, detail, ip) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(now)
-    .bind(entry.actor)
-    .bind(entry.subject)
-    .bind(entry.event.as_str())
-    .bind(entry.detail)
-    .bind(entry.ip)
-    .execute(e)
-    .await?;
-    Ok(())
+    insert(e, entry, None, now).await
 }
 
 /// A failed password attempt, with the keyed hash of the typed address (see
@@ -95,6 +83,15 @@ pub async fn record_failed_attempt<'e>(
     e: impl Executor<'e, Database = Any>,
     entry: Entry<'_>,
     typed_key: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    insert(e, entry, Some(typed_key), now).await
+}
+
+async fn insert<'e>(
+    e: impl Executor<'e, Database = Any>,
+    entry: Entry<'_>,
+    typed_key: Option<&str>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(

@@ -54,23 +54,6 @@ fn run_readme_line(line: &str, dir: &Path, database_url: &str) -> (bool, String,
     )
 }
 
-/// A new empty PostgreSQL database; its URL.
-async fn empty_postgres_database() -> String {
-    use sqlx::Connection;
-    let admin = postgres_admin_url();
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    let name = format!(
-        "mk_test_{}",
-        mailkeys::infra::random::random_symbols(16).unwrap()
-    );
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    format!("{base}/{name}")
-}
-
 async fn a_backup_taken_during_writes_restores_consistent_and_serves_logins(backend: Backend) {
     let (dir, database_url) = fresh_database_for(backend, DovecotVersion::V2_3).await;
     let work = dir.path().to_owned();
@@ -140,7 +123,7 @@ async fn a_backup_taken_during_writes_restores_consistent_and_serves_logins(back
     // Restore into a new database, as the README says.
     let restored_url = match backend {
         Backend::Sqlite => format!("sqlite://{}", work.join("restored.db").display()),
-        Backend::Postgres => empty_postgres_database().await,
+        Backend::Postgres => new_postgres_database("mk_test").await,
     };
     let restore_line = match backend {
         Backend::Sqlite => readme_command("mailkeys restore"),

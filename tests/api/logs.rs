@@ -3,7 +3,6 @@
 //! same run serves Prometheus metrics on `MAILKEYS_METRICS_LISTEN`.
 
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use reqwest::StatusCode;
 
@@ -63,20 +62,7 @@ async fn json_logs_are_one_object_per_line_and_hold_nothing_typed() {
         .spawn()
         .unwrap();
     let browser = Browser::new(&format!("http://127.0.0.1:{port}"));
-    let mut up = false;
-    for _ in 0..200 {
-        if browser
-            .client
-            .get(format!("{}/readyz", browser.base))
-            .send()
-            .await
-            .is_ok()
-        {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let up = browser.wait_until_answering("/readyz").await;
     assert!(
         up,
         "the server started: {}",

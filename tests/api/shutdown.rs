@@ -62,20 +62,7 @@ async fn sigterm_lets_the_request_in_flight_finish_and_exits_0() {
         .spawn()
         .unwrap();
     let browser = Browser::new(&format!("http://127.0.0.1:{port}"));
-    let mut up = false;
-    for _ in 0..100 {
-        if browser
-            .client
-            .get(format!("{}/healthz", browser.base))
-            .send()
-            .await
-            .is_ok()
-        {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let up = browser.wait_until_answering("/healthz").await;
     assert!(up, "the server started");
     assert_eq!(
         browser.sign_in_status(ALICE, PASSWORD).await,

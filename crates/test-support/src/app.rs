@@ -96,26 +96,31 @@ pub fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
+/// A new empty database on the test PostgreSQL server, named `{prefix}_` and a random
+/// suffix (so that leftovers can be found by prefix); its URL. Fails loudly when the server
+/// does not answer.
+pub async fn new_postgres_database(prefix: &str) -> String {
+    use sqlx::Connection;
+    let admin = postgres_admin_url();
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+        panic!("PostgreSQL is required here and is not reachable at {admin}: {e}. Run scripts/test, which starts it.")
+    });
+    let name = format!(
+        "{prefix}_{}",
+        mailkeys::infra::random::random_symbols(16).unwrap()
+    );
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    format!("{base}/{name}")
+}
+
 pub async fn fresh_database_url(backend: Backend, dir: &std::path::Path) -> String {
     match backend {
         Backend::Sqlite => format!("sqlite://{}", dir.join("mailkeys.db").display()),
-        Backend::Postgres => {
-            use sqlx::Connection;
-            let admin = postgres_admin_url();
-            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-                panic!("PostgreSQL is required for this test and is not reachable at {admin}: {e}. Run scripts/test, which starts it.")
-            });
-            let name = format!(
-                "mk_test_{}",
-                mailkeys::infra::random::random_symbols(16).unwrap()
-            );
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-            format!("{base}/{name}")
-        }
+        Backend::Postgres => new_postgres_database("mk_test").await,
     }
 }
 

@@ -55,6 +55,24 @@ impl Browser {
     }
 
     /// The status of a GET of `path`.
+    /// Polls `path` until the server answers it at all (a freshly started `mailkeys serve`),
+    /// for up to 10 s; whether it ever did.
+    pub async fn wait_until_answering(&self, path: &str) -> bool {
+        for _ in 0..200 {
+            if self
+                .client
+                .get(format!("{}{path}", self.base))
+                .send()
+                .await
+                .is_ok()
+            {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        false
+    }
+
     pub async fn get_status(&self, path: &str) -> StatusCode {
         self.get(path).await.status()
     }
