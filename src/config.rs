@@ -43,6 +43,9 @@ pub struct Settings {
     pub session_idle_timeout_secs: i64,
     pub session_absolute_timeout_secs: i64,
     pub setup_link_ttl_secs: i64,
+    /// Audit entries older than this many days are deleted by the daily cleanup (itself
+    /// audited); 0 keeps them forever.
+    pub audit_retention_days: u32,
     /// Argon2id cost of human-chosen main passwords.
     pub hash_main_memory_kib: u32,
     pub hash_main_iterations: u32,
@@ -115,6 +118,7 @@ const FIELDS: &[&str] = &[
     "session_idle_timeout_secs",
     "session_absolute_timeout_secs",
     "setup_link_ttl_secs",
+    "audit_retention_days",
     "hash_main_memory_kib",
     "hash_main_iterations",
     "hash_main_parallelism",
@@ -197,6 +201,7 @@ impl Default for Settings {
             session_idle_timeout_secs: 30 * 60,
             session_absolute_timeout_secs: 12 * 60 * 60,
             setup_link_ttl_secs: 60 * 60,
+            audit_retention_days: 365,
             hash_main_memory_kib: 19_456,
             hash_main_iterations: 2,
             hash_main_parallelism: 1,

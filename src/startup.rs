@@ -100,6 +100,7 @@ pub async fn build_with_clock(
         limits,
     };
     tokio::spawn(purge_attempt_counts(state.services.clone()));
+    tokio::spawn(clean_up_audit_log(state.services.clone()));
     Ok(Application {
         listener,
         policy_listener,
@@ -179,6 +180,19 @@ async fn purge_attempt_counts(services: crate::services::Services) {
         every.tick().await;
         if let Err(err) = crate::services::attempts::purge_expired(&services).await {
             tracing::warn!(error = %err, "could not delete expired attempt counts");
+        }
+    }
+}
+
+/// Trims the audit log to `audit_retention_days`, at start-up and then daily.
+async fn clean_up_audit_log(services: crate::services::Services) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(24 * 60 * 60));
+    loop {
+        every.tick().await;
+        match crate::services::audit_log::clean_up(&services).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "audit log cleaned up to its retention"),
+            Err(err) => tracing::warn!(error = %err, "could not clean up the audit log"),
         }
     }
 }

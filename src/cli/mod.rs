@@ -1,6 +1,8 @@
 //! The `mailkeys` command line.
 
+mod audit;
 mod dovecot;
+mod user_admin;
 
 use std::io::{IsTerminal, Read};
 use std::net::SocketAddr;
@@ -60,6 +62,11 @@ pub enum Command {
         /// The backup file to restore.
         file: PathBuf,
     },
+    /// Read the audit log: export it, clean it up to the retention setting.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
     /// Connect Dovecot: write its configuration, check the live installation.
     Dovecot {
         #[command(subcommand)]
@@ -86,6 +93,8 @@ pub enum UserCommand {
     },
     /// List accounts.
     List,
+    #[command(flatten)]
+    Act(user_admin::AccountAction),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -106,6 +115,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User {
             command: UserCommand::List,
         } => list_users(&settings).await,
+        Command::User {
+            command: UserCommand::Act(action),
+        } => user_admin::run(&settings, action).await,
         Command::User {
             command:
                 UserCommand::Add {
@@ -145,6 +157,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Dovecot { command } => dovecot::run(&settings, command).await,
+        Command::Audit { command } => audit::run(&settings, command).await,
     }
 }
 

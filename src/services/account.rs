@@ -98,7 +98,7 @@ pub async fn change_password(
     if change.revoke_app_passwords {
         let revocation = Revocation {
             user_id: user.id,
-            by: actor.user_id,
+            by: Some(actor.user_id),
             reason: "main password rotated",
             now,
         };

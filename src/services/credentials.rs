@@ -35,6 +35,44 @@ impl<'a> Actor<'a> {
     }
 }
 
+/// Who performs an action on an account: a person signed in to the web (or the API), or
+/// the operator at the host's command line, who has no account of their own: the audit
+/// log and the revocation rows then name no actor.
+#[derive(Clone, Copy)]
+pub enum By<'a> {
+    Person(&'a Actor<'a>),
+    CommandLine,
+}
+
+impl<'a> By<'a> {
+    pub fn user_id(self) -> Option<UserId> {
+        match self {
+            Self::Person(actor) => Some(actor.user_id),
+            Self::CommandLine => None,
+        }
+    }
+
+    /// The audit entry of this actor doing `event` to `subject`'s account.
+    pub fn entry(self, subject: UserId, event: Event, detail: impl Into<String>) -> Entry<'a> {
+        match self {
+            Self::Person(actor) => actor.entry(subject, event, detail),
+            Self::CommandLine => Entry {
+                actor: None,
+                subject: Some(subject),
+                event,
+                detail: detail.into(),
+                ip: None,
+            },
+        }
+    }
+}
+
+impl<'a> From<&'a Actor<'a>> for By<'a> {
+    fn from(actor: &'a Actor<'a>) -> Self {
+        Self::Person(actor)
+    }
+}
+
 /// Flushes Dovecot's cache for `owner` and, if `kick`, ends their live IMAP sessions.
 pub async fn sync_mail_server(state: &Services, owner: &UserRow, kick: bool) -> SessionSync {
     match Username::parse(&owner.email) {
@@ -44,13 +82,14 @@ pub async fn sync_mail_server(state: &Services, owner: &UserRow, kick: bool) -> 
 }
 
 /// Revokes one live app password of `owner`. `NotFound` if it is not theirs or not live.
-pub async fn revoke_one(
+pub async fn revoke_one<'a>(
     state: &Services,
     owner: &UserRow,
     id: AppPasswordId,
-    actor: Actor<'_>,
+    by: impl Into<By<'a>>,
     reason: &str,
 ) -> AppResult<SessionSync> {
+    let by = by.into();
     let row = app_passwords::find_for_user(&state.db, owner.id, id).await?;
     let Some(row) = row.filter(|r| r.revoked_at.is_none()) else {
         return Err(AppError::NotFound);
@@ -59,7 +98,7 @@ pub async fn revoke_one(
     let mut tx = state.db.begin().await?;
     let revocation = Revocation {
         user_id: owner.id,
-        by: actor.user_id,
+        by: by.user_id(),
         reason,
         now,
     };
@@ -72,7 +111,7 @@ pub async fn revoke_one(
     );
     audit::record(
         &mut *tx,
-        actor.entry(owner.id, Event::AppPasswordRevoked, detail),
+        by.entry(owner.id, Event::AppPasswordRevoked, detail),
         now,
     )
     .await?;
@@ -83,19 +122,20 @@ pub async fn revoke_one(
 }
 
 /// Revokes every live app password of `owner`; returns how many and what Dovecot did.
-pub async fn revoke_all(
+pub async fn revoke_all<'a>(
     state: &Services,
     owner: &UserRow,
-    actor: Actor<'_>,
+    by: impl Into<By<'a>>,
     reason: &str,
 ) -> AppResult<(u64, SessionSync)> {
+    let by = by.into();
     let now = state.now();
     let mut tx = state.db.begin().await?;
     let count = app_passwords::revoke_all(
         &mut *tx,
         &Revocation {
             user_id: owner.id,
-            by: actor.user_id,
+            by: by.user_id(),
             reason,
             now,
         },
@@ -104,7 +144,7 @@ pub async fn revoke_all(
     let detail = format!("{count} revoked, reason {reason:?}");
     audit::record(
         &mut *tx,
-        actor.entry(owner.id, Event::AllAppPasswordsRevoked, detail),
+        by.entry(owner.id, Event::AllAppPasswordsRevoked, detail),
         now,
     )
     .await?;
@@ -156,6 +196,12 @@ pub async fn create(
     new: &NewPassword,
     actor: Actor<'_>,
 ) -> AppResult<Result<Created, NotCreated>> {
+    if owner.must_reset {
+        // A credential minted now could be the intruder's: the new main password first.
+        return Err(AppError::Forbidden(
+            "An admin asked you to choose a new main password: set it on the Account page first.",
+        ));
+    }
     if app_passwords::name_in_use(&state.db, owner.id, new.name.as_str()).await? {
         return Ok(Err(NotCreated::DuplicateName));
     }

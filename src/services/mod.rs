@@ -6,6 +6,8 @@
 pub mod account;
 pub mod admin;
 pub mod attempts;
+pub mod audit_filter;
+pub mod audit_log;
 pub mod auth;
 pub mod check;
 pub mod credentials;

@@ -94,7 +94,8 @@ pub async fn name_in_use(db: &Db, user_id: UserId, name: &str) -> Result<bool, s
 
 pub struct Revocation<'a> {
     pub user_id: UserId,
-    pub by: UserId,
+    /// The person who revoked it; none for the operator at the command line.
+    pub by: Option<UserId>,
     pub reason: &'a str,
     pub now: i64,
 }

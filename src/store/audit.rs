@@ -28,11 +28,45 @@ pub enum Event {
     MainImapBlocked,
     MainImapUnblocked,
     SessionsEnded,
+    AccountCompromised,
+    AuditCleanedUp,
     ConnectionTest,
     DovecotSelfCheck,
 }
 
 impl Event {
+    /// Every event, for the audit page's filter.
+    pub const ALL: [Event; 23] = [
+        Self::SignIn,
+        Self::SignInFailed,
+        Self::SignOut,
+        Self::SetupCompleted,
+        Self::UserCreated,
+        Self::AppPasswordCreated,
+        Self::AppPasswordRevoked,
+        Self::AppPasswordLimitsChanged,
+        Self::AllAppPasswordsRevoked,
+        Self::PasswordChanged,
+        Self::PasswordChangeFailed,
+        Self::MainImapSetting,
+        Self::AccountDisabled,
+        Self::AccountEnabled,
+        Self::ResetRequired,
+        Self::ResetCleared,
+        Self::MainImapBlocked,
+        Self::MainImapUnblocked,
+        Self::SessionsEnded,
+        Self::AccountCompromised,
+        Self::AuditCleanedUp,
+        Self::ConnectionTest,
+        Self::DovecotSelfCheck,
+    ];
+
+    /// The event stored as `name`, if there is one.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SignIn => "sign_in",
@@ -54,6 +88,8 @@ impl Event {
             Self::MainImapBlocked => "main_password_imap_blocked_by_admin",
             Self::MainImapUnblocked => "main_password_imap_unblocked_by_admin",
             Self::SessionsEnded => "sessions_ended",
+            Self::AccountCompromised => "account_compromised",
+            Self::AuditCleanedUp => "audit_log_cleaned_up",
             Self::ConnectionTest => "connection_test",
             Self::DovecotSelfCheck => "dovecot_self_check",
         }

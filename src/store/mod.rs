@@ -4,6 +4,7 @@
 
 pub mod app_passwords;
 pub mod audit;
+pub mod audit_search;
 pub mod backup;
 pub mod dovecot_reports;
 pub mod imap_logins;

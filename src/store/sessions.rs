@@ -100,3 +100,11 @@ pub async fn delete_for_user<'e>(
         .await?;
     Ok(done.rows_affected())
 }
+
+/// How many browser sessions the user has (live or not yet purged).
+pub async fn count_for_user(db: &Db, user_id: UserId) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(&db.pool)
+        .await
+}

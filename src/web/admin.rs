@@ -148,7 +148,7 @@ pub async fn revoke_one(
         &state,
         &owner,
         password_id,
-        actor,
+        &actor,
         &clean_reason(&Text::parse(&form.reason, "The reason")?),
     )
     .await?;
@@ -171,7 +171,7 @@ pub async fn revoke_all(
     let (_, sync) = credentials::revoke_all(
         &state,
         &owner,
-        actor,
+        &actor,
         &clean_reason(&Text::parse(&form.reason, "The reason")?),
     )
     .await?;
@@ -191,7 +191,7 @@ pub async fn end_sessions(
     let owner = target(&state, id).await?;
     let keep = (owner.id == admin.user.id).then_some(admin.token_digest.as_str());
     let actor = admin.actor(&ip);
-    let sync = services::admin::end_sessions(&state, &owner, keep, actor).await?;
+    let sync = services::admin::end_sessions(&state, &owner, keep, &actor).await?;
     Ok(redirect_after(
         Page::AdminUser(id),
         AdminDone::SignedOut,
@@ -227,6 +227,6 @@ pub async fn set_flag(
         _ => return Err(AppError::NotFound),
     };
     let actor = admin.actor(&ip);
-    let sync = services::admin::set_flag(&state, &owner, flag, on, actor).await?;
+    let sync = services::admin::set_flag(&state, &owner, flag, on, &actor).await?;
     Ok(redirect_after(Page::AdminUser(id), AdminDone::Saved, sync))
 }

@@ -272,7 +272,7 @@ pub async fn revoke(
         &state,
         &current.user,
         id,
-        actor,
+        &actor,
         &clean_reason(&Text::parse(&form.reason, "The reason")?),
     )
     .await?;
@@ -315,7 +315,7 @@ pub async fn revoke_all(
     let (_, sync) = credentials::revoke_all(
         &state,
         &current.user,
-        actor,
+        &actor,
         &clean_reason(&Text::parse(&form.reason, "The reason")?),
     )
     .await?;

@@ -7,6 +7,8 @@
 pub mod account;
 pub mod admin;
 pub mod admin_attempts;
+pub mod admin_audit;
+pub mod admin_compromise;
 pub mod admin_dovecot;
 pub mod auth;
 pub mod check;

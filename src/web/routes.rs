@@ -11,7 +11,8 @@ use axum::response::Redirect;
 use axum::routing::MethodRouter;
 
 use super::{
-    account, admin, admin_attempts, admin_dovecot, auth, check, dashboard, health, AppState,
+    account, admin, admin_attempts, admin_audit, admin_compromise, admin_dovecot, auth, check,
+    dashboard, health, AppState,
 };
 use crate::domain::UserId;
 
@@ -109,10 +110,15 @@ fn routes() -> Vec<Route> {
         Route::at("/admin").get(admin::users),
         Route::at("/admin/dovecot").get(admin_dovecot::show),
         Route::at("/admin/failed-sign-ins").get(admin_attempts::show),
+        Route::at("/admin/audit").get(admin_audit::show),
+        Route::at("/admin/audit/export").get(admin_audit::export),
         Route::at("/admin/dovecot/check").post(admin_dovecot::check),
         Route::at(ADMIN_USER).get(admin::user),
         Route::at("/admin/users/{id}/revoke-all").post(admin::revoke_all),
         Route::at("/admin/users/{id}/end-sessions").post(admin::end_sessions),
+        Route::at("/admin/users/{id}/compromised")
+            .get(admin_compromise::confirm)
+            .post(admin_compromise::run),
         Route::at("/admin/users/{id}/flags").post(admin::set_flag),
         Route::at("/admin/users/{id}/app-passwords/{password_id}/revoke").post(admin::revoke_one),
         Route::at(SIGN_IN)

@@ -127,6 +127,13 @@ async fn a_required_reset_sends_the_user_to_choose_a_new_password(backend: Backe
     let page = format!("/admin/users/{alice_id}");
     set_flag(&admin, &page, "must_reset", true).await;
 
+    // Requiring a new password ends her sessions (issue 11): she signs in again, and is sent
+    // to choose one.
+    assert_eq!(location(&alice.get("/").await), "/sign-in");
+    assert_eq!(
+        alice.sign_in_status(ALICE, PASSWORD).await,
+        StatusCode::SEE_OTHER
+    );
     assert_eq!(location(&alice.get("/").await), "/account");
     assert!(alice
         .get_text("/account")

@@ -5,7 +5,7 @@ use std::process::Command;
 use crate::both_backends;
 use mailkeys_test_support::prelude::*;
 
-fn mailkeys(app: &TestApp, args: &[&str], stdin: &str) -> (bool, String, String) {
+pub(crate) fn mailkeys(app: &TestApp, args: &[&str], stdin: &str) -> (bool, String, String) {
     run_mailkeys(
         |command| {
             command

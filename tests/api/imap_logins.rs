@@ -191,7 +191,7 @@ fn curl_login(stack: &Stack, source: &str, user: &str, password: &str) -> Result
 
 /// Dovecot's kick signals the session's process and returns; the process dies a moment
 /// later. True once the session is gone, within two seconds.
-async fn kicked<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+pub(crate) async fn kicked<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     session: &mut crate::dovecot::ImapSession<S>,
 ) -> bool {
     let deadline = Instant::now() + Duration::from_secs(2);
@@ -205,7 +205,7 @@ async fn kicked<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
 }
 
 /// An IMAPS session of `user`, which must log in (`what` says why it must).
-async fn live_session(
+pub(crate) async fn live_session(
     stack: &Stack,
     user: &str,
     password: &str,
@@ -218,7 +218,7 @@ async fn live_session(
         .unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
-async fn imaps(stack: &Stack, user: &str, password: &str) -> Result<(), String> {
+pub(crate) async fn imaps(stack: &Stack, user: &str, password: &str) -> Result<(), String> {
     stack
         .dovecot
         .imaps_login(&source_ip(), user, password)

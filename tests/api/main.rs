@@ -10,6 +10,7 @@ pub(crate) use mailkeys_test_support::{both_backends, each_dovecot, each_version
 mod admin;
 mod app_passwords;
 mod attempts;
+mod audit_log;
 mod auth;
 mod backup;
 mod browser;
@@ -17,6 +18,7 @@ mod check;
 mod check_dovecot;
 mod check_dovecot_refusals;
 mod cli;
+mod compromise;
 mod dovecot_baseline;
 mod dovecot_cli;
 mod dovecot_config;

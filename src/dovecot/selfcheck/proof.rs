@@ -251,7 +251,7 @@ async fn revoke(
         id,
         &Revocation {
             user_id: admin.id,
-            by: admin.id,
+            by: Some(admin.id),
             reason,
             now,
         },
