@@ -246,6 +246,7 @@ pub async fn seed(db: &Db, prefix: &str, count: usize, hash: &str) {
             email: &email,
             password_hash: hash,
             is_admin: false,
+            is_superadmin: false,
             main_imap_allowed: false,
             now: 0,
         };

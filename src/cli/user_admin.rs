@@ -6,7 +6,7 @@ use anyhow::{bail, Context};
 use clap::Subcommand;
 
 use crate::config::Settings;
-use crate::domain::{Text, Username};
+use crate::domain::{Role, Text, Username};
 use crate::dovecot::doveadm::SessionSync;
 use crate::services::credentials::{self, clean_reason, By};
 use crate::services::{admin, Services};
@@ -40,6 +40,14 @@ pub enum AccountAction {
         #[arg(long, default_value = "")]
         reason: String,
     },
+    /// Set an account's role: user, admin (acts on user accounts) or superadmin (also grants
+    /// admin rights and acts on admins). The last superadmin keeps the role.
+    Role {
+        /// The account's email address.
+        email: String,
+        /// user, admin or superadmin.
+        role: String,
+    },
     /// Respond to a compromised account in one step: revoke every app password, end every
     /// browser session, require a new main password, close open IMAP connections (when the
     /// doveadm API is configured), with one audit entry.
@@ -63,6 +71,16 @@ pub async fn run(settings: &Settings, action: AccountAction) -> anyhow::Result<(
             name,
             reason,
         } => revoke(&services, &email, all, name, &reason).await,
+        AccountAction::Role { email, role } => {
+            let user = account(&services, &email).await?;
+            let role = Role::parse(&role)
+                .with_context(|| format!("{role:?} is not a role: user, admin or superadmin"))?;
+            admin::set_role(&services, &user, role, By::CommandLine)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{} is now {role}.", user.email);
+            Ok(())
+        }
         AccountAction::Compromised { email, reason } => {
             compromised(&services, &email, &reason).await
         }

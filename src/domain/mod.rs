@@ -8,6 +8,7 @@ pub mod lockout;
 pub mod password_policy;
 #[cfg(test)]
 mod properties;
+pub mod role;
 pub mod text;
 pub mod username;
 
@@ -15,5 +16,6 @@ pub use app_password::{
     AppPasswordName, AppPasswordStatus, ExpiryChoice, GeneratedAppPassword, LookupId, Scope,
 };
 pub use ids::{AppPasswordId, UserId};
+pub use role::Role;
 pub use text::{BadText, Name, Text};
 pub use username::Username;

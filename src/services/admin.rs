@@ -4,6 +4,7 @@
 
 use super::credentials::{sync_mail_server, By};
 use super::Services;
+use crate::domain::Role;
 use crate::dovecot::doveadm::SessionSync;
 use crate::error::{AppError, AppResult};
 use crate::store::app_passwords::{self, Revocation};
@@ -20,6 +21,7 @@ pub async fn end_sessions<'a>(
     by: impl Into<By<'a>>,
 ) -> AppResult<SessionSync> {
     let by = by.into();
+    by.ensure_may_act_on(owner)?;
     let mut tx = state.db.begin().await?;
     let ended = sessions::delete_for_user(&mut *tx, owner.id, keep).await?;
     audit::record(
@@ -64,7 +66,17 @@ pub async fn set_flag<'a>(
             "You cannot do this to your own account from here: ask another admin, or use the command line.",
         ));
     }
+    by.ensure_may_act_on(owner)?;
     let mut tx = state.db.begin().await?;
+    if flag == AdminFlag::Disabled
+        && on
+        && owner.is_superadmin
+        && users::other_superadmins(&mut *tx, owner.id).await? == 0
+    {
+        return Err(AppError::Forbidden(
+            "This is the last superadmin: make another account superadmin first.",
+        ));
+    }
     users::set_admin_flag(&mut *tx, owner.id, flag, on).await?;
     let mut detail = String::new();
     if on && matches!(flag, AdminFlag::Disabled | AdminFlag::MustReset) {
@@ -113,6 +125,7 @@ pub async fn compromised<'a>(
             "You cannot mark your own account compromised from here: ask another admin, or use `mailkeys user compromised` on the host.",
         ));
     }
+    by.ensure_may_act_on(owner)?;
     let now = state.now();
     let mut tx = state.db.begin().await?;
     let revocation = Revocation {
@@ -198,4 +211,50 @@ pub async fn recheck_password(
     attempt.succeeded(&mut tx).await?;
     tx.commit().await?;
     Ok(Ok(()))
+}
+
+/// Grants or removes admin rights: only a superadmin (or the operator at the command line)
+/// may, and the last superadmin keeps the role. Ends the account's browser sessions when its
+/// standing drops, so that pages held open lose their admin forms.
+pub async fn set_role<'a>(
+    state: &Services,
+    owner: &UserRow,
+    role: Role,
+    by: impl Into<By<'a>>,
+) -> AppResult<()> {
+    let by = by.into();
+    if !by.role().may_change_roles() {
+        return Err(AppError::Forbidden(
+            "Only a superadmin can grant or remove admin rights.",
+        ));
+    }
+    let before = owner.role();
+    let mut tx = state.db.begin().await?;
+    if before == Role::Superadmin
+        && role != Role::Superadmin
+        && users::other_superadmins(&mut *tx, owner.id).await? == 0
+    {
+        return Err(AppError::Forbidden(
+            "This is the last superadmin: make another account superadmin first.",
+        ));
+    }
+    users::set_role(
+        &mut *tx,
+        owner.id,
+        role.is_admin(),
+        role == Role::Superadmin,
+    )
+    .await?;
+    if role < before {
+        sessions::delete_for_user(&mut *tx, owner.id, None).await?;
+    }
+    let detail = format!("{before} → {role}");
+    audit::record(
+        &mut *tx,
+        by.entry(owner.id, Event::RoleChanged, detail),
+        state.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -71,6 +71,7 @@ pub async fn sign_in(
                 sessions::delete(&mut *tx, &token_digest(old)).await?;
             }
             sessions::insert(&mut *tx, session.as_new()).await?;
+            users::touch_activity(&mut *tx, user.id, now).await?;
             let entry = Entry {
                 actor: Some(user.id),
                 subject: Some(user.id),

@@ -6,7 +6,9 @@
 use secrecy::SecretString;
 
 use crate::domain::app_password::AllowedNets;
-use crate::domain::{AppPasswordId, AppPasswordName, ExpiryChoice, Scope, Text, UserId, Username};
+use crate::domain::{
+    AppPasswordId, AppPasswordName, ExpiryChoice, Role, Scope, Text, UserId, Username,
+};
 use crate::dovecot::doveadm::{self, SessionSync};
 use crate::error::{AppError, AppResult};
 use crate::infra::hashing::Profile;
@@ -16,9 +18,10 @@ use crate::store::audit::{self, Entry, Event};
 use crate::store::is_unique_violation;
 use crate::store::users::UserRow;
 
-/// Who is acting, from where.
+/// Who is acting, from where, with which standing.
 pub struct Actor<'a> {
     pub user_id: UserId,
+    pub role: Role,
     pub ip: &'a str,
 }
 
@@ -49,6 +52,26 @@ impl<'a> By<'a> {
         match self {
             Self::Person(actor) => Some(actor.user_id),
             Self::CommandLine => None,
+        }
+    }
+
+    /// The actor's standing; the operator at the command line stands above everyone.
+    pub fn role(self) -> Role {
+        match self {
+            Self::Person(actor) => actor.role,
+            Self::CommandLine => Role::Superadmin,
+        }
+    }
+
+    /// Refuses an action on `owner`'s account unless it is the actor's own or the actor
+    /// stands above it (`Role::may_act_on`).
+    pub fn ensure_may_act_on(self, owner: &UserRow) -> AppResult<()> {
+        if self.user_id() == Some(owner.id) || self.role().may_act_on(owner.role()) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(
+                "Only a superadmin can do this to an admin's account.",
+            ))
         }
     }
 
@@ -90,6 +113,7 @@ pub async fn revoke_one<'a>(
     reason: &str,
 ) -> AppResult<SessionSync> {
     let by = by.into();
+    by.ensure_may_act_on(owner)?;
     let row = app_passwords::find_for_user(&state.db, owner.id, id).await?;
     let Some(row) = row.filter(|r| r.revoked_at.is_none()) else {
         return Err(AppError::NotFound);
@@ -129,6 +153,7 @@ pub async fn revoke_all<'a>(
     reason: &str,
 ) -> AppResult<(u64, SessionSync)> {
     let by = by.into();
+    by.ensure_may_act_on(owner)?;
     let now = state.now();
     let mut tx = state.db.begin().await?;
     let count = app_passwords::revoke_all(

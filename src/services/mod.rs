@@ -4,6 +4,7 @@
 //! parse input, call a service, and render.
 
 pub mod account;
+pub mod accounts;
 pub mod admin;
 pub mod attempts;
 pub mod audit_filter;

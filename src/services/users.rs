@@ -66,12 +66,17 @@ pub async fn create(
         // Every other link printed earlier dies with this one.
         setup_tokens::retire_all(&mut *tx, now).await?;
     }
+    // The setup link's admin is the superadmin; so is the first admin of an installation
+    // set up from the command line, so that someone can always grant admin rights.
+    let is_superadmin = new.admin
+        && (matches!(origin, Origin::SetupLink { .. }) || !users::any_superadmin(&mut *tx).await?);
     let inserted = users::insert(
         &mut *tx,
         users::NewUser {
             email: new.email.as_str(),
             password_hash: &hash,
             is_admin: new.admin,
+            is_superadmin,
             main_imap_allowed: state.settings.main_password_imap_default,
             now,
         },

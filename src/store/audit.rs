@@ -30,13 +30,14 @@ pub enum Event {
     SessionsEnded,
     AccountCompromised,
     AuditCleanedUp,
+    RoleChanged,
     ConnectionTest,
     DovecotSelfCheck,
 }
 
 impl Event {
     /// Every event, for the audit page's filter.
-    pub const ALL: [Event; 23] = [
+    pub const ALL: [Event; 24] = [
         Self::SignIn,
         Self::SignInFailed,
         Self::SignOut,
@@ -58,6 +59,7 @@ impl Event {
         Self::SessionsEnded,
         Self::AccountCompromised,
         Self::AuditCleanedUp,
+        Self::RoleChanged,
         Self::ConnectionTest,
         Self::DovecotSelfCheck,
     ];
@@ -90,6 +92,7 @@ impl Event {
             Self::SessionsEnded => "sessions_ended",
             Self::AccountCompromised => "account_compromised",
             Self::AuditCleanedUp => "audit_log_cleaned_up",
+            Self::RoleChanged => "role_changed",
             Self::ConnectionTest => "connection_test",
             Self::DovecotSelfCheck => "dovecot_self_check",
         }

@@ -27,7 +27,17 @@ pub async fn record_use(db: &Db, u: Use<'_>) -> Result<bool, sqlx::Error> {
     .bind(u.username)
     .execute(&db.pool)
     .await?;
-    Ok(done.rows_affected() == 1)
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "UPDATE users SET last_activity_at = $1 WHERE email = $2 AND last_activity_at < $1",
+    )
+    .bind(u.now)
+    .bind(u.username)
+    .execute(&db.pool)
+    .await?;
+    Ok(true)
 }
 
 pub async fn record_failure(

@@ -2,6 +2,7 @@
 //! several instances); queries are written in the SQL both understand, with `$n`
 //! placeholders, and times are Unix seconds.
 
+pub mod account_search;
 pub mod app_passwords;
 pub mod audit;
 pub mod audit_search;

@@ -54,6 +54,7 @@ pub async fn load(db: &Db, id_hash: &str) -> Result<Option<(SessionRow, UserRow)
         "SELECT s.id_hash, s.csrf_token, s.created_at AS s_created_at, s.last_seen_at, \
                 u.id, u.email, \
                 CASE WHEN u.is_admin THEN 1 ELSE 0 END AS is_admin, \
+                CASE WHEN u.is_superadmin THEN 1 ELSE 0 END AS is_superadmin, \
                 CASE WHEN u.disabled THEN 1 ELSE 0 END AS disabled, \
                 CASE WHEN u.must_reset THEN 1 ELSE 0 END AS must_reset, \
                 CASE WHEN u.main_imap_allowed THEN 1 ELSE 0 END AS main_imap_allowed, \

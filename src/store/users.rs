@@ -11,6 +11,9 @@ pub struct UserRow {
     pub email: String,
     #[sqlx(try_from = "Flag")]
     pub is_admin: bool,
+    /// Alone grants or removes admin rights, and acts on other admins.
+    #[sqlx(try_from = "Flag")]
+    pub is_superadmin: bool,
     #[sqlx(try_from = "Flag")]
     pub disabled: bool,
     #[sqlx(try_from = "Flag")]
@@ -23,18 +26,31 @@ pub struct UserRow {
     pub password_changed_at: i64,
 }
 
+impl UserRow {
+    pub fn role(&self) -> crate::domain::Role {
+        crate::domain::Role::of(self.is_admin, self.is_superadmin)
+    }
+}
+
 const COLUMNS: &str = "id, email, \
      CASE WHEN is_admin THEN 1 ELSE 0 END AS is_admin, \
+     CASE WHEN is_superadmin THEN 1 ELSE 0 END AS is_superadmin, \
      CASE WHEN disabled THEN 1 ELSE 0 END AS disabled, \
      CASE WHEN must_reset THEN 1 ELSE 0 END AS must_reset, \
      CASE WHEN main_imap_allowed THEN 1 ELSE 0 END AS main_imap_allowed, \
      CASE WHEN main_imap_admin_blocked THEN 1 ELSE 0 END AS main_imap_admin_blocked, \
      created_at, password_changed_at";
 
+/// The columns of a [`UserRow`], for queries of other modules.
+pub fn columns() -> &'static str {
+    COLUMNS
+}
+
 pub struct NewUser<'a> {
     pub email: &'a str,
     pub password_hash: &'a str,
     pub is_admin: bool,
+    pub is_superadmin: bool,
     pub main_imap_allowed: bool,
     pub now: i64,
 }
@@ -44,12 +60,14 @@ pub async fn insert<'e>(
     user: NewUser<'_>,
 ) -> Result<UserId, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO users (email, password_hash, is_admin, main_imap_allowed, created_at, password_changed_at) \
-         VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+        "INSERT INTO users (email, password_hash, is_admin, is_superadmin, main_imap_allowed, \
+         created_at, password_changed_at, last_activity_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $6) RETURNING id",
     )
     .bind(user.email)
     .bind(user.password_hash)
     .bind(user.is_admin)
+    .bind(user.is_superadmin)
     .bind(user.main_imap_allowed)
     .bind(user.now)
     .fetch_one(e)
@@ -184,4 +202,55 @@ pub async fn list_with_counts(db: &Db, now: i64) -> Result<Vec<(UserRow, i64)>, 
     .fetch_all(&db.pool)
     .await?;
     Ok(rows.into_iter().map(|r| (r.user, r.live)).collect())
+}
+
+/// Whether any superadmin exists.
+pub async fn any_superadmin<'e>(e: impl Executor<'e, Database = Any>) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE is_superadmin")
+        .fetch_one(e)
+        .await?;
+    Ok(n > 0)
+}
+
+/// Superadmins other than `id` that are not disabled.
+pub async fn other_superadmins<'e>(
+    e: impl Executor<'e, Database = Any>,
+    id: UserId,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users WHERE is_superadmin AND NOT disabled AND id <> $1",
+    )
+    .bind(id)
+    .fetch_one(e)
+    .await
+}
+
+/// Sets an account's standing: admin rights and superadmin.
+pub async fn set_role<'e>(
+    e: impl Executor<'e, Database = Any>,
+    id: UserId,
+    admin: bool,
+    superadmin: bool,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE users SET is_admin = $1, is_superadmin = $2 WHERE id = $3")
+        .bind(admin)
+        .bind(superadmin)
+        .bind(id)
+        .execute(e)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Notes activity of the account (a web sign-in, an IMAP login) for the admin's list.
+pub async fn touch_activity<'e>(
+    e: impl Executor<'e, Database = Any>,
+    id: UserId,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET last_activity_at = $1 WHERE id = $2 AND last_activity_at < $1")
+        .bind(now)
+        .bind(id)
+        .execute(e)
+        .await?;
+    Ok(())
 }

@@ -16,55 +16,12 @@ use super::notice::{redirect_after, AdminDone, Done};
 use super::routes::Page;
 use super::session::AdminUser;
 use super::{AppState, Nav};
-use crate::domain::{AppPasswordId, Text, UserId};
+use crate::domain::{AppPasswordId, Role, Text, UserId};
 use crate::error::{AppError, AppResult};
 use crate::services;
 use crate::services::credentials::{self, clean_reason};
 use crate::store::audit::{self, AuditRow};
 use crate::store::users::{self, AdminFlag, UserRow};
-
-pub struct UserSummary {
-    pub id: UserId,
-    pub email: String,
-    pub is_admin: bool,
-    pub disabled: bool,
-    pub must_reset: bool,
-    pub main_imap: bool,
-    pub live_passwords: i64,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "admin/users.page.html")]
-pub struct UsersPage {
-    pub nav: Nav,
-    pub users: Vec<UserSummary>,
-    /// The doveadm API failed its start-up check.
-    pub doveadm_warning: Option<String>,
-}
-
-pub async fn users(
-    State(state): State<AppState>,
-    AdminUser(admin): AdminUser,
-) -> AppResult<UsersPage> {
-    let users = users::list_with_counts(&state.db, state.now())
-        .await?
-        .into_iter()
-        .map(|(u, live)| UserSummary {
-            id: u.id,
-            main_imap: u.main_imap_allowed && !u.main_imap_admin_blocked,
-            email: u.email,
-            is_admin: u.is_admin,
-            disabled: u.disabled,
-            must_reset: u.must_reset,
-            live_passwords: live,
-        })
-        .collect();
-    Ok(UsersPage {
-        nav: Nav::of(&admin),
-        users,
-        doveadm_warning: super::admin_dovecot::doveadm_warning(&state),
-    })
-}
 
 pub struct ActivityView {
     pub at: String,
@@ -100,6 +57,9 @@ impl ActivityView {
 pub struct UserPage {
     pub nav: Nav,
     pub user: UserRow,
+    /// The viewer may grant or remove admin rights (a superadmin).
+    pub can_change_roles: bool,
+    pub roles: [Role; 3],
     pub passwords: Vec<AppPasswordView>,
     pub activity: Vec<ActivityView>,
     pub notice: Option<String>,
@@ -122,6 +82,8 @@ pub async fn user(
     let activity = ActivityView::recent(&state, id, 50).await?;
     Ok(UserPage {
         nav: Nav::of(&admin),
+        can_change_roles: admin.user.role().may_change_roles(),
+        roles: Role::ALL,
         user,
         passwords,
         activity,
@@ -228,5 +190,33 @@ pub async fn set_flag(
     };
     let actor = admin.actor(&ip);
     let sync = services::admin::set_flag(&state, &owner, flag, on, &actor).await?;
-    Ok(redirect_after(Page::AdminUser(id), AdminDone::Saved, sync))
+    Ok(redirect_after(
+        Page::AdminUser(id),
+        AdminDone::of_flag(flag, on),
+        sync,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct RoleForm {
+    role: String,
+}
+
+pub async fn set_role(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<UserId>,
+    Form(form): Form<RoleForm>,
+) -> AppResult<Redirect> {
+    let owner = target(&state, id).await?;
+    let role =
+        Role::parse(Text::parse(&form.role, "The role")?.as_str()).ok_or(AppError::NotFound)?;
+    let actor = admin.actor(&ip);
+    services::admin::set_role(&state, &owner, role, &actor).await?;
+    Ok(redirect_after(
+        Page::AdminUser(id),
+        AdminDone::RoleChanged,
+        crate::dovecot::doveadm::SessionSync::NotConfigured,
+    ))
 }

@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod admin_accounts;
 pub mod admin_attempts;
 pub mod admin_audit;
 pub mod admin_compromise;

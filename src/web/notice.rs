@@ -12,6 +12,12 @@ use crate::dovecot::doveadm::SessionSync;
 /// A page's finished actions: each has its notice.
 pub trait Finished: Serialize + DeserializeOwned + Copy {
     fn message(self) -> &'static str;
+
+    /// Whether the action touches mail sessions, so that the notice says what happened to
+    /// open connections.
+    fn about_mail_sessions(self) -> bool {
+        true
+    }
 }
 
 /// The query a page reads.
@@ -29,6 +35,9 @@ impl<T: Finished> Done<T> {
     /// connections.
     pub fn notice(&self) -> Option<String> {
         let done = self.done?;
+        if !done.about_mail_sessions() {
+            return Some(done.message().to_owned());
+        }
         Some(format!(
             "{} {}",
             done.message(),
@@ -116,7 +125,13 @@ pub enum AdminDone {
     Revoked,
     RevokedAll,
     SignedOut,
-    Saved,
+    Disabled,
+    Enabled,
+    ResetRequired,
+    ResetCleared,
+    MainImapBlocked,
+    MainImapUnblocked,
+    RoleChanged,
 }
 
 impl Finished for AdminDone {
@@ -125,7 +140,35 @@ impl Finished for AdminDone {
             Self::Revoked => "The app password was revoked.",
             Self::RevokedAll => "All app passwords of this account were revoked.",
             Self::SignedOut => "Every browser session of this account was ended.",
-            Self::Saved => "Saved.",
+            Self::Disabled => "The account was disabled: it can no longer sign in or use IMAP, and its browser sessions were ended.",
+            Self::Enabled => "The account was enabled again.",
+            Self::ResetRequired => "The account must choose a new main password: its browser sessions were ended, and it can create no app password until then.",
+            Self::ResetCleared => "The account no longer has to choose a new main password.",
+            Self::MainImapBlocked => "The account's main password is now refused for IMAP.",
+            Self::MainImapUnblocked => "The account's owner decides again whether the main password works for IMAP.",
+            Self::RoleChanged => "The account's role was changed.",
+        }
+    }
+
+    fn about_mail_sessions(self) -> bool {
+        !matches!(
+            self,
+            Self::Enabled | Self::ResetCleared | Self::MainImapUnblocked | Self::RoleChanged
+        )
+    }
+}
+
+impl AdminDone {
+    /// The notice of switching an account flag.
+    pub fn of_flag(flag: crate::store::users::AdminFlag, on: bool) -> Self {
+        use crate::store::users::AdminFlag;
+        match (flag, on) {
+            (AdminFlag::Disabled, true) => Self::Disabled,
+            (AdminFlag::Disabled, false) => Self::Enabled,
+            (AdminFlag::MustReset, true) => Self::ResetRequired,
+            (AdminFlag::MustReset, false) => Self::ResetCleared,
+            (AdminFlag::MainImapBlocked, true) => Self::MainImapBlocked,
+            (AdminFlag::MainImapBlocked, false) => Self::MainImapUnblocked,
         }
     }
 }

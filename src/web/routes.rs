@@ -11,8 +11,8 @@ use axum::response::Redirect;
 use axum::routing::MethodRouter;
 
 use super::{
-    account, admin, admin_attempts, admin_audit, admin_compromise, admin_dovecot, auth, check,
-    dashboard, health, AppState,
+    account, admin, admin_accounts, admin_attempts, admin_audit, admin_compromise, admin_dovecot,
+    auth, check, dashboard, health, AppState,
 };
 use crate::domain::UserId;
 
@@ -107,7 +107,7 @@ fn routes() -> Vec<Route> {
         Route::at("/check/stream").post(check::run_stream),
         Route::at("/api/check").post(check::run_json),
         Route::at("/api/me").get(check::me),
-        Route::at("/admin").get(admin::users),
+        Route::at("/admin").get(admin_accounts::users),
         Route::at("/admin/dovecot").get(admin_dovecot::show),
         Route::at("/admin/failed-sign-ins").get(admin_attempts::show),
         Route::at("/admin/audit").get(admin_audit::show),
@@ -120,6 +120,7 @@ fn routes() -> Vec<Route> {
             .get(admin_compromise::confirm)
             .post(admin_compromise::run),
         Route::at("/admin/users/{id}/flags").post(admin::set_flag),
+        Route::at("/admin/users/{id}/role").post(admin::set_role),
         Route::at("/admin/users/{id}/app-passwords/{password_id}/revoke").post(admin::revoke_one),
         Route::at(SIGN_IN)
             .get(auth::sign_in_page)

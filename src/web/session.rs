@@ -31,6 +31,7 @@ impl CurrentSession {
     pub fn actor<'a>(&self, ip: &'a str) -> Actor<'a> {
         Actor {
             user_id: self.user.id,
+            role: self.user.role(),
             ip,
         }
     }

@@ -229,12 +229,15 @@ impl TestApp {
             .hash(Profile::Main, SecretString::from(password))
             .await
             .unwrap();
+        // As the service does: the installation's first admin is its superadmin.
+        let is_superadmin = admin && !users::any_superadmin(&self.db.pool).await.unwrap();
         users::insert(
             &self.db.pool,
             users::NewUser {
                 email,
                 password_hash: &hash,
                 is_admin: admin,
+                is_superadmin,
                 main_imap_allowed: false,
                 now: self.clock_now(),
             },

@@ -218,3 +218,9 @@ pub fn location(response: &Response) -> &str {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
 }
+
+/// An `href` as a browser reads it: askama writes `&` as `&#38;` (or `&amp;` where the
+/// template has it literally).
+pub fn href(attribute: &str) -> String {
+    attribute.replace("&#38;", "&").replace("&amp;", "&")
+}
