@@ -12,6 +12,12 @@ use crate::dovecot::doveadm::SessionSync;
 /// A page's finished actions: each has its notice.
 pub trait Finished: Serialize + DeserializeOwned + Copy {
     fn message(self) -> &'static str;
+
+    /// Whether the action concerns open mail connections, so the notice says what
+    /// happened to them; a rename, say, does not.
+    fn touches_sessions(self) -> bool {
+        true
+    }
 }
 
 /// The query a page reads.
@@ -29,6 +35,9 @@ impl<T: Finished> Done<T> {
     /// connections.
     pub fn notice(&self) -> Option<String> {
         let done = self.done?;
+        if !done.touches_sessions() {
+            return Some(done.message().to_owned());
+        }
         Some(format!(
             "{} {}",
             done.message(),
@@ -47,6 +56,18 @@ pub fn redirect_after<T: Finished>(page: Page, done: T, sessions: SessionSync) -
     match serde_urlencoded::to_string(Query { done, sessions }) {
         Ok(query) => Redirect::to(&format!("{}?{query}", page.path())),
         // Cannot happen for unit enums; the page without its notice is still right.
+        Err(_) => page.redirect(),
+    }
+}
+
+/// The redirect to `page` after `done`, an action that leaves mail connections alone.
+pub fn redirect_done<T: Finished>(page: Page, done: T) -> Redirect {
+    #[derive(Serialize)]
+    struct Query<T> {
+        done: T,
+    }
+    match serde_urlencoded::to_string(Query { done }) {
+        Ok(query) => Redirect::to(&format!("{}?{query}", page.path())),
         Err(_) => page.redirect(),
     }
 }
@@ -76,6 +97,7 @@ pub enum DashboardDone {
     Revoked,
     RevokedAll,
     Limits,
+    Renamed,
 }
 
 impl Finished for DashboardDone {
@@ -86,7 +108,12 @@ impl Finished for DashboardDone {
                 "All app passwords were revoked: none of them can sign in any more."
             }
             Self::Limits => "The limits of the app password were saved.",
+            Self::Renamed => "The app password was renamed. It works as before: nothing changes on your devices.",
         }
+    }
+
+    fn touches_sessions(self) -> bool {
+        !matches!(self, Self::Renamed)
     }
 }
 

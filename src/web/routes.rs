@@ -11,7 +11,8 @@ use axum::response::Redirect;
 use axum::routing::MethodRouter;
 
 use super::{
-    account, admin, admin_attempts, admin_dovecot, auth, check, dashboard, health, AppState,
+    account, admin, admin_attempts, admin_dovecot, auth, check, dashboard, health, password_edit,
+    AppState,
 };
 use crate::domain::UserId;
 
@@ -94,8 +95,11 @@ fn routes() -> Vec<Route> {
             .get(dashboard::confirm_revoke)
             .post(dashboard::revoke),
         Route::at("/app-passwords/{id}/edit")
-            .get(dashboard::edit_page)
-            .post(dashboard::edit),
+            .get(password_edit::edit_page)
+            .post(password_edit::edit),
+        Route::at("/app-passwords/{id}/rename")
+            .get(password_edit::rename_page)
+            .post(password_edit::rename),
         Route::at("/app-passwords/revoke-all")
             .get(dashboard::confirm_revoke_all)
             .post(dashboard::revoke_all),
