@@ -1,0 +1,371 @@
+//! Every page in real Chromium at a phone's and a desktop's width, light and dark: no
+//! sideways scrolling, the dark theme really applied, and axe-core (vendored in
+//! tests/vendor/axe.min.js, MPL-2.0) finding nothing at all. Then the keyboard-only path:
+//! create, copy, test, revoke with Tab and Enter, focus landing where it should.
+//!
+//! Screenshots of every page in every mode go to target/screenshots/layout/.
+
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
+use fantoccini::Client;
+use mailkeys::startup::setup_link_if_needed;
+use serde_json::{json, Value};
+
+use crate::browser::{
+    click, create_app_password, find, in_browser, js, page_summary, path_of, save_screenshot,
+    sign_in, text_of, type_into, wait_until, Cdp,
+};
+use mailkeys_test_support::prelude::*;
+
+/// axe-core, from the npm package `axe-core` (see tests/vendor/axe-core.LICENSE).
+const AXE: &str = include_str!("../vendor/axe.min.js");
+
+/// An admin with a long address, so that wrapping is tested wherever the address shows.
+const ADMIN: &str = "administrator.with.a.rather.long.mailbox@mail.department.example.org";
+
+/// Body background of each theme (static/style.css, `--bg`).
+const LIGHT_BG: &str = "rgb(245, 246, 248)";
+const DARK_BG: &str = "rgb(20, 23, 29)";
+
+/// Shows the current page at 360 and 1280 px, light and dark, and checks each: nothing
+/// wider than the window, the theme's background, no axe-core violation. Saves screenshots.
+async fn check_page(b: &Client, name: &str) {
+    for width in [360_u32, 1280] {
+        for dark in [false, true] {
+            b.issue_cmd(Cdp {
+                cmd: "Emulation.setDeviceMetricsOverride",
+                params: json!({ "width": width, "height": 800, "deviceScaleFactor": 1,
+                                "mobile": width < 700 }),
+            })
+            .await
+            .expect("viewport set through CDP");
+            b.issue_cmd(Cdp {
+                cmd: "Emulation.setEmulatedMedia",
+                params: json!({ "features": [{ "name": "prefers-color-scheme",
+                    "value": if dark { "dark" } else { "light" } }] }),
+            })
+            .await
+            .expect("colour scheme set through CDP");
+            let mode = format!("{name} at {width} px, {}", if dark { "dark" } else { "light" });
+            wait_until(
+                b,
+                &format!("{mode}: the viewport is {width} px"),
+                &format!("return window.innerWidth === {width}"),
+            )
+            .await;
+            let overflow = js(
+                b,
+                "const w = window.innerWidth;
+                 if (document.documentElement.scrollWidth <= w) return null;
+                 return [...document.querySelectorAll('body *')]
+                   .filter((e) => e.getBoundingClientRect().right > w + 0.5)
+                   .slice(0, 8)
+                   .map((e) => e.tagName + '.' + e.className + ' ' + e.textContent.slice(0, 40));",
+            )
+            .await;
+            assert_eq!(
+                overflow,
+                Value::Null,
+                "{mode}: the page scrolls sideways; too wide: {overflow}"
+            );
+            let background = js(
+                b,
+                "return getComputedStyle(document.body).backgroundColor",
+            )
+            .await;
+            assert_eq!(
+                background,
+                json!(if dark { DARK_BG } else { LIGHT_BG }),
+                "{mode}: the theme's background"
+            );
+            assert_no_axe_violations(b, &mode).await;
+            let file = format!(
+                "layout/{name}-{width}-{}.png",
+                if dark { "dark" } else { "light" }
+            );
+            save_screenshot(b, &file).await;
+        }
+    }
+}
+
+/// Runs axe-core on the page (every rule it runs by default) and fails on any violation.
+async fn assert_no_axe_violations(b: &Client, mode: &str) {
+    if js(b, "return typeof window.axe").await != json!("object") {
+        // WebDriver runs this as a function body: the library's top-level `var axe` would
+        // stay local, so it is handed to the window explicitly.
+        b.execute(&format!("{AXE}\nwindow.axe = axe; return true;"), vec![])
+            .await
+            .expect("axe-core loads");
+    }
+    let violations = b
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { resultTypes: ['violations'] })
+               .then((r) => done(r.violations.map((v) => v.id + ' (' + v.impact + '): ' + v.help
+                 + ' at ' + v.nodes.map((n) => n.target.join(' ')).join(', '))))
+               .catch((e) => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .expect("axe-core runs");
+    assert_eq!(violations, json!([]), "{mode}: axe-core violations");
+}
+
+/// Presses `key` on whatever has the focus, as a keyboard would.
+async fn press(b: &Client, key: Key) {
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: key.into() })
+        .then(KeyAction::Up { value: key.into() });
+    b.perform_actions(keys).await.expect("key pressed");
+}
+
+/// Presses Tab until the focused element matches `css`; fails after `most` presses.
+async fn tab_to(b: &Client, css: &str, most: usize) {
+    let matches = format!(
+        "return !!document.activeElement && document.activeElement.matches({})",
+        json!(css)
+    );
+    for _ in 0..most {
+        press(b, Key::Tab).await;
+        if js(b, &matches).await == json!(true) {
+            assert_focus_ring(b, css).await;
+            return;
+        }
+    }
+    panic!(
+        "{most} presses of Tab never reached `{css}`\n{}",
+        page_summary(b).await
+    );
+}
+
+/// The focused element shows the thick focus ring (style.css: 3 px, `:focus-visible`).
+async fn assert_focus_ring(b: &Client, what: &str) {
+    let ring = js(
+        b,
+        "const s = getComputedStyle(document.activeElement);
+         return s.outlineStyle + ' ' + s.outlineWidth;",
+    )
+    .await;
+    assert_eq!(ring, json!("solid 3px"), "the focus ring on {what}");
+}
+
+/// What has the focus: `tag#id.class`.
+async fn focused(b: &Client) -> String {
+    js(
+        b,
+        "const e = document.activeElement;
+         return e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : '');",
+    )
+    .await
+    .as_str()
+    .unwrap_or_default()
+    .to_owned()
+}
+
+/// Signed out: sign-in, the first-admin setup form, the used or unknown setup link (a plain
+/// sentence, no status code or backticks) and the not-found page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_out_pages_fit_phones_and_desktops_in_both_themes() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let link = setup_link_if_needed(&app.state).await.unwrap().unwrap();
+    let setup = link[link.find("/setup/").unwrap()..].to_owned();
+    let base = app.url("");
+    in_browser(true, move |b| async move {
+        b.goto(&format!("{base}/sign-in")).await.unwrap();
+        find(&b, "input[name=email]").await;
+        check_page(&b, "sign-in").await;
+
+        b.goto(&format!("{base}{setup}")).await.unwrap();
+        find(&b, "input[name=confirm]").await;
+        check_page(&b, "setup").await;
+
+        b.goto(&format!("{base}/setup/no-such-link")).await.unwrap();
+        assert_eq!(text_of(&b, "main h1").await, "This link no longer works");
+        let page = text_of(&b, "main").await;
+        assert!(!page.contains("410") && !page.contains('`'), "{page}");
+        assert!(page.contains("restart Mailkeys"), "{page}");
+        check_page(&b, "setup-link-used").await;
+
+        b.goto(&format!("{base}/no-such-page")).await.unwrap();
+        assert_eq!(text_of(&b, "main h1").await, "Not found");
+        check_page(&b, "not-found").await;
+    })
+    .await;
+    drop(app);
+}
+
+/// Signed in as an admin with a long address and long or emoji password names: every page
+/// of a user and an admin, the created page and the connection test's result included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_in_pages_fit_phones_and_desktops_in_both_themes() {
+    let app = spawn_app_with(Backend::Sqlite, |s| s.mail_servers = vec![nowhere()]).await;
+    app.add_user(ADMIN, PASSWORD, true).await;
+    let alice = app.add_user(ALICE, PASSWORD, false).await;
+    // A failed sign-in, for the activity ("1 failure in a row") and the admin's search.
+    let refused = app.browser().sign_in(ADMIN, "not the password").await;
+    assert_eq!(refused.status(), reqwest::StatusCode::UNAUTHORIZED);
+    let base = app.url("");
+    in_browser(true, move |b| async move {
+        sign_in(&b, &base, ADMIN).await;
+        let empty = text_of(&b, "main").await;
+        assert!(empty.contains("create an app password below"), "{empty}");
+        check_page(&b, "dashboard-empty").await;
+
+        create_app_password(&b, "Phone").await;
+        check_page(&b, "created").await;
+        let long = "Laptop at the office of the department of rather long names 12";
+        for name in [long, "👨‍💻 Work laptop"] {
+            b.goto(&format!("{base}/")).await.unwrap();
+            create_app_password(&b, name).await;
+        }
+        b.goto(&format!("{base}/")).await.unwrap();
+        find(&b, "table.passwords").await;
+        check_page(&b, "dashboard").await;
+
+        for (page, link) in [("rename", "rename"), ("limits", "edit"), ("revoke", "revoke")] {
+            b.goto(&format!("{base}/")).await.unwrap();
+            click(&b, &format!("tbody tr:first-child a[href$='/{link}']")).await;
+            find(&b, "main form").await;
+            check_page(&b, page).await;
+        }
+        b.goto(&format!("{base}/app-passwords/revoke-all")).await.unwrap();
+        check_page(&b, "revoke-all").await;
+
+        // Revoke the emoji one: the notice has the focus, the password moves to "past".
+        b.goto(&format!("{base}/")).await.unwrap();
+        click(&b, "a[href$='/revoke'][href*='app-passwords']").await;
+        click(&b, "main form button.danger").await;
+        find(&b, "p.notice").await;
+        assert_eq!(focused(&b).await, "p#notice.notice");
+        check_page(&b, "dashboard-notice").await;
+        click(&b, "main a[href='/?past=1#past']").await;
+        find(&b, "#past").await;
+        check_page(&b, "dashboard-past").await;
+
+        b.goto(&format!("{base}/account")).await.unwrap();
+        let activity = text_of(&b, "#activity").await;
+        assert!(
+            activity.contains("App password created: “👨‍💻 Work laptop” (starts with "),
+            "{activity}"
+        );
+        assert!(activity.contains("1 failure in a row."), "{activity}");
+        for debug in ["\\u{", "\"\"", "reason \"", "1 failures"] {
+            assert!(!activity.contains(debug), "{debug} in {activity}");
+        }
+        check_page(&b, "account").await;
+
+        b.goto(&format!("{base}/check")).await.unwrap();
+        check_page(&b, "check").await;
+        type_into(&b, "#check-password", "not-an-app-password").await;
+        click(&b, "#check-form button[type=submit]").await;
+        find(&b, "#check-output #check-result").await;
+        assert_eq!(focused(&b).await, "section#check-result.card result failed");
+        assert_eq!(text_of(&b, "#check-result details summary").await, "Details");
+        check_page(&b, "check-result").await;
+
+        b.goto(&format!("{base}/admin")).await.unwrap();
+        check_page(&b, "admin-accounts").await;
+        b.goto(&format!("{base}/admin/users/{alice}")).await.unwrap();
+        check_page(&b, "admin-user-alice").await;
+        b.goto(&format!("{base}/admin/users/1")).await.unwrap();
+        find(&b, "table.passwords").await;
+        check_page(&b, "admin-user").await;
+        b.goto(&format!("{base}/admin/dovecot")).await.unwrap();
+        check_page(&b, "admin-dovecot").await;
+        b.goto(&format!("{base}/admin/failed-sign-ins?address={ADMIN}"))
+            .await
+            .unwrap();
+        find(&b, "table.activity").await;
+        check_page(&b, "admin-failed-sign-ins").await;
+    })
+    .await;
+    drop(app);
+}
+
+/// By keyboard only: skip link, create, copy (announced), test (focus on the result),
+/// revoke (the link names the row; focus on the notice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_copy_test_and_revoke_by_keyboard_alone() {
+    let app = spawn_app_with(Backend::Sqlite, |s| s.mail_servers = vec![nowhere()]).await;
+    app.add_user(ALICE, PASSWORD, false).await;
+    let base = app.url("");
+    in_browser(true, move |b| async move {
+        sign_in(&b, &base, ALICE).await;
+        b.issue_cmd(Cdp {
+            cmd: "Browser.grantPermissions",
+            params: json!({ "origin": base,
+                "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"] }),
+        })
+        .await
+        .expect("clipboard permission granted through CDP");
+        // A fresh load, so that focus starts at the top of the page.
+        b.goto(&format!("{base}/")).await.unwrap();
+        tab_to(&b, "a.skip", 1).await;
+        press(&b, Key::Enter).await;
+        wait_until(
+            &b,
+            "the skip link moved focus to main",
+            "return document.activeElement.id === 'main'",
+        )
+        .await;
+
+        tab_to(&b, "#create input[name=name]", 40).await;
+        b.active_element()
+            .await
+            .unwrap()
+            .send_keys("Phone")
+            .await
+            .unwrap();
+        press(&b, Key::Enter).await;
+        find(&b, "code#new-password").await;
+
+        tab_to(&b, "button.copy", 40).await;
+        press(&b, Key::Enter).await;
+        wait_until(
+            &b,
+            "the copy is announced",
+            "const s = document.querySelector('[role=status][aria-live=polite].copy-status');
+             return !!s && s.textContent === 'Copied to the clipboard.'",
+        )
+        .await;
+
+        tab_to(&b, "main form[action='/check'] button[type=submit]", 10).await;
+        press(&b, Key::Enter).await;
+        find(&b, "#check-result").await;
+        wait_until(
+            &b,
+            "the result has the focus",
+            "return document.activeElement.id === 'check-result'",
+        )
+        .await;
+
+        tab_to(&b, "nav a[href='/']", 20).await;
+        press(&b, Key::Enter).await;
+        find(&b, "table.passwords").await;
+        assert_eq!(path_of(&b).await, "/");
+        tab_to(&b, "a.danger[href$='/revoke']", 60).await;
+        assert_eq!(
+            js(&b, "return document.activeElement.textContent").await,
+            json!("Revoke Phone…"),
+            "the link says which password"
+        );
+        press(&b, Key::Enter).await;
+        tab_to(&b, "input[name=reason]", 40).await;
+        b.active_element()
+            .await
+            .unwrap()
+            .send_keys("keyboard test")
+            .await
+            .unwrap();
+        tab_to(&b, "main form button.danger", 3).await;
+        press(&b, Key::Enter).await;
+        find(&b, "p.notice").await;
+        assert_eq!(focused(&b).await, "p#notice.notice", "focus on the notice");
+        assert_eq!(
+            app.live_app_passwords().await,
+            0,
+            "revoked by keyboard alone"
+        );
+    })
+    .await;
+}
