@@ -76,15 +76,6 @@ pub fn relative(unix: i64, now: i64) -> String {
     }
 }
 
-/// `1 failure`, `2 failures`: `word` with an `s` unless `count` is one.
-pub fn count_of(count: i64, word: &str) -> String {
-    if count == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{count} {word}s")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,7 +93,5 @@ mod tests {
         let moment = Moment::of(0, 0);
         assert_eq!(moment.iso, "1970-01-01T00:00:00Z");
         assert_eq!(moment.exact, "1970-01-01 00:00 UTC");
-        assert_eq!(count_of(1, "failure"), "1 failure");
-        assert_eq!(count_of(0, "failure"), "0 failures");
     }
 }

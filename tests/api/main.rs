@@ -18,6 +18,7 @@ mod check;
 mod check_dovecot;
 mod check_dovecot_refusals;
 mod cli;
+mod dashboard_list;
 mod dovecot_baseline;
 mod dovecot_cli;
 mod dovecot_config;
