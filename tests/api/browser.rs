@@ -368,6 +368,8 @@ pub(crate) async fn save_screenshot(b: &Client, file: &str) -> PathBuf {
         "WebDriver returned a PNG"
     );
     let path = screenshot_dir().join(file);
+    // `file` may name a folder under target/screenshots/ too.
+    std::fs::create_dir_all(path.parent().expect("a file in a folder")).unwrap();
     std::fs::write(&path, &png).unwrap();
     let size = std::fs::metadata(&path).unwrap().len();
     assert!(size > 1000, "{} is only {size} bytes", path.display());
