@@ -35,9 +35,13 @@ if (focusFirst && document.activeElement === document.body) focusFirst.focus();
 // Times: the server writes UTC; show them in the browser's own time zone. A <time> with a
 // title (a relative "3 hours ago") gets the exact local time as its title; one with the
 // class "exact" gets it as its text.
+// (dateStyle/timeStyle cannot be combined with timeZoneName: the fields are spelled out.)
 const exactFormat = new Intl.DateTimeFormat(undefined, {
-  dateStyle: "medium",
-  timeStyle: "short",
+  year: "numeric",
+  month: "short",
+  day: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
   timeZoneName: "short",
 });
 document.querySelectorAll("time[datetime]").forEach((time) => {

@@ -352,7 +352,7 @@ pub(crate) async fn row_named(b: &Client, name: &str) -> Element {
 }
 
 /// Where screenshots go: target/screenshots/ (next to target/tmp, wherever the target is).
-fn screenshot_dir() -> PathBuf {
+pub(crate) fn screenshot_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
         .expect("the target directory")

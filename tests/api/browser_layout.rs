@@ -12,7 +12,7 @@ use mailkeys::startup::setup_link_if_needed;
 use serde_json::{json, Value};
 
 use crate::browser::{
-    click, create_app_password, find, in_browser, js, page_summary, path_of, save_screenshot,
+    click, create_app_password, find, in_browser, js, page_summary, path_of, screenshot_dir,
     sign_in, text_of, type_into, wait_until, Cdp,
 };
 use mailkeys_test_support::prelude::*;
@@ -83,9 +83,28 @@ async fn check_page(b: &Client, name: &str) {
                 "layout/{name}-{width}-{}.png",
                 if dark { "dark" } else { "light" }
             );
-            save_screenshot(b, &file).await;
+            full_page_screenshot(b, &file).await;
         }
     }
+}
+
+/// The whole page, not only the window, as target/screenshots/`file`.
+async fn full_page_screenshot(b: &Client, file: &str) {
+    use base64::Engine as _;
+    let shot = b
+        .issue_cmd(Cdp {
+            cmd: "Page.captureScreenshot",
+            params: json!({ "format": "png", "captureBeyondViewport": true }),
+        })
+        .await
+        .expect("a screenshot through CDP");
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(shot["data"].as_str().expect("PNG data"))
+        .expect("base64");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+    let path = screenshot_dir().join(file);
+    std::fs::create_dir_all(path.parent().expect("a folder")).unwrap();
+    std::fs::write(&path, &png).unwrap();
 }
 
 /// Runs axe-core on the page (every rule it runs by default) and fails on any violation.
@@ -261,6 +280,20 @@ async fn signed_in_pages_fit_phones_and_desktops_in_both_themes() {
         find(&b, "#past").await;
         check_page(&b, "dashboard-past").await;
 
+        // Times in the browser's zone (app.js), here Tokyo's (UTC+9, no summer time).
+        b.issue_cmd(Cdp {
+            cmd: "Emulation.setTimezoneOverride",
+            params: json!({ "timezoneId": "Asia/Tokyo" }),
+        })
+        .await
+        .expect("time zone set through CDP");
+        b.goto(&format!("{base}/account")).await.unwrap();
+        let when = text_of(&b, "#activity time.exact").await;
+        assert!(when.ends_with("GMT+9") && !when.contains("UTC"), "{when}");
+        b.goto(&format!("{base}/")).await.unwrap();
+        let title = find(&b, "td[data-label=Created] time").await.attr("title").await;
+        let title = title.unwrap().unwrap_or_default();
+        assert!(title.ends_with("GMT+9"), "the exact time on hover: {title}");
         b.goto(&format!("{base}/account")).await.unwrap();
         let activity = text_of(&b, "#activity").await;
         assert!(
