@@ -103,7 +103,10 @@ mod tests {
     fn entries_read_as_sentences() {
         assert_eq!(sentence("sign_in", ""), "Signed in.");
         assert_eq!(
-            sentence("app_password_revoked", "“Phone” (starts with abc234), reason: 👨‍💻"),
+            sentence(
+                "app_password_revoked",
+                "“Phone” (starts with abc234), reason: 👨‍💻"
+            ),
             "App password revoked: “Phone” (starts with abc234), reason: 👨‍💻."
         );
         assert_eq!(sentence("some_new_event", ""), "Some new event.");

@@ -108,7 +108,9 @@ impl Finished for DashboardDone {
                 "All app passwords were revoked: none of them can sign in any more."
             }
             Self::Limits => "The limits of the app password were saved.",
-            Self::Renamed => "The app password was renamed. It works as before: nothing changes on your devices.",
+            Self::Renamed => {
+                "The app password was renamed. It works as before: nothing changes on your devices."
+            }
         }
     }
 

@@ -178,8 +178,12 @@ where
 }
 
 /// Runs `body` in a browser (as [`in_browser`]) that has signed in as `email` at `base`.
-pub(crate) async fn signed_in_browser<F, Fut>(javascript: bool, base: String, email: &'static str, body: F)
-where
+pub(crate) async fn signed_in_browser<F, Fut>(
+    javascript: bool,
+    base: String,
+    email: &'static str,
+    body: F,
+) where
     F: FnOnce(Client, String) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {

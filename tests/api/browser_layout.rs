@@ -46,7 +46,10 @@ async fn check_page(b: &Client, name: &str) {
             })
             .await
             .expect("colour scheme set through CDP");
-            let mode = format!("{name} at {width} px, {}", if dark { "dark" } else { "light" });
+            let mode = format!(
+                "{name} at {width} px, {}",
+                if dark { "dark" } else { "light" }
+            );
             wait_until(
                 b,
                 &format!("{mode}: the viewport is {width} px"),
@@ -68,11 +71,7 @@ async fn check_page(b: &Client, name: &str) {
                 Value::Null,
                 "{mode}: the page scrolls sideways; too wide: {overflow}"
             );
-            let background = js(
-                b,
-                "return getComputedStyle(document.body).backgroundColor",
-            )
-            .await;
+            let background = js(b, "return getComputedStyle(document.body).backgroundColor").await;
             assert_eq!(
                 background,
                 json!(if dark { DARK_BG } else { LIGHT_BG }),
@@ -141,10 +140,18 @@ async fn press(b: &Client, key: Key) {
 /// Presses Shift+Tab, moving the focus backwards.
 async fn press_shift_tab(b: &Client) {
     let keys = KeyActions::new("keyboard".into())
-        .then(KeyAction::Down { value: Key::Shift.into() })
-        .then(KeyAction::Down { value: Key::Tab.into() })
-        .then(KeyAction::Up { value: Key::Tab.into() })
-        .then(KeyAction::Up { value: Key::Shift.into() });
+        .then(KeyAction::Down {
+            value: Key::Shift.into(),
+        })
+        .then(KeyAction::Down {
+            value: Key::Tab.into(),
+        })
+        .then(KeyAction::Up {
+            value: Key::Tab.into(),
+        })
+        .then(KeyAction::Up {
+            value: Key::Shift.into(),
+        });
     b.perform_actions(keys).await.expect("keys pressed");
 }
 
@@ -260,13 +267,19 @@ async fn signed_in_pages_fit_phones_and_desktops_in_both_themes() {
         find(&b, "table.passwords").await;
         check_page(&b, "dashboard").await;
 
-        for (page, link) in [("rename", "rename"), ("limits", "edit"), ("revoke", "revoke")] {
+        for (page, link) in [
+            ("rename", "rename"),
+            ("limits", "edit"),
+            ("revoke", "revoke"),
+        ] {
             b.goto(&format!("{base}/")).await.unwrap();
             click(&b, &format!("tbody tr:first-child a[href$='/{link}']")).await;
             find(&b, "main form").await;
             check_page(&b, page).await;
         }
-        b.goto(&format!("{base}/app-passwords/revoke-all")).await.unwrap();
+        b.goto(&format!("{base}/app-passwords/revoke-all"))
+            .await
+            .unwrap();
         check_page(&b, "revoke-all").await;
 
         // Revoke the emoji one: the notice has the focus, the password moves to "past".
@@ -291,7 +304,10 @@ async fn signed_in_pages_fit_phones_and_desktops_in_both_themes() {
         let when = text_of(&b, "#activity time.exact").await;
         assert!(when.ends_with("GMT+9") && !when.contains("UTC"), "{when}");
         b.goto(&format!("{base}/")).await.unwrap();
-        let title = find(&b, "td[data-label=Created] time").await.attr("title").await;
+        let title = find(&b, "td[data-label=Created] time")
+            .await
+            .attr("title")
+            .await;
         let title = title.unwrap().unwrap_or_default();
         assert!(title.ends_with("GMT+9"), "the exact time on hover: {title}");
         b.goto(&format!("{base}/account")).await.unwrap();
@@ -312,12 +328,17 @@ async fn signed_in_pages_fit_phones_and_desktops_in_both_themes() {
         click(&b, "#check-form button[type=submit]").await;
         find(&b, "#check-output #check-result").await;
         assert_eq!(focused(&b).await, "section#check-result.card result failed");
-        assert_eq!(text_of(&b, "#check-result details summary").await, "Details");
+        assert_eq!(
+            text_of(&b, "#check-result details summary").await,
+            "Details"
+        );
         check_page(&b, "check-result").await;
 
         b.goto(&format!("{base}/admin")).await.unwrap();
         check_page(&b, "admin-accounts").await;
-        b.goto(&format!("{base}/admin/users/{alice}")).await.unwrap();
+        b.goto(&format!("{base}/admin/users/{alice}"))
+            .await
+            .unwrap();
         check_page(&b, "admin-user-alice").await;
         b.goto(&format!("{base}/admin/users/1")).await.unwrap();
         find(&b, "table.passwords").await;

@@ -22,14 +22,23 @@ async fn past_passwords_are_behind_a_plain_link(backend: Backend) {
 
     let page = alice.get_text("/").await;
     assert!(page.contains("Tablet"), "{page}");
-    assert!(!page.contains(">Phone<"), "the revoked one is out of the list: {page}");
+    assert!(
+        !page.contains(">Phone<"),
+        "the revoked one is out of the list: {page}"
+    );
     assert!(
         page.contains(r#"<a href="/?past=1#past">Show past passwords (1)</a>"#),
         "{page}"
     );
     let past = alice.get_text("/?past=1").await;
-    assert!(past.contains(r#"<h2 id="past">Past passwords</h2>"#), "{past}");
-    assert!(past.contains(">Phone<") && past.contains(">revoked<"), "{past}");
+    assert!(
+        past.contains(r#"<h2 id="past">Past passwords</h2>"#),
+        "{past}"
+    );
+    assert!(
+        past.contains(">Phone<") && past.contains(">revoked<"),
+        "{past}"
+    );
     assert!(past.contains(r#"<a href="/">Hide past passwords</a>"#));
 
     // Relative times, with the exact UTC time for the tooltip and for app.js.
@@ -103,24 +112,49 @@ async fn a_password_can_be_renamed_by_its_owner(backend: Backend) {
         .unwrap(),
         "the password itself still works"
     );
-    let detail: String = sqlx::query_scalar(
-        "SELECT detail FROM audit_log WHERE event = 'app_password_renamed'",
-    )
-    .fetch_one(&app.db.pool)
-    .await
-    .unwrap();
+    let detail: String =
+        sqlx::query_scalar("SELECT detail FROM audit_log WHERE event = 'app_password_renamed'")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
     assert_eq!(
         detail,
-        format!("“Phone” renamed to “Work phone” (starts with {})", &phone.plaintext[..6])
+        format!(
+            "“Phone” renamed to “Work phone” (starts with {})",
+            &phone.plaintext[..6]
+        )
     );
 
-    refused_page(rename(&alice, id, "Tablet").await, "already have an active app password with this name", "a live name").await;
-    refused_page(rename(&alice, id, "  ").await, "Give the app password a name", "empty").await;
-    refused_page(rename(&alice, id, &"x".repeat(65)).await, "at most 64 characters", "too long").await;
-    refused_page(rename(&alice, id, "a\u{202e}b").await, "A name", "a direction mark").await;
+    refused_page(
+        rename(&alice, id, "Tablet").await,
+        "already have an active app password with this name",
+        "a live name",
+    )
+    .await;
+    refused_page(
+        rename(&alice, id, "  ").await,
+        "Give the app password a name",
+        "empty",
+    )
+    .await;
+    refused_page(
+        rename(&alice, id, &"x".repeat(65)).await,
+        "at most 64 characters",
+        "too long",
+    )
+    .await;
+    refused_page(
+        rename(&alice, id, "a\u{202e}b").await,
+        "A name",
+        "a direction mark",
+    )
+    .await;
 
     let mallory = app.signed_in("mallory@example.org").await;
-    assert_eq!(rename(&mallory, id, "Mine").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        rename(&mallory, id, "Mine").await.status(),
+        StatusCode::NOT_FOUND
+    );
     alice.revoke(tablet, "gone").await;
     assert_eq!(
         rename(&alice, tablet, "Old tablet").await.status(),
@@ -128,7 +162,10 @@ async fn a_password_can_be_renamed_by_its_owner(backend: Backend) {
         "a revoked password keeps its name"
     );
     // The name of a revoked password is free again.
-    assert_eq!(rename(&alice, id, "Tablet").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        rename(&alice, id, "Tablet").await.status(),
+        StatusCode::SEE_OTHER
+    );
 }
 both_backends!(a_password_can_be_renamed_by_its_owner);
 
@@ -158,13 +195,22 @@ async fn activity_reads_as_plain_sentences(backend: Backend) {
     ] {
         assert!(page.contains(&sentence), "{sentence:?} in {page}");
     }
-    for debug in ["\\u{", "&quot;&quot;", "&#34;&#34;", "reason &quot;", "1 failures", "1 app passwords"] {
+    for debug in [
+        "\\u{",
+        "&quot;&quot;",
+        "&#34;&#34;",
+        "reason &quot;",
+        "1 failures",
+        "1 app passwords",
+    ] {
         assert!(!page.contains(debug), "{debug:?} in {page}");
     }
     assert!(
-        regex::Regex::new(r#"<time class="exact" datetime="[0-9T:Z-]+">\d{4}-\d\d-\d\d \d\d:\d\d UTC</time>"#)
-            .unwrap()
-            .is_match(&page),
+        regex::Regex::new(
+            r#"<time class="exact" datetime="[0-9T:Z-]+">\d{4}-\d\d-\d\d \d\d:\d\d UTC</time>"#
+        )
+        .unwrap()
+        .is_match(&page),
         "exact times as <time>, UTC until app.js rewrites them"
     );
 }
