@@ -106,6 +106,31 @@ async fn full_page_screenshot(b: &Client, file: &str) {
     std::fs::write(&path, &png).unwrap();
 }
 
+/// The role Chromium's accessibility tree gives the first element `css` (what a screen
+/// reader is told), through CDP.
+async fn accessible_role(b: &Client, css: &str) -> String {
+    let cdp = |cmd: &'static str, params: Value| async move {
+        b.issue_cmd(Cdp { cmd, params })
+            .await
+            .unwrap_or_else(|e| panic!("{cmd}: {e}"))
+    };
+    let document = cdp("DOM.getDocument", json!({ "depth": 0 })).await;
+    let node = cdp(
+        "DOM.querySelector",
+        json!({ "nodeId": document["root"]["nodeId"], "selector": css }),
+    )
+    .await;
+    let tree = cdp(
+        "Accessibility.getPartialAXTree",
+        json!({ "nodeId": node["nodeId"], "fetchRelatives": false }),
+    )
+    .await;
+    tree["nodes"][0]["role"]["value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// Runs axe-core on the page (every rule it runs by default) and fails on any violation.
 async fn assert_no_axe_violations(b: &Client, mode: &str) {
     if js(b, "return typeof window.axe").await != json!("object") {
@@ -266,6 +291,30 @@ async fn signed_in_pages_fit_phones_and_desktops_in_both_themes() {
         b.goto(&format!("{base}/")).await.unwrap();
         find(&b, "table.passwords").await;
         check_page(&b, "dashboard").await;
+        // Cards on a phone, yet still a table with column headers to a screen reader.
+        b.issue_cmd(Cdp {
+            cmd: "Emulation.setDeviceMetricsOverride",
+            params: json!({ "width": 360, "height": 800, "deviceScaleFactor": 1, "mobile": true }),
+        })
+        .await
+        .unwrap();
+        wait_until(&b, "a phone's width", "return window.innerWidth === 360").await;
+        assert_eq!(
+            js(
+                &b,
+                "return getComputedStyle(document.querySelector('table.passwords td')).display"
+            )
+            .await,
+            json!("block"),
+            "cards at 360 px"
+        );
+        for (css, role) in [
+            ("table.passwords", "table"),
+            ("table.passwords th", "columnheader"),
+            ("table.passwords td[data-label=Created]", "cell"),
+        ] {
+            assert_eq!(accessible_role(&b, css).await, role, "{css} at 360 px");
+        }
 
         for (page, link) in [
             ("rename", "rename"),
