@@ -778,6 +778,8 @@ async fn an_admin_runs_the_dovecot_self_check_in_the_browser() {
         assert_eq!(rows, 6, "{}", page_summary(&b).await);
         let shot = save_screenshot(&b, "admin-dovecot.png").await;
         println!("screenshot: {}", shot.display());
+        // The result table at a phone's and a desktop's width, light and dark.
+        crate::browser_layout::check_page(&b, "admin-dovecot-result").await;
     })
     .await;
     drop(w);

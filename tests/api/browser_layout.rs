@@ -29,7 +29,7 @@ const DARK_BG: &str = "rgb(20, 23, 29)";
 
 /// Shows the current page at 360 and 1280 px, light and dark, and checks each: nothing
 /// wider than the window, the theme's background, no axe-core violation. Saves screenshots.
-async fn check_page(b: &Client, name: &str) {
+pub(crate) async fn check_page(b: &Client, name: &str) {
     for width in [360_u32, 1280] {
         for dark in [false, true] {
             b.issue_cmd(Cdp {
