@@ -13,6 +13,7 @@ mod attempts;
 mod auth;
 mod backup;
 mod browser;
+mod browser_keyboard;
 mod browser_layout;
 mod check;
 mod check_dovecot;
