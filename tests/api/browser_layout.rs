@@ -25,10 +25,11 @@ const ADMIN: &str = "administrator.with.a.rather.long.mailbox@mail.department.ex
 const LIGHT_BG: &str = "rgb(245, 246, 248)";
 const DARK_BG: &str = "rgb(20, 23, 29)";
 
-/// Shows the current page at 360 and 1280 px, light and dark, and checks each: nothing
-/// wider than the window, the theme's background, no axe-core violation. Saves screenshots.
+/// Shows the current page from 320 to 1440 px wide, light and dark, and checks each:
+/// nothing wider than the window and the theme's background; at 360 and 1280 px (a phone,
+/// a desktop) also no axe-core violation, and a screenshot.
 pub(crate) async fn check_page(b: &Client, name: &str) {
-    for width in [360_u32, 1280] {
+    for width in [320_u32, 360, 1280, 1440] {
         for dark in [false, true] {
             b.issue_cmd(Cdp {
                 cmd: "Emulation.setDeviceMetricsOverride",
@@ -75,6 +76,9 @@ pub(crate) async fn check_page(b: &Client, name: &str) {
                 json!(if dark { DARK_BG } else { LIGHT_BG }),
                 "{mode}: the theme's background"
             );
+            if width == 320 || width == 1440 {
+                continue;
+            }
             assert_no_axe_violations(b, &mode).await;
             let file = format!(
                 "layout/{name}-{width}-{}.png",
