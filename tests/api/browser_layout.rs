@@ -189,6 +189,11 @@ async fn signed_out_pages_fit_phones_and_desktops_in_both_themes() {
         b.goto(&format!("{base}/sign-in")).await.unwrap();
         find(&b, "input[name=email]").await;
         check_page(&b, "sign-in").await;
+        type_into(&b, "input[name=email]", "nobody@example.org").await;
+        type_into(&b, "input[name=password]", "not the password").await;
+        click(&b, "main form button[type=submit]").await;
+        find(&b, "p.error").await;
+        check_page(&b, "sign-in-refused").await;
 
         b.goto(&format!("{base}{setup}")).await.unwrap();
         find(&b, "input[name=confirm]").await;
