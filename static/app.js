@@ -1,18 +1,55 @@
 // Progressive enhancement only: every action works without this file.
-// Copy buttons copy exactly the text of their target element.
+// Copy buttons copy exactly the text of their target element, and say so in a polite live
+// region next to them, so a screen reader announces it too.
 document.querySelectorAll("button[data-copy-target]").forEach((button) => {
   const target = document.getElementById(button.dataset.copyTarget);
   if (!target || !navigator.clipboard) return;
   button.hidden = false;
+  const status = document.createElement("span");
+  status.setAttribute("role", "status");
+  status.setAttribute("aria-live", "polite");
+  status.className = "copy-status visually-hidden";
+  button.after(status);
   button.addEventListener("click", async () => {
     try {
       await navigator.clipboard.writeText(target.textContent);
       button.textContent = "Copied";
+      status.textContent = "Copied to the clipboard.";
     } catch {
       button.textContent = "Select the text and copy it";
+      status.textContent = "Could not copy: select the text and copy it.";
     }
-    setTimeout(() => { button.textContent = "Copy"; }, 2500);
+    setTimeout(() => {
+      button.textContent = "Copy";
+      status.textContent = "";
+    }, 2500);
   });
+});
+
+// After an action the page's notice or result takes the focus (it has tabindex=-1 and
+// autofocus; this repeats it for browsers that ignore autofocus on such elements), so a
+// keyboard or screen-reader user starts from what just happened rather than the page top.
+const focusFirst = document.querySelector("[data-focus]");
+if (focusFirst && document.activeElement === document.body) focusFirst.focus();
+
+// Times: the server writes UTC; show them in the browser's own time zone. A <time> with a
+// title (a relative "3 hours ago") gets the exact local time as its title; one with the
+// class "exact" gets it as its text.
+// (dateStyle/timeStyle cannot be combined with timeZoneName: the fields are spelled out.)
+const exactFormat = new Intl.DateTimeFormat(undefined, {
+  year: "numeric",
+  month: "short",
+  day: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
+  timeZoneName: "short",
+});
+document.querySelectorAll("time[datetime]").forEach((time) => {
+  const when = new Date(time.getAttribute("datetime"));
+  if (Number.isNaN(when.getTime())) return;
+  const exact = exactFormat.format(when);
+  if (time.classList.contains("exact")) time.textContent = exact;
+  else time.title = exact;
 });
 
 // Caps Lock warning on password fields that have a warning element next to them.
@@ -52,6 +89,7 @@ if (checkForm && window.fetch && window.TextDecoder) {
         const page = new DOMParser().parseFromString(await response.text(), "text/html");
         const message = page.querySelector("main p");
         output.textContent = message ? message.textContent : "The test could not run.";
+        output.focus();
         return;
       }
       const reader = response.body.getReader();
@@ -81,12 +119,15 @@ if (checkForm && window.fetch && window.TextDecoder) {
             // Rendered and escaped by the server's template.
             output.innerHTML = message.html;
             live.hidden = true;
+            const result = output.querySelector("[tabindex]");
+            if (result) result.focus();
           }
         }
       }
     } catch {
       live.hidden = true;
       output.textContent = "The connection to Mailkeys was lost during the test.";
+      output.focus();
     } finally {
       button.disabled = false;
     }

@@ -94,7 +94,10 @@ pub async fn change_password(
     attempt.succeeded(&mut tx).await?;
     users::set_password(&mut *tx, user.id, &hash, now).await?;
     let ended = sessions::delete_for_user(&mut *tx, user.id, Some(keep_session)).await?;
-    let mut detail = format!("{ended} other sessions ended");
+    let mut detail = match ended {
+        1 => "1 other browser session ended".to_owned(),
+        n => format!("{n} other browser sessions ended"),
+    };
     if change.revoke_app_passwords {
         let revocation = Revocation {
             user_id: user.id,
@@ -103,7 +106,8 @@ pub async fn change_password(
             now,
         };
         let count = app_passwords::revoke_all(&mut *tx, &revocation).await?;
-        detail.push_str(&format!(", {count} app passwords revoked"));
+        let plural = if count == 1 { "" } else { "s" };
+        detail.push_str(&format!(", {count} app password{plural} revoked"));
     }
     audit::record(
         &mut *tx,

@@ -87,7 +87,10 @@ pub async fn sign_in(
         _ => {
             state.metrics.sign_in(SignInOutcome::Refused);
             let subject = user.as_ref().map(|u| u.id);
-            let mut detail = format!("{} consecutive failures", attempt.failures);
+            let mut detail = match attempt.failures {
+                1 => "1 failure in a row".to_owned(),
+                n => format!("{n} failures in a row"),
+            };
             if subject.is_none() {
                 detail.push_str(", unknown account");
             }

@@ -131,7 +131,7 @@ pub async fn start(
         let detail = format!(
             "{}: {} ({} ms)",
             target.name,
-            report.verdict.kind(),
+            report.verdict.kind().replace('_', " "),
             report.total.as_millis()
         );
         let entry = Entry {

@@ -129,9 +129,12 @@ pub async fn revoke_one<'a>(
     if !app_passwords::revoke(&mut *tx, id, &revocation).await? {
         return Err(AppError::NotFound);
     }
+    // Plain words (the account page shows them): the name as typed, never Debug-escaped.
     let detail = format!(
-        "id {id}, name {:?}, lookup id {}, reason {reason:?}",
-        row.name, row.lookup_id
+        "“{}” (starts with {}){}",
+        row.name,
+        row.lookup_id,
+        reason_words(reason)
     );
     audit::record(
         &mut *tx,
@@ -166,7 +169,11 @@ pub async fn revoke_all<'a>(
         },
     )
     .await?;
-    let detail = format!("{count} revoked, reason {reason:?}");
+    let detail = format!(
+        "{count} app password{}{}",
+        if count == 1 { "" } else { "s" },
+        reason_words(reason)
+    );
     audit::record(
         &mut *tx,
         by.entry(owner.id, Event::AllAppPasswordsRevoked, detail),
@@ -175,6 +182,15 @@ pub async fn revoke_all<'a>(
     .await?;
     tx.commit().await?;
     Ok((count, sync_mail_server(state, owner, true).await))
+}
+
+/// `, reason: lost it`, or nothing for no reason.
+fn reason_words(reason: &str) -> String {
+    if reason.is_empty() {
+        String::new()
+    } else {
+        format!(", reason: {reason}")
+    }
 }
 
 /// A free-text reason (already normalised, so free of control characters), cut to a sane
@@ -257,7 +273,7 @@ pub async fn create(
         match inserted {
             Ok(id) => {
                 let detail = format!(
-                    "id {id}, name {:?}, lookup id {}",
+                    "“{}” (starts with {})",
                     new.name.as_str(),
                     generated.lookup_id.as_str()
                 );
@@ -300,6 +316,9 @@ pub async fn update_limits(
     nets: Option<&AllowedNets>,
     actor: Actor<'_>,
 ) -> AppResult<SessionSync> {
+    let Some(row) = app_passwords::find_for_user(&state.db, owner.id, id).await? else {
+        return Err(AppError::NotFound);
+    };
     let mut tx = state.db.begin().await?;
     if !app_passwords::update_limits(
         &mut *tx,
@@ -313,8 +332,10 @@ pub async fn update_limits(
         return Err(AppError::NotFound);
     }
     let detail = format!(
-        "id {id}, scope {}, networks {}",
-        scope.as_str(),
+        "“{}” (starts with {}): {}, from {}",
+        row.name,
+        row.lookup_id,
+        scope.label(),
         nets.map_or("anywhere", AllowedNets::as_str)
     );
     audit::record(
@@ -325,4 +346,54 @@ pub async fn update_limits(
     .await?;
     tx.commit().await?;
     Ok(sync_mail_server(state, owner, true).await)
+}
+
+/// Why an app password was not renamed.
+#[derive(Debug)]
+pub enum NotRenamed {
+    /// Another live app password of the owner has this name.
+    DuplicateName,
+}
+
+/// Renames a live app password of `owner`. The name is only a label: nothing changes for
+/// Dovecot or the devices using the password, so no session is touched. `NotFound` if it
+/// is not theirs or not live.
+pub async fn rename(
+    state: &Services,
+    owner: &UserRow,
+    id: AppPasswordId,
+    name: &AppPasswordName,
+    actor: Actor<'_>,
+) -> AppResult<Result<(), NotRenamed>> {
+    let Some(row) = app_passwords::find_for_user(&state.db, owner.id, id)
+        .await?
+        .filter(|r| r.revoked_at.is_none())
+    else {
+        return Err(AppError::NotFound);
+    };
+    if row.name == name.as_str() {
+        return Ok(Ok(()));
+    }
+    let mut tx = state.db.begin().await?;
+    match app_passwords::rename(&mut *tx, owner.id, id, name.as_str()).await {
+        Ok(true) => {}
+        Ok(false) => return Err(AppError::NotFound),
+        // The unique index on live names: another live password has it (or just took it).
+        Err(e) if is_unique_violation(&e) => return Ok(Err(NotRenamed::DuplicateName)),
+        Err(e) => return Err(e.into()),
+    }
+    let detail = format!(
+        "“{}” renamed to “{}” (starts with {})",
+        row.name,
+        name.as_str(),
+        row.lookup_id
+    );
+    audit::record(
+        &mut *tx,
+        actor.entry(owner.id, Event::AppPasswordRenamed, detail),
+        state.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(()))
 }

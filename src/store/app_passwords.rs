@@ -173,3 +173,23 @@ pub async fn update_limits<'e>(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Renames a live app password of the user; false if there was no such live password. A
+/// name another live password of the user has is refused by the unique index
+/// (`app_passwords_active_name`), as on insert.
+pub async fn rename<'e>(
+    e: impl Executor<'e, Database = Any>,
+    user_id: UserId,
+    id: AppPasswordId,
+    name: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE app_passwords SET name = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL",
+    )
+    .bind(name)
+    .bind(id)
+    .bind(user_id)
+    .execute(e)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

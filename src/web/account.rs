@@ -10,9 +10,9 @@ use axum::Form;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::admin::ActivityView;
+use super::activity::ActivityView;
 use super::client_ip::ClientIp;
-use super::format::timestamp;
+use super::format::Moment;
 use super::notice::{redirect_after, AccountDone, Done};
 use super::routes::Page;
 use super::session::{CurrentSession, SignedIn};
@@ -33,7 +33,7 @@ pub struct AccountPage {
     pub main_imap_admin_blocked: bool,
     pub activity: Vec<ActivityView>,
     /// Failed IMAP logins Dovecot reported: (address, count, last time).
-    pub imap_failures: Vec<(String, i64, String)>,
+    pub imap_failures: Vec<(String, i64, Moment)>,
 }
 
 async fn account_page(
@@ -46,7 +46,7 @@ async fn account_page(
     let imap_failures = imap_logins::failures_for(&state.db, &current.user.email, 10)
         .await?
         .into_iter()
-        .map(|f| (f.ip, f.failures, timestamp(f.last_at)))
+        .map(|f| (f.ip, f.failures, Moment::at(f.last_at)))
         .collect();
     Ok(AccountPage {
         imap_failures,

@@ -9,9 +9,9 @@ use axum::response::Redirect;
 use axum::Form;
 use serde::Deserialize;
 
+use super::activity::ActivityView;
 use super::client_ip::ClientIp;
 use super::dashboard::AppPasswordView;
-use super::format::timestamp;
 use super::notice::{redirect_after, AdminDone, Done};
 use super::routes::Page;
 use super::session::AdminUser;
@@ -20,37 +20,7 @@ use crate::domain::{AppPasswordId, Role, Text, UserId};
 use crate::error::{AppError, AppResult};
 use crate::services;
 use crate::services::credentials::{self, clean_reason};
-use crate::store::audit::{self, AuditRow};
 use crate::store::users::{self, AdminFlag, UserRow};
-
-pub struct ActivityView {
-    pub at: String,
-    pub event: String,
-    pub detail: String,
-    pub ip: String,
-}
-
-impl From<AuditRow> for ActivityView {
-    fn from(row: AuditRow) -> Self {
-        Self {
-            at: timestamp(row.at),
-            event: row.event.replace('_', " "),
-            detail: row.detail,
-            ip: row.ip.unwrap_or_default(),
-        }
-    }
-}
-
-impl ActivityView {
-    /// The `limit` newest events about the user, newest first.
-    pub async fn recent(state: &AppState, user_id: UserId, limit: i64) -> AppResult<Vec<Self>> {
-        Ok(audit::recent_for_user(&state.db, user_id, limit)
-            .await?
-            .into_iter()
-            .map(Self::from)
-            .collect())
-    }
-}
 
 #[derive(Template, WebTemplate)]
 #[template(path = "admin/user.page.html")]

@@ -6,7 +6,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Query, State};
 use serde::Deserialize;
 
-use super::admin::ActivityView;
+use super::activity::ActivityView;
 use super::session::AdminUser;
 use super::{AppState, Nav};
 use crate::error::AppResult;

@@ -39,7 +39,7 @@ impl From<AuditEntry> for EntryView {
             id: e.id,
             at: timestamp(e.at),
             event: e.event.replace('_', " "),
-            actor: e.actor.unwrap_or_else(|| "command line or system".into()),
+            actor: e.actor.unwrap_or_else(|| "–".into()),
             subject: e.subject.unwrap_or_default(),
             ip: e.ip.unwrap_or_default(),
             detail: e.detail,

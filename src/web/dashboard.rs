@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::client_ip::ClientIp;
-use super::format::{optional_timestamp, timestamp};
+use super::format::{optional_timestamp, Moment};
 use super::notice::{redirect_after, DashboardDone, Done};
 use super::routes::Page;
 use super::session::{CurrentSession, SignedIn};
@@ -29,25 +29,25 @@ pub struct AppPasswordView {
     pub lookup_id: String,
     pub scope: &'static str,
     pub allowed_nets: String,
-    pub created: String,
-    pub last_used: String,
-    pub expires: String,
+    pub created: Moment,
+    pub last_used: Option<Moment>,
+    /// ` from 192.0.2.7 (imap)` after the last use, or empty.
+    pub last_used_from: String,
+    pub expires: Option<Moment>,
     pub status: AppPasswordStatus,
 }
 
 impl AppPasswordView {
     pub fn of(row: AppPasswordRow, now: i64) -> Self {
         let status = AppPasswordStatus::of(row.revoked_at, row.expires_at, now);
-        let last_used = match (row.last_used_at, &row.last_used_ip) {
-            (Some(at), Some(ip)) => format!(
-                "{} from {ip}{}",
-                timestamp(at),
+        let last_used_from = match (row.last_used_at, &row.last_used_ip) {
+            (Some(_), Some(ip)) => format!(
+                " from {ip}{}",
                 row.last_used_protocol
                     .map(|p| format!(" ({p})"))
                     .unwrap_or_default()
             ),
-            (Some(at), None) => timestamp(at),
-            _ => "Never".to_owned(),
+            _ => String::new(),
         };
         Self {
             id: row.id,
@@ -55,15 +55,25 @@ impl AppPasswordView {
             lookup_id: row.lookup_id,
             scope: Scope::parse(&row.scope).unwrap_or(Scope::Imap).label(),
             allowed_nets: row.allowed_nets.unwrap_or_else(|| "Anywhere".to_owned()),
-            created: timestamp(row.created_at),
-            last_used,
-            expires: optional_timestamp(row.expires_at, "Never"),
+            created: Moment::of(row.created_at, now),
+            last_used: row.last_used_at.map(|at| Moment::of(at, now)),
+            last_used_from,
+            expires: row.expires_at.map(|at| Moment::of(at, now)),
             status,
         }
     }
 
     pub fn is_active(&self) -> bool {
         self.status.is_live()
+    }
+
+    /// The last use in words with its exact time, for a sentence: "Never" or
+    /// "2026-11-26 14:05 UTC from 192.0.2.7 (imap)".
+    pub fn last_used_text(&self) -> String {
+        match &self.last_used {
+            Some(at) => format!("{}{}", at.exact, self.last_used_from),
+            None => "Never".to_owned(),
+        }
     }
 
     /// Every app password of the user, live first, newest first.
@@ -94,8 +104,12 @@ pub struct CreateForm {
 #[template(path = "dashboard/index.page.html")]
 pub struct IndexPage {
     pub nav: Nav,
+    /// Active passwords; the revoked and expired ones are in `past`.
     pub passwords: Vec<AppPasswordView>,
     pub active_count: usize,
+    pub past: Vec<AppPasswordView>,
+    /// Whether the past passwords are shown (`?past=1`); a link, so it works without JS.
+    pub show_past: bool,
     pub form: CreateForm,
     pub error: Option<String>,
     pub notice: Option<String>,
@@ -109,12 +123,18 @@ async fn index_page(
     form: CreateForm,
     error: Option<String>,
     notice: Option<String>,
+    show_past: bool,
 ) -> AppResult<IndexPage> {
-    let passwords = AppPasswordView::all_of(state, current.user.id).await?;
+    let (passwords, past): (Vec<_>, Vec<_>) = AppPasswordView::all_of(state, current.user.id)
+        .await?
+        .into_iter()
+        .partition(AppPasswordView::is_active);
     Ok(IndexPage {
         nav: Nav::of(current),
-        active_count: passwords.iter().filter(|p| p.is_active()).count(),
+        active_count: passwords.len(),
         passwords,
+        past,
+        show_past,
         form,
         error,
         notice,
@@ -123,16 +143,31 @@ async fn index_page(
     })
 }
 
+/// `?past=1`: list the revoked and expired passwords too.
+#[derive(Deserialize)]
+pub struct Shown {
+    past: Option<String>,
+}
+
 pub async fn index(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
     Query(done): Query<Done<DashboardDone>>,
+    Query(shown): Query<Shown>,
 ) -> AppResult<Response> {
     if current.user.must_reset {
         // An admin asked for a new password: that comes first.
         return Ok(Page::Account.redirect().into_response());
     }
-    let page = index_page(&state, &current, CreateForm::default(), None, done.notice()).await?;
+    let page = index_page(
+        &state,
+        &current,
+        CreateForm::default(),
+        None,
+        done.notice(),
+        shown.past.is_some(),
+    )
+    .await?;
     Ok(page.into_response())
 }
 
@@ -214,7 +249,7 @@ async fn rejected(
     form: CreateForm,
     message: String,
 ) -> AppResult<Response> {
-    let page = index_page(state, current, form, Some(message), None).await?;
+    let page = index_page(state, current, form, Some(message), None, false).await?;
     Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
 }
 
@@ -227,8 +262,8 @@ pub struct ConfirmRevokePage {
     pub last_used: String,
 }
 
-/// Only the owner's live app passwords can be revoked; anything else is a 404.
-async fn live_password(
+/// Only the owner's live app passwords can be revoked or changed; anything else is a 404.
+pub(super) async fn live_password(
     state: &AppState,
     current: &CurrentSession,
     id: AppPasswordId,
@@ -249,8 +284,8 @@ pub async fn confirm_revoke(
     Ok(ConfirmRevokePage {
         nav: Nav::of(&current),
         id,
+        last_used: view.last_used_text(),
         name: view.name,
-        last_used: view.last_used,
     })
 }
 
@@ -324,76 +359,4 @@ pub async fn revoke_all(
         DashboardDone::RevokedAll,
         sync,
     ))
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "dashboard/edit.page.html")]
-pub struct EditPage {
-    pub nav: Nav,
-    pub id: AppPasswordId,
-    pub name: String,
-    pub scope: String,
-    pub allowed_nets: String,
-    pub error: Option<String>,
-}
-
-pub async fn edit_page(
-    State(state): State<AppState>,
-    SignedIn(current): SignedIn,
-    Path(id): Path<AppPasswordId>,
-) -> AppResult<EditPage> {
-    let row = live_password(&state, &current, id).await?;
-    Ok(EditPage {
-        nav: Nav::of(&current),
-        id,
-        name: row.name,
-        scope: row.scope,
-        allowed_nets: row.allowed_nets.unwrap_or_default(),
-        error: None,
-    })
-}
-
-#[derive(Deserialize)]
-pub struct LimitsForm {
-    #[serde(default)]
-    scope: String,
-    #[serde(default)]
-    allowed_nets: String,
-}
-
-/// Changes scope and networks of a live app password; Dovecot's cache is flushed and the
-/// user's sessions kicked, so a narrower limit applies to connections already open too.
-pub async fn edit(
-    State(state): State<AppState>,
-    SignedIn(current): SignedIn,
-    ClientIp(ip): ClientIp,
-    Path(id): Path<AppPasswordId>,
-    Form(form): Form<LimitsForm>,
-) -> AppResult<Response> {
-    let row = live_password(&state, &current, id).await?;
-    let parsed = Scope::parse(&form.scope)
-        .ok_or_else(|| "Choose what the password may be used for from the list.".to_owned())
-        .and_then(|scope| {
-            AllowedNets::parse(&form.allowed_nets)
-                .map(|nets| (scope, nets))
-                .map_err(|e| e.to_string())
-        });
-    let (scope, nets) = match parsed {
-        Ok(valid) => valid,
-        Err(message) => {
-            let page = EditPage {
-                nav: Nav::of(&current),
-                id,
-                name: row.name,
-                scope: form.scope,
-                allowed_nets: form.allowed_nets,
-                error: Some(message),
-            };
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
-        }
-    };
-    let actor = current.actor(&ip);
-    let sync =
-        credentials::update_limits(&state, &current.user, id, scope, nets.as_ref(), actor).await?;
-    Ok(redirect_after(Page::Dashboard, DashboardDone::Limits, sync).into_response())
 }

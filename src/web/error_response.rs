@@ -21,7 +21,7 @@ fn status_and_message(error: &AppError) -> (StatusCode, Cow<'static, str>) {
             AppError::Forbidden(why) => (StatusCode::FORBIDDEN, *why),
             AppError::LinkExpired => (
                 StatusCode::GONE,
-                "This link was already used or has expired. Restart `mailkeys serve` to print a new one.",
+                "This setup link was already used or has expired. If no administrator exists yet, restart Mailkeys: each start prints a fresh link. If one exists, sign in instead.",
             ),
             AppError::SignInRequired => (StatusCode::UNAUTHORIZED, "Please sign in."),
             AppError::NotSignedIn => (

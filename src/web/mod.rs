@@ -5,6 +5,7 @@
 //! CSRF check. The listener's own limits (connections, header timeout) are in [`listener`].
 
 pub mod account;
+pub mod activity;
 pub mod admin;
 pub mod admin_accounts;
 pub mod admin_attempts;
@@ -23,6 +24,7 @@ pub mod health;
 pub mod listener;
 pub mod metrics;
 pub mod notice;
+pub mod password_edit;
 pub mod rate_limit;
 pub mod routes;
 pub mod session;

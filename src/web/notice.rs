@@ -13,9 +13,9 @@ use crate::dovecot::doveadm::SessionSync;
 pub trait Finished: Serialize + DeserializeOwned + Copy {
     fn message(self) -> &'static str;
 
-    /// Whether the action touches mail sessions, so that the notice says what happened to
-    /// open connections.
-    fn about_mail_sessions(self) -> bool {
+    /// Whether the action concerns open mail connections, so the notice says what
+    /// happened to them; a rename, say, does not.
+    fn touches_sessions(self) -> bool {
         true
     }
 }
@@ -35,7 +35,7 @@ impl<T: Finished> Done<T> {
     /// connections.
     pub fn notice(&self) -> Option<String> {
         let done = self.done?;
-        if !done.about_mail_sessions() {
+        if !done.touches_sessions() {
             return Some(done.message().to_owned());
         }
         Some(format!(
@@ -56,6 +56,18 @@ pub fn redirect_after<T: Finished>(page: Page, done: T, sessions: SessionSync) -
     match serde_urlencoded::to_string(Query { done, sessions }) {
         Ok(query) => Redirect::to(&format!("{}?{query}", page.path())),
         // Cannot happen for unit enums; the page without its notice is still right.
+        Err(_) => page.redirect(),
+    }
+}
+
+/// The redirect to `page` after `done`, an action that leaves mail connections alone.
+pub fn redirect_done<T: Finished>(page: Page, done: T) -> Redirect {
+    #[derive(Serialize)]
+    struct Query<T> {
+        done: T,
+    }
+    match serde_urlencoded::to_string(Query { done }) {
+        Ok(query) => Redirect::to(&format!("{}?{query}", page.path())),
         Err(_) => page.redirect(),
     }
 }
@@ -85,6 +97,7 @@ pub enum DashboardDone {
     Revoked,
     RevokedAll,
     Limits,
+    Renamed,
 }
 
 impl Finished for DashboardDone {
@@ -95,7 +108,14 @@ impl Finished for DashboardDone {
                 "All app passwords were revoked: none of them can sign in any more."
             }
             Self::Limits => "The limits of the app password were saved.",
+            Self::Renamed => {
+                "The app password was renamed. It works as before: nothing changes on your devices."
+            }
         }
+    }
+
+    fn touches_sessions(self) -> bool {
+        !matches!(self, Self::Renamed)
     }
 }
 
@@ -150,7 +170,7 @@ impl Finished for AdminDone {
         }
     }
 
-    fn about_mail_sessions(self) -> bool {
+    fn touches_sessions(self) -> bool {
         !matches!(
             self,
             Self::Enabled | Self::ResetCleared | Self::MainImapUnblocked | Self::RoleChanged

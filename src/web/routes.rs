@@ -12,7 +12,7 @@ use axum::routing::MethodRouter;
 
 use super::{
     account, admin, admin_accounts, admin_attempts, admin_audit, admin_compromise, admin_dovecot,
-    auth, check, dashboard, health, AppState,
+    auth, check, dashboard, health, password_edit, AppState,
 };
 use crate::domain::UserId;
 
@@ -95,8 +95,11 @@ fn routes() -> Vec<Route> {
             .get(dashboard::confirm_revoke)
             .post(dashboard::revoke),
         Route::at("/app-passwords/{id}/edit")
-            .get(dashboard::edit_page)
-            .post(dashboard::edit),
+            .get(password_edit::edit_page)
+            .post(password_edit::edit),
+        Route::at("/app-passwords/{id}/rename")
+            .get(password_edit::rename_page)
+            .post(password_edit::rename),
         Route::at("/app-passwords/revoke-all")
             .get(dashboard::confirm_revoke_all)
             .post(dashboard::revoke_all),

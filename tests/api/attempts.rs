@@ -211,7 +211,7 @@ async fn an_admin_finds_failed_sign_ins_for_an_address_with_no_account(backend: 
     let page = admin
         .get_text("/admin/failed-sign-ins?address=%20Ghost@Example.org")
         .await;
-    assert_eq!(page.matches("sign in failed").count(), 2, "{page}");
+    assert_eq!(page.matches("A sign-in failed").count(), 2, "{page}");
     assert!(page.contains("unknown account"), "{page}");
     let none = admin
         .get_text("/admin/failed-sign-ins?address=nobody@example.org")

@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 use mailkeys_test_support::prelude::*;
 
 /// How long a page or a condition may take before the test fails.
-const PATIENCE: Duration = Duration::from_secs(30);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
 
 // ---------------------------------------------------------------------------------------
 // Harness: chromedriver, a Chromium session, and a few user-level actions.
@@ -98,9 +98,9 @@ impl Drop for ChromeDriver {
 
 /// A Chromium DevTools command sent through chromedriver's `goog/cdp/execute` endpoint.
 #[derive(Debug)]
-struct Cdp {
-    cmd: &'static str,
-    params: Value,
+pub(crate) struct Cdp {
+    pub(crate) cmd: &'static str,
+    pub(crate) params: Value,
 }
 
 impl WebDriverCompatibleCommand for Cdp {
@@ -121,7 +121,7 @@ impl WebDriverCompatibleCommand for Cdp {
 
 /// Starts chromedriver and headless Chromium (JavaScript on or off), runs `body` with the
 /// session, then ends the session and chromedriver whatever happened, and passes a failure on.
-async fn in_browser<F, Fut>(javascript: bool, body: F)
+pub(crate) async fn in_browser<F, Fut>(javascript: bool, body: F)
 where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
@@ -178,8 +178,12 @@ where
 }
 
 /// Runs `body` in a browser (as [`in_browser`]) that has signed in as `email` at `base`.
-async fn signed_in_browser<F, Fut>(javascript: bool, base: String, email: &'static str, body: F)
-where
+pub(crate) async fn signed_in_browser<F, Fut>(
+    javascript: bool,
+    base: String,
+    email: &'static str,
+    body: F,
+) where
     F: FnOnce(Client, String) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
@@ -192,7 +196,7 @@ where
 
 /// Creates alice's account on `app`, then runs `body` in a browser signed in as her, with
 /// the app (which lives until the browser has closed) and its address.
-async fn as_alice<F, Fut>(app: TestApp, javascript: bool, body: F)
+pub(crate) async fn as_alice<F, Fut>(app: TestApp, javascript: bool, body: F)
 where
     F: FnOnce(Client, Arc<TestApp>, String) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
@@ -207,7 +211,7 @@ where
 }
 
 /// Waits for the element `css`; fails with the page's address and text when it never comes.
-async fn find(b: &Client, css: &str) -> Element {
+pub(crate) async fn find(b: &Client, css: &str) -> Element {
     match b
         .wait()
         .at_most(PATIENCE)
@@ -220,7 +224,7 @@ async fn find(b: &Client, css: &str) -> Element {
 }
 
 /// The address and visible text of the current page, for failure messages.
-async fn page_summary(b: &Client) -> String {
+pub(crate) async fn page_summary(b: &Client) -> String {
     let url = b
         .current_url()
         .await
@@ -239,34 +243,34 @@ async fn page_summary(b: &Client) -> String {
 }
 
 /// Waits for the element `css` and clicks it.
-async fn click(b: &Client, css: &str) {
+pub(crate) async fn click(b: &Client, css: &str) {
     find(b, css).await.click().await.unwrap();
 }
 
-async fn text_of(b: &Client, css: &str) -> String {
+pub(crate) async fn text_of(b: &Client, css: &str) -> String {
     find(b, css).await.text().await.unwrap()
 }
 
 /// How many elements `css` the page has now.
-async fn count_on_page(b: &Client, css: &str) -> usize {
+pub(crate) async fn count_on_page(b: &Client, css: &str) -> usize {
     b.find_all(Locator::Css(css)).await.unwrap().len()
 }
 
 /// The text of the element `css` inside `element`.
-async fn text_in(element: &Element, css: &str) -> String {
+pub(crate) async fn text_in(element: &Element, css: &str) -> String {
     let inner = element.find(Locator::Css(css)).await.unwrap();
     inner.text().await.unwrap()
 }
 
 /// Runs a script in the page and returns its result.
-async fn js(b: &Client, script: &str) -> Value {
+pub(crate) async fn js(b: &Client, script: &str) -> Value {
     b.execute(script, vec![])
         .await
         .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
 }
 
 /// Polls `script` (which returns true or false) until it returns true.
-async fn wait_until(b: &Client, what: &str, script: &str) {
+pub(crate) async fn wait_until(b: &Client, what: &str, script: &str) {
     let deadline = Instant::now() + PATIENCE;
     loop {
         if js(b, script).await == Value::Bool(true) {
@@ -279,18 +283,18 @@ async fn wait_until(b: &Client, what: &str, script: &str) {
     }
 }
 
-async fn path_of(b: &Client) -> String {
+pub(crate) async fn path_of(b: &Client) -> String {
     b.current_url().await.unwrap().path().to_owned()
 }
 
-async fn type_into(b: &Client, css: &str, text: &str) {
+pub(crate) async fn type_into(b: &Client, css: &str, text: &str) {
     let field = find(b, css).await;
     field.clear().await.unwrap();
     field.send_keys(text).await.unwrap();
 }
 
 /// Signs in through the form and lands on the dashboard.
-async fn sign_in(b: &Client, base: &str, email: &str) {
+pub(crate) async fn sign_in(b: &Client, base: &str, email: &str) {
     b.goto(&format!("{base}/sign-in")).await.unwrap();
     type_into(b, "input[name=email]", email).await;
     type_into(b, "input[name=password]", PASSWORD).await;
@@ -305,7 +309,7 @@ async fn sign_in(b: &Client, base: &str, email: &str) {
 }
 
 /// Creates an app password with the dashboard form; returns the password the page shows.
-async fn create_app_password(b: &Client, name: &str) -> String {
+pub(crate) async fn create_app_password(b: &Client, name: &str) -> String {
     type_into(b, "#create input[name=name]", name).await;
     click(b, "#create button[type=submit]").await;
     let shown = text_of(b, "code#new-password").await;
@@ -336,7 +340,7 @@ async fn assert_stored(app: &TestApp, shown: &str, name: &str) -> i64 {
 }
 
 /// The dashboard table row whose name cell is `name`.
-async fn row_named(b: &Client, name: &str) -> Element {
+pub(crate) async fn row_named(b: &Client, name: &str) -> Element {
     find(b, "table.passwords").await;
     for row in b
         .find_all(Locator::Css("table.passwords tbody tr"))
@@ -352,7 +356,7 @@ async fn row_named(b: &Client, name: &str) -> Element {
 }
 
 /// Where screenshots go: target/screenshots/ (next to target/tmp, wherever the target is).
-fn screenshot_dir() -> PathBuf {
+pub(crate) fn screenshot_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
         .expect("the target directory")
@@ -361,13 +365,15 @@ fn screenshot_dir() -> PathBuf {
     dir
 }
 
-async fn save_screenshot(b: &Client, file: &str) -> PathBuf {
+pub(crate) async fn save_screenshot(b: &Client, file: &str) -> PathBuf {
     let png = b.screenshot().await.unwrap();
     assert!(
         png.starts_with(b"\x89PNG\r\n\x1a\n"),
         "WebDriver returned a PNG"
     );
     let path = screenshot_dir().join(file);
+    // `file` may name a folder under target/screenshots/ too.
+    std::fs::create_dir_all(path.parent().expect("a file in a folder")).unwrap();
     std::fs::write(&path, &png).unwrap();
     let size = std::fs::metadata(&path).unwrap().len();
     assert!(size > 1000, "{} is only {size} bytes", path.display());
@@ -485,6 +491,9 @@ async fn revoking_through_the_confirmation_page_marks_the_row_revoked() {
         let notice = text_of(&b, "p.notice").await;
         assert!(notice.contains("revoked"), "{notice}");
         assert_eq!(path_of(&b).await, "/");
+        // Past passwords are out of the way until asked for (a link: works without JS).
+        assert_eq!(count_on_page(&b, "table.passwords").await, 0);
+        click(&b, "main a[href='/?past=1#past']").await;
         let row = row_named(&b, "Phone").await;
         assert_eq!(text_in(&row, ".badge").await, "revoked");
         assert_eq!(
@@ -769,6 +778,8 @@ async fn an_admin_runs_the_dovecot_self_check_in_the_browser() {
         assert_eq!(rows, 6, "{}", page_summary(&b).await);
         let shot = save_screenshot(&b, "admin-dovecot.png").await;
         println!("screenshot: {}", shot.display());
+        // The result table at a phone's and a desktop's width, light and dark.
+        crate::browser_layout::check_page(&b, "admin-dovecot-result").await;
     })
     .await;
     drop(w);

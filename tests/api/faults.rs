@@ -232,7 +232,7 @@ async fn two_instances_on_one_postgres_share_sessions_locks_and_revocations() {
         StatusCode::SEE_OTHER
     );
     assert!(
-        browser.get_text("/").await.contains("badge revoked"),
+        browser.get_text("/?past=1").await.contains("badge revoked"),
         "the first sees the revocation"
     );
 
