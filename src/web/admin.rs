@@ -7,9 +7,11 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
 use axum::response::Redirect;
 use axum::Form;
+use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::activity::ActivityView;
+use super::admin_confirm::recheck;
 use super::client_ip::ClientIp;
 use super::dashboard::AppPasswordView;
 use super::notice::{redirect_after, AdminDone, Done};
@@ -65,6 +67,16 @@ pub async fn user(
 pub struct ReasonForm {
     #[serde(default)]
     reason: String,
+    /// The admin's own password, asked for when their sign-in is not recent.
+    #[serde(default)]
+    password: Option<SecretString>,
+}
+
+/// A destructive action's form with nothing but the re-check.
+#[derive(Deserialize)]
+pub struct RecheckForm {
+    #[serde(default)]
+    password: Option<SecretString>,
 }
 
 pub async fn revoke_one(
@@ -99,6 +111,7 @@ pub async fn revoke_all(
     Form(form): Form<ReasonForm>,
 ) -> AppResult<Redirect> {
     let owner = target(&state, id).await?;
+    recheck(&state, &admin, form.password, &ip).await?;
     let actor = admin.actor(&ip);
     let (_, sync) = credentials::revoke_all(
         &state,
@@ -119,8 +132,10 @@ pub async fn end_sessions(
     AdminUser(admin): AdminUser,
     ClientIp(ip): ClientIp,
     Path(id): Path<UserId>,
+    Form(form): Form<RecheckForm>,
 ) -> AppResult<Redirect> {
     let owner = target(&state, id).await?;
+    recheck(&state, &admin, form.password, &ip).await?;
     let keep = (owner.id == admin.user.id).then_some(admin.token_digest.as_str());
     let actor = admin.actor(&ip);
     let sync = services::admin::end_sessions(&state, &owner, keep, &actor).await?;
@@ -135,6 +150,8 @@ pub async fn end_sessions(
 pub struct FlagForm {
     flag: String,
     on: String,
+    #[serde(default)]
+    password: Option<SecretString>,
 }
 
 pub async fn set_flag(
@@ -158,6 +175,9 @@ pub async fn set_flag(
         "no" => false,
         _ => return Err(AppError::NotFound),
     };
+    if on && matches!(flag, AdminFlag::Disabled | AdminFlag::MustReset) {
+        recheck(&state, &admin, form.password, &ip).await?;
+    }
     let actor = admin.actor(&ip);
     let sync = services::admin::set_flag(&state, &owner, flag, on, &actor).await?;
     Ok(redirect_after(

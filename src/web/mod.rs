@@ -11,6 +11,7 @@ pub mod admin_accounts;
 pub mod admin_attempts;
 pub mod admin_audit;
 pub mod admin_compromise;
+pub mod admin_confirm;
 pub mod admin_dovecot;
 pub mod auth;
 pub mod check;

@@ -11,8 +11,8 @@ use axum::response::Redirect;
 use axum::routing::MethodRouter;
 
 use super::{
-    account, admin, admin_accounts, admin_attempts, admin_audit, admin_compromise, admin_dovecot,
-    auth, check, dashboard, health, password_edit, AppState,
+    account, admin, admin_accounts, admin_attempts, admin_audit, admin_compromise, admin_confirm,
+    admin_dovecot, auth, check, dashboard, health, password_edit, AppState,
 };
 use crate::domain::UserId;
 
@@ -124,6 +124,7 @@ fn routes() -> Vec<Route> {
             .post(admin_compromise::run),
         Route::at("/admin/users/{id}/flags").post(admin::set_flag),
         Route::at("/admin/users/{id}/role").post(admin::set_role),
+        Route::at("/admin/users/{id}/confirm/{action}").get(admin_confirm::page),
         Route::at("/admin/users/{id}/app-passwords/{password_id}/revoke").post(admin::revoke_one),
         Route::at(SIGN_IN)
             .get(auth::sign_in_page)

@@ -356,6 +356,10 @@ async fn signed_in_pages_fit_phones_and_desktops_in_both_themes() {
             .await
             .unwrap();
         check_page(&b, "admin-accounts-search").await;
+        b.goto(&format!("{base}/admin/users/{alice}/confirm/disable"))
+            .await
+            .unwrap();
+        check_page(&b, "admin-confirm-disable").await;
         b.goto(&format!("{base}/admin/users/{alice}/compromised"))
             .await
             .unwrap();

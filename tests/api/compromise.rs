@@ -281,3 +281,68 @@ async fn the_operator_responds_from_the_command_line(backend: Backend) {
     assert!(!ok && err.contains("no account"), "{err}");
 }
 both_backends!(the_operator_responds_from_the_command_line);
+
+/// Revoke all, end sessions, disable and require a new password go through a confirmation
+/// page; more than five minutes after the admin's sign-in the action itself wants the
+/// admin's password again, and changes nothing without it.
+async fn destructive_actions_are_confirmed_and_rechecked(backend: Backend) {
+    let (app, alice) = app_with_alice(backend).await;
+    alice.create_app_password("Phone").await;
+    let alice_id = app.user_id(ALICE).await;
+    let admin = signed_in_admin(&app).await;
+    let page = format!("/admin/users/{alice_id}");
+    let user_page = admin.get_text(&page).await;
+    for action in ["revoke-all", "end-sessions", "disable", "require-reset"] {
+        let confirm = format!("{page}/confirm/{action}");
+        assert!(
+            user_page.contains(&format!("href=\"{confirm}\"")),
+            "{action}"
+        );
+        let form = admin.get_text(&confirm).await;
+        assert!(form.contains("method=\"post\""), "{action}: {form}");
+        assert!(
+            !form.contains("name=\"password\""),
+            "recent sign-in: {action}"
+        );
+    }
+    assert!(!user_page.contains(&format!("action=\"{page}/revoke-all\"")));
+
+    app.clock.advance(6 * 60);
+    let confirm = format!("{page}/confirm/revoke-all");
+    assert!(admin.get_text(&confirm).await.contains("name=\"password\""));
+    let target = format!("{page}/revoke-all");
+    let refused = admin.post(&confirm, &target, &[("reason", "x")]).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let refused = admin
+        .post(&confirm, &target, &[("password", "not my password")])
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("Nothing was changed"));
+    let flags = format!("{page}/flags");
+    let refused = admin
+        .post(&page, &flags, &[("flag", "disabled"), ("on", "yes")])
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.live_app_passwords().await, 1, "nothing changed");
+    assert_eq!(alice.get_status("/").await, StatusCode::OK);
+
+    let done = admin
+        .post(&confirm, &target, &[("password", PASSWORD)])
+        .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.live_app_passwords().await, 0);
+    // Switching a restriction off is not destructive: no password needed.
+    let lifted = admin
+        .post(
+            &page,
+            &flags,
+            &[("flag", "main_imap_blocked"), ("on", "no")],
+        )
+        .await;
+    assert_eq!(lifted.status(), StatusCode::SEE_OTHER);
+}
+both_backends!(destructive_actions_are_confirmed_and_rechecked);
