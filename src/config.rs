@@ -28,6 +28,11 @@ pub struct Settings {
     /// IMAP settings shown next to a new app password.
     pub imap_host: String,
     pub imap_port: u16,
+    /// Outgoing (SMTP submission) server shown next to an app password that may send mail,
+    /// and in the mail-client setup files. None: the same host as `imap_host`.
+    pub smtp_host: Option<String>,
+    pub smtp_port: u16,
+    pub smtp_security: SmtpSecurity,
     /// Mail servers the connection test may sign in to. Empty: one server made of
     /// `imap_host` and `imap_port` (implicit TLS on 993, STARTTLS otherwise).
     pub mail_servers: Vec<MailServer>,
@@ -99,6 +104,16 @@ pub enum LogFormat {
     Json,
 }
 
+/// `smtp_security`: how mail clients secure the submission port: TLS from the first byte
+/// (RFC 8314, usually port 465) or STARTTLS (usually port 587).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    #[default]
+    Implicit,
+    Starttls,
+}
+
 /// Every setting's name, as read from `MAILKEYS_<NAME>`.
 const FIELDS: &[&str] = &[
     "listen",
@@ -106,6 +121,9 @@ const FIELDS: &[&str] = &[
     "public_url",
     "imap_host",
     "imap_port",
+    "smtp_host",
+    "smtp_port",
+    "smtp_security",
     "mail_servers",
     "check_step_timeout_secs",
     "check_total_timeout_secs",
@@ -188,6 +206,9 @@ impl Default for Settings {
             public_url: None,
             imap_host: "localhost".into(),
             imap_port: 993,
+            smtp_host: None,
+            smtp_port: 465,
+            smtp_security: SmtpSecurity::Implicit,
             mail_servers: Vec::new(),
             check_step_timeout_secs: 5,
             check_total_timeout_secs: 20,
@@ -245,6 +266,16 @@ impl Settings {
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
+        if self.smtp_port == 0 || self.imap_port == 0 {
+            bail!("imap_port and smtp_port must not be 0");
+        }
+        if self
+            .smtp_host
+            .as_deref()
+            .is_some_and(|h| h.trim().is_empty())
+        {
+            bail!("smtp_host must not be empty (leave it out to use imap_host)");
+        }
         if self.min_password_length < 8 {
             bail!("min_password_length must be at least 8");
         }
@@ -315,12 +346,40 @@ impl Settings {
         }
     }
 
+    /// The outgoing server's host name (`smtp_host`, or `imap_host` when unset).
+    pub fn smtp_host(&self) -> &str {
+        self.smtp_host.as_deref().unwrap_or(&self.imap_host)
+    }
+
+    /// Whether the IMAP port speaks TLS from the first byte (993) or upgrades with STARTTLS,
+    /// as the connection test and the setup files assume.
+    pub fn imap_implicit_tls(&self) -> bool {
+        self.imap_port == 993
+    }
+
+    /// The servers mail clients are told to use (show-once page, setup files, SRV records).
+    pub fn mail_client_servers(&self) -> crate::domain::mail_setup::MailServers {
+        use crate::domain::mail_setup::{MailServers, Server};
+        MailServers {
+            imap: Server {
+                host: self.imap_host.clone(),
+                port: self.imap_port,
+                implicit_tls: self.imap_implicit_tls(),
+            },
+            smtp: Server {
+                host: self.smtp_host().to_owned(),
+                port: self.smtp_port,
+                implicit_tls: self.smtp_security == SmtpSecurity::Implicit,
+            },
+        }
+    }
+
     /// The servers the connection test offers (see `mail_servers`).
     pub fn check_targets(&self) -> Vec<MailServer> {
         if !self.mail_servers.is_empty() {
             return self.mail_servers.clone();
         }
-        let tls = if self.imap_port == 993 {
+        let tls = if self.imap_implicit_tls() {
             TlsMode::Implicit
         } else {
             TlsMode::StartTls
