@@ -38,11 +38,13 @@ pub fn sign_in_again(next: Option<&LocalPath>) -> Redirect {
     }
 }
 
-/// The page a GET was for, to come back to after sign-in.
+/// The page a GET was for, to come back to after sign-in (none for the dashboard, where
+/// signing in leads anyway).
 pub fn this_page(parts: &Parts) -> Option<LocalPath> {
     parts
         .uri
         .path_and_query()
+        .filter(|p| p.as_str() != "/")
         .and_then(|p| LocalPath::parse(p.as_str()))
 }
 

@@ -84,7 +84,7 @@ async fn an_admin_shuts_down_a_compromised_account(backend: Backend) {
         .await;
     assert_eq!(
         location(&alice.get("/").await),
-        "/sign-in",
+        "/sign-in?ended=true",
         "alice's session was ended"
     );
 

@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 use mailkeys_test_support::prelude::*;
 
 /// How long a page or a condition may take before the test fails.
-const PATIENCE: Duration = Duration::from_secs(30);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
 
 // ---------------------------------------------------------------------------------------
 // Harness: chromedriver, a Chromium session, and a few user-level actions.
@@ -121,7 +121,7 @@ impl WebDriverCompatibleCommand for Cdp {
 
 /// Starts chromedriver and headless Chromium (JavaScript on or off), runs `body` with the
 /// session, then ends the session and chromedriver whatever happened, and passes a failure on.
-async fn in_browser<F, Fut>(javascript: bool, body: F)
+pub(crate) async fn in_browser<F, Fut>(javascript: bool, body: F)
 where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
@@ -178,8 +178,12 @@ where
 }
 
 /// Runs `body` in a browser (as [`in_browser`]) that has signed in as `email` at `base`.
-async fn signed_in_browser<F, Fut>(javascript: bool, base: String, email: &'static str, body: F)
-where
+pub(crate) async fn signed_in_browser<F, Fut>(
+    javascript: bool,
+    base: String,
+    email: &'static str,
+    body: F,
+) where
     F: FnOnce(Client, String) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
@@ -192,7 +196,7 @@ where
 
 /// Creates alice's account on `app`, then runs `body` in a browser signed in as her, with
 /// the app (which lives until the browser has closed) and its address.
-async fn as_alice<F, Fut>(app: TestApp, javascript: bool, body: F)
+pub(crate) async fn as_alice<F, Fut>(app: TestApp, javascript: bool, body: F)
 where
     F: FnOnce(Client, Arc<TestApp>, String) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
@@ -207,7 +211,7 @@ where
 }
 
 /// Waits for the element `css`; fails with the page's address and text when it never comes.
-async fn find(b: &Client, css: &str) -> Element {
+pub(crate) async fn find(b: &Client, css: &str) -> Element {
     match b
         .wait()
         .at_most(PATIENCE)
@@ -220,7 +224,7 @@ async fn find(b: &Client, css: &str) -> Element {
 }
 
 /// The address and visible text of the current page, for failure messages.
-async fn page_summary(b: &Client) -> String {
+pub(crate) async fn page_summary(b: &Client) -> String {
     let url = b
         .current_url()
         .await
@@ -239,16 +243,16 @@ async fn page_summary(b: &Client) -> String {
 }
 
 /// Waits for the element `css` and clicks it.
-async fn click(b: &Client, css: &str) {
+pub(crate) async fn click(b: &Client, css: &str) {
     find(b, css).await.click().await.unwrap();
 }
 
-async fn text_of(b: &Client, css: &str) -> String {
+pub(crate) async fn text_of(b: &Client, css: &str) -> String {
     find(b, css).await.text().await.unwrap()
 }
 
 /// How many elements `css` the page has now.
-async fn count_on_page(b: &Client, css: &str) -> usize {
+pub(crate) async fn count_on_page(b: &Client, css: &str) -> usize {
     b.find_all(Locator::Css(css)).await.unwrap().len()
 }
 
@@ -259,14 +263,14 @@ async fn text_in(element: &Element, css: &str) -> String {
 }
 
 /// Runs a script in the page and returns its result.
-async fn js(b: &Client, script: &str) -> Value {
+pub(crate) async fn js(b: &Client, script: &str) -> Value {
     b.execute(script, vec![])
         .await
         .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
 }
 
 /// Polls `script` (which returns true or false) until it returns true.
-async fn wait_until(b: &Client, what: &str, script: &str) {
+pub(crate) async fn wait_until(b: &Client, what: &str, script: &str) {
     let deadline = Instant::now() + PATIENCE;
     loop {
         if js(b, script).await == Value::Bool(true) {
@@ -279,18 +283,18 @@ async fn wait_until(b: &Client, what: &str, script: &str) {
     }
 }
 
-async fn path_of(b: &Client) -> String {
+pub(crate) async fn path_of(b: &Client) -> String {
     b.current_url().await.unwrap().path().to_owned()
 }
 
-async fn type_into(b: &Client, css: &str, text: &str) {
+pub(crate) async fn type_into(b: &Client, css: &str, text: &str) {
     let field = find(b, css).await;
     field.clear().await.unwrap();
     field.send_keys(text).await.unwrap();
 }
 
 /// Signs in through the form and lands on the dashboard.
-async fn sign_in(b: &Client, base: &str, email: &str) {
+pub(crate) async fn sign_in(b: &Client, base: &str, email: &str) {
     b.goto(&format!("{base}/sign-in")).await.unwrap();
     type_into(b, "input[name=email]", email).await;
     type_into(b, "input[name=password]", PASSWORD).await;
@@ -305,7 +309,7 @@ async fn sign_in(b: &Client, base: &str, email: &str) {
 }
 
 /// Creates an app password with the dashboard form; returns the password the page shows.
-async fn create_app_password(b: &Client, name: &str) -> String {
+pub(crate) async fn create_app_password(b: &Client, name: &str) -> String {
     type_into(b, "#create input[name=name]", name).await;
     click(b, "#create button[type=submit]").await;
     let shown = text_of(b, "code#new-password").await;
@@ -317,7 +321,7 @@ async fn create_app_password(b: &Client, name: &str) -> String {
 }
 
 /// Checks in the database that `shown` is the app password called `name`; returns its id.
-async fn assert_stored(app: &TestApp, shown: &str, name: &str) -> i64 {
+pub(crate) async fn assert_stored(app: &TestApp, shown: &str, name: &str) -> i64 {
     let re = regex::Regex::new(r"^[a-km-np-z2-9]{6}(-[a-km-np-z2-9]{6}){4}$").unwrap();
     assert!(re.is_match(shown), "an app password is shown: {shown:?}");
     let id = app_password_id(app, &shown[..6]).await;
@@ -361,7 +365,7 @@ fn screenshot_dir() -> PathBuf {
     dir
 }
 
-async fn save_screenshot(b: &Client, file: &str) -> PathBuf {
+pub(crate) async fn save_screenshot(b: &Client, file: &str) -> PathBuf {
     let png = b.screenshot().await.unwrap();
     assert!(
         png.starts_with(b"\x89PNG\r\n\x1a\n"),
