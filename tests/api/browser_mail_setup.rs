@@ -85,6 +85,10 @@ async fn test_it_now_streams_its_steps_into_the_show_once_page() {
             live.attr("aria-live").await.unwrap().as_deref(),
             Some("polite")
         );
+        assert_eq!(
+            text_of(&b, "#check-form button[type=submit]").await,
+            "Test it now"
+        );
         js(&b, "window.stillThisPage = true").await;
         click(&b, "#check-form button[type=submit]").await;
         let verdict = find(&b, "#check-output #check-result").await;

@@ -153,6 +153,7 @@ async fn the_held_password_is_for_this_browser_session_only(backend: Backend) {
 both_backends!(the_held_password_is_for_this_browser_session_only);
 
 async fn a_held_password_expires_within_minutes_and_is_purged(backend: Backend) {
+    assert_eq!(HOLD_SECS, 10 * 60, "the README says at most 10 minutes");
     let (app, browser) = app_with_alice(backend).await;
     let late = post_create(&browser, &[("name", "Late"), ("expires", "never")]).await;
     assert_eq!(shown_once_rows(&app).await, 1);
@@ -274,6 +275,7 @@ async fn the_apple_profile_is_a_property_list_downloaded_once(backend: Backend) 
 
     let page = browser.get_text(&format!("/app-passwords/{id}/new")).await;
     let password = password_in(&page);
+    assert!(page.contains("Download the setup profile for iPhone, iPad or Mac"));
     assert!(page.contains(&format!(r#"action="/app-passwords/{id}/profile""#)));
     let response = download_profile(&browser, &page, id).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -281,10 +283,10 @@ async fn the_apple_profile_is_a_property_list_downloaded_once(backend: Backend) 
         response.headers()["content-type"],
         "application/x-apple-aspen-config"
     );
-    assert!(response.headers()["content-disposition"]
-        .to_str()
-        .unwrap()
-        .contains(".mobileconfig"));
+    assert_eq!(
+        response.headers()["content-disposition"],
+        r#"attachment; filename="mailkeys.mobileconfig""#
+    );
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("mailkeys.mobileconfig");
     std::fs::write(&file, response.bytes().await.unwrap()).unwrap();
@@ -403,6 +405,12 @@ async fn thunderbird_autoconfig_is_valid_and_names_servers_only(backend: Backend
         let tags = read["tags"].as_array().unwrap();
         assert!(!tags.contains(&Value::from("password")), "never a password");
     }
+    // The README's command, on the test's address.
+    let readme = "http://127.0.0.1:8080/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=alice@example.org";
+    let url = readme.replace("http://127.0.0.1:8080", &app.url(""));
+    let read = read_autoconfig(&run("curl", &["-s", &url]));
+    assert_eq!(read["id"], "example.org");
+    assert_eq!(read["incoming"][0]["hostname"], "mail.example.org");
     // Without an address (or with nonsense), the provider is named after the IMAP host.
     let xml = visitor
         .get_text("/mail/config-v1.1.xml?emailaddress=%3Cscript%3E")
@@ -420,7 +428,7 @@ async fn the_admin_sees_srv_records_for_each_mail_domain(backend: Backend) {
     assert!(admin
         .get_text("/admin")
         .await
-        .contains(r#"href="/admin/mail-setup""#));
+        .contains(r#"<a href="/admin/mail-setup">DNS records for mail apps</a>"#));
     let page = admin.get_text("/admin/mail-setup").await;
     for record in [
         "_imaps._tcp.example.org. 3600 IN SRV 0 1 993 mail.example.org.",
