@@ -101,6 +101,19 @@ async fn test_it_now_streams_its_steps_into_the_show_once_page() {
         );
         assert_eq!(path_of(&b).await, page_path);
         assert_no_url_holds(&b, &shown[7..]).await;
+        // The session ends before "Test it now": the page goes to the sign-in page that
+        // says so, rather than failing silently.
+        b.goto(&app.url("/")).await.unwrap();
+        create_app_password(&b, "Laptop").await;
+        app.clock
+            .advance(app.settings.session_idle_timeout_secs + 1);
+        click(&b, "#check-form button[type=submit]").await;
+        wait_until(
+            &b,
+            "the sign-in page saying the session ended",
+            "return !!document.getElementById('session-ended')",
+        )
+        .await;
         assert!(app
             .audit_events_of(ALICE)
             .await
