@@ -7,8 +7,8 @@ use fantoccini::Client;
 use serde_json::json;
 
 use crate::browser::{
-    as_alice, click, create_app_password, find, js, path_of, save_screenshot, text_of, type_into,
-    wait_until,
+    as_alice, click, create_app_password, find, js, path_of, save_screenshot, signed_in_browser,
+    text_of, type_into, wait_until,
 };
 use mailkeys_test_support::prelude::*;
 
@@ -24,6 +24,44 @@ async fn assert_no_url_holds(b: &Client, secret: &str) {
     assert!(!entries.as_str().unwrap_or("").contains(secret));
 }
 
+/// At 360 px wide the page scrolls only downwards (screenshot `file`), then the window is
+/// made wide again.
+async fn assert_fits_a_phone(b: &Client, file: &str) {
+    b.set_window_size(360, 800).await.unwrap();
+    let overflow = js(
+        b,
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+    )
+    .await;
+    save_screenshot(b, file).await;
+    assert_eq!(overflow, json!(0), "no sideways scrolling at 360 px");
+    b.set_window_size(1280, 900).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_dns_page_lists_records_and_fits_a_phone() {
+    let app = std::sync::Arc::new(spawn_app(Backend::Sqlite).await);
+    app.add_user("root@example.org", PASSWORD, true).await;
+    let shared = app.clone();
+    signed_in_browser(
+        true,
+        app.url(""),
+        "root@example.org",
+        move |b, base| async move {
+            b.goto(&format!("{base}/admin")).await.unwrap();
+            click(&b, "main a[href='/admin/mail-setup']").await;
+            let records = text_of(&b, "pre.records").await;
+            assert!(
+                records.contains("_imaps._tcp.example.org. 3600 IN SRV 0 1 993 mail.example.org."),
+                "{records}"
+            );
+            assert_fits_a_phone(&b, "admin-mail-setup-360.png").await;
+            drop(shared);
+        },
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_and_back_never_post_again_nor_show_the_password_twice() {
     let app = spawn_app(Backend::Sqlite).await;
@@ -36,6 +74,7 @@ async fn reload_and_back_never_post_again_nor_show_the_password_twice() {
         );
         assert_no_url_holds(&b, &shown[7..]).await;
         save_screenshot(&b, "show-once.png").await;
+        assert_fits_a_phone(&b, "show-once-360.png").await;
 
         b.refresh().await.unwrap();
         let heading = text_of(&b, "main h1").await;
