@@ -11,6 +11,7 @@ use figment::Figment;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+pub use crate::domain::mail_setup::SmtpSecurity;
 use crate::dovecot::DovecotVersion;
 use crate::imap::{Limits, MailServer, TlsMode};
 use crate::infra::hashing::HashProfile;
@@ -28,8 +29,7 @@ pub struct Settings {
     /// IMAP settings shown next to a new app password.
     pub imap_host: String,
     pub imap_port: u16,
-    /// Outgoing (SMTP submission) server shown next to an app password that may send mail,
-    /// and in the mail-client setup files. None: the same host as `imap_host`.
+    /// Outgoing (submission) server for mail apps; none: `imap_host`.
     pub smtp_host: Option<String>,
     pub smtp_port: u16,
     pub smtp_security: SmtpSecurity,
@@ -102,16 +102,6 @@ pub enum LogFormat {
     #[default]
     Text,
     Json,
-}
-
-/// `smtp_security`: how mail clients secure the submission port: TLS from the first byte
-/// (RFC 8314, usually port 465) or STARTTLS (usually port 587).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SmtpSecurity {
-    #[default]
-    Implicit,
-    Starttls,
 }
 
 /// Every setting's name, as read from `MAILKEYS_<NAME>`.
@@ -351,27 +341,13 @@ impl Settings {
         self.smtp_host.as_deref().unwrap_or(&self.imap_host)
     }
 
-    /// Whether the IMAP port speaks TLS from the first byte (993) or upgrades with STARTTLS,
-    /// as the connection test and the setup files assume.
-    pub fn imap_implicit_tls(&self) -> bool {
-        self.imap_port == 993
-    }
-
     /// The servers mail clients are told to use (show-once page, setup files, SRV records).
     pub fn mail_client_servers(&self) -> crate::domain::mail_setup::MailServers {
-        use crate::domain::mail_setup::{MailServers, Server};
-        MailServers {
-            imap: Server {
-                host: self.imap_host.clone(),
-                port: self.imap_port,
-                implicit_tls: self.imap_implicit_tls(),
-            },
-            smtp: Server {
-                host: self.smtp_host().to_owned(),
-                port: self.smtp_port,
-                implicit_tls: self.smtp_security == SmtpSecurity::Implicit,
-            },
-        }
+        crate::domain::mail_setup::MailServers::new(
+            (&self.imap_host, self.imap_port),
+            (self.smtp_host(), self.smtp_port),
+            self.smtp_security,
+        )
     }
 
     /// The servers the connection test offers (see `mail_servers`).
@@ -379,7 +355,7 @@ impl Settings {
         if !self.mail_servers.is_empty() {
             return self.mail_servers.clone();
         }
-        let tls = if self.imap_implicit_tls() {
+        let tls = if self.imap_port == 993 {
             TlsMode::Implicit
         } else {
             TlsMode::StartTls

@@ -2,6 +2,18 @@
 //! that announce them (RFC 6186 for IMAP and submission, RFC 8314 for implicit TLS), as the
 //! show-once page, the setup files and the admin's DNS page say it.
 
+use serde::Deserialize;
+
+/// `smtp_security`: how mail clients secure the submission port: TLS from the first byte
+/// (RFC 8314, usually port 465) or STARTTLS (usually port 587).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    #[default]
+    Implicit,
+    Starttls,
+}
+
 /// One server a mail client talks to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Server {
@@ -42,6 +54,23 @@ pub struct MailServers {
 const SRV_TTL: u32 = 3600;
 
 impl MailServers {
+    /// IMAP on 993 speaks TLS from the first byte, any other port STARTTLS (as the
+    /// connection test assumes); submission as `smtp_security` says.
+    pub fn new(imap: (&str, u16), smtp: (&str, u16), smtp_security: SmtpSecurity) -> Self {
+        Self {
+            imap: Server {
+                host: imap.0.to_owned(),
+                port: imap.1,
+                implicit_tls: imap.1 == 993,
+            },
+            smtp: Server {
+                host: smtp.0.to_owned(),
+                port: smtp.1,
+                implicit_tls: smtp_security == SmtpSecurity::Implicit,
+            },
+        }
+    }
+
     /// The SRV records for the mail domain `domain`, as zone-file lines. The service a
     /// client should not use (plain IMAP when the server wants implicit TLS, and so on) is
     /// announced as not offered, with the target "." (RFC 6186 section 3.4 and RFC 8314

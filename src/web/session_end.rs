@@ -70,7 +70,7 @@ pub fn return_after_post(path: &str, body: &[u8]) -> Option<LocalPath> {
         }
     } else if path.starts_with("/account") {
         "/account".to_owned()
-    } else if path == "/check" {
+    } else if path.starts_with("/check") {
         "/check".to_owned()
     } else if let Some(rest) = path.strip_prefix("/admin/users/") {
         // The admin's page of that account.

@@ -31,6 +31,7 @@ mod imap_logins;
 mod input;
 mod listener;
 mod logs;
+mod mail_discovery;
 mod mail_setup;
 mod operations;
 mod password_rules;
