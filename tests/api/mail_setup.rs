@@ -149,6 +149,12 @@ async fn the_held_password_is_for_this_browser_session_only(backend: Backend) {
     let page = browser.get_text(&path).await;
     password_in(&page);
     assert_eq!(browser.get_status(&path).await, StatusCode::GONE);
+
+    // Signing out ends the session, and what it held goes with it.
+    post_create(&browser, &[("name", "Unseen"), ("expires", "never")]).await;
+    assert_eq!(shown_once_rows(&app).await, 2);
+    browser.sign_out().await;
+    assert_eq!(shown_once_rows(&app).await, 0, "gone with the session");
 }
 both_backends!(the_held_password_is_for_this_browser_session_only);
 
