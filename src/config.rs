@@ -11,6 +11,7 @@ use figment::Figment;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+pub use crate::domain::mail_setup::SmtpSecurity;
 use crate::dovecot::DovecotVersion;
 use crate::imap::{Limits, MailServer, TlsMode};
 use crate::infra::hashing::HashProfile;
@@ -28,6 +29,10 @@ pub struct Settings {
     /// IMAP settings shown next to a new app password.
     pub imap_host: String,
     pub imap_port: u16,
+    /// Outgoing (submission) server for mail apps; none: `imap_host`.
+    pub smtp_host: Option<String>,
+    pub smtp_port: u16,
+    pub smtp_security: SmtpSecurity,
     /// Mail servers the connection test may sign in to. Empty: one server made of
     /// `imap_host` and `imap_port` (implicit TLS on 993, STARTTLS otherwise).
     pub mail_servers: Vec<MailServer>,
@@ -109,6 +114,9 @@ const FIELDS: &[&str] = &[
     "public_url",
     "imap_host",
     "imap_port",
+    "smtp_host",
+    "smtp_port",
+    "smtp_security",
     "mail_servers",
     "check_step_timeout_secs",
     "check_total_timeout_secs",
@@ -192,6 +200,9 @@ impl Default for Settings {
             public_url: None,
             imap_host: "localhost".into(),
             imap_port: 993,
+            smtp_host: None,
+            smtp_port: 465,
+            smtp_security: SmtpSecurity::Implicit,
             mail_servers: Vec::new(),
             check_step_timeout_secs: 5,
             check_total_timeout_secs: 20,
@@ -250,6 +261,16 @@ impl Settings {
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
+        if self.smtp_port == 0 || self.imap_port == 0 {
+            bail!("imap_port and smtp_port must not be 0");
+        }
+        if self
+            .smtp_host
+            .as_deref()
+            .is_some_and(|h| h.trim().is_empty())
+        {
+            bail!("smtp_host must not be empty (leave it out to use imap_host)");
+        }
         if self.min_password_length < 8 {
             bail!("min_password_length must be at least 8");
         }
@@ -318,6 +339,20 @@ impl Settings {
             iterations: self.hash_app_iterations,
             parallelism: self.hash_app_parallelism,
         }
+    }
+
+    /// The outgoing server's host name (`smtp_host`, or `imap_host` when unset).
+    pub fn smtp_host(&self) -> &str {
+        self.smtp_host.as_deref().unwrap_or(&self.imap_host)
+    }
+
+    /// The servers mail clients are told to use (show-once page, setup files, SRV records).
+    pub fn mail_client_servers(&self) -> crate::domain::mail_setup::MailServers {
+        crate::domain::mail_setup::MailServers::new(
+            (&self.imap_host, self.imap_port),
+            (self.smtp_host(), self.smtp_port),
+            self.smtp_security,
+        )
     }
 
     /// The servers the connection test offers (see `mail_servers`).

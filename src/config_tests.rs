@@ -74,3 +74,34 @@ fn policy_allow_remote_is_read_from_the_environment() {
         Ok(())
     });
 }
+
+#[test]
+#[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type
+fn outgoing_mail_settings_come_from_the_environment_as_the_readme_says() {
+    figment::Jail::expect_with(|jail| {
+        let defaults = Settings::load(None).expect("loads");
+        assert_eq!(defaults.smtp_host(), "localhost", "imap_host when unset");
+        assert_eq!(defaults.smtp_port, 465);
+        assert_eq!(defaults.smtp_security, SmtpSecurity::Implicit);
+        jail.set_env("MAILKEYS_SMTP_HOST", "smtp.example.org");
+        jail.set_env("MAILKEYS_SMTP_PORT", "587");
+        jail.set_env("MAILKEYS_SMTP_SECURITY", "starttls");
+        let settings = Settings::load(None).expect("loads");
+        assert_eq!(settings.smtp_host(), "smtp.example.org");
+        assert_eq!(settings.smtp_port, 587);
+        assert_eq!(settings.smtp_security, SmtpSecurity::Starttls);
+        let servers = settings.mail_client_servers();
+        assert!(!servers.smtp.implicit_tls && servers.imap.implicit_tls);
+        jail.set_env("MAILKEYS_SMTP_SECURITY", "implicit");
+        assert_eq!(
+            Settings::load(None).expect("loads").smtp_security,
+            SmtpSecurity::Implicit
+        );
+        jail.set_env("MAILKEYS_SMTP_SECURITY", "tls");
+        assert!(
+            Settings::load(None).is_err(),
+            "only the two documented values"
+        );
+        Ok(())
+    });
+}

@@ -10,6 +10,10 @@ pub enum AppError {
     Forbidden(&'static str),
     #[error("sign-in required")]
     SignInRequired,
+    /// The browser's session ended (timeout): sign in again, then go back to this local
+    /// path, if any.
+    #[error("session ended")]
+    SessionEnded(Option<crate::domain::LocalPath>),
     /// Like `SignInRequired`, for scripts: a 401 rather than a redirect to a form.
     #[error("not signed in")]
     NotSignedIn,

@@ -20,7 +20,8 @@
 //! - [`infra`]: what has I/O under the domain: Argon2id hashing (`hashing`: cost profiles,
 //!   decoy hash) on its own threads (`hash_pool`: cores − 1, memory held only while busy),
 //!   the keyed hashes that count password attempts without storing what was typed
-//!   (`attempt_keys`), the OS random generator (app passwords, tokens, salts), and the
+//!   (`attempt_keys`), the OS random generator (app passwords, tokens, salts), the sealing
+//!   of a new app password for its one showing (`sealing`, keyed by the session cookie), and the
 //!   Prometheus metrics (`infra::metrics`: one function per event, e.g.
 //!   `state.metrics.sign_in(…)`; served by `web::metrics` on `metrics_listen`).
 //!   Every check of a typed password against a main-password hash goes through

@@ -83,6 +83,11 @@ if (checkForm && window.fetch && window.TextDecoder) {
         body: new URLSearchParams(new FormData(checkForm)),
         credentials: "same-origin",
       });
+      if (response.redirected) {
+        // The session ended meanwhile: go to the sign-in page the server sent us to.
+        window.location.assign(response.url);
+        return;
+      }
       if (!response.ok) {
         live.hidden = true;
         // Rate limit or another refusal: show the server's own error page text.

@@ -4,7 +4,9 @@ pub mod app_password;
 mod breach_fingerprint;
 pub mod breached_passwords;
 pub mod ids;
+pub mod local_path;
 pub mod lockout;
+pub mod mail_setup;
 pub mod password_policy;
 #[cfg(test)]
 mod properties;
@@ -16,6 +18,7 @@ pub use app_password::{
     AppPasswordName, AppPasswordStatus, ExpiryChoice, GeneratedAppPassword, LookupId, Scope,
 };
 pub use ids::{AppPasswordId, UserId};
+pub use local_path::LocalPath;
 pub use role::Role;
 pub use text::{BadText, Name, Text};
 pub use username::Username;

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod check;
 pub mod credentials;
 pub mod health;
+pub mod shown_once;
 pub mod users;
 
 use std::sync::Arc;

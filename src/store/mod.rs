@@ -12,6 +12,7 @@ pub mod imap_logins;
 pub mod server_secrets;
 pub mod sessions;
 pub mod setup_tokens;
+pub mod shown_once;
 pub mod throttle;
 pub mod users;
 

@@ -2,9 +2,9 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use axum_extra::extract::cookie::CookieJar;
 use secrecy::{ExposeSecret, SecretString};
@@ -13,8 +13,9 @@ use serde::Deserialize;
 use super::client_ip::ClientIp;
 use super::routes::Page;
 use super::session::{self, CurrentSession, SignedIn};
+use super::session_end::SignInQuery;
 use super::AppState;
-use crate::domain::{Text, Username};
+use crate::domain::{LocalPath, Text, Username};
 use crate::error::{AppError, AppResult};
 use crate::infra::random::token_digest;
 use crate::services::auth::{self, SignIn};
@@ -29,23 +30,43 @@ pub struct SignInPage {
     pub csrf: String,
     pub email: String,
     pub error: Option<String>,
+    /// The session ended (timeout): the page says so.
+    pub ended: bool,
+    /// Where to go after signing in (a checked local path, or empty).
+    pub next: String,
+}
+
+/// `next` if it is a local path to return to, else empty.
+fn checked_next(next: &str) -> String {
+    LocalPath::parse(next)
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default()
 }
 
 pub async fn sign_in_page(
     State(state): State<AppState>,
     current: Option<axum::Extension<CurrentSession>>,
+    Query(query): Query<SignInQuery>,
     jar: CookieJar,
 ) -> AppResult<Response> {
+    let next = LocalPath::parse(&query.next);
     if current.is_some() {
-        return Ok(Page::Dashboard.redirect().into_response());
+        return Ok(after_sign_in(next.as_ref()).into_response());
     }
     let (jar, csrf) = super::csrf::anon_token(&state, jar)?;
     let page = SignInPage {
         csrf,
         email: String::new(),
         error: None,
+        ended: query.ended,
+        next: next.map(|p| p.as_str().to_owned()).unwrap_or_default(),
     };
     Ok((jar, page).into_response())
+}
+
+/// The page to go to once signed in: back where the user was, or the dashboard.
+fn after_sign_in(next: Option<&LocalPath>) -> Redirect {
+    next.map_or_else(|| Page::Dashboard.redirect(), |p| Redirect::to(p.as_str()))
 }
 
 #[derive(Deserialize)]
@@ -53,6 +74,8 @@ pub struct SignInForm {
     csrf: String,
     email: String,
     password: SecretString,
+    #[serde(default)]
+    next: String,
 }
 
 pub async fn sign_in(
@@ -70,6 +93,8 @@ pub async fn sign_in(
                 csrf: form.csrf,
                 email: String::new(),
                 error: Some(refused.to_string()),
+                ended: false,
+                next: checked_next(&form.next),
             };
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
@@ -85,7 +110,8 @@ pub async fn sign_in(
     let (status, error) = match outcome.await? {
         SignIn::Welcome { token, .. } => {
             let jar = session::with_session(&state, jar, token);
-            return Ok((jar, Page::Dashboard.redirect()).into_response());
+            let next = LocalPath::parse(&form.next);
+            return Ok((jar, after_sign_in(next.as_ref())).into_response());
         }
         SignIn::Locked { wait_secs } => (StatusCode::TOO_MANY_REQUESTS, locked_message(wait_secs)),
         SignIn::Refused => (StatusCode::UNAUTHORIZED, WRONG_CREDENTIALS.to_owned()),
@@ -94,6 +120,8 @@ pub async fn sign_in(
         csrf: form.csrf,
         email: email.into_string(),
         error: Some(error),
+        ended: false,
+        next: checked_next(&form.next),
     };
     Ok((status, page).into_response())
 }

@@ -8,6 +8,7 @@
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -15,7 +16,7 @@ use axum_extra::extract::cookie::CookieJar;
 use subtle::ConstantTimeEq;
 
 use super::session::{hardened_cookie, CurrentSession};
-use super::AppState;
+use super::{session_end, AppState};
 use crate::error::{AppError, AppResult};
 use crate::infra::random::random_token;
 
@@ -58,24 +59,41 @@ pub async fn verify(
     if is_safe(req.method()) {
         return next.run(req).await;
     }
-    match check(&state, &jar, req).await {
-        Ok(req) => next.run(req).await,
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = to_bytes(body, state.settings.max_body_bytes).await else {
+        return AppError::PayloadTooLarge.into_response();
+    };
+    match check(&state, &jar, &parts, &bytes) {
+        Ok(()) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        // A form posted after the session ended (the browser still sends the old cookie):
+        // to the sign-in page that says so, coming back to the form, filled in, after.
+        Err(_) if ended_in_browser(&parts) => session_end::sign_in_again(
+            session_end::return_after_post(parts.uri.path(), &bytes).as_ref(),
+        )
+        .into_response(),
         Err(err) => err.into_response(),
     }
 }
 
-async fn check(state: &AppState, jar: &CookieJar, req: Request) -> AppResult<Request> {
-    let expected = match req.extensions().get::<CurrentSession>() {
+fn ended_in_browser(parts: &Parts) -> bool {
+    parts
+        .extensions
+        .get::<session_end::SessionEnded>()
+        .is_some()
+        && !parts.uri.path().starts_with("/api/")
+}
+
+fn check(state: &AppState, jar: &CookieJar, parts: &Parts, bytes: &[u8]) -> AppResult<()> {
+    let expected = match parts.extensions.get::<CurrentSession>() {
         Some(current) => current.session.csrf_token.clone(),
         None => jar
             .get(anon_cookie_name(state))
             .map(|c| c.value().to_owned())
             .ok_or(AppError::Forbidden(EXPIRED))?,
     };
-    let (parts, body) = req.into_parts();
-    let bytes = to_bytes(body, state.settings.max_body_bytes)
-        .await
-        .map_err(|_| AppError::PayloadTooLarge)?;
     let from_header = parts
         .headers
         .get(HEADER)
@@ -87,7 +105,7 @@ async fn check(state: &AppState, jar: &CookieJar, req: Request) -> AppResult<Req
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
     let from_form = if is_form {
-        form_field(&bytes, FIELD)
+        form_field(bytes, FIELD)
     } else {
         None
     };
@@ -97,7 +115,7 @@ async fn check(state: &AppState, jar: &CookieJar, req: Request) -> AppResult<Req
     if !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
         return Err(AppError::Forbidden(EXPIRED));
     }
-    Ok(Request::from_parts(parts, Body::from(bytes)))
+    Ok(())
 }
 
 fn form_field(body: &[u8], name: &str) -> Option<String> {

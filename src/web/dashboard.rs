@@ -6,21 +6,17 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::client_ip::ClientIp;
-use super::format::{optional_timestamp, Moment};
+use super::format::Moment;
 use super::notice::{redirect_after, DashboardDone, Done};
 use super::routes::Page;
 use super::session::{CurrentSession, SignedIn};
 use super::{AppState, Nav};
-use crate::domain::app_password::AllowedNets;
-use crate::domain::{
-    AppPasswordId, AppPasswordName, AppPasswordStatus, ExpiryChoice, Scope, Text, UserId,
-};
+use crate::domain::{AppPasswordId, AppPasswordStatus, ExpiryChoice, Scope, Text, UserId};
 use crate::error::{AppError, AppResult};
-use crate::services::credentials::{self, clean_reason, NewPassword, NotCreated};
+use crate::services::credentials::{self, clean_reason};
 use crate::store::app_passwords::{self, AppPasswordRow};
 
 pub struct AppPasswordView {
@@ -91,13 +87,13 @@ impl AppPasswordView {
 #[derive(Deserialize, Default)]
 pub struct CreateForm {
     #[serde(default)]
-    name: String,
+    pub(super) name: String,
     #[serde(default)]
-    expires: String,
+    pub(super) expires: String,
     #[serde(default)]
-    scope: String,
+    pub(super) scope: String,
     #[serde(default)]
-    allowed_nets: String,
+    pub(super) allowed_nets: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -154,15 +150,17 @@ pub async fn index(
     SignedIn(current): SignedIn,
     Query(done): Query<Done<DashboardDone>>,
     Query(shown): Query<Shown>,
+    Query(typed): Query<CreateForm>,
 ) -> AppResult<Response> {
     if current.user.must_reset {
         // An admin asked for a new password: that comes first.
         return Ok(Page::Account.redirect().into_response());
     }
+    // `typed`: what a create form posted after the session ended held (web::session_end).
     let page = index_page(
         &state,
         &current,
-        CreateForm::default(),
+        typed,
         None,
         done.notice(),
         shown.past.is_some(),
@@ -171,79 +169,7 @@ pub async fn index(
     Ok(page.into_response())
 }
 
-#[derive(Template, WebTemplate)]
-#[template(path = "dashboard/created.page.html")]
-pub struct CreatedPage {
-    pub nav: Nav,
-    pub name: String,
-    pub password: SecretString,
-    pub username: String,
-    pub imap_host: String,
-    pub imap_port: u16,
-    pub expires: String,
-    pub scope: &'static str,
-}
-
-impl CreatedPage {
-    /// The one place the plaintext is exposed: rendered into this page, once.
-    pub fn plaintext(&self) -> &str {
-        self.password.expose_secret()
-    }
-}
-
-fn validate(form: &CreateForm) -> Result<NewPassword, String> {
-    let name = AppPasswordName::parse(&form.name).map_err(|e| e.to_string())?;
-    let expiry = ExpiryChoice::parse(&form.expires)
-        .ok_or("Choose when the password expires from the list.")?;
-    let scope = if form.scope.is_empty() {
-        Some(Scope::Imap)
-    } else {
-        Scope::parse(&form.scope)
-    }
-    .ok_or("Choose what the password may be used for from the list.")?;
-    let nets = AllowedNets::parse(&form.allowed_nets).map_err(|e| e.to_string())?;
-    Ok(NewPassword {
-        name,
-        expiry,
-        scope,
-        nets,
-    })
-}
-
-const DUPLICATE_NAME: &str = "You already have an active app password with this name. Pick another name or revoke the old one.";
-
-pub async fn create(
-    State(state): State<AppState>,
-    SignedIn(current): SignedIn,
-    ClientIp(ip): ClientIp,
-    Form(form): Form<CreateForm>,
-) -> AppResult<Response> {
-    let new = match validate(&form) {
-        Ok(valid) => valid,
-        Err(message) => return rejected(&state, &current, form, message).await,
-    };
-    let actor = current.actor(&ip);
-    match credentials::create(&state, &current.user, &new, actor).await? {
-        Ok(created) => {
-            let page = CreatedPage {
-                nav: Nav::of(&current),
-                name: new.name.as_str().to_owned(),
-                password: created.plaintext,
-                username: current.user.email.clone(),
-                imap_host: state.settings.imap_host.clone(),
-                imap_port: state.settings.imap_port,
-                expires: optional_timestamp(created.expires_at, "Never"),
-                scope: new.scope.label(),
-            };
-            Ok((StatusCode::CREATED, page).into_response())
-        }
-        Err(NotCreated::DuplicateName) => {
-            rejected(&state, &current, form, DUPLICATE_NAME.into()).await
-        }
-    }
-}
-
-async fn rejected(
+pub(super) async fn rejected(
     state: &AppState,
     current: &CurrentSession,
     form: CreateForm,

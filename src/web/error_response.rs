@@ -24,6 +24,10 @@ fn status_and_message(error: &AppError) -> (StatusCode, Cow<'static, str>) {
                 "This setup link was already used or has expired. If no administrator exists yet, restart Mailkeys: each start prints a fresh link. If one exists, sign in instead.",
             ),
             AppError::SignInRequired => (StatusCode::UNAUTHORIZED, "Please sign in."),
+            AppError::SessionEnded(_) => (
+                StatusCode::UNAUTHORIZED,
+                "Your session ended. Please sign in again.",
+            ),
             AppError::NotSignedIn => (
                 StatusCode::UNAUTHORIZED,
                 "Sign in first: send the session cookie, and the X-CSRF-Token header from GET /api/me with each POST.",
@@ -59,6 +63,9 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         match &self {
             Self::SignInRequired => return Page::SignIn.redirect().into_response(),
+            Self::SessionEnded(back) => {
+                return super::session_end::sign_in_again(back.as_ref()).into_response()
+            }
             Self::Unavailable(err) => tracing::warn!(error = ?err, "database unavailable"),
             Self::Internal(err) => tracing::error!(error = ?err, "internal error"),
             _ => {}

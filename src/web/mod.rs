@@ -23,12 +23,15 @@ pub mod format;
 pub mod headers;
 pub mod health;
 pub mod listener;
+pub mod mail_setup;
 pub mod metrics;
+pub mod new_password;
 pub mod notice;
 pub mod password_edit;
 pub mod rate_limit;
 pub mod routes;
 pub mod session;
+pub mod session_end;
 
 use std::sync::Arc;
 

@@ -12,7 +12,8 @@ use axum::routing::MethodRouter;
 
 use super::{
     account, admin, admin_accounts, admin_attempts, admin_audit, admin_compromise, admin_confirm,
-    admin_dovecot, auth, check, dashboard, health, password_edit, AppState,
+    admin_dovecot, auth, check, dashboard, health, mail_setup, new_password, password_edit,
+    AppState,
 };
 use crate::domain::UserId;
 
@@ -90,7 +91,9 @@ impl Route {
 fn routes() -> Vec<Route> {
     vec![
         Route::at(DASHBOARD).get(dashboard::index),
-        Route::at("/app-passwords").post(dashboard::create),
+        Route::at("/app-passwords").post(new_password::create),
+        Route::at("/app-passwords/{id}/new").get(new_password::show),
+        Route::at("/app-passwords/{id}/profile").post(new_password::profile),
         Route::at("/app-passwords/{id}/revoke")
             .get(dashboard::confirm_revoke)
             .post(dashboard::revoke),
@@ -115,6 +118,7 @@ fn routes() -> Vec<Route> {
         Route::at("/admin/failed-sign-ins").get(admin_attempts::show),
         Route::at("/admin/audit").get(admin_audit::show),
         Route::at("/admin/audit/export").get(admin_audit::export),
+        Route::at("/admin/mail-setup").get(mail_setup::admin_page),
         Route::at("/admin/dovecot/check").post(admin_dovecot::check),
         Route::at(ADMIN_USER).get(admin::user),
         Route::at("/admin/users/{id}/revoke-all").post(admin::revoke_all),
@@ -134,6 +138,9 @@ fn routes() -> Vec<Route> {
         Route::at("/setup/{token}")
             .get(auth::setup_page)
             .post(auth::setup),
+        // Thunderbird's autoconfig, on this host and on an `autoconfig.<domain>` host.
+        Route::at("/.well-known/autoconfig/mail/config-v1.1.xml").get(mail_setup::autoconfig),
+        Route::at("/mail/config-v1.1.xml").get(mail_setup::autoconfig),
         Route::at("/healthz").get(|| async { "ok" }),
         Route::at("/readyz").get(health::ready),
     ]

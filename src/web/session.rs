@@ -70,7 +70,12 @@ pub async fn load(
             req.extensions_mut().insert(current);
             next.run(req).await
         }
-        Ok(None) => next.run(req).await,
+        Ok(None) => {
+            // A cookie without a live session: the session ended (web::session_end).
+            req.extensions_mut()
+                .insert(super::session_end::SessionEnded);
+            next.run(req).await
+        }
         Err(err) => err.into_response(),
     }
 }
@@ -137,9 +142,19 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        // Browsers are sent to the sign-in form; scripts on /api/ get a plain 401.
+        // Browsers are sent to the sign-in form (saying so if their session ended, and
+        // coming back to this page after); scripts on /api/ get a plain 401.
+        let ended = parts
+            .extensions
+            .get::<super::session_end::SessionEnded>()
+            .is_some();
         let missing = if parts.uri.path().starts_with("/api/") {
             AppError::NotSignedIn
+        } else if ended {
+            let back = (parts.method == axum::http::Method::GET)
+                .then(|| super::session_end::this_page(parts))
+                .flatten();
+            AppError::SessionEnded(back)
         } else {
             AppError::SignInRequired
         };

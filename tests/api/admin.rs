@@ -84,7 +84,7 @@ async fn an_admin_shuts_down_a_compromised_account(backend: Backend) {
         .await;
     assert_eq!(
         location(&alice.get("/").await),
-        "/sign-in",
+        "/sign-in?ended=true",
         "alice's session was ended"
     );
 
@@ -129,7 +129,7 @@ async fn a_required_reset_sends_the_user_to_choose_a_new_password(backend: Backe
 
     // Requiring a new password ends her sessions (issue 11): she signs in again, and is sent
     // to choose one.
-    assert_eq!(location(&alice.get("/").await), "/sign-in");
+    assert_eq!(location(&alice.get("/").await), "/sign-in?ended=true");
     assert_eq!(
         alice.sign_in_status(ALICE, PASSWORD).await,
         StatusCode::SEE_OTHER

@@ -93,7 +93,7 @@ async fn expiry_scope_and_networks_are_saved(backend: Backend) {
             ("allowed_nets", "192.0.2.0/24, 2001:db8::/32"),
         ])
         .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let (expires_at, scope, nets): (Option<i64>, String, Option<String>) =
         sqlx::query_as("SELECT expires_at, scope, allowed_nets FROM app_passwords")
             .fetch_one(&app.db.pool)

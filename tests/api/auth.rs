@@ -147,7 +147,11 @@ async fn a_disabled_user_cannot_sign_in_and_is_signed_out(backend: Backend) {
         .execute(&app.db.pool)
         .await
         .unwrap();
-    assert_eq!(location(&browser.get("/").await), "/sign-in");
+    assert_eq!(
+        location(&browser.get("/").await),
+        "/sign-in?ended=true",
+        "the session ended"
+    );
     assert_eq!(
         browser.sign_in_status(ALICE, PASSWORD).await,
         StatusCode::UNAUTHORIZED
@@ -160,7 +164,11 @@ async fn a_session_ends_after_idle_and_absolute_timeouts(backend: Backend) {
     let idle = app.signed_in("idle@example.org").await;
     app.clock
         .advance(app.settings.session_idle_timeout_secs + 1);
-    assert_eq!(location(&idle.get("/").await), "/sign-in", "idle too long");
+    assert_eq!(
+        location(&idle.get("/").await),
+        "/sign-in?ended=true",
+        "idle too long"
+    );
 
     let busy = app.signed_in("busy@example.org").await;
     let step = app.settings.session_idle_timeout_secs / 2;
@@ -174,7 +182,7 @@ async fn a_session_ends_after_idle_and_absolute_timeouts(backend: Backend) {
     app.clock.advance(step);
     assert_eq!(
         location(&busy.get("/").await),
-        "/sign-in",
+        "/sign-in?ended=true",
         "absolute lifetime reached"
     );
 }
@@ -334,7 +342,7 @@ async fn signing_out_everywhere_ends_every_browser_session(backend: Backend) {
     phone.sign_in(ALICE, PASSWORD).await;
     let response = phone.post("/account", "/sign-out-everywhere", &[]).await;
     assert_eq!(location(&response), "/sign-in");
-    assert_eq!(location(&laptop.get("/").await), "/sign-in");
+    assert_eq!(location(&laptop.get("/").await), "/sign-in?ended=true");
     assert_eq!(location(&phone.get("/").await), "/sign-in");
 }
 both_backends!(signing_out_everywhere_ends_every_browser_session);

@@ -321,7 +321,7 @@ pub(crate) async fn create_app_password(b: &Client, name: &str) -> String {
 }
 
 /// Checks in the database that `shown` is the app password called `name`; returns its id.
-async fn assert_stored(app: &TestApp, shown: &str, name: &str) -> i64 {
+pub(crate) async fn assert_stored(app: &TestApp, shown: &str, name: &str) -> i64 {
     let re = regex::Regex::new(r"^[a-km-np-z2-9]{6}(-[a-km-np-z2-9]{6}){4}$").unwrap();
     assert!(re.is_match(shown), "an app password is shown: {shown:?}");
     let id = app_password_id(app, &shown[..6]).await;

@@ -20,7 +20,7 @@ async fn rotation_signs_out_other_sessions_and_retires_the_old_password(backend:
         .await;
     assert_eq!(
         location(&elsewhere.get("/").await),
-        "/sign-in",
+        "/sign-in?ended=true",
         "every other session ends"
     );
 

@@ -135,11 +135,14 @@ impl Browser {
             .await
     }
 
-    /// Creates an app password with the form `fields`, which must be accepted.
+    /// Creates an app password with the form `fields`, which must be accepted: the post
+    /// answers 303 to the page that shows the password once, which is fetched.
     pub async fn create_app_password_from(&self, fields: &[(&str, &str)]) -> Created {
         let response = self.create_app_password_with(fields).await;
-        assert_eq!(response.status(), StatusCode::CREATED, "{fields:?}");
-        let page = response.text().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{fields:?}");
+        let shown = self.get(location(&response)).await;
+        assert_eq!(shown.status(), StatusCode::OK, "the show-once page");
+        let page = shown.text().await.unwrap();
         let re = Regex::new(r#"<code id="new-password">([^<]+)</code>"#).unwrap();
         let plaintext = re.captures(&page).expect("created page shows the password")[1].to_owned();
         Created { plaintext, page }
