@@ -6,6 +6,7 @@ pub mod breached_passwords;
 pub mod ids;
 pub mod lockout;
 pub mod password_policy;
+pub mod second_factor;
 #[cfg(test)]
 mod properties;
 pub mod text;
@@ -14,6 +15,6 @@ pub mod username;
 pub use app_password::{
     AppPasswordName, AppPasswordStatus, ExpiryChoice, GeneratedAppPassword, LookupId, Scope,
 };
-pub use ids::{AppPasswordId, UserId};
+pub use ids::{AppPasswordId, PasskeyId, UserId};
 pub use text::{BadText, Name, Text};
 pub use username::Username;

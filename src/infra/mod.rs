@@ -7,3 +7,4 @@ pub mod hash_pool;
 pub mod hashing;
 pub mod metrics;
 pub mod random;
+pub mod totp;

@@ -30,6 +30,12 @@ pub enum Event {
     SessionsEnded,
     ConnectionTest,
     DovecotSelfCheck,
+    SecondFactorFailed,
+    SecondFactorAdded,
+    SecondFactorRemoved,
+    SecondFactorsReset,
+    RecoveryCodesGenerated,
+    Reauthenticated,
 }
 
 impl Event {
@@ -56,6 +62,12 @@ impl Event {
             Self::SessionsEnded => "sessions_ended",
             Self::ConnectionTest => "connection_test",
             Self::DovecotSelfCheck => "dovecot_self_check",
+            Self::SecondFactorFailed => "second_factor_failed",
+            Self::SecondFactorAdded => "second_factor_added",
+            Self::SecondFactorRemoved => "second_factor_removed",
+            Self::SecondFactorsReset => "second_factors_reset_by_admin",
+            Self::RecoveryCodesGenerated => "recovery_codes_generated",
+            Self::Reauthenticated => "reauthenticated",
         }
     }
 }

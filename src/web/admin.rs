@@ -230,3 +230,45 @@ pub async fn set_flag(
     let sync = services::admin::set_flag(&state, &owner, flag, on, actor).await?;
     Ok(redirect_after(Page::AdminUser(id), AdminDone::Saved, sync))
 }
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/reset_factors.page.html")]
+pub struct ResetFactorsPage {
+    pub nav: Nav,
+    pub user: UserRow,
+    pub totp_active: bool,
+    pub passkeys: usize,
+    pub recovery_left: i64,
+}
+
+/// Asks the admin to confirm removing every second factor of the account.
+pub async fn confirm_reset_factors(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<UserId>,
+) -> AppResult<ResetFactorsPage> {
+    let user = target(&state, id).await?;
+    let status = services::second_factor::status(&state, id).await?;
+    Ok(ResetFactorsPage {
+        nav: Nav::of(&admin),
+        user,
+        totp_active: status.totp_active,
+        passkeys: status.passkeys.len(),
+        recovery_left: status.recovery_left,
+    })
+}
+
+pub async fn reset_factors(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<UserId>,
+) -> AppResult<Redirect> {
+    let owner = target(&state, id).await?;
+    services::second_factor::admin_reset(&state, &owner, admin.actor(&ip)).await?;
+    Ok(redirect_after(
+        Page::AdminUser(id),
+        AdminDone::FactorsReset,
+        crate::dovecot::doveadm::SessionSync::NotConfigured,
+    ))
+}

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
 use subtle::ConstantTimeEq;
 
-use super::session::{hardened_cookie, CurrentSession};
+use super::session::{hardened_cookie, CurrentSession, PendingSecondFactor};
 use super::AppState;
 use crate::error::{AppError, AppResult};
 use crate::infra::random::random_token;
@@ -65,7 +65,11 @@ pub async fn verify(
 }
 
 async fn check(state: &AppState, jar: &CookieJar, req: Request) -> AppResult<Request> {
-    let expected = match req.extensions().get::<CurrentSession>() {
+    let pending = req
+        .extensions()
+        .get::<PendingSecondFactor>()
+        .map(|p| &p.0);
+    let expected = match req.extensions().get::<CurrentSession>().or(pending) {
         Some(current) => current.session.csrf_token.clone(),
         None => jar
             .get(anon_cookie_name(state))

@@ -13,7 +13,7 @@ use super::client_ip::ClientIp;
 use super::format::{optional_timestamp, timestamp};
 use super::notice::{redirect_after, DashboardDone, Done};
 use super::routes::Page;
-use super::session::{CurrentSession, SignedIn};
+use super::session::{CurrentSession, Reauthenticated, SignedIn};
 use super::{AppState, Nav};
 use crate::domain::app_password::AllowedNets;
 use crate::domain::{
@@ -177,9 +177,10 @@ fn validate(form: &CreateForm) -> Result<NewPassword, String> {
 
 const DUPLICATE_NAME: &str = "You already have an active app password with this name. Pick another name or revoke the old one.";
 
+/// Creating a credential asks for the second factor again when it was given long ago.
 pub async fn create(
     State(state): State<AppState>,
-    SignedIn(current): SignedIn,
+    Reauthenticated(current): Reauthenticated,
     ClientIp(ip): ClientIp,
     Form(form): Form<CreateForm>,
 ) -> AppResult<Response> {

@@ -24,6 +24,10 @@ fn status_and_message(error: &AppError) -> (StatusCode, Cow<'static, str>) {
                 "This link was already used or has expired. Restart `mailkeys serve` to print a new one.",
             ),
             AppError::SignInRequired => (StatusCode::UNAUTHORIZED, "Please sign in."),
+            AppError::SecondFactorRequired => (
+                StatusCode::FORBIDDEN,
+                "Your administrator requires a second factor: set one up on /account/second-factor first.",
+            ),
             AppError::NotSignedIn => (
                 StatusCode::UNAUTHORIZED,
                 "Sign in first: send the session cookie, and the X-CSRF-Token header from GET /api/me with each POST.",
@@ -59,6 +63,7 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         match &self {
             Self::SignInRequired => return Page::SignIn.redirect().into_response(),
+            Self::SecondFactorRequired => return Page::Security.redirect().into_response(),
             Self::Unavailable(err) => tracing::warn!(error = ?err, "database unavailable"),
             Self::Internal(err) => tracing::error!(error = ?err, "internal error"),
             _ => {}

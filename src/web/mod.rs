@@ -22,6 +22,8 @@ pub mod metrics;
 pub mod notice;
 pub mod rate_limit;
 pub mod routes;
+pub mod second_factor;
+pub mod security;
 pub mod session;
 
 use std::sync::Arc;

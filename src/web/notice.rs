@@ -12,6 +12,11 @@ use crate::dovecot::doveadm::SessionSync;
 /// A page's finished actions: each has its notice.
 pub trait Finished: Serialize + DeserializeOwned + Copy {
     fn message(self) -> &'static str;
+
+    /// Whether the notice goes on to say what happened to open mail connections.
+    fn touches_mail_sessions(self) -> bool {
+        true
+    }
 }
 
 /// The query a page reads.
@@ -29,6 +34,9 @@ impl<T: Finished> Done<T> {
     /// connections.
     pub fn notice(&self) -> Option<String> {
         let done = self.done?;
+        if !done.touches_mail_sessions() {
+            return Some(done.message().to_owned());
+        }
         Some(format!(
             "{} {}",
             done.message(),
@@ -117,6 +125,7 @@ pub enum AdminDone {
     RevokedAll,
     SignedOut,
     Saved,
+    FactorsReset,
 }
 
 impl Finished for AdminDone {
@@ -126,7 +135,14 @@ impl Finished for AdminDone {
             Self::RevokedAll => "All app passwords of this account were revoked.",
             Self::SignedOut => "Every browser session of this account was ended.",
             Self::Saved => "Saved.",
+            Self::FactorsReset => {
+                "Every second factor of this account was removed: it signs in with its password alone until it sets up a new one."
+            }
         }
+    }
+
+    fn touches_mail_sessions(self) -> bool {
+        self != Self::FactorsReset
     }
 }
 

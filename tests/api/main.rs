@@ -36,5 +36,6 @@ mod policy;
 mod policy_guard;
 mod rotation;
 mod routes;
+mod second_factor;
 mod shutdown;
 mod web_security;

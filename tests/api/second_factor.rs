@@ -1,0 +1,371 @@
+//! The second factor of web sign-in, over HTTP on both backends: TOTP enrolment and its
+//! window, replay refused, recovery codes, the pending session that reaches nothing else,
+//! the shared throttle, re-authentication before creating a credential, the admin reset
+//! and `require_second_factor`.
+//!
+//! Codes are computed here with `totp-rs` from the key the enrolment page shows, at the
+//! app's injected clock.
+
+use mailkeys::domain::lockout::FREE_FAILURES;
+use regex::Regex;
+use reqwest::{Method, StatusCode};
+
+use crate::both_backends;
+use mailkeys_test_support::prelude::*;
+
+const PAGE: &str = "/account/second-factor";
+const STEP: &str = "/sign-in/second-factor";
+
+/// The RFC 6238 code of `secret` (base32) at Unix time `at`.
+pub fn code_at(secret: &str, at: i64) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_owned())
+        .to_bytes()
+        .unwrap();
+    let totp = totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes).unwrap();
+    totp.generate(u64::try_from(at).unwrap())
+}
+
+/// What enrolment showed: the key and the recovery codes.
+pub struct Enrolled {
+    pub secret: String,
+    pub codes: Vec<String>,
+}
+
+/// An app that lets one address sign in often (the minute limit is not under test).
+async fn app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |s| s.sign_in_per_ip_per_minute = 10_000).await
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// Enrols an authenticator app through the account page, then moves the clock one step on
+/// (the confirming code's step is used up).
+pub async fn enrol_totp(app: &TestApp, browser: &Browser) -> Enrolled {
+    let started = browser.post(PAGE, "/account/second-factor/totp", &[]).await;
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let page = browser.get_text(PAGE).await;
+    assert!(page.contains("<svg"), "the QR code is inline SVG:\n{page}");
+    let secret = Regex::new(r#"<code id="totp-secret">([A-Z2-7]+)</code>"#)
+        .unwrap()
+        .captures(&page)
+        .expect("the key is shown as text")[1]
+        .to_owned();
+    let code = code_at(&secret, app.clock_now());
+    let confirmed = browser
+        .post(PAGE, "/account/second-factor/totp/confirm", &[("code", &code)])
+        .await;
+    assert_eq!(confirmed.status(), StatusCode::CREATED);
+    let codes = recovery_codes_in(&confirmed.text().await.unwrap());
+    assert_eq!(codes.len(), 10);
+    app.clock.advance(30);
+    Enrolled { secret, codes }
+}
+
+pub fn recovery_codes_in(page: &str) -> Vec<String> {
+    Regex::new(r"<li><code>([a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4})</code></li>")
+        .unwrap()
+        .captures_iter(page)
+        .map(|c| c[1].to_owned())
+        .collect()
+}
+
+/// Signs in with the password, which must lead to the second-factor step.
+async fn sign_in_pending(browser: &Browser) {
+    let response = browser.sign_in(ALICE, PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), STEP);
+}
+
+async fn give_code(browser: &Browser, code: &str) -> StatusCode {
+    browser.post(STEP, STEP, &[("code", code)]).await.status()
+}
+
+async fn totp_enrolment_needs_a_confirmed_code_then_sign_in_asks_for_one(backend: Backend) {
+    let app = app(backend).await;
+    let (app, alice) = app.and_alice().await;
+    let started = alice.post(PAGE, "/account/second-factor/totp", &[]).await;
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let wrong = alice
+        .post(PAGE, "/account/second-factor/totp/confirm", &[("code", "000000")])
+        .await;
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let other = app.browser();
+    let before = other.sign_in(ALICE, PASSWORD).await;
+    assert_eq!(
+        location(&before),
+        "/",
+        "an unconfirmed app is no second factor yet"
+    );
+    enrol_totp(&app, &alice).await;
+    app.assert_audited(ALICE, "second_factor_added").await;
+    let page = alice.get_text(PAGE).await;
+    assert!(page.contains("Unused recovery codes: <strong id=\"recovery-left\">10</strong>"));
+
+    let browser = app.browser();
+    sign_in_pending(&browser).await;
+    let dashboard = browser.get("/").await;
+    assert_eq!(dashboard.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&dashboard), "/sign-in", "the pending session is not signed in");
+}
+both_backends!(totp_enrolment_needs_a_confirmed_code_then_sign_in_asks_for_one);
+
+async fn codes_of_the_neighbouring_steps_are_accepted_once_and_no_further(backend: Backend) {
+    let (app, alice) = app(backend).await.and_alice().await;
+    let enrolled = enrol_totp(&app, &alice).await;
+    let browser = app.browser();
+    sign_in_pending(&browser).await;
+    let now = app.clock_now();
+    for far in [now - 60, now + 60] {
+        let code = code_at(&enrolled.secret, far);
+        if code != code_at(&enrolled.secret, now)
+            && code != code_at(&enrolled.secret, now - 30)
+            && code != code_at(&enrolled.secret, now + 30)
+        {
+            assert_eq!(
+                give_code(&browser, &code).await,
+                StatusCode::UNAUTHORIZED,
+                "two steps away"
+            );
+        }
+    }
+    let previous = code_at(&enrolled.secret, now - 30);
+    assert_eq!(give_code(&browser, &previous).await, StatusCode::SEE_OTHER);
+    assert_eq!(browser.get_status("/").await, StatusCode::OK);
+
+    // The same code again, in another sign-in: a replay.
+    let again = app.browser();
+    sign_in_pending(&again).await;
+    assert_eq!(give_code(&again, &previous).await, StatusCode::UNAUTHORIZED);
+    let next = code_at(&enrolled.secret, now + 30);
+    assert_eq!(give_code(&again, &next).await, StatusCode::SEE_OTHER);
+    // Once a later step is used, the current step's code is old: refused too.
+    let third = app.browser();
+    sign_in_pending(&third).await;
+    let current = code_at(&enrolled.secret, now);
+    assert_eq!(give_code(&third, &current).await, StatusCode::UNAUTHORIZED);
+    app.assert_audited(ALICE, "second_factor_failed").await;
+}
+both_backends!(codes_of_the_neighbouring_steps_are_accepted_once_and_no_further);
+
+async fn each_recovery_code_signs_in_once_and_new_ones_replace_them(backend: Backend) {
+    let (app, alice) = app(backend).await.and_alice().await;
+    let enrolled = enrol_totp(&app, &alice).await;
+    let first = app.browser();
+    sign_in_pending(&first).await;
+    let code = enrolled.codes[0].to_uppercase();
+    assert_eq!(give_code(&first, &code).await, StatusCode::SEE_OTHER);
+    let page = first.get_text(PAGE).await;
+    assert!(page.contains("<strong id=\"recovery-left\">9</strong>"), "{page}");
+
+    let second = app.browser();
+    sign_in_pending(&second).await;
+    assert_eq!(
+        give_code(&second, &enrolled.codes[0]).await,
+        StatusCode::UNAUTHORIZED,
+        "a used code"
+    );
+    // New codes (the session gave its factor just now: no re-authentication asked).
+    let fresh = first
+        .post(PAGE, "/account/second-factor/recovery-codes", &[])
+        .await;
+    assert_eq!(fresh.status(), StatusCode::CREATED);
+    let new_codes = recovery_codes_in(&fresh.text().await.unwrap());
+    assert_eq!(new_codes.len(), 10);
+    assert_eq!(
+        give_code(&second, &enrolled.codes[1]).await,
+        StatusCode::UNAUTHORIZED,
+        "an old set's code"
+    );
+    assert_eq!(give_code(&second, &new_codes[3]).await, StatusCode::SEE_OTHER);
+    app.assert_audited(ALICE, "recovery_codes_generated").await;
+    let stored: i64 = app
+        .count("SELECT COUNT(*) FROM recovery_codes WHERE code_hash NOT LIKE 'recovery:%'")
+        .await;
+    assert_eq!(stored, 0, "only keyed hashes are stored");
+}
+both_backends!(each_recovery_code_signs_in_once_and_new_ones_replace_them);
+
+/// Routes a pending session may use: the step itself and what a visitor may use.
+const OPEN_TO_PENDING: [&str; 7] = [
+    "/sign-in/second-factor",
+    "/sign-in/second-factor/passkey/options",
+    "/sign-in/second-factor/passkey",
+    "/sign-in",
+    "/healthz",
+    "/readyz",
+    "/setup/{token}",
+];
+
+async fn a_pending_session_reaches_no_route_but_the_second_factor_step(backend: Backend) {
+    let app = app(backend).await;
+    app.add_user("root@example.org", PASSWORD, true).await;
+    let admin = app.browser();
+    admin.sign_in("root@example.org", PASSWORD).await;
+    enrol_totp(&app, &admin).await;
+    let pending = app.browser();
+    let response = pending.sign_in("root@example.org", PASSWORD).await;
+    assert_eq!(location(&response), STEP);
+    let csrf = pending.csrf(STEP).await;
+    let mut checked = 0;
+    for (pattern, methods) in mailkeys::web::routes::table() {
+        if OPEN_TO_PENDING.contains(&pattern) {
+            continue;
+        }
+        let path = pattern.replace("{id}", "1").replace("{password_id}", "1");
+        let path = Regex::new(r"\{[a-z_]+\}").unwrap().replace_all(&path, "1");
+        for method in methods {
+            let method: Method = method.as_str().parse().unwrap();
+            let response = pending
+                .client
+                .request(method.clone(), app.url(&path))
+                .header("x-csrf-token", &csrf)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("csrf={csrf}&name=x&code=000000&reason=x&flag=disabled&on=yes"))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let refused = status == StatusCode::UNAUTHORIZED
+                || (status == StatusCode::SEE_OTHER && location(&response) == "/sign-in");
+            assert!(refused, "{method} {path} answered a pending session with {status}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 30, "{checked} routes checked");
+    assert_eq!(
+        pending.get_status(STEP).await,
+        StatusCode::OK,
+        "still pending"
+    );
+    assert_eq!(app.live_app_passwords().await, 0);
+}
+both_backends!(a_pending_session_reaches_no_route_but_the_second_factor_step);
+
+async fn wrong_codes_lock_the_account_and_a_locked_account_gets_no_verdict(backend: Backend) {
+    let (app, alice) = app(backend).await.and_alice().await;
+    let enrolled = enrol_totp(&app, &alice).await;
+    let browser = app.browser();
+    sign_in_pending(&browser).await;
+    let mut statuses = Vec::new();
+    for _ in 0..FREE_FAILURES {
+        statuses.push(give_code(&browser, "000000").await);
+    }
+    assert!(statuses[..statuses.len() - 1]
+        .iter()
+        .all(|s| *s == StatusCode::UNAUTHORIZED));
+    let right = code_at(&enrolled.secret, app.clock_now());
+    assert_eq!(
+        give_code(&browser, &right).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "locked: even the right code gets no verdict"
+    );
+    assert_eq!(
+        app.browser().sign_in_status(ALICE, PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the password step shares the lock"
+    );
+    app.clock.advance(31);
+    let later = code_at(&enrolled.secret, app.clock_now());
+    assert_eq!(give_code(&browser, &later).await, StatusCode::SEE_OTHER);
+}
+both_backends!(wrong_codes_lock_the_account_and_a_locked_account_gets_no_verdict);
+
+async fn a_right_password_does_not_reset_the_count_of_wrong_codes(backend: Backend) {
+    let (app, alice) = app(backend).await.and_alice().await;
+    enrol_totp(&app, &alice).await;
+    for _ in 0..FREE_FAILURES {
+        let browser = app.browser();
+        sign_in_pending(&browser).await;
+        give_code(&browser, "000000").await;
+    }
+    let browser = app.browser();
+    assert_eq!(
+        browser.sign_in_status(ALICE, PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+both_backends!(a_right_password_does_not_reset_the_count_of_wrong_codes);
+
+async fn creating_an_app_password_long_after_sign_in_asks_for_the_factor_again(backend: Backend) {
+    let (app, alice) = app(backend).await.and_alice().await;
+    let enrolled = enrol_totp(&app, &alice).await;
+    alice.create_app_password("fresh").await;
+    app.clock.advance(app.settings.reauth_after_secs + 1);
+    let fields = [("name", "later"), ("expires", "never"), ("scope", "imap")];
+    let asked = alice.create_app_password_with(&fields).await;
+    assert_eq!(asked.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&asked), "/reauth?then=dashboard");
+    assert_eq!(app.live_app_passwords().await, 1, "nothing created");
+    let wrong = alice
+        .post("/reauth?then=dashboard", "/reauth", &[("code", "000000"), ("then", "dashboard")])
+        .await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let code = code_at(&enrolled.secret, app.clock_now());
+    let back = alice
+        .post("/reauth?then=dashboard", "/reauth", &[("code", &code), ("then", "dashboard")])
+        .await;
+    assert_eq!(back.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&back), "/");
+    alice.create_app_password_from(&fields).await;
+    app.assert_audited(ALICE, "reauthenticated").await;
+}
+both_backends!(creating_an_app_password_long_after_sign_in_asks_for_the_factor_again);
+
+async fn an_admin_reset_removes_every_factor_audited_with_the_admin_as_actor(backend: Backend) {
+    let (app, alice) = app(backend).await.and_alice().await;
+    enrol_totp(&app, &alice).await;
+    let admin_id = app.add_user("root@example.org", PASSWORD, true).await;
+    let admin = app.browser();
+    admin.sign_in("root@example.org", PASSWORD).await;
+    let alice_id = app.user_id(ALICE).await;
+    let confirm = format!("/admin/users/{alice_id}/second-factor/reset");
+    let page = admin.get_text(&confirm).await;
+    assert!(page.contains("the authenticator app"), "{page}");
+    assert_eq!(
+        alice.get_status(&confirm).await,
+        StatusCode::NOT_FOUND,
+        "not for non-admins"
+    );
+    let reset = admin.post(&confirm, &confirm, &[]).await;
+    assert_eq!(reset.status(), StatusCode::SEE_OTHER);
+    let actor: i64 = sqlx::query_scalar(
+        "SELECT actor_user_id FROM audit_log WHERE event = 'second_factors_reset_by_admin' \
+         AND subject_user_id = $1",
+    )
+    .bind(alice_id)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(actor, admin_id);
+    let fresh = app.browser();
+    let signed_in = fresh.sign_in(ALICE, PASSWORD).await;
+    assert_eq!(location(&signed_in), "/", "the password alone signs in again");
+    assert_eq!(app.count("SELECT COUNT(*) FROM recovery_codes").await, 0);
+}
+both_backends!(an_admin_reset_removes_every_factor_audited_with_the_admin_as_actor);
+
+async fn required_for_admins_an_admin_without_a_factor_can_only_enrol(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.require_second_factor = mailkeys::domain::second_factor::RequireSecondFactor::Admins;
+    })
+    .await;
+    app.add_user("root@example.org", PASSWORD, true).await;
+    let admin = app.browser();
+    admin.sign_in("root@example.org", PASSWORD).await;
+    for path in ["/", "/admin", "/account"] {
+        let response = admin.get(path).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(location(&response), PAGE, "{path}");
+    }
+    let create = admin
+        .post(PAGE, "/app-passwords", &[("name", "x"), ("expires", "never"), ("scope", "imap")])
+        .await;
+    assert_eq!(location(&create), PAGE);
+    let (app, alice) = app.and_alice().await;
+    alice.assert_status("/", StatusCode::OK, "not an admin").await;
+    enrol_totp(&app, &admin).await;
+    admin.assert_status("/admin", StatusCode::OK, "enrolled").await;
+}
+both_backends!(required_for_admins_an_admin_without_a_factor_can_only_enrol);
