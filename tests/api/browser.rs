@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 use mailkeys_test_support::prelude::*;
 
 /// How long a page or a condition may take before the test fails.
-const PATIENCE: Duration = Duration::from_secs(30);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
 
 // ---------------------------------------------------------------------------------------
 // Harness: chromedriver, a Chromium session, and a few user-level actions.
@@ -121,7 +121,7 @@ impl WebDriverCompatibleCommand for Cdp {
 
 /// Starts chromedriver and headless Chromium (JavaScript on or off), runs `body` with the
 /// session, then ends the session and chromedriver whatever happened, and passes a failure on.
-async fn in_browser<F, Fut>(javascript: bool, body: F)
+pub(crate) async fn in_browser<F, Fut>(javascript: bool, body: F)
 where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
@@ -207,7 +207,7 @@ where
 }
 
 /// Waits for the element `css`; fails with the page's address and text when it never comes.
-async fn find(b: &Client, css: &str) -> Element {
+pub(crate) async fn find(b: &Client, css: &str) -> Element {
     match b
         .wait()
         .at_most(PATIENCE)
@@ -220,7 +220,7 @@ async fn find(b: &Client, css: &str) -> Element {
 }
 
 /// The address and visible text of the current page, for failure messages.
-async fn page_summary(b: &Client) -> String {
+pub(crate) async fn page_summary(b: &Client) -> String {
     let url = b
         .current_url()
         .await
@@ -239,16 +239,16 @@ async fn page_summary(b: &Client) -> String {
 }
 
 /// Waits for the element `css` and clicks it.
-async fn click(b: &Client, css: &str) {
+pub(crate) async fn click(b: &Client, css: &str) {
     find(b, css).await.click().await.unwrap();
 }
 
-async fn text_of(b: &Client, css: &str) -> String {
+pub(crate) async fn text_of(b: &Client, css: &str) -> String {
     find(b, css).await.text().await.unwrap()
 }
 
 /// How many elements `css` the page has now.
-async fn count_on_page(b: &Client, css: &str) -> usize {
+pub(crate) async fn count_on_page(b: &Client, css: &str) -> usize {
     b.find_all(Locator::Css(css)).await.unwrap().len()
 }
 
@@ -259,14 +259,14 @@ async fn text_in(element: &Element, css: &str) -> String {
 }
 
 /// Runs a script in the page and returns its result.
-async fn js(b: &Client, script: &str) -> Value {
+pub(crate) async fn js(b: &Client, script: &str) -> Value {
     b.execute(script, vec![])
         .await
         .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
 }
 
 /// Polls `script` (which returns true or false) until it returns true.
-async fn wait_until(b: &Client, what: &str, script: &str) {
+pub(crate) async fn wait_until(b: &Client, what: &str, script: &str) {
     let deadline = Instant::now() + PATIENCE;
     loop {
         if js(b, script).await == Value::Bool(true) {
@@ -279,11 +279,11 @@ async fn wait_until(b: &Client, what: &str, script: &str) {
     }
 }
 
-async fn path_of(b: &Client) -> String {
+pub(crate) async fn path_of(b: &Client) -> String {
     b.current_url().await.unwrap().path().to_owned()
 }
 
-async fn type_into(b: &Client, css: &str, text: &str) {
+pub(crate) async fn type_into(b: &Client, css: &str, text: &str) {
     let field = find(b, css).await;
     field.clear().await.unwrap();
     field.send_keys(text).await.unwrap();

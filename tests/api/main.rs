@@ -37,5 +37,6 @@ mod policy_guard;
 mod rotation;
 mod routes;
 mod second_factor;
+mod second_factor_browser;
 mod shutdown;
 mod web_security;

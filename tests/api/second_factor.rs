@@ -114,6 +114,8 @@ both_backends!(totp_enrolment_needs_a_confirmed_code_then_sign_in_asks_for_one);
 async fn codes_of_the_neighbouring_steps_are_accepted_once_and_no_further(backend: Backend) {
     let (app, alice) = app(backend).await.and_alice().await;
     let enrolled = enrol_totp(&app, &alice).await;
+    // Far enough from the enrolment's step that the previous step is still unused.
+    app.clock.advance(60);
     let browser = app.browser();
     sign_in_pending(&browser).await;
     let now = app.clock_now();
