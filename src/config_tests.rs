@@ -87,7 +87,10 @@ fn the_second_factor_settings_are_read_as_the_readme_writes_them() {
         jail.set_env("MAILKEYS_REQUIRE_SECOND_FACTOR", "everyone");
         jail.set_env("MAILKEYS_REAUTH_AFTER_SECS", "300");
         let settings = Settings::load(None).expect("loads");
-        assert_eq!(settings.require_second_factor, RequireSecondFactor::Everyone);
+        assert_eq!(
+            settings.require_second_factor,
+            RequireSecondFactor::Everyone
+        );
         assert_eq!(settings.reauth_after_secs, 300);
         jail.set_env("MAILKEYS_REAUTH_AFTER_SECS", "0");
         assert!(Settings::load(None).is_err());

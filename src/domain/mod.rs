@@ -6,9 +6,9 @@ pub mod breached_passwords;
 pub mod ids;
 pub mod lockout;
 pub mod password_policy;
-pub mod second_factor;
 #[cfg(test)]
 mod properties;
+pub mod second_factor;
 pub mod text;
 pub mod username;
 

@@ -83,7 +83,11 @@ impl TotpSecret {
             .append_pair("digits", "6")
             .append_pair("period", "30")
             .finish();
-        format!("otpauth://totp/{}:{}?{query}", encode(issuer), encode(account))
+        format!(
+            "otpauth://totp/{}:{}?{query}",
+            encode(issuer),
+            encode(account)
+        )
     }
 }
 

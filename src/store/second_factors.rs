@@ -140,12 +140,10 @@ pub async fn recovery_use<'e>(
 }
 
 pub async fn recovery_remaining(db: &Db, user: UserId) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
-    )
-    .bind(user)
-    .fetch_one(&db.pool)
-    .await
+    sqlx::query_scalar("SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL")
+        .bind(user)
+        .fetch_one(&db.pool)
+        .await
 }
 
 pub async fn recovery_delete<'e>(

@@ -152,11 +152,7 @@ pub async fn set_verified<'e>(
 }
 
 /// Keeps (or, with `None`, drops) the server's half of a WebAuthn ceremony.
-pub async fn set_challenge(
-    db: &Db,
-    id_hash: &str,
-    state: Option<&str>,
-) -> Result<(), sqlx::Error> {
+pub async fn set_challenge(db: &Db, id_hash: &str, state: Option<&str>) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE sessions SET challenge = $1 WHERE id_hash = $2")
         .bind(state)
         .bind(id_hash)

@@ -65,10 +65,7 @@ pub async fn verify(
 }
 
 async fn check(state: &AppState, jar: &CookieJar, req: Request) -> AppResult<Request> {
-    let pending = req
-        .extensions()
-        .get::<PendingSecondFactor>()
-        .map(|p| &p.0);
+    let pending = req.extensions().get::<PendingSecondFactor>().map(|p| &p.0);
     let expected = match req.extensions().get::<CurrentSession>().or(pending) {
         Some(current) => current.session.csrf_token.clone(),
         None => jar

@@ -94,8 +94,7 @@ pub async fn step_options(
     State(state): State<AppState>,
     PendingSignIn(pending): PendingSignIn,
 ) -> AppResult<Json<RequestChallengeResponse>> {
-    let options =
-        passkeys::assertion_options(&state, &pending.user, &pending.token_digest).await?;
+    let options = passkeys::assertion_options(&state, &pending.user, &pending.token_digest).await?;
     Ok(Json(options))
 }
 
@@ -190,8 +189,7 @@ pub async fn reauth_options(
     State(state): State<AppState>,
     SignedIn(current): SignedIn,
 ) -> AppResult<Json<RequestChallengeResponse>> {
-    let options =
-        passkeys::assertion_options(&state, &current.user, &current.token_digest).await?;
+    let options = passkeys::assertion_options(&state, &current.user, &current.token_digest).await?;
     Ok(Json(options))
 }
 

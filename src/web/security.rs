@@ -200,14 +200,8 @@ pub async fn passkey_register(
     };
     let name = Name::parse(typed, "The passkey's name")?;
     let actor = current.actor(&ip);
-    let codes = passkeys::register(
-        &state,
-        actor,
-        &current.token_digest,
-        &name,
-        &new.credential,
-    )
-    .await?;
+    let codes =
+        passkeys::register(&state, actor, &current.token_digest, &name, &new.credential).await?;
     Ok(Json(serde_json::json!({ "recovery_codes": codes })))
 }
 

@@ -109,7 +109,8 @@ async fn find_live(state: &AppState, token: &str) -> AppResult<Option<CurrentSes
     if now - session.last_seen_at >= TOUCH_EVERY_SECS {
         sessions::touch(&state.db, &digest, now).await?;
     }
-    let must_enrol = settings.require_second_factor.applies_to(user.is_admin) && !session.has_factor;
+    let must_enrol =
+        settings.require_second_factor.applies_to(user.is_admin) && !session.has_factor;
     Ok(Some(CurrentSession {
         token_digest: digest,
         session,
@@ -261,11 +262,19 @@ pub fn needs_reauth(state: &AppState, current: &CurrentSession) -> bool {
         && state.now() - current.session.verified_at > state.settings.reauth_after_secs
 }
 
-fn fresh(state: &AppState, parts: &Parts, current: CurrentSession) -> Result<CurrentSession, Response> {
+fn fresh(
+    state: &AppState,
+    parts: &Parts,
+    current: CurrentSession,
+) -> Result<CurrentSession, axum::response::Redirect> {
     if needs_reauth(state, &current) {
         let then = ReturnTo::of_path(parts.uri.path());
-        let to = format!("{}?then={}", super::routes::Page::Reauth.path(), then.as_str());
-        return Err(axum::response::Redirect::to(&to).into_response());
+        let to = format!(
+            "{}?then={}",
+            super::routes::Page::Reauth.path(),
+            then.as_str()
+        );
+        return Err(axum::response::Redirect::to(&to));
     }
     Ok(current)
 }
@@ -281,7 +290,9 @@ impl FromRequestParts<AppState> for Reauthenticated {
         let SignedIn(current) = SignedIn::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        fresh(state, parts, current).map(Reauthenticated)
+        fresh(state, parts, current)
+            .map(Reauthenticated)
+            .map_err(IntoResponse::into_response)
     }
 }
 
@@ -296,6 +307,8 @@ impl FromRequestParts<AppState> for ReauthenticatedMayEnrol {
         let MayEnrol(current) = MayEnrol::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        fresh(state, parts, current).map(ReauthenticatedMayEnrol)
+        fresh(state, parts, current)
+            .map(ReauthenticatedMayEnrol)
+            .map_err(IntoResponse::into_response)
     }
 }

@@ -54,7 +54,11 @@ pub async fn enrol_totp(app: &TestApp, browser: &Browser) -> Enrolled {
         .to_owned();
     let code = code_at(&secret, app.clock_now());
     let confirmed = browser
-        .post(PAGE, "/account/second-factor/totp/confirm", &[("code", &code)])
+        .post(
+            PAGE,
+            "/account/second-factor/totp/confirm",
+            &[("code", &code)],
+        )
         .await;
     assert_eq!(confirmed.status(), StatusCode::CREATED);
     let codes = recovery_codes_in(&confirmed.text().await.unwrap());
@@ -88,7 +92,11 @@ async fn totp_enrolment_needs_a_confirmed_code_then_sign_in_asks_for_one(backend
     let started = alice.post(PAGE, "/account/second-factor/totp", &[]).await;
     assert_eq!(started.status(), StatusCode::SEE_OTHER);
     let wrong = alice
-        .post(PAGE, "/account/second-factor/totp/confirm", &[("code", "000000")])
+        .post(
+            PAGE,
+            "/account/second-factor/totp/confirm",
+            &[("code", "000000")],
+        )
         .await;
     assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let other = app.browser();
@@ -107,7 +115,11 @@ async fn totp_enrolment_needs_a_confirmed_code_then_sign_in_asks_for_one(backend
     sign_in_pending(&browser).await;
     let dashboard = browser.get("/").await;
     assert_eq!(dashboard.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&dashboard), "/sign-in", "the pending session is not signed in");
+    assert_eq!(
+        location(&dashboard),
+        "/sign-in",
+        "the pending session is not signed in"
+    );
 }
 both_backends!(totp_enrolment_needs_a_confirmed_code_then_sign_in_asks_for_one);
 
@@ -159,7 +171,10 @@ async fn each_recovery_code_signs_in_once_and_new_ones_replace_them(backend: Bac
     let code = enrolled.codes[0].to_uppercase();
     assert_eq!(give_code(&first, &code).await, StatusCode::SEE_OTHER);
     let page = first.get_text(PAGE).await;
-    assert!(page.contains("<strong id=\"recovery-left\">9</strong>"), "{page}");
+    assert!(
+        page.contains("<strong id=\"recovery-left\">9</strong>"),
+        "{page}"
+    );
 
     let second = app.browser();
     sign_in_pending(&second).await;
@@ -180,7 +195,10 @@ async fn each_recovery_code_signs_in_once_and_new_ones_replace_them(backend: Bac
         StatusCode::UNAUTHORIZED,
         "an old set's code"
     );
-    assert_eq!(give_code(&second, &new_codes[3]).await, StatusCode::SEE_OTHER);
+    assert_eq!(
+        give_code(&second, &new_codes[3]).await,
+        StatusCode::SEE_OTHER
+    );
     app.assert_audited(ALICE, "recovery_codes_generated").await;
     let stored: i64 = app
         .count("SELECT COUNT(*) FROM recovery_codes WHERE code_hash NOT LIKE 'recovery:%'")
@@ -211,12 +229,12 @@ async fn a_pending_session_reaches_no_route_but_the_second_factor_step(backend: 
     assert_eq!(location(&response), STEP);
     let csrf = pending.csrf(STEP).await;
     let mut checked = 0;
+    let parameter = Regex::new(r"\{[a-z_]+\}").unwrap();
     for (pattern, methods) in mailkeys::web::routes::table() {
         if OPEN_TO_PENDING.contains(&pattern) {
             continue;
         }
-        let path = pattern.replace("{id}", "1").replace("{password_id}", "1");
-        let path = Regex::new(r"\{[a-z_]+\}").unwrap().replace_all(&path, "1");
+        let path = parameter.replace_all(pattern, "1");
         for method in methods {
             let method: Method = method.as_str().parse().unwrap();
             let response = pending
@@ -224,14 +242,19 @@ async fn a_pending_session_reaches_no_route_but_the_second_factor_step(backend: 
                 .request(method.clone(), app.url(&path))
                 .header("x-csrf-token", &csrf)
                 .header("content-type", "application/x-www-form-urlencoded")
-                .body(format!("csrf={csrf}&name=x&code=000000&reason=x&flag=disabled&on=yes"))
+                .body(format!(
+                    "csrf={csrf}&name=x&code=000000&reason=x&flag=disabled&on=yes"
+                ))
                 .send()
                 .await
                 .unwrap();
             let status = response.status();
             let refused = status == StatusCode::UNAUTHORIZED
                 || (status == StatusCode::SEE_OTHER && location(&response) == "/sign-in");
-            assert!(refused, "{method} {path} answered a pending session with {status}");
+            assert!(
+                refused,
+                "{method} {path} answered a pending session with {status}"
+            );
             checked += 1;
         }
     }
@@ -301,12 +324,20 @@ async fn creating_an_app_password_long_after_sign_in_asks_for_the_factor_again(b
     assert_eq!(location(&asked), "/reauth?then=dashboard");
     assert_eq!(app.live_app_passwords().await, 1, "nothing created");
     let wrong = alice
-        .post("/reauth?then=dashboard", "/reauth", &[("code", "000000"), ("then", "dashboard")])
+        .post(
+            "/reauth?then=dashboard",
+            "/reauth",
+            &[("code", "000000"), ("then", "dashboard")],
+        )
         .await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     let code = code_at(&enrolled.secret, app.clock_now());
     let back = alice
-        .post("/reauth?then=dashboard", "/reauth", &[("code", &code), ("then", "dashboard")])
+        .post(
+            "/reauth?then=dashboard",
+            "/reauth",
+            &[("code", &code), ("then", "dashboard")],
+        )
         .await;
     assert_eq!(back.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&back), "/");
@@ -343,7 +374,11 @@ async fn an_admin_reset_removes_every_factor_audited_with_the_admin_as_actor(bac
     assert_eq!(actor, admin_id);
     let fresh = app.browser();
     let signed_in = fresh.sign_in(ALICE, PASSWORD).await;
-    assert_eq!(location(&signed_in), "/", "the password alone signs in again");
+    assert_eq!(
+        location(&signed_in),
+        "/",
+        "the password alone signs in again"
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM recovery_codes").await, 0);
 }
 both_backends!(an_admin_reset_removes_every_factor_audited_with_the_admin_as_actor);
@@ -362,12 +397,70 @@ async fn required_for_admins_an_admin_without_a_factor_can_only_enrol(backend: B
         assert_eq!(location(&response), PAGE, "{path}");
     }
     let create = admin
-        .post(PAGE, "/app-passwords", &[("name", "x"), ("expires", "never"), ("scope", "imap")])
+        .post(
+            PAGE,
+            "/app-passwords",
+            &[("name", "x"), ("expires", "never"), ("scope", "imap")],
+        )
         .await;
     assert_eq!(location(&create), PAGE);
     let (app, alice) = app.and_alice().await;
-    alice.assert_status("/", StatusCode::OK, "not an admin").await;
+    alice
+        .assert_status("/", StatusCode::OK, "not an admin")
+        .await;
     enrol_totp(&app, &admin).await;
-    admin.assert_status("/admin", StatusCode::OK, "enrolled").await;
+    admin
+        .assert_status("/admin", StatusCode::OK, "enrolled")
+        .await;
 }
 both_backends!(required_for_admins_an_admin_without_a_factor_can_only_enrol);
+
+async fn a_pending_session_ends_after_five_minutes(backend: Backend) {
+    let (app, alice) = app(backend).await.and_alice().await;
+    let enrolled = enrol_totp(&app, &alice).await;
+    let browser = app.browser();
+    sign_in_pending(&browser).await;
+    let csrf = browser.csrf(STEP).await;
+    app.clock
+        .advance(mailkeys::domain::second_factor::PENDING_SECS + 1);
+    let code = code_at(&enrolled.secret, app.clock_now());
+    let late = browser
+        .post_raw(STEP, &[("csrf", &csrf), ("code", &code)])
+        .await;
+    assert_ne!(late.status(), StatusCode::SEE_OTHER, "not signed in");
+    let page = browser.get(STEP).await;
+    assert_eq!(location(&page), "/sign-in");
+    browser
+        .assert_status("/", StatusCode::SEE_OTHER, "not signed in")
+        .await;
+}
+both_backends!(a_pending_session_ends_after_five_minutes);
+
+async fn removing_the_app_long_after_sign_in_asks_for_the_factor_again(backend: Backend) {
+    let (app, alice) = app(backend).await.and_alice().await;
+    let enrolled = enrol_totp(&app, &alice).await;
+    app.clock.advance(app.settings.reauth_after_secs + 1);
+    let remove = "/account/second-factor/totp/remove";
+    let asked = alice.post(PAGE, remove, &[]).await;
+    assert_eq!(location(&asked), "/reauth?then=security");
+    let code = code_at(&enrolled.secret, app.clock_now());
+    let back = alice
+        .post(
+            "/reauth?then=security",
+            "/reauth",
+            &[("code", &code), ("then", "security")],
+        )
+        .await;
+    assert_eq!(location(&back), PAGE);
+    let removed = alice.post(PAGE, remove, &[]).await;
+    assert_eq!(location(&removed), PAGE);
+    app.assert_audited(ALICE, "second_factor_removed").await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM recovery_codes").await,
+        0,
+        "no factor left: the recovery codes go too"
+    );
+    let fresh = app.browser();
+    assert_eq!(location(&fresh.sign_in(ALICE, PASSWORD).await), "/");
+}
+both_backends!(removing_the_app_long_after_sign_in_asks_for_the_factor_again);

@@ -83,11 +83,18 @@ async fn an_authenticator_app_and_a_recovery_code_sign_in_without_javascript() {
         let app = shared;
         give_password(&b, &base).await;
         find(&b, "section#create").await;
-        b.goto(&format!("{base}/account/second-factor")).await.unwrap();
+        b.goto(&format!("{base}/account/second-factor"))
+            .await
+            .unwrap();
         click(&b, "#totp form button[type=submit]").await;
         find(&b, "#totp-qr svg").await;
         let secret = text_of(&b, "#totp-secret").await;
-        type_into(&b, "#totp input[name=code]", &code_at(&secret, app.clock_now())).await;
+        type_into(
+            &b,
+            "#totp input[name=code]",
+            &code_at(&secret, app.clock_now()),
+        )
+        .await;
         click(&b, "#totp form button[type=submit]").await;
         find(&b, "#recovery-codes").await;
         let codes: Vec<String> = text_of(&b, "#recovery-codes")
@@ -106,7 +113,9 @@ async fn an_authenticator_app_and_a_recovery_code_sign_in_without_javascript() {
 
         give_password(&b, &base).await;
         give_code(&b, &codes[4]).await;
-        b.goto(&format!("{base}/account/second-factor")).await.unwrap();
+        b.goto(&format!("{base}/account/second-factor"))
+            .await
+            .unwrap();
         assert_eq!(text_of(&b, "#recovery-left").await, "9");
     })
     .await;
@@ -126,7 +135,9 @@ async fn a_passkey_registered_with_a_virtual_authenticator_signs_in() {
         assert!(added.is_string(), "an authenticator id: {added}");
         give_password(&b, &base).await;
         find(&b, "section#create").await;
-        b.goto(&format!("{base}/account/second-factor")).await.unwrap();
+        b.goto(&format!("{base}/account/second-factor"))
+            .await
+            .unwrap();
         type_into(&b, "#passkey-name", "Laptop").await;
         click(&b, "#passkey-register").await;
         wait_until(
@@ -141,7 +152,9 @@ async fn a_passkey_registered_with_a_virtual_authenticator_signs_in() {
         )
         .await;
         assert_eq!(shown, json!(10));
-        b.goto(&format!("{base}/account/second-factor")).await.unwrap();
+        b.goto(&format!("{base}/account/second-factor"))
+            .await
+            .unwrap();
         assert_eq!(text_of(&b, "tr.passkey td.name").await, "Laptop");
         sign_out(&b).await;
 
@@ -158,7 +171,9 @@ async fn a_passkey_registered_with_a_virtual_authenticator_signs_in() {
     })
     .await;
     let signed_in: i64 = app
-        .count("SELECT COUNT(*) FROM audit_log WHERE event = 'sign_in' AND detail = 'with a passkey'")
+        .count(
+            "SELECT COUNT(*) FROM audit_log WHERE event = 'sign_in' AND detail = 'with a passkey'",
+        )
         .await;
     assert_eq!(signed_in, 1);
 }

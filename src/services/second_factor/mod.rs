@@ -141,8 +141,7 @@ pub(super) async fn conclude(
             detail: format!("{} consecutive failures", attempt.failures),
             ip: Some(ip),
         };
-        audit::record_failed_attempt(&state.db.attempts, entry, attempt.account_key(), now)
-            .await?;
+        audit::record_failed_attempt(&state.db.attempts, entry, attempt.account_key(), now).await?;
         return Ok(Step::Refused);
     };
     let mut detail = proof.detail().to_owned();
@@ -155,8 +154,7 @@ pub(super) async fn conclude(
     let (event, token) = match purpose {
         Purpose::SignIn { pending } => {
             // A new session id for the signed-in session: the pending one ends here.
-            let (token, session) =
-                super::auth::new_session(user.id, ip, now, SessionStage::Full)?;
+            let (token, session) = super::auth::new_session(user.id, ip, now, SessionStage::Full)?;
             sessions::delete(&mut *tx, pending).await?;
             sessions::insert(&mut *tx, session.as_new()).await?;
             (Event::SignIn, Some(token))
@@ -227,7 +225,10 @@ pub async fn admin_reset(state: &Services, owner: &UserRow, actor: Actor<'_>) ->
 }
 
 /// Removes the recovery codes of an account that has no second factor left.
-pub(super) async fn drop_codes_if_no_factor(tx: &mut crate::store::Tx, user: UserId) -> AppResult<()> {
+pub(super) async fn drop_codes_if_no_factor(
+    tx: &mut crate::store::Tx,
+    user: UserId,
+) -> AppResult<()> {
     if !second_factors::has_factor(&mut **tx, user).await? {
         second_factors::recovery_delete(&mut **tx, user).await?;
     }

@@ -39,7 +39,11 @@ pub async fn regenerate(state: &Services, actor: Actor<'_>) -> AppResult<Vec<Str
     let codes = new_set(state, &mut tx, user).await?;
     audit::record(
         &mut *tx,
-        actor.entry(user, Event::RecoveryCodesGenerated, "a new set of recovery codes"),
+        actor.entry(
+            user,
+            Event::RecoveryCodesGenerated,
+            "a new set of recovery codes",
+        ),
         state.now(),
     )
     .await?;

@@ -37,7 +37,9 @@ pub async fn unconfirmed(state: &Services, user: UserId) -> AppResult<Option<Tot
 /// The outcome of confirming a code.
 pub enum Confirmed {
     /// Active. `recovery_codes` is the new set when this is the account's first factor.
-    Active { recovery_codes: Option<Vec<String>> },
+    Active {
+        recovery_codes: Option<Vec<String>>,
+    },
     WrongCode,
 }
 
