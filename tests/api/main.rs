@@ -38,5 +38,6 @@ mod rotation;
 mod routes;
 mod second_factor;
 mod second_factor_browser;
+mod second_factor_guards;
 mod shutdown;
 mod web_security;
