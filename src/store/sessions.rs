@@ -161,13 +161,22 @@ pub async fn set_challenge(db: &Db, id_hash: &str, state: Option<&str>) -> Resul
     Ok(())
 }
 
-/// Takes the ceremony state out of the session: each challenge is answered at most once.
+/// Takes the ceremony state out of the session: each challenge is answered at most once,
+/// even by two requests at once (only the one whose UPDATE clears it gets it).
 pub async fn take_challenge(db: &Db, id_hash: &str) -> Result<Option<String>, sqlx::Error> {
     let state: Option<Option<String>> =
         sqlx::query_scalar("SELECT challenge FROM sessions WHERE id_hash = $1")
             .bind(id_hash)
             .fetch_optional(&db.pool)
             .await?;
-    set_challenge(db, id_hash, None).await?;
-    Ok(state.flatten())
+    let Some(state) = state.flatten() else {
+        return Ok(None);
+    };
+    let taken =
+        sqlx::query("UPDATE sessions SET challenge = NULL WHERE id_hash = $1 AND challenge = $2")
+            .bind(id_hash)
+            .bind(&state)
+            .execute(&db.pool)
+            .await?;
+    Ok((taken.rows_affected() == 1).then_some(state))
 }
