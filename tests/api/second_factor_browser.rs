@@ -1,7 +1,8 @@
 //! The second factor in a real Chromium (the harness of tests/api/browser.rs): an
 //! authenticator app enrolled and used to sign in, then a recovery code, all without
 //! JavaScript; a passkey registered and used with Chromium's virtual authenticator
-//! (WebDriver's WebAuthn extension), with JavaScript. SQLite only, like browser.rs.
+//! (WebDriver's WebAuthn extension), with JavaScript, also to re-authenticate before an app
+//! password is created. SQLite only, like browser.rs.
 
 use std::sync::Arc;
 
@@ -168,6 +169,21 @@ async fn a_passkey_registered_with_a_virtual_authenticator_signs_in() {
             .count("SELECT COUNT(*) FROM passkeys WHERE last_used_at IS NOT NULL")
             .await;
         assert_eq!(used, 1);
+
+        // Long after sign-in, creating an app password asks for the passkey again, then
+        // the form works.
+        app.clock.advance(app.settings.reauth_after_secs + 1);
+        type_into(&b, "#create input[name=name]", "Phone").await;
+        click(&b, "#create button[type=submit]").await;
+        find(&b, "#passkey-assert").await;
+        assert_eq!(path_of(&b).await, "/reauth");
+        click(&b, "#passkey-assert").await;
+        find(&b, "section#create").await;
+        assert_eq!(path_of(&b).await, "/");
+        type_into(&b, "#create input[name=name]", "Phone").await;
+        click(&b, "#create button[type=submit]").await;
+        find(&b, "code#new-password").await;
+        assert_eq!(app.live_app_passwords().await, 1);
     })
     .await;
     let signed_in: i64 = app
