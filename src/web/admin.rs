@@ -103,6 +103,8 @@ pub struct UserPage {
     pub passwords: Vec<AppPasswordView>,
     pub activity: Vec<ActivityView>,
     pub notice: Option<String>,
+    /// What the account has of second factors, in words ("none" if nothing).
+    pub second_factor: String,
 }
 
 async fn target(state: &AppState, id: UserId) -> AppResult<UserRow> {
@@ -120,12 +122,26 @@ pub async fn user(
     let user = target(&state, id).await?;
     let passwords = AppPasswordView::all_of(&state, id).await?;
     let activity = ActivityView::recent(&state, id, 50).await?;
+    let status = services::second_factor::status(&state, id).await?;
+    let mut factors = Vec::new();
+    if status.totp_active {
+        factors.push("authenticator app".to_owned());
+    }
+    if !status.passkeys.is_empty() {
+        factors.push(format!("{} passkey(s)", status.passkeys.len()));
+    }
+    let second_factor = if factors.is_empty() {
+        "none".to_owned()
+    } else {
+        factors.join(", ")
+    };
     Ok(UserPage {
         nav: Nav::of(&admin),
         user,
         passwords,
         activity,
         notice: done.notice(),
+        second_factor,
     })
 }
 

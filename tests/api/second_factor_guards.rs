@@ -94,6 +94,8 @@ async fn an_admin_reset_removes_every_factor_audited_with_the_admin_as_actor(bac
     let admin = app.browser();
     admin.sign_in("root@example.org", PASSWORD).await;
     let alice_id = app.user_id(ALICE).await;
+    let user_page = admin.get_text(&format!("/admin/users/{alice_id}")).await;
+    assert!(user_page.contains(r#"<span id="second-factor">authenticator app</span>"#));
     let confirm = format!("/admin/users/{alice_id}/second-factor/reset");
     let page = admin.get_text(&confirm).await;
     assert!(page.contains("the authenticator app"), "{page}");
@@ -121,6 +123,8 @@ async fn an_admin_reset_removes_every_factor_audited_with_the_admin_as_actor(bac
         "the password alone signs in again"
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM recovery_codes").await, 0);
+    let user_page = admin.get_text(&format!("/admin/users/{alice_id}")).await;
+    assert!(user_page.contains(r#"<span id="second-factor">none</span>"#));
 }
 both_backends!(an_admin_reset_removes_every_factor_audited_with_the_admin_as_actor);
 
