@@ -41,8 +41,9 @@ RUN cargo build --release --locked \
 
 ########## Runtime stage ##########
 FROM debian:bookworm-slim
+# libssl3: webauthn-rs (passkeys) links the system OpenSSL.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates \
+    && apt-get install -y --no-install-recommends ca-certificates libssl3 \
     && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system mailkeys \

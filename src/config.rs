@@ -12,6 +12,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 pub use crate::domain::mail_setup::SmtpSecurity;
+use crate::domain::second_factor::RequireSecondFactor;
 use crate::dovecot::DovecotVersion;
 use crate::imap::{Limits, MailServer, TlsMode};
 use crate::infra::hashing::HashProfile;
@@ -96,6 +97,12 @@ pub struct Settings {
     pub metrics_allow_non_loopback: bool,
     /// How log lines are written to standard error.
     pub log_format: LogFormat,
+    /// Whose accounts must have a second factor: `nobody`, `admins` or `everyone`. Such an
+    /// account without one is sent to enrolment after signing in and can do nothing else.
+    pub require_second_factor: RequireSecondFactor,
+    /// Creating a credential asks for the second factor again when it was last given
+    /// longer ago than this (accounts with a second factor only).
+    pub reauth_after_secs: i64,
 }
 
 /// `log_format`: human-readable lines, or one JSON object per line for a log collector.
@@ -150,6 +157,8 @@ const FIELDS: &[&str] = &[
     "metrics_allow_non_loopback",
     "log_format",
     "policy_allow_remote",
+    "require_second_factor",
+    "reauth_after_secs",
 ];
 
 /// `dovecot_version = "2.4"`, also from `MAILKEYS_DOVECOT_VERSION=2.4`, which the
@@ -236,6 +245,8 @@ impl Default for Settings {
             metrics_allow_non_loopback: false,
             log_format: LogFormat::Text,
             policy_allow_remote: false,
+            require_second_factor: RequireSecondFactor::Nobody,
+            reauth_after_secs: 10 * 60,
         }
     }
 }
@@ -300,6 +311,9 @@ impl Settings {
         }
         if self.http_request_timeout_secs <= self.check_total_timeout_secs {
             bail!("http_request_timeout_secs must be longer than check_total_timeout_secs");
+        }
+        if self.reauth_after_secs <= 0 {
+            bail!("reauth_after_secs must be positive");
         }
         if self.session_idle_timeout_secs <= 0 || self.session_absolute_timeout_secs <= 0 {
             bail!("session timeouts must be positive");

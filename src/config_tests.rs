@@ -105,3 +105,34 @@ fn outgoing_mail_settings_come_from_the_environment_as_the_readme_says() {
         Ok(())
     });
 }
+
+#[test]
+#[allow(clippy::result_large_err)] // figment's Jail API returns its own large error type
+fn the_second_factor_settings_are_read_as_the_readme_writes_them() {
+    use crate::domain::second_factor::RequireSecondFactor;
+    figment::Jail::expect_with(|jail| {
+        assert_eq!(
+            Settings::load(None).expect("loads").require_second_factor,
+            RequireSecondFactor::Nobody
+        );
+        jail.set_env("MAILKEYS_REQUIRE_SECOND_FACTOR", "everyone");
+        jail.set_env("MAILKEYS_REAUTH_AFTER_SECS", "300");
+        let settings = Settings::load(None).expect("loads");
+        assert_eq!(
+            settings.require_second_factor,
+            RequireSecondFactor::Everyone
+        );
+        assert_eq!(settings.reauth_after_secs, 300);
+        jail.set_env("MAILKEYS_REAUTH_AFTER_SECS", "0");
+        assert!(Settings::load(None).is_err());
+        Ok(())
+    });
+    let from_file: Settings = Figment::new()
+        .merge(Toml::string(
+            "require_second_factor = \"admins\"\nreauth_after_secs = 600",
+        ))
+        .extract()
+        .unwrap();
+    assert_eq!(from_file.require_second_factor, RequireSecondFactor::Admins);
+    assert_eq!(Settings::default().reauth_after_secs, 600);
+}

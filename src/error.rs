@@ -17,6 +17,9 @@ pub enum AppError {
     /// Like `SignInRequired`, for scripts: a 401 rather than a redirect to a form.
     #[error("not signed in")]
     NotSignedIn,
+    /// The user must set up a second factor before anything else (`require_second_factor`).
+    #[error("second factor required")]
+    SecondFactorRequired,
     #[error("link used or expired")]
     LinkExpired,
     #[error("too many requests")]

@@ -2,12 +2,14 @@
 //!
 //! Layout of the crate, and where a change goes:
 //! - [`services`]: the use cases, one function each (create, revoke, change a password,
-//!   sign in, create an account, admin actions, run a connection test), each owning its
-//!   transaction, audit entry and Dovecot sync, over a [`services::Services`] value (database,
-//!   hasher, settings, clock, Dovecot). A new action goes here first. Imports nothing from
-//!   `web`.
+//!   sign in, the second factor (`services::second_factor`: TOTP, recovery codes, passkeys,
+//!   re-authentication, admin reset), create an account, admin actions, run a connection
+//!   test), each owning its transaction, audit entry and Dovecot sync, over a
+//!   [`services::Services`] value (database, hasher, settings, clock, Dovecot, WebAuthn
+//!   relying party). A new action goes here first. Imports nothing from `web`.
 //! - [`web`]: HTTP handlers by area (auth, dashboard, account, admin, check), which parse the
-//!   request, call a service and render; sessions, CSRF, headers, rate limits. A new page or
+//!   request, call a service and render; sessions (`web::session`: the extractors, and the
+//!   session that still owes its second factor), CSRF, headers, rate limits. A new page or
 //!   endpoint is a handler here, calling a service, and a line in `web::routes` (the one
 //!   route table: the router is built from it and the route tests walk it; redirect
 //!   targets are its `Page`s). `web::listener` is the accept loop: connection caps, header

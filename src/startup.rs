@@ -86,6 +86,9 @@ pub async fn build_with_clock(
             clock.clone(),
         ));
     }
+    let webauthn = Arc::new(crate::services::second_factor::passkeys::relying_party(
+        &settings,
+    )?);
     let state = AppState {
         services: Services {
             db,
@@ -96,6 +99,7 @@ pub async fn build_with_clock(
             doveadm,
             dovecot_status,
             metrics,
+            webauthn,
         },
         limits,
     };

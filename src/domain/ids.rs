@@ -45,6 +45,10 @@ id_type!(
     UserId
 );
 id_type!(
+    /// A passkey or security key of an account (`passkeys.id`).
+    PasskeyId
+);
+id_type!(
     /// An app password (`app_passwords.id`); Dovecot reports it back as `credential_id`.
     AppPasswordId
 );

@@ -11,13 +11,14 @@ pub mod password_policy;
 #[cfg(test)]
 mod properties;
 pub mod role;
+pub mod second_factor;
 pub mod text;
 pub mod username;
 
 pub use app_password::{
     AppPasswordName, AppPasswordStatus, ExpiryChoice, GeneratedAppPassword, LookupId, Scope,
 };
-pub use ids::{AppPasswordId, UserId};
+pub use ids::{AppPasswordId, PasskeyId, UserId};
 pub use local_path::LocalPath;
 pub use role::Role;
 pub use text::{BadText, Name, Text};

@@ -45,6 +45,13 @@ impl AttemptKeys {
         format!("address:{}", self.mac(ip))
     }
 
+    /// The keyed hash a recovery code of `user` is stored as. A code has 80 random bits, so a
+    /// fast keyed hash is enough (no Argon2 needed to slow down guessing), and it lets the
+    /// one unused row with this hash be found and spent in a single UPDATE.
+    pub fn recovery_code(&self, user: crate::domain::UserId, compact_code: &str) -> String {
+        format!("recovery:{}", self.mac(&format!("{user}:{compact_code}")))
+    }
+
     fn mac(&self, text: &str) -> String {
         // new_from_slice accepts any key length for HMAC; the fallback is never taken.
         let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(self.secret.expose_secret().as_bytes())

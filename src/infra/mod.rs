@@ -8,3 +8,4 @@ pub mod hashing;
 pub mod metrics;
 pub mod random;
 pub mod sealing;
+pub mod totp;

@@ -70,6 +70,15 @@ impl Attempt {
     }
 }
 
+impl Attempt {
+    /// The password was right but a second factor is still owed: the attempt is taken back
+    /// from both counts and the account's count is not reset.
+    pub async fn given_back(&self, tx: &mut Tx) -> Result<(), sqlx::Error> {
+        throttle::give_back(&mut **tx, &self.account).await?;
+        throttle::give_back(&mut **tx, &self.address).await
+    }
+}
+
 /// Deletes the counts that no longer matter; run now and then.
 pub async fn purge_expired(state: &Services) -> AppResult<u64> {
     Ok(throttle::purge_expired(&state.db, state.now()).await?)

@@ -8,11 +8,13 @@ use super::attempts::{self, Admission};
 use super::credentials::Actor;
 use super::Services;
 use crate::domain::password_policy;
+use crate::domain::second_factor::SessionStage;
 use crate::domain::{UserId, Username};
 use crate::error::{AppError, AppResult};
 use crate::infra::metrics::SignInOutcome;
 use crate::infra::random::{random_token, token_digest};
 use crate::store::audit::{self, Entry, Event};
+use crate::store::second_factors;
 use crate::store::sessions::{self, NewSession};
 use crate::store::users;
 use crate::store::users::UserRow;
@@ -21,6 +23,9 @@ use crate::store::users::UserRow;
 pub enum SignIn {
     /// Signed in: `token` is the new session's, for the cookie.
     Welcome { user: UserRow, token: String },
+    /// The password was right and the account has a second factor: `token` is a session
+    /// that grants nothing but the second-factor step.
+    SecondFactor { token: String },
     /// Refused before any hashing: too many failures for this address; try in `wait_secs`.
     Locked { wait_secs: i64 },
     /// Wrong address or password, or a disabled account: the same answer for each.
@@ -64,13 +69,30 @@ pub async fn sign_in(
     let now = state.now();
     match user {
         Some(user) if matched && !user.disabled => {
-            let (token, session) = new_session(user.id, ip, now)?;
+            let owes_factor = second_factors::has_factor(&state.db.pool, user.id).await?;
+            let stage = if owes_factor {
+                SessionStage::Pending
+            } else {
+                SessionStage::Full
+            };
+            let (token, session) = new_session(user.id, ip, now, stage)?;
             let mut tx = state.db.begin().await?;
-            attempt.succeeded(&mut tx).await?;
+            if owes_factor {
+                // Not proven yet: the account's count is not reset (a thief with the
+                // password must not get fresh tries at the code with every sign-in); this
+                // attempt is only taken back.
+                attempt.given_back(&mut tx).await?;
+            } else {
+                attempt.succeeded(&mut tx).await?;
+            }
             if let Some(old) = replaced_token {
                 sessions::delete(&mut *tx, &token_digest(old)).await?;
             }
             sessions::insert(&mut *tx, session.as_new()).await?;
+            if owes_factor {
+                tx.commit().await?;
+                return Ok(SignIn::SecondFactor { token });
+            }
             users::touch_activity(&mut *tx, user.id, now).await?;
             let entry = Entry {
                 actor: Some(user.id),
@@ -120,36 +142,49 @@ pub async fn failed_attempts_for(
 }
 
 /// A fresh session's token (for the cookie) and what the database keeps of it.
-struct PendingSession {
+pub(super) struct FreshSession {
     id_hash: String,
     csrf: String,
     user_id: UserId,
     now: i64,
     ip: String,
+    stage: SessionStage,
 }
 
-impl PendingSession {
-    fn as_new(&self) -> NewSession<'_> {
+impl FreshSession {
+    pub(super) fn as_new(&self) -> NewSession<'_> {
         NewSession {
             id_hash: &self.id_hash,
             user_id: self.user_id,
             csrf_token: &self.csrf,
             now: self.now,
             ip: Some(&self.ip),
+            stage: self.stage,
+            // A full session starts with its second factor just given (or none to give).
+            verified_at: match self.stage {
+                SessionStage::Full => self.now,
+                SessionStage::Pending => 0,
+            },
         }
     }
 }
 
-fn new_session(user_id: UserId, ip: &str, now: i64) -> AppResult<(String, PendingSession)> {
+pub(super) fn new_session(
+    user_id: UserId,
+    ip: &str,
+    now: i64,
+    stage: SessionStage,
+) -> AppResult<(String, FreshSession)> {
     let token = random_token().map_err(AppError::internal)?;
-    let pending = PendingSession {
+    let fresh = FreshSession {
         id_hash: token_digest(&token),
         csrf: random_token().map_err(AppError::internal)?,
         user_id,
         now,
         ip: ip.to_owned(),
+        stage,
     };
-    Ok((token, pending))
+    Ok((token, fresh))
 }
 
 /// A new browser session for `user_id` (a new id every time: no fixation), replacing the
@@ -161,7 +196,7 @@ pub async fn start_session(
     replaced_token: Option<&str>,
     ip: &str,
 ) -> AppResult<String> {
-    let (token, session) = new_session(user_id, ip, state.now())?;
+    let (token, session) = new_session(user_id, ip, state.now(), SessionStage::Full)?;
     let mut tx = state.db.begin().await?;
     if let Some(old) = replaced_token {
         sessions::delete(&mut *tx, &token_digest(old)).await?;

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod check;
 pub mod credentials;
 pub mod health;
+pub mod second_factor;
 pub mod shown_once;
 pub mod users;
 
@@ -43,6 +44,8 @@ pub struct Services {
     pub dovecot_status: Arc<DovecotStatus>,
     /// This instance's Prometheus series (served when `metrics_listen` is set).
     pub metrics: Metrics,
+    /// The WebAuthn relying party (passkeys), from `public_url`.
+    pub webauthn: Arc<webauthn_rs::Webauthn>,
 }
 
 impl Services {
@@ -72,6 +75,7 @@ impl Services {
             doveadm,
             dovecot_status: Arc::new(DovecotStatus::default()),
             metrics: Metrics::default(),
+            webauthn: Arc::new(second_factor::passkeys::relying_party(settings)?),
         })
     }
 }

@@ -6,98 +6,67 @@ use sqlx::{Any, Executor, FromRow};
 use super::Db;
 use crate::domain::UserId;
 
-/// Every event name the log may hold, so that they stay consistent and searchable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Event {
-    SignIn,
-    SignInFailed,
-    SignOut,
-    SetupCompleted,
-    UserCreated,
-    AppPasswordCreated,
-    AppPasswordRevoked,
-    AppPasswordLimitsChanged,
-    AppPasswordRenamed,
-    AllAppPasswordsRevoked,
-    PasswordChanged,
-    PasswordChangeFailed,
-    MainImapSetting,
-    AccountDisabled,
-    AccountEnabled,
-    ResetRequired,
-    ResetCleared,
-    MainImapBlocked,
-    MainImapUnblocked,
-    SessionsEnded,
-    AccountCompromised,
-    AuditCleanedUp,
-    RoleChanged,
-    ConnectionTest,
-    DovecotSelfCheck,
+/// Declares [`Event`] with the name each is stored under, and [`Event::ALL`], from one list,
+/// so that no event can be missing from the audit page's filter.
+macro_rules! events {
+    ($($variant:ident => $name:literal,)*) => {
+        /// Every event name the log may hold, so that they stay consistent and searchable.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Event {
+            $($variant,)*
+        }
+
+        impl Event {
+            /// Every event, for the audit page's filter.
+            pub const ALL: &'static [Event] = &[$(Event::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Event::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+events! {
+    SignIn => "sign_in",
+    SignInFailed => "sign_in_failed",
+    SignOut => "sign_out",
+    SetupCompleted => "setup_completed",
+    UserCreated => "user_created",
+    AppPasswordCreated => "app_password_created",
+    AppPasswordRevoked => "app_password_revoked",
+    AppPasswordLimitsChanged => "app_password_limits_changed",
+    AppPasswordRenamed => "app_password_renamed",
+    AllAppPasswordsRevoked => "all_app_passwords_revoked",
+    PasswordChanged => "password_changed",
+    PasswordChangeFailed => "password_change_failed",
+    MainImapSetting => "main_password_imap_setting",
+    AccountDisabled => "account_disabled",
+    AccountEnabled => "account_enabled",
+    ResetRequired => "password_reset_required",
+    ResetCleared => "password_reset_cleared",
+    MainImapBlocked => "main_password_imap_blocked_by_admin",
+    MainImapUnblocked => "main_password_imap_unblocked_by_admin",
+    SessionsEnded => "sessions_ended",
+    AccountCompromised => "account_compromised",
+    AuditCleanedUp => "audit_log_cleaned_up",
+    RoleChanged => "role_changed",
+    ConnectionTest => "connection_test",
+    DovecotSelfCheck => "dovecot_self_check",
+    SecondFactorFailed => "second_factor_failed",
+    SecondFactorAdded => "second_factor_added",
+    SecondFactorRemoved => "second_factor_removed",
+    SecondFactorsReset => "second_factors_reset_by_admin",
+    RecoveryCodesGenerated => "recovery_codes_generated",
+    Reauthenticated => "reauthenticated",
 }
 
 impl Event {
-    /// Every event, for the audit page's filter.
-    pub const ALL: [Event; 24] = [
-        Self::SignIn,
-        Self::SignInFailed,
-        Self::SignOut,
-        Self::SetupCompleted,
-        Self::UserCreated,
-        Self::AppPasswordCreated,
-        Self::AppPasswordRevoked,
-        Self::AppPasswordLimitsChanged,
-        Self::AllAppPasswordsRevoked,
-        Self::PasswordChanged,
-        Self::PasswordChangeFailed,
-        Self::MainImapSetting,
-        Self::AccountDisabled,
-        Self::AccountEnabled,
-        Self::ResetRequired,
-        Self::ResetCleared,
-        Self::MainImapBlocked,
-        Self::MainImapUnblocked,
-        Self::SessionsEnded,
-        Self::AccountCompromised,
-        Self::AuditCleanedUp,
-        Self::RoleChanged,
-        Self::ConnectionTest,
-        Self::DovecotSelfCheck,
-    ];
-
     /// The event stored as `name`, if there is one.
     pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|e| e.as_str() == name)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::SignIn => "sign_in",
-            Self::SignInFailed => "sign_in_failed",
-            Self::SignOut => "sign_out",
-            Self::SetupCompleted => "setup_completed",
-            Self::UserCreated => "user_created",
-            Self::AppPasswordCreated => "app_password_created",
-            Self::AppPasswordRevoked => "app_password_revoked",
-            Self::AppPasswordLimitsChanged => "app_password_limits_changed",
-            Self::AppPasswordRenamed => "app_password_renamed",
-            Self::AllAppPasswordsRevoked => "all_app_passwords_revoked",
-            Self::PasswordChanged => "password_changed",
-            Self::PasswordChangeFailed => "password_change_failed",
-            Self::MainImapSetting => "main_password_imap_setting",
-            Self::AccountDisabled => "account_disabled",
-            Self::AccountEnabled => "account_enabled",
-            Self::ResetRequired => "password_reset_required",
-            Self::ResetCleared => "password_reset_cleared",
-            Self::MainImapBlocked => "main_password_imap_blocked_by_admin",
-            Self::MainImapUnblocked => "main_password_imap_unblocked_by_admin",
-            Self::SessionsEnded => "sessions_ended",
-            Self::AccountCompromised => "account_compromised",
-            Self::AuditCleanedUp => "audit_log_cleaned_up",
-            Self::RoleChanged => "role_changed",
-            Self::ConnectionTest => "connection_test",
-            Self::DovecotSelfCheck => "dovecot_self_check",
-        }
+        Self::ALL.iter().copied().find(|e| e.as_str() == name)
     }
 }
 

@@ -35,6 +35,8 @@ pub struct UserPage {
     pub passwords: Vec<AppPasswordView>,
     pub activity: Vec<ActivityView>,
     pub notice: Option<String>,
+    /// What the account has of second factors, in words ("none" if nothing).
+    pub second_factor: String,
 }
 
 async fn target(state: &AppState, id: UserId) -> AppResult<UserRow> {
@@ -52,6 +54,19 @@ pub async fn user(
     let user = target(&state, id).await?;
     let passwords = AppPasswordView::all_of(&state, id).await?;
     let activity = ActivityView::recent(&state, id, 50).await?;
+    let status = services::second_factor::status(&state, id).await?;
+    let mut factors = Vec::new();
+    if status.totp_active {
+        factors.push("authenticator app".to_owned());
+    }
+    if !status.passkeys.is_empty() {
+        factors.push(format!("{} passkey(s)", status.passkeys.len()));
+    }
+    let second_factor = if factors.is_empty() {
+        "none".to_owned()
+    } else {
+        factors.join(", ")
+    };
     Ok(UserPage {
         nav: Nav::of(&admin),
         can_change_roles: admin.user.role().may_change_roles(),
@@ -60,6 +75,7 @@ pub async fn user(
         passwords,
         activity,
         notice: done.notice(),
+        second_factor,
     })
 }
 
@@ -207,6 +223,48 @@ pub async fn set_role(
     Ok(redirect_after(
         Page::AdminUser(id),
         AdminDone::RoleChanged,
+        crate::dovecot::doveadm::SessionSync::NotConfigured,
+    ))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/reset_factors.page.html")]
+pub struct ResetFactorsPage {
+    pub nav: Nav,
+    pub user: UserRow,
+    pub totp_active: bool,
+    pub passkeys: usize,
+    pub recovery_left: i64,
+}
+
+/// Asks the admin to confirm removing every second factor of the account.
+pub async fn confirm_reset_factors(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<UserId>,
+) -> AppResult<ResetFactorsPage> {
+    let user = target(&state, id).await?;
+    let status = services::second_factor::status(&state, id).await?;
+    Ok(ResetFactorsPage {
+        nav: Nav::of(&admin),
+        user,
+        totp_active: status.totp_active,
+        passkeys: status.passkeys.len(),
+        recovery_left: status.recovery_left,
+    })
+}
+
+pub async fn reset_factors(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<UserId>,
+) -> AppResult<Redirect> {
+    let owner = target(&state, id).await?;
+    services::second_factor::admin_reset(&state, &owner, admin.actor(&ip)).await?;
+    Ok(redirect_after(
+        Page::AdminUser(id),
+        AdminDone::FactorsReset,
         crate::dovecot::doveadm::SessionSync::NotConfigured,
     ))
 }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::client_ip::ClientIp;
 use super::routes::Page;
-use super::session::{self, CurrentSession, SignedIn};
+use super::session::{self, CurrentSession, MayEnrol};
 use super::session_end::SignInQuery;
 use super::AppState;
 use crate::domain::{LocalPath, Text, Username};
@@ -113,6 +113,10 @@ pub async fn sign_in(
             let next = LocalPath::parse(&form.next);
             return Ok((jar, after_sign_in(next.as_ref())).into_response());
         }
+        SignIn::SecondFactor { token } => {
+            let jar = session::with_session(&state, jar, token);
+            return Ok((jar, Page::SecondFactor.redirect()).into_response());
+        }
         SignIn::Locked { wait_secs } => (StatusCode::TOO_MANY_REQUESTS, locked_message(wait_secs)),
         SignIn::Refused => (StatusCode::UNAUTHORIZED, WRONG_CREDENTIALS.to_owned()),
     };
@@ -126,7 +130,7 @@ pub async fn sign_in(
     Ok((status, page).into_response())
 }
 
-fn locked_message(wait_secs: i64) -> String {
+pub(super) fn locked_message(wait_secs: i64) -> String {
     let minutes = (wait_secs + 59) / 60;
     format!(
         "Too many failed sign-ins for this address. Try again in {minutes} minute{}. Mail apps using app passwords keep working.",
@@ -136,7 +140,7 @@ fn locked_message(wait_secs: i64) -> String {
 
 pub async fn sign_out(
     State(state): State<AppState>,
-    SignedIn(current): SignedIn,
+    MayEnrol(current): MayEnrol,
     ClientIp(ip): ClientIp,
     jar: CookieJar,
 ) -> AppResult<Response> {
@@ -148,7 +152,7 @@ pub async fn sign_out(
 /// Ends every browser session of the user, this one included.
 pub async fn sign_out_everywhere(
     State(state): State<AppState>,
-    SignedIn(current): SignedIn,
+    MayEnrol(current): MayEnrol,
     ClientIp(ip): ClientIp,
     jar: CookieJar,
 ) -> AppResult<Response> {

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
 use subtle::ConstantTimeEq;
 
-use super::session::{hardened_cookie, CurrentSession};
+use super::session::{hardened_cookie, CurrentSession, PendingSecondFactor};
 use super::{session_end, AppState};
 use crate::error::{AppError, AppResult};
 use crate::infra::random::random_token;
@@ -87,7 +87,9 @@ fn ended_in_browser(parts: &Parts) -> bool {
 }
 
 fn check(state: &AppState, jar: &CookieJar, parts: &Parts, bytes: &[u8]) -> AppResult<()> {
-    let expected = match parts.extensions.get::<CurrentSession>() {
+    // A session waiting for its second factor posts that step's forms with its own token.
+    let pending = parts.extensions.get::<PendingSecondFactor>().map(|p| &p.0);
+    let expected = match parts.extensions.get::<CurrentSession>().or(pending) {
         Some(current) => current.session.csrf_token.clone(),
         None => jar
             .get(anon_cookie_name(state))

@@ -28,6 +28,10 @@ fn status_and_message(error: &AppError) -> (StatusCode, Cow<'static, str>) {
                 StatusCode::UNAUTHORIZED,
                 "Your session ended. Please sign in again.",
             ),
+            AppError::SecondFactorRequired => (
+                StatusCode::FORBIDDEN,
+                "Your administrator requires a second factor: set one up on /account/second-factor first.",
+            ),
             AppError::NotSignedIn => (
                 StatusCode::UNAUTHORIZED,
                 "Sign in first: send the session cookie, and the X-CSRF-Token header from GET /api/me with each POST.",
@@ -66,6 +70,7 @@ impl IntoResponse for AppError {
             Self::SessionEnded(back) => {
                 return super::session_end::sign_in_again(back.as_ref()).into_response()
             }
+            Self::SecondFactorRequired => return Page::Security.redirect().into_response(),
             Self::Unavailable(err) => tracing::warn!(error = ?err, "database unavailable"),
             Self::Internal(err) => tracing::error!(error = ?err, "internal error"),
             _ => {}

@@ -30,6 +30,8 @@ pub mod notice;
 pub mod password_edit;
 pub mod rate_limit;
 pub mod routes;
+pub mod second_factor;
+pub mod security;
 pub mod session;
 pub mod session_end;
 

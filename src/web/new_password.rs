@@ -18,7 +18,7 @@ use super::client_ip::ClientIp;
 use super::dashboard::{rejected, CreateForm};
 use super::format::optional_timestamp;
 use super::mail_setup;
-use super::session::{self, CurrentSession, SignedIn};
+use super::session::{self, CurrentSession, Reauthenticated, SignedIn};
 use super::{AppState, Nav};
 use crate::domain::app_password::AllowedNets;
 use crate::domain::mail_setup::Server;
@@ -61,9 +61,10 @@ fn show_once_path(id: AppPasswordId) -> String {
     format!("/app-passwords/{id}/new")
 }
 
+/// Creating a credential asks for the second factor again when it was given long ago.
 pub async fn create(
     State(state): State<AppState>,
-    SignedIn(current): SignedIn,
+    Reauthenticated(current): Reauthenticated,
     ClientIp(ip): ClientIp,
     jar: CookieJar,
     Form(form): Form<CreateForm>,

@@ -152,6 +152,7 @@ pub enum AdminDone {
     MainImapBlocked,
     MainImapUnblocked,
     RoleChanged,
+    FactorsReset,
 }
 
 impl Finished for AdminDone {
@@ -167,13 +168,18 @@ impl Finished for AdminDone {
             Self::MainImapBlocked => "The account's main password is now refused for IMAP.",
             Self::MainImapUnblocked => "The account's owner decides again whether the main password works for IMAP.",
             Self::RoleChanged => "The account's role was changed.",
+            Self::FactorsReset => "Every second factor of this account was removed: it signs in with its password alone until it sets up a new one.",
         }
     }
 
     fn touches_sessions(self) -> bool {
         !matches!(
             self,
-            Self::Enabled | Self::ResetCleared | Self::MainImapUnblocked | Self::RoleChanged
+            Self::Enabled
+                | Self::ResetCleared
+                | Self::MainImapUnblocked
+                | Self::RoleChanged
+                | Self::FactorsReset
         )
     }
 }

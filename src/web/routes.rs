@@ -13,13 +13,16 @@ use axum::routing::MethodRouter;
 use super::{
     account, admin, admin_accounts, admin_attempts, admin_audit, admin_compromise, admin_confirm,
     admin_dovecot, auth, check, dashboard, health, mail_setup, new_password, password_edit,
-    AppState,
+    second_factor, security, AppState,
 };
 use crate::domain::UserId;
 
 const DASHBOARD: &str = "/";
 const ACCOUNT: &str = "/account";
 const SIGN_IN: &str = "/sign-in";
+const SECOND_FACTOR: &str = "/sign-in/second-factor";
+const SECURITY: &str = "/account/second-factor";
+const REAUTH: &str = "/reauth";
 /// An admin's view of one account; `{id}` is the account's [`UserId`].
 const ADMIN_USER: &str = "/admin/users/{id}";
 
@@ -29,6 +32,12 @@ pub enum Page {
     Dashboard,
     Account,
     SignIn,
+    /// The second step of signing in, for a session that owes its second factor.
+    SecondFactor,
+    /// The account's second factors.
+    Security,
+    /// Asking for the second factor again.
+    Reauth,
     /// An admin's view of this account.
     AdminUser(UserId),
 }
@@ -39,6 +48,9 @@ impl Page {
             Self::Dashboard => DASHBOARD.to_owned(),
             Self::Account => ACCOUNT.to_owned(),
             Self::SignIn => SIGN_IN.to_owned(),
+            Self::SecondFactor => SECOND_FACTOR.to_owned(),
+            Self::Security => SECURITY.to_owned(),
+            Self::Reauth => REAUTH.to_owned(),
             Self::AdminUser(id) => ADMIN_USER.replace("{id}", &id.to_string()),
         }
     }
@@ -133,6 +145,27 @@ fn routes() -> Vec<Route> {
         Route::at(SIGN_IN)
             .get(auth::sign_in_page)
             .post(auth::sign_in),
+        Route::at(SECOND_FACTOR)
+            .get(second_factor::step_page)
+            .post(second_factor::step),
+        Route::at("/sign-in/second-factor/passkey/options").post(second_factor::step_options),
+        Route::at("/sign-in/second-factor/passkey").post(second_factor::step_passkey),
+        Route::at(REAUTH)
+            .get(second_factor::reauth_page)
+            .post(second_factor::reauth),
+        Route::at("/reauth/passkey/options").post(second_factor::reauth_options),
+        Route::at("/reauth/passkey").post(second_factor::reauth_passkey),
+        Route::at(SECURITY).get(security::index),
+        Route::at("/account/second-factor/totp").post(security::totp_start),
+        Route::at("/account/second-factor/totp/confirm").post(security::totp_confirm),
+        Route::at("/account/second-factor/totp/remove").post(security::totp_remove),
+        Route::at("/account/second-factor/recovery-codes").post(security::new_recovery_codes),
+        Route::at("/account/second-factor/passkeys/options").post(security::passkey_options),
+        Route::at("/account/second-factor/passkeys").post(security::passkey_register),
+        Route::at("/account/second-factor/passkeys/{id}/remove").post(security::passkey_remove),
+        Route::at("/admin/users/{id}/second-factor/reset")
+            .get(admin::confirm_reset_factors)
+            .post(admin::reset_factors),
         Route::at("/sign-out").post(auth::sign_out),
         Route::at("/sign-out-everywhere").post(auth::sign_out_everywhere),
         Route::at("/setup/{token}")
@@ -170,7 +203,15 @@ mod tests {
     #[test]
     fn pages_are_routes_of_the_table() {
         let paths: Vec<&str> = table().into_iter().map(|(path, _)| path).collect();
-        for pattern in [DASHBOARD, ACCOUNT, SIGN_IN, ADMIN_USER] {
+        for pattern in [
+            DASHBOARD,
+            ACCOUNT,
+            SIGN_IN,
+            ADMIN_USER,
+            SECOND_FACTOR,
+            SECURITY,
+            REAUTH,
+        ] {
             assert!(paths.contains(&pattern), "{pattern}");
         }
         assert_eq!(Page::AdminUser(UserId(7)).path(), "/admin/users/7");

@@ -1,6 +1,12 @@
 //! Sessions: loading the signed-in user for each request, and the extractors that demand
 //! one. Authorization lives in the types: a handler taking [`SignedIn`] cannot run for a
 //! visitor, one taking [`AdminUser`] cannot run for a non-admin.
+//!
+//! A session still owing its second factor is put into the request as a
+//! [`PendingSecondFactor`], never as a [`CurrentSession`]: every extractor but
+//! [`PendingSignIn`] refuses it. A signed-in user whom `require_second_factor` obliges to
+//! enrol and who has not is refused by [`SignedIn`] (and so [`AdminUser`]) and sent to
+//! enrolment; only [`MayEnrol`] lets them through, for the enrolment page and signing out.
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -9,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
 use super::AppState;
+use crate::domain::second_factor::{SessionStage, PENDING_SECS};
 use crate::domain::UserId;
 use crate::error::{AppError, AppResult};
 use crate::infra::random::token_digest;
@@ -24,7 +31,13 @@ pub struct CurrentSession {
     pub token_digest: String,
     pub session: SessionRow,
     pub user: UserRow,
+    /// `require_second_factor` applies to this user, who has no second factor yet.
+    pub must_enrol: bool,
 }
+
+/// A session whose password was right and whose second factor is still owed.
+#[derive(Clone, Debug)]
+pub struct PendingSecondFactor(pub CurrentSession);
 
 impl CurrentSession {
     /// The signed-in user as the actor of a service call made from `ip`.
@@ -66,6 +79,10 @@ pub async fn load(
         return next.run(req).await;
     };
     match find_live(&state, cookie.value()).await {
+        Ok(Some(current)) if current.session.stage.0 == SessionStage::Pending => {
+            req.extensions_mut().insert(PendingSecondFactor(current));
+            next.run(req).await
+        }
         Ok(Some(current)) => {
             req.extensions_mut().insert(current);
             next.run(req).await
@@ -89,17 +106,22 @@ async fn find_live(state: &AppState, token: &str) -> AppResult<Option<CurrentSes
     let settings = &state.settings;
     let idle = now - session.last_seen_at > settings.session_idle_timeout_secs;
     let too_old = now - session.created_at > settings.session_absolute_timeout_secs;
-    if idle || too_old || user.disabled {
+    let pending_expired =
+        session.stage.0 == SessionStage::Pending && now - session.created_at > PENDING_SECS;
+    if idle || too_old || pending_expired || user.disabled {
         sessions::delete(&state.db.pool, &digest).await?;
         return Ok(None);
     }
     if now - session.last_seen_at >= TOUCH_EVERY_SECS {
         sessions::touch(&state.db, &digest, now).await?;
     }
+    let must_enrol =
+        settings.require_second_factor.applies_to(user.is_admin) && !session.has_factor;
     Ok(Some(CurrentSession {
         token_digest: digest,
         session,
         user,
+        must_enrol,
     }))
 }
 
@@ -135,10 +157,27 @@ pub fn end_cookie(state: &AppState, jar: CookieJar) -> CookieJar {
     jar.add(cookie)
 }
 
-/// A signed-in user; visitors are sent to the sign-in page.
+/// A signed-in user; visitors are sent to the sign-in page, and users who must enrol a
+/// second factor to enrolment.
 pub struct SignedIn(pub CurrentSession);
 
 impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let MayEnrol(current) = MayEnrol::from_request_parts(parts, state).await?;
+        if current.must_enrol {
+            return Err(AppError::SecondFactorRequired);
+        }
+        Ok(SignedIn(current))
+    }
+}
+
+/// A signed-in user, whether or not they still must enrol a second factor: for the
+/// enrolment page and signing out, nothing else.
+pub struct MayEnrol(pub CurrentSession);
+
+impl<S: Send + Sync> FromRequestParts<S> for MayEnrol {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
@@ -162,8 +201,24 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
             .extensions
             .get::<CurrentSession>()
             .cloned()
-            .map(SignedIn)
+            .map(MayEnrol)
             .ok_or(missing)
+    }
+}
+
+/// A session that owes its second factor: only the second-factor step takes it. Anyone
+/// else is sent to the sign-in page.
+pub struct PendingSignIn(pub CurrentSession);
+
+impl<S: Send + Sync> FromRequestParts<S> for PendingSignIn {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<PendingSecondFactor>()
+            .map(|pending| PendingSignIn(pending.0.clone()))
+            .ok_or(AppError::SignInRequired)
     }
 }
 
@@ -180,5 +235,96 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminUser {
         } else {
             Err(AppError::NotFound)
         }
+    }
+}
+
+/// Where re-authentication sends the browser back to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReturnTo {
+    Dashboard,
+    Security,
+}
+
+impl ReturnTo {
+    pub fn page(self) -> super::routes::Page {
+        match self {
+            Self::Dashboard => super::routes::Page::Dashboard,
+            Self::Security => super::routes::Page::Security,
+        }
+    }
+
+    /// The page a refused request came from, by its path.
+    fn of_path(path: &str) -> Self {
+        if path.starts_with("/account") {
+            Self::Security
+        } else {
+            Self::Dashboard
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dashboard => "dashboard",
+            Self::Security => "security",
+        }
+    }
+}
+
+/// Whether `current` must give its second factor again before creating a credential: it
+/// has one, and last gave it longer ago than `reauth_after_secs`.
+pub fn needs_reauth(state: &AppState, current: &CurrentSession) -> bool {
+    current.session.has_factor
+        && state.now() - current.session.verified_at > state.settings.reauth_after_secs
+}
+
+fn fresh(
+    state: &AppState,
+    parts: &Parts,
+    current: CurrentSession,
+) -> Result<CurrentSession, axum::response::Redirect> {
+    if needs_reauth(state, &current) {
+        let then = ReturnTo::of_path(parts.uri.path());
+        let to = format!(
+            "{}?then={}",
+            super::routes::Page::Reauth.path(),
+            then.as_str()
+        );
+        return Err(axum::response::Redirect::to(&to));
+    }
+    Ok(current)
+}
+
+/// A signed-in user who gave their second factor recently, or has none: what creating or
+/// revealing a credential takes. Others are sent to give it again, then back.
+pub struct Reauthenticated(pub CurrentSession);
+
+impl FromRequestParts<AppState> for Reauthenticated {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let SignedIn(current) = SignedIn::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        fresh(state, parts, current)
+            .map(Reauthenticated)
+            .map_err(IntoResponse::into_response)
+    }
+}
+
+/// [`Reauthenticated`] for the enrolment page's changes, which a user who must still
+/// enrol may make.
+pub struct ReauthenticatedMayEnrol(pub CurrentSession);
+
+impl FromRequestParts<AppState> for ReauthenticatedMayEnrol {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let MayEnrol(current) = MayEnrol::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        fresh(state, parts, current)
+            .map(ReauthenticatedMayEnrol)
+            .map_err(IntoResponse::into_response)
     }
 }
