@@ -3,7 +3,7 @@
 //! Every field is listed in the README's configuration table.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use figment::providers::{Env, Format, Toml};
@@ -14,6 +14,7 @@ use serde::Deserialize;
 use crate::dovecot::DovecotVersion;
 use crate::imap::{Limits, MailServer, TlsMode};
 use crate::infra::hashing::HashProfile;
+pub use crate::infra::mail::RelaySecurity;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -88,6 +89,25 @@ pub struct Settings {
     pub metrics_allow_non_loopback: bool,
     /// How log lines are written to standard error.
     pub log_format: LogFormat,
+    /// SMTP relay that sends notices of credential changes; none: no notice is queued.
+    pub smtp_relay_host: Option<String>,
+    /// Its port; unset: 587 (starttls), 465 (tls) or 25 (none).
+    pub smtp_relay_port: Option<u16>,
+    pub smtp_relay_security: RelaySecurity,
+    #[serde(deserialize_with = "secret_text")]
+    pub smtp_relay_username: Option<SecretString>,
+    #[serde(deserialize_with = "secret_text")]
+    pub smtp_relay_password: Option<SecretString>,
+    /// PEM file of certificate authorities trusted for the relay, besides the system's.
+    pub smtp_relay_ca_file: Option<PathBuf>,
+    /// The From address of notices (required with a relay).
+    pub notice_from: Option<String>,
+    /// First wait before a notice the relay did not take is tried again; it doubles up to
+    /// `notice_retry_max_secs`.
+    pub notice_retry_base_secs: i64,
+    pub notice_retry_max_secs: i64,
+    /// A notice still not sent this long after it was queued is marked failed.
+    pub notice_give_up_secs: i64,
 }
 
 /// `log_format`: human-readable lines, or one JSON object per line for a log collector.
@@ -138,6 +158,16 @@ const FIELDS: &[&str] = &[
     "metrics_allow_non_loopback",
     "log_format",
     "policy_allow_remote",
+    "smtp_relay_host",
+    "smtp_relay_port",
+    "smtp_relay_security",
+    "smtp_relay_username",
+    "smtp_relay_password",
+    "smtp_relay_ca_file",
+    "notice_from",
+    "notice_retry_base_secs",
+    "notice_retry_max_secs",
+    "notice_give_up_secs",
 ];
 
 /// `dovecot_version = "2.4"`, also from `MAILKEYS_DOVECOT_VERSION=2.4`, which the
@@ -220,6 +250,16 @@ impl Default for Settings {
             metrics_allow_non_loopback: false,
             log_format: LogFormat::Text,
             policy_allow_remote: false,
+            smtp_relay_host: None,
+            smtp_relay_port: None,
+            smtp_relay_security: RelaySecurity::StartTls,
+            smtp_relay_username: None,
+            smtp_relay_password: None,
+            smtp_relay_ca_file: None,
+            notice_from: None,
+            notice_retry_base_secs: 30,
+            notice_retry_max_secs: 60 * 60,
+            notice_give_up_secs: 3 * 24 * 60 * 60,
         }
     }
 }
@@ -282,6 +322,7 @@ impl Settings {
             bail!("doveadm_url and doveadm_api_key go together");
         }
         crate::dovecot::policy_settings::validate(self)?;
+        crate::infra::mail::validate(self)?;
         if let Some(addr) = self.metrics_listen {
             if !addr.ip().is_loopback() && !self.metrics_allow_non_loopback {
                 bail!(

@@ -5,5 +5,6 @@
 pub mod attempt_keys;
 pub mod hash_pool;
 pub mod hashing;
+pub mod mail;
 pub mod metrics;
 pub mod random;

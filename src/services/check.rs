@@ -94,11 +94,13 @@ async fn is_main_password(
         .verify(password.clone(), stored)
         .await
         .map_err(AppError::internal)?;
+    let mut tx = state.db.begin().await?;
     if matched {
-        let mut tx = state.db.begin().await?;
         attempt.succeeded(&mut tx).await?;
-        tx.commit().await?;
+    } else {
+        attempt.failed(state, &mut tx, Some(user), ip).await?;
     }
+    tx.commit().await?;
     Ok(Some(matched))
 }
 

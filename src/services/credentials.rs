@@ -10,6 +10,7 @@ use crate::domain::{AppPasswordId, AppPasswordName, ExpiryChoice, Scope, Text, U
 use crate::dovecot::doveadm::{self, SessionSync};
 use crate::error::{AppError, AppResult};
 use crate::infra::hashing::Profile;
+use crate::services::notices::{self, Notice};
 use crate::services::Services;
 use crate::store::app_passwords::{self, NewAppPassword, Revocation};
 use crate::store::audit::{self, Entry, Event};
@@ -76,6 +77,10 @@ pub async fn revoke_one(
         now,
     )
     .await?;
+    if actor.user_id != owner.id {
+        let notice = Notice::AppPasswordRevokedByAdmin { name: row.name };
+        notices::enqueue(state, &mut tx, owner, &notice, Some(actor.ip)).await?;
+    }
     tx.commit().await?;
     // Dovecot can only end sessions per user, not per credential: the owner's other devices
     // reconnect by themselves with their own passwords; the revoked one cannot.
@@ -108,6 +113,10 @@ pub async fn revoke_all(
         now,
     )
     .await?;
+    if actor.user_id != owner.id && count > 0 {
+        let notice = Notice::AllAppPasswordsRevokedByAdmin { count };
+        notices::enqueue(state, &mut tx, owner, &notice, Some(actor.ip)).await?;
+    }
     tx.commit().await?;
     Ok((count, sync_mail_server(state, owner, true).await))
 }
@@ -190,12 +199,17 @@ pub async fn create(
                     new.name.as_str(),
                     generated.lookup_id.as_str()
                 );
+                let ip = actor.ip;
                 audit::record(
                     &mut *tx,
                     actor.entry(owner.id, Event::AppPasswordCreated, detail),
                     now,
                 )
                 .await?;
+                let notice = Notice::AppPasswordCreated {
+                    name: new.name.as_str().to_owned(),
+                };
+                notices::enqueue(state, &mut tx, owner, &notice, Some(ip)).await?;
                 tx.commit().await?;
                 return Ok(Ok(Created {
                     id,

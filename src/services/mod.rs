@@ -9,7 +9,9 @@ pub mod attempts;
 pub mod auth;
 pub mod check;
 pub mod credentials;
+pub mod devices;
 pub mod health;
+pub mod notices;
 pub mod users;
 
 use std::sync::Arc;

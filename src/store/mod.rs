@@ -7,6 +7,8 @@ pub mod audit;
 pub mod backup;
 pub mod dovecot_reports;
 pub mod imap_logins;
+pub mod known_devices;
+pub mod notices;
 pub mod server_secrets;
 pub mod sessions;
 pub mod setup_tokens;

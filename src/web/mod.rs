@@ -8,6 +8,7 @@ pub mod account;
 pub mod admin;
 pub mod admin_attempts;
 pub mod admin_dovecot;
+pub mod admin_notices;
 pub mod auth;
 pub mod check;
 pub mod client_ip;

@@ -11,7 +11,7 @@ use axum::response::Redirect;
 use axum::routing::MethodRouter;
 
 use super::{
-    account, admin, admin_attempts, admin_dovecot, auth, check, dashboard, health, AppState,
+    account, admin, admin_attempts, admin_dovecot, admin_notices, auth, check, dashboard, health, AppState,
 };
 use crate::domain::UserId;
 
@@ -109,6 +109,7 @@ fn routes() -> Vec<Route> {
         Route::at("/admin").get(admin::users),
         Route::at("/admin/dovecot").get(admin_dovecot::show),
         Route::at("/admin/failed-sign-ins").get(admin_attempts::show),
+        Route::at("/admin/notices").get(admin_notices::show),
         Route::at("/admin/dovecot/check").post(admin_dovecot::check),
         Route::at(ADMIN_USER).get(admin::user),
         Route::at("/admin/users/{id}/revoke-all").post(admin::revoke_all),
