@@ -30,6 +30,7 @@ mod imap_logins;
 mod input;
 mod listener;
 mod logs;
+mod notices;
 mod operations;
 mod password_rules;
 mod policy;

@@ -22,6 +22,7 @@ pub mod dovecot;
 pub mod fake_imap;
 pub mod imap_client;
 pub mod ports;
+pub mod smtp_sink;
 
 /// The helpers most tests use, in one import.
 pub mod prelude {
@@ -29,5 +30,6 @@ pub mod prelude {
     pub use crate::browser::*;
     pub use crate::cli::*;
     pub use crate::ports::*;
+    pub use crate::smtp_sink::*;
     pub use crate::{both_backends, each_dovecot, each_version};
 }
