@@ -84,12 +84,12 @@ fn the_readmes_relay_example_is_a_valid_configuration() {
         .nth(1)
         .and_then(|rest| rest.split("```").next())
         .unwrap_or_default();
-    let settings: Settings = Figment::new()
-        .merge(Toml::string(block))
-        .extract()
-        .unwrap();
+    let settings: Settings = Figment::new().merge(Toml::string(block)).extract().unwrap();
     settings.validate().unwrap();
-    assert_eq!(settings.smtp_relay_host.as_deref(), Some("smtp.example.org"));
+    assert_eq!(
+        settings.smtp_relay_host.as_deref(),
+        Some("smtp.example.org")
+    );
     assert_eq!(settings.smtp_relay_security, RelaySecurity::StartTls);
     assert!(settings.smtp_relay_password.is_some());
     let relay = crate::infra::mail::Relay::from_settings(&settings).unwrap();

@@ -79,8 +79,7 @@ impl Attempt {
         account: Option<&UserRow>,
         ip: &str,
     ) -> AppResult<()> {
-        let (Some(user), Some(secs)) = (account, Counted::Account.lock_after(self.failures))
-        else {
+        let (Some(user), Some(secs)) = (account, Counted::Account.lock_after(self.failures)) else {
             return Ok(());
         };
         let notice = Notice::AccountLocked {

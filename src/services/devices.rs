@@ -32,7 +32,9 @@ pub fn network_of(ip: &str) -> String {
         Ok(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
             ipnet::Ipv6Net::new(v6, 64).map_or_else(|_| ip.to_owned(), |n| n.trunc().to_string())
         }
-        Ok(IpAddr::V6(v6)) => v6.to_ipv4_mapped().map_or_else(|| ip.to_owned(), |v4| v4.to_string()),
+        Ok(IpAddr::V6(v6)) => v6
+            .to_ipv4_mapped()
+            .map_or_else(|| ip.to_owned(), |v4| v4.to_string()),
         Ok(IpAddr::V4(v4)) => v4.to_string(),
         Err(_) => ip.to_owned(),
     }
@@ -61,8 +63,7 @@ pub async fn signed_in(
     let now = state.now();
     let seen_before = known_devices::any_for_user(&mut **tx, user.id).await?;
     let new_device = !known_devices::is_known(&mut **tx, user.id, Seen::Device, &digest).await?;
-    let new_network =
-        !known_devices::is_known(&mut **tx, user.id, Seen::Network, &network).await?;
+    let new_network = !known_devices::is_known(&mut **tx, user.id, Seen::Network, &network).await?;
     known_devices::remember(&mut **tx, user.id, Seen::Device, &digest, now).await?;
     known_devices::remember(&mut **tx, user.id, Seen::Network, &network, now).await?;
     if seen_before && (new_device || new_network) {

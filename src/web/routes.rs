@@ -11,7 +11,8 @@ use axum::response::Redirect;
 use axum::routing::MethodRouter;
 
 use super::{
-    account, admin, admin_attempts, admin_dovecot, admin_notices, auth, check, dashboard, health, AppState,
+    account, admin, admin_attempts, admin_dovecot, admin_notices, auth, check, dashboard, health,
+    AppState,
 };
 use crate::domain::UserId;
 

@@ -64,11 +64,17 @@ fn subjects(mails: &[Received]) -> Vec<String> {
 fn assert_clean(mails: &[Received], to: &str, secrets: &[&str]) {
     for mail in mails {
         assert_eq!(mail.rcpt_tos, [to]);
-        assert!(mail.authenticated, "the relay's username and password were used");
+        assert!(
+            mail.authenticated,
+            "the relay's username and password were used"
+        );
         assert!(mail.header("From").unwrap().contains("keys@example.org"));
         assert!(mail.data.contains("multipart/alternative"));
         assert!(mail.data.contains("text/plain") && mail.data.contains("text/html"));
-        assert!(!mail.data.contains("base64"), "readable without decoding base64");
+        assert!(
+            !mail.data.contains("base64"),
+            "readable without decoding base64"
+        );
         let decoded = mail.decoded();
         for secret in secrets {
             assert!(
@@ -88,14 +94,21 @@ async fn a_users_own_changes_are_each_reported_without_a_secret(backend: Backend
     let (app, sink) = app_and_sink(backend).await;
     app.add_user(ALICE, PASSWORD, false).await;
     let alice = app.browser();
-    assert_eq!(alice.sign_in_status(ALICE, PASSWORD).await, StatusCode::SEE_OTHER);
+    assert_eq!(
+        alice.sign_in_status(ALICE, PASSWORD).await,
+        StatusCode::SEE_OTHER
+    );
     let created = alice.create_app_password("Phone").await;
     assert_eq!(alice.rotate(false).await.status(), StatusCode::SEE_OTHER);
 
     let mails = sink.wait_for(2).await;
     a_few_worker_rounds().await;
     let mails_now = sink.received();
-    assert_eq!(mails_now.len(), 2, "an account's first sign-in is not reported");
+    assert_eq!(
+        mails_now.len(),
+        2,
+        "an account's first sign-in is not reported"
+    );
     assert_eq!(
         subjects(&mails),
         [
@@ -109,7 +122,12 @@ async fn a_users_own_changes_are_each_reported_without_a_secret(backend: Backend
         .map(Received::decoded)
         .find(|text| text.contains("new app password named"))
         .unwrap();
-    for fact in ["\"Phone\"", "UTC", "From:    127.0.0.1", "http://keys.example.org/account"] {
+    for fact in [
+        "\"Phone\"",
+        "UTC",
+        "From:    127.0.0.1",
+        "http://keys.example.org/account",
+    ] {
         assert!(made.contains(fact), "{fact} in {made}");
     }
     assert!(made.contains("If this was not you"));
@@ -127,15 +145,28 @@ async fn an_admins_revocations_are_reported_to_the_owner(backend: Backend) {
     app.new_app_password(&alice, "Laptop").await;
     app.add_user("root@example.org", PASSWORD, true).await;
     let admin = app.browser();
-    assert_eq!(admin.sign_in_status("root@example.org", PASSWORD).await, StatusCode::SEE_OTHER);
+    assert_eq!(
+        admin.sign_in_status("root@example.org", PASSWORD).await,
+        StatusCode::SEE_OTHER
+    );
     let page = format!("/admin/users/{}", app.user_id(ALICE).await);
     let revoke_one = format!("{page}/app-passwords/{phone}/revoke");
     admin.post(&page, &revoke_one, &[("reason", "lost")]).await;
-    admin.post(&page, &format!("{page}/revoke-all"), &[("reason", "phished")]).await;
+    admin
+        .post(
+            &page,
+            &format!("{page}/revoke-all"),
+            &[("reason", "phished")],
+        )
+        .await;
 
     let mails = sink.wait_for(4).await;
     a_few_worker_rounds().await;
-    assert_eq!(sink.received().len(), 4, "two created, two revoked; none to the admin");
+    assert_eq!(
+        sink.received().len(),
+        4,
+        "two created, two revoked; none to the admin"
+    );
     assert_eq!(
         subjects(&mails),
         [
@@ -146,8 +177,12 @@ async fn an_admins_revocations_are_reported_to_the_owner(backend: Backend) {
         ]
     );
     assert_clean(&mails, ALICE, &[PASSWORD]);
-    assert!(mails.iter().any(|m| m.decoded().contains("revoked your app password \"Phone\"")));
-    assert!(mails.iter().any(|m| m.decoded().contains("all your app passwords (1)")));
+    assert!(mails
+        .iter()
+        .any(|m| m.decoded().contains("revoked your app password \"Phone\"")));
+    assert!(mails
+        .iter()
+        .any(|m| m.decoded().contains("all your app passwords (1)")));
 }
 both_backends!(an_admins_revocations_are_reported_to_the_owner);
 
@@ -155,29 +190,58 @@ async fn a_new_browser_is_reported_and_the_same_browser_is_not(backend: Backend)
     let (app, sink) = app_and_sink(backend).await;
     app.add_user(ALICE, PASSWORD, false).await;
     let laptop = app.browser();
-    assert_eq!(laptop.sign_in_status(ALICE, PASSWORD).await, StatusCode::SEE_OTHER);
-    assert_eq!(queued(&app, "new_sign_in").await, 0, "the first sign-in ever");
+    assert_eq!(
+        laptop.sign_in_status(ALICE, PASSWORD).await,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        queued(&app, "new_sign_in").await,
+        0,
+        "the first sign-in ever"
+    );
     laptop.sign_out().await;
-    assert_eq!(laptop.sign_in_status(ALICE, PASSWORD).await, StatusCode::SEE_OTHER);
-    assert_eq!(queued(&app, "new_sign_in").await, 0, "the same browser again");
+    assert_eq!(
+        laptop.sign_in_status(ALICE, PASSWORD).await,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        queued(&app, "new_sign_in").await,
+        0,
+        "the same browser again"
+    );
 
     let phone = app.browser();
-    assert_eq!(phone.sign_in_status(ALICE, PASSWORD).await, StatusCode::SEE_OTHER);
+    assert_eq!(
+        phone.sign_in_status(ALICE, PASSWORD).await,
+        StatusCode::SEE_OTHER
+    );
     assert_eq!(queued(&app, "new_sign_in").await, 1, "another browser");
     phone.sign_out().await;
-    assert_eq!(phone.sign_in_status(ALICE, PASSWORD).await, StatusCode::SEE_OTHER);
-    assert_eq!(queued(&app, "new_sign_in").await, 1, "that browser is known now");
+    assert_eq!(
+        phone.sign_in_status(ALICE, PASSWORD).await,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        queued(&app, "new_sign_in").await,
+        1,
+        "that browser is known now"
+    );
 
     let mails = sink.wait_for(1).await;
     a_few_worker_rounds().await;
     assert_eq!(sink.received().len(), 1);
     assert_eq!(subjects(&mails), ["Mailkeys: New sign-in to your account"]);
-    assert!(mails[0].decoded().contains("from a browser that had not been used"));
+    assert!(mails[0]
+        .decoded()
+        .contains("from a browser that had not been used"));
     assert_clean(&mails, ALICE, &[PASSWORD]);
     let devices = app
         .count("SELECT COUNT(*) FROM known_devices WHERE kind = 'device'")
         .await;
-    assert_eq!(devices, 2, "one row per browser, holding the cookie's digest");
+    assert_eq!(
+        devices, 2,
+        "one row per browser, holding the cookie's digest"
+    );
 }
 both_backends!(a_new_browser_is_reported_and_the_same_browser_is_not);
 
@@ -187,16 +251,32 @@ async fn a_lock_is_reported_once_per_lock(backend: Backend) {
     let attacker = app.browser();
     let wrong = "wrong guess 1234";
     for _ in 0..FREE_FAILURES {
-        assert_eq!(attacker.sign_in_status(ALICE, wrong).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            attacker.sign_in_status(ALICE, wrong).await,
+            StatusCode::UNAUTHORIZED
+        );
     }
     for _ in 0..3 {
-        assert_eq!(attacker.sign_in_status(ALICE, wrong).await, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            attacker.sign_in_status(ALICE, wrong).await,
+            StatusCode::TOO_MANY_REQUESTS
+        );
     }
-    assert_eq!(queued(&app, "account_locked").await, 1, "one lock, one notice");
+    assert_eq!(
+        queued(&app, "account_locked").await,
+        1,
+        "one lock, one notice"
+    );
     // The first lock ends; the next failure starts a second, longer one.
     app.clock.advance(31);
-    assert_eq!(attacker.sign_in_status(ALICE, wrong).await, StatusCode::UNAUTHORIZED);
-    assert_eq!(attacker.sign_in_status(ALICE, wrong).await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        attacker.sign_in_status(ALICE, wrong).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        attacker.sign_in_status(ALICE, wrong).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
     assert_eq!(queued(&app, "account_locked").await, 2);
     // An address without an account locks too, and nobody is told.
     for _ in 0..FREE_FAILURES {
@@ -239,14 +319,26 @@ async fn a_relay_that_is_down_then_back_gets_each_notice_once(backend: Backend) 
     let admin = app.browser();
     admin.sign_in("root@example.org", PASSWORD).await;
     let page = admin.get_text("/admin/notices").await;
-    assert!(page.contains("pending: 1") && page.contains(&error), "{page}");
-    assert!(admin.get_text("/admin").await.contains(r#"href="/admin/notices""#));
-    assert_eq!(alice.get_status("/admin/notices").await, StatusCode::NOT_FOUND);
+    assert!(
+        page.contains("pending: 1") && page.contains(&error),
+        "{page}"
+    );
+    assert!(admin
+        .get_text("/admin")
+        .await
+        .contains(r#"href="/admin/notices""#));
+    assert_eq!(
+        alice.get_status("/admin/notices").await,
+        StatusCode::NOT_FOUND
+    );
 
     let sink = SmtpSink::start(port, SinkSecurity::Plain, Some(RELAY_AUTH));
     app.clock.advance(2);
     let mails = sink.wait_for(1).await;
-    assert_eq!(subjects(&mails), ["Mailkeys: A new app password was created"]);
+    assert_eq!(
+        subjects(&mails),
+        ["Mailkeys: A new app password was created"]
+    );
     // Much later, with the worker going round all the while: still the one message.
     app.clock.advance(24 * 3600);
     a_few_worker_rounds().await;
@@ -267,37 +359,58 @@ both_backends!(a_relay_that_is_down_then_back_gets_each_notice_once);
 async fn second_factor_notices_go_with_their_transaction(backend: Backend) {
     let (app, sink) = app_and_sink(backend).await;
     let id = app.add_user(ALICE, PASSWORD, false).await;
-    let alice = users::find_by_id(&app.db, UserId(id)).await.unwrap().unwrap();
+    let alice = users::find_by_id(&app.db, UserId(id))
+        .await
+        .unwrap()
+        .unwrap();
     let services = &app.state.services;
     let added = Notice::SecondFactorAdded {
         factor: SecondFactor::Passkey,
     };
     // Rolled back: nothing queued, nothing sent.
     let mut tx = app.db.begin().await.unwrap();
-    notices::enqueue(services, &mut tx, &alice, &added, Some("192.0.2.7")).await.unwrap();
+    notices::enqueue(services, &mut tx, &alice, &added, Some("192.0.2.7"))
+        .await
+        .unwrap();
     tx.rollback().await.unwrap();
     assert_eq!(app.count("SELECT COUNT(*) FROM notice_queue").await, 0);
 
     let committed = [
-        Notice::SecondFactorAdded { factor: SecondFactor::AuthenticatorApp },
+        Notice::SecondFactorAdded {
+            factor: SecondFactor::AuthenticatorApp,
+        },
         added,
-        Notice::SecondFactorAdded { factor: SecondFactor::RecoveryCodes },
-        Notice::SecondFactorRemoved { factor: SecondFactor::Passkey },
+        Notice::SecondFactorAdded {
+            factor: SecondFactor::RecoveryCodes,
+        },
+        Notice::SecondFactorRemoved {
+            factor: SecondFactor::Passkey,
+        },
         Notice::SecondFactorsReset,
     ];
     for notice in &committed {
         let mut tx = app.db.begin().await.unwrap();
-        notices::enqueue(services, &mut tx, &alice, notice, Some("192.0.2.7")).await.unwrap();
+        notices::enqueue(services, &mut tx, &alice, notice, Some("192.0.2.7"))
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
     }
     let mails = sink.wait_for(committed.len()).await;
     a_few_worker_rounds().await;
-    assert_eq!(sink.received().len(), committed.len(), "the rolled-back one never went out");
+    assert_eq!(
+        sink.received().len(),
+        committed.len(),
+        "the rolled-back one never went out"
+    );
     let all = subjects(&mails);
     assert_eq!(all.iter().filter(|s| s.contains("was added")).count(), 3);
     assert!(all.contains(&"Mailkeys: A second factor was removed from your account".to_owned()));
     assert!(all.contains(&"Mailkeys: An administrator reset your second factors".to_owned()));
-    for words in ["an authenticator app", "a passkey or security key", "recovery codes"] {
+    for words in [
+        "an authenticator app",
+        "a passkey or security key",
+        "recovery codes",
+    ] {
         assert!(mails.iter().any(|m| m.decoded().contains(words)), "{words}");
     }
     assert!(mails.iter().all(|m| m.decoded().contains("192.0.2.7")));
@@ -325,9 +438,16 @@ async fn a_change_whose_notice_cannot_be_queued_is_not_made(backend: Backend) {
         .create_app_password_with(&[("name", "Phone"), ("expires", "never"), ("scope", "imap")])
         .await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert_eq!(app.live_app_passwords().await, 0, "rolled back with its notice");
+    assert_eq!(
+        app.live_app_passwords().await,
+        0,
+        "rolled back with its notice"
+    );
     let events = app.audit_events_of(ALICE).await;
-    assert!(!events.iter().any(|e| e == "app_password_created"), "{events:?}");
+    assert!(
+        !events.iter().any(|e| e == "app_password_created"),
+        "{events:?}"
+    );
 }
 both_backends!(a_change_whose_notice_cannot_be_queued_is_not_made);
 
@@ -347,7 +467,8 @@ both_backends!(without_a_relay_nothing_is_queued);
 async fn tls_relays_are_used_and_their_certificate_checked(backend: Backend) {
     let ca = TestCa::new();
     let dir = tempfile::tempdir().unwrap();
-    ca.issue(&["127.0.0.1"], Validity::current()).write_pem(dir.path());
+    ca.issue(&["127.0.0.1"], Validity::current())
+        .write_pem(dir.path());
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     for (security, trusted) in [
         (RelaySecurity::StartTls, true),
@@ -355,8 +476,14 @@ async fn tls_relays_are_used_and_their_certificate_checked(backend: Backend) {
         (RelaySecurity::StartTls, false),
     ] {
         let sink_security = match security {
-            RelaySecurity::Tls => SinkSecurity::Tls { cert: &cert, key: &key },
-            _ => SinkSecurity::StartTls { cert: &cert, key: &key },
+            RelaySecurity::Tls => SinkSecurity::Tls {
+                cert: &cert,
+                key: &key,
+            },
+            _ => SinkSecurity::StartTls {
+                cert: &cert,
+                key: &key,
+            },
         };
         let sink = SmtpSink::start(free_port(), sink_security, Some(RELAY_AUTH));
         let ca_file = ca.pem_file.clone();
@@ -374,12 +501,14 @@ async fn tls_relays_are_used_and_their_certificate_checked(backend: Backend) {
             assert_clean(&mails, ALICE, &[PASSWORD]);
         } else {
             a_few_worker_rounds().await;
-            assert!(sink.received().is_empty(), "an unknown authority is not trusted");
-            let error: Option<String> =
-                sqlx::query_scalar("SELECT last_error FROM notice_queue")
-                    .fetch_one(&app.db.pool)
-                    .await
-                    .unwrap();
+            assert!(
+                sink.received().is_empty(),
+                "an unknown authority is not trusted"
+            );
+            let error: Option<String> = sqlx::query_scalar("SELECT last_error FROM notice_queue")
+                .fetch_one(&app.db.pool)
+                .await
+                .unwrap();
             assert!(error.unwrap_or_default().contains("certificate"));
         }
     }

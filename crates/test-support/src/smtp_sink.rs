@@ -13,9 +13,15 @@ use serde::Deserialize;
 pub enum SinkSecurity<'a> {
     Plain,
     /// STARTTLS (required) with this certificate and key.
-    StartTls { cert: &'a Path, key: &'a Path },
+    StartTls {
+        cert: &'a Path,
+        key: &'a Path,
+    },
     /// TLS from the first byte.
-    Tls { cert: &'a Path, key: &'a Path },
+    Tls {
+        cert: &'a Path,
+        key: &'a Path,
+    },
 }
 
 /// One message as the sink received it.
@@ -127,9 +133,7 @@ impl SmtpSink {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start the SMTP sink with {}: {e}", python())
-            });
+            .unwrap_or_else(|e| panic!("cannot start the SMTP sink with {}: {e}", python()));
         let mut ready = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut ready)

@@ -45,21 +45,38 @@ impl SecondFactor {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Notice {
     /// The account made an app password (its name, never its value).
-    AppPasswordCreated { name: String },
+    AppPasswordCreated {
+        name: String,
+    },
     /// An admin revoked one of the account's app passwords.
-    AppPasswordRevokedByAdmin { name: String },
+    AppPasswordRevokedByAdmin {
+        name: String,
+    },
     /// An admin revoked every app password of the account.
-    AllAppPasswordsRevokedByAdmin { count: u64 },
+    AllAppPasswordsRevokedByAdmin {
+        count: u64,
+    },
     /// The main password was changed.
-    PasswordChanged { app_passwords_revoked: bool },
-    SecondFactorAdded { factor: SecondFactor },
-    SecondFactorRemoved { factor: SecondFactor },
+    PasswordChanged {
+        app_passwords_revoked: bool,
+    },
+    SecondFactorAdded {
+        factor: SecondFactor,
+    },
+    SecondFactorRemoved {
+        factor: SecondFactor,
+    },
     /// An admin removed every second factor of the account.
     SecondFactorsReset,
     /// A sign-in from a browser or a network the account had not signed in from.
-    NewSignIn { new_device: bool, new_network: bool },
+    NewSignIn {
+        new_device: bool,
+        new_network: bool,
+    },
     /// Too many wrong passwords: sign-in is locked for `minutes`.
-    AccountLocked { minutes: i64 },
+    AccountLocked {
+        minutes: i64,
+    },
 }
 
 impl Notice {
@@ -81,7 +98,9 @@ impl Notice {
     pub fn subject(&self) -> String {
         match self {
             Self::AppPasswordCreated { .. } => "A new app password was created".into(),
-            Self::AppPasswordRevokedByAdmin { .. } => "An administrator revoked an app password".into(),
+            Self::AppPasswordRevokedByAdmin { .. } => {
+                "An administrator revoked an app password".into()
+            }
             Self::AllAppPasswordsRevokedByAdmin { .. } => {
                 "An administrator revoked your app passwords".into()
             }
@@ -160,9 +179,7 @@ impl Notice {
         match self {
             Self::AppPasswordRevokedByAdmin { .. }
             | Self::AllAppPasswordsRevokedByAdmin { .. }
-            | Self::SecondFactorsReset => {
-                "If you did not expect this, ask your administrator why."
-            }
+            | Self::SecondFactorsReset => "If you did not expect this, ask your administrator why.",
             Self::AccountLocked { .. } => {
                 "If this was not you, someone may be guessing your password: once the lock ends, \
                  sign in and choose a new, long password."
