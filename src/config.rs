@@ -89,9 +89,9 @@ pub struct Settings {
     pub metrics_allow_non_loopback: bool,
     /// How log lines are written to standard error.
     pub log_format: LogFormat,
-    /// SMTP relay that sends notices of credential changes; none: no notice is queued.
+    /// SMTP relay that sends notices of credential changes (none: no notice is queued),
+    /// its port (unset: the security's usual one), how it is reached, its credentials.
     pub smtp_relay_host: Option<String>,
-    /// Its port; unset: 587 (starttls), 465 (tls) or 25 (none).
     pub smtp_relay_port: Option<u16>,
     pub smtp_relay_security: RelaySecurity,
     #[serde(deserialize_with = "secret_text")]
@@ -102,8 +102,7 @@ pub struct Settings {
     pub smtp_relay_ca_file: Option<PathBuf>,
     /// The From address of notices (required with a relay).
     pub notice_from: Option<String>,
-    /// First wait before a notice the relay did not take is tried again; it doubles up to
-    /// `notice_retry_max_secs`.
+    /// First wait before a notice is tried again, doubling up to `notice_retry_max_secs`.
     pub notice_retry_base_secs: i64,
     pub notice_retry_max_secs: i64,
     /// A notice still not sent this long after it was queued is marked failed.

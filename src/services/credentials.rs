@@ -199,7 +199,6 @@ pub async fn create(
                     new.name.as_str(),
                     generated.lookup_id.as_str()
                 );
-                let ip = actor.ip;
                 audit::record(
                     &mut *tx,
                     actor.entry(owner.id, Event::AppPasswordCreated, detail),
@@ -209,7 +208,7 @@ pub async fn create(
                 let notice = Notice::AppPasswordCreated {
                     name: new.name.as_str().to_owned(),
                 };
-                notices::enqueue(state, &mut tx, owner, &notice, Some(ip)).await?;
+                notices::enqueue(state, &mut tx, owner, &notice, Some(actor.ip)).await?;
                 tx.commit().await?;
                 return Ok(Ok(Created {
                     id,

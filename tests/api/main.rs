@@ -31,6 +31,8 @@ mod input;
 mod listener;
 mod logs;
 mod notices;
+mod notices_relay;
+mod notices_sign_in;
 mod operations;
 mod password_rules;
 mod policy;

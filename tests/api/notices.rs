@@ -1,27 +1,25 @@
 //! Notices by mail: each change is reported to the account's address through a real SMTP
 //! server on loopback (tests/fixtures/smtp_sink.py), with no secret in it; queued in the
 //! change's transaction (a rolled-back change sends nothing, a change whose notice cannot be
-//! queued is not made); a relay that is down and comes back gets each notice once; a new
-//! browser's sign-in is reported and the same browser's is not; a lock is reported once.
+//! queued is not made); nothing is queued without a relay. Sign-in notices are in
+//! `notices_sign_in`, the relay's failures and TLS in `notices_relay`.
 
 use std::time::Duration;
 
 use mailkeys::config::{RelaySecurity, Settings};
-use mailkeys::domain::lockout::FREE_FAILURES;
 use mailkeys::domain::UserId;
 use mailkeys::services::notices::{self, Notice, SecondFactor};
 use mailkeys::store::users;
 use reqwest::StatusCode;
 
 use crate::both_backends;
-use mailkeys_test_support::certs::{TestCa, Validity};
 use mailkeys_test_support::prelude::*;
 
-const RELAY_AUTH: &str = "relay-user:relay-secret-9431";
+pub(crate) const RELAY_AUTH: &str = "relay-user:relay-secret-9431";
 
 /// Settings of a plain relay on loopback at `port`, with a username and password, and a
 /// retry base of one second of the test's clock.
-fn relay(port: u16) -> impl FnOnce(&mut Settings) {
+pub(crate) fn relay(port: u16) -> impl FnOnce(&mut Settings) {
     move |s| {
         s.smtp_relay_host = Some("127.0.0.1".into());
         s.smtp_relay_port = Some(port);
@@ -35,25 +33,25 @@ fn relay(port: u16) -> impl FnOnce(&mut Settings) {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     reserve_port().release()
 }
 
 /// A sink on a free port and an app that sends to it.
-async fn app_and_sink(backend: Backend) -> (TestApp, SmtpSink) {
+pub(crate) async fn app_and_sink(backend: Backend) -> (TestApp, SmtpSink) {
     let sink = SmtpSink::start(free_port(), SinkSecurity::Plain, Some(RELAY_AUTH));
     let app = spawn_app_with(backend, relay(sink.port)).await;
     (app, sink)
 }
 
-async fn queued(app: &TestApp, kind: &str) -> i64 {
+pub(crate) async fn queued(app: &TestApp, kind: &str) -> i64 {
     app.count(&format!(
         "SELECT COUNT(*) FROM notice_queue WHERE kind = '{kind}'"
     ))
     .await
 }
 
-fn subjects(mails: &[Received]) -> Vec<String> {
+pub(crate) fn subjects(mails: &[Received]) -> Vec<String> {
     let mut subjects: Vec<String> = mails.iter().filter_map(|m| m.header("Subject")).collect();
     subjects.sort();
     subjects
@@ -61,7 +59,7 @@ fn subjects(mails: &[Received]) -> Vec<String> {
 
 /// Fails if any mail holds one of `secrets` (as sent, or with its quoted-printable
 /// undone), or is not a plain-text and HTML mail to `to`.
-fn assert_clean(mails: &[Received], to: &str, secrets: &[&str]) {
+pub(crate) fn assert_clean(mails: &[Received], to: &str, secrets: &[&str]) {
     for mail in mails {
         assert_eq!(mail.rcpt_tos, [to]);
         assert!(
@@ -86,7 +84,7 @@ fn assert_clean(mails: &[Received], to: &str, secrets: &[&str]) {
 }
 
 /// Sleeps past a few rounds of the worker, so that a notice that should not exist would.
-async fn a_few_worker_rounds() {
+pub(crate) async fn a_few_worker_rounds() {
     tokio::time::sleep(Duration::from_millis(2500)).await;
 }
 
@@ -185,176 +183,6 @@ async fn an_admins_revocations_are_reported_to_the_owner(backend: Backend) {
         .any(|m| m.decoded().contains("all your app passwords (1)")));
 }
 both_backends!(an_admins_revocations_are_reported_to_the_owner);
-
-async fn a_new_browser_is_reported_and_the_same_browser_is_not(backend: Backend) {
-    let (app, sink) = app_and_sink(backend).await;
-    app.add_user(ALICE, PASSWORD, false).await;
-    let laptop = app.browser();
-    assert_eq!(
-        laptop.sign_in_status(ALICE, PASSWORD).await,
-        StatusCode::SEE_OTHER
-    );
-    assert_eq!(
-        queued(&app, "new_sign_in").await,
-        0,
-        "the first sign-in ever"
-    );
-    laptop.sign_out().await;
-    assert_eq!(
-        laptop.sign_in_status(ALICE, PASSWORD).await,
-        StatusCode::SEE_OTHER
-    );
-    assert_eq!(
-        queued(&app, "new_sign_in").await,
-        0,
-        "the same browser again"
-    );
-
-    let phone = app.browser();
-    assert_eq!(
-        phone.sign_in_status(ALICE, PASSWORD).await,
-        StatusCode::SEE_OTHER
-    );
-    assert_eq!(queued(&app, "new_sign_in").await, 1, "another browser");
-    phone.sign_out().await;
-    assert_eq!(
-        phone.sign_in_status(ALICE, PASSWORD).await,
-        StatusCode::SEE_OTHER
-    );
-    assert_eq!(
-        queued(&app, "new_sign_in").await,
-        1,
-        "that browser is known now"
-    );
-
-    let mails = sink.wait_for(1).await;
-    a_few_worker_rounds().await;
-    assert_eq!(sink.received().len(), 1);
-    assert_eq!(subjects(&mails), ["Mailkeys: New sign-in to your account"]);
-    assert!(mails[0]
-        .decoded()
-        .contains("from a browser that had not been used"));
-    assert_clean(&mails, ALICE, &[PASSWORD]);
-    let devices = app
-        .count("SELECT COUNT(*) FROM known_devices WHERE kind = 'device'")
-        .await;
-    assert_eq!(
-        devices, 2,
-        "one row per browser, holding the cookie's digest"
-    );
-}
-both_backends!(a_new_browser_is_reported_and_the_same_browser_is_not);
-
-async fn a_lock_is_reported_once_per_lock(backend: Backend) {
-    let (app, sink) = app_and_sink(backend).await;
-    app.add_user(ALICE, PASSWORD, false).await;
-    let attacker = app.browser();
-    let wrong = "wrong guess 1234";
-    for _ in 0..FREE_FAILURES {
-        assert_eq!(
-            attacker.sign_in_status(ALICE, wrong).await,
-            StatusCode::UNAUTHORIZED
-        );
-    }
-    for _ in 0..3 {
-        assert_eq!(
-            attacker.sign_in_status(ALICE, wrong).await,
-            StatusCode::TOO_MANY_REQUESTS
-        );
-    }
-    assert_eq!(
-        queued(&app, "account_locked").await,
-        1,
-        "one lock, one notice"
-    );
-    // The first lock ends; the next failure starts a second, longer one.
-    app.clock.advance(31);
-    assert_eq!(
-        attacker.sign_in_status(ALICE, wrong).await,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        attacker.sign_in_status(ALICE, wrong).await,
-        StatusCode::TOO_MANY_REQUESTS
-    );
-    assert_eq!(queued(&app, "account_locked").await, 2);
-    // An address without an account locks too, and nobody is told.
-    for _ in 0..FREE_FAILURES {
-        attacker.sign_in_status("ghost@example.org", wrong).await;
-    }
-    assert_eq!(app.count("SELECT COUNT(*) FROM notice_queue").await, 2);
-
-    let mails = sink.wait_for(2).await;
-    assert_eq!(
-        subjects(&mails),
-        ["Mailkeys: Sign-in to your account was locked"; 2]
-    );
-    assert_clean(&mails, ALICE, &[wrong, PASSWORD]);
-}
-both_backends!(a_lock_is_reported_once_per_lock);
-
-async fn a_relay_that_is_down_then_back_gets_each_notice_once(backend: Backend) {
-    let port = free_port();
-    let app = spawn_app_with(backend, relay(port)).await;
-    let alice = app.signed_in(ALICE).await;
-    alice.create_app_password("Phone").await;
-    // Nothing listens: the try fails and waits for the next (1 s of the test's clock,
-    // which stands still meanwhile).
-    let start = std::time::Instant::now();
-    let (attempts, error): (i64, Option<String>) = loop {
-        let row: (i64, Option<String>) =
-            sqlx::query_as("SELECT attempts, last_error FROM notice_queue")
-                .fetch_one(&app.db.pool)
-                .await
-                .unwrap();
-        if row.1.is_some() || start.elapsed() > Duration::from_secs(15) {
-            break row;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert_eq!(attempts, 1);
-    let error = error.expect("the failed try is recorded");
-    assert!(!error.contains("relay-secret"), "{error}");
-    app.add_user("root@example.org", PASSWORD, true).await;
-    let admin = app.browser();
-    admin.sign_in("root@example.org", PASSWORD).await;
-    let page = admin.get_text("/admin/notices").await;
-    assert!(
-        page.contains("pending: 1") && page.contains(&error),
-        "{page}"
-    );
-    assert!(admin
-        .get_text("/admin")
-        .await
-        .contains(r#"href="/admin/notices""#));
-    assert_eq!(
-        alice.get_status("/admin/notices").await,
-        StatusCode::NOT_FOUND
-    );
-
-    let sink = SmtpSink::start(port, SinkSecurity::Plain, Some(RELAY_AUTH));
-    app.clock.advance(2);
-    let mails = sink.wait_for(1).await;
-    assert_eq!(
-        subjects(&mails),
-        ["Mailkeys: A new app password was created"]
-    );
-    // Much later, with the worker going round all the while: still the one message.
-    app.clock.advance(24 * 3600);
-    a_few_worker_rounds().await;
-    assert_eq!(sink.received().len(), 1, "delivered once, not twice");
-    let (status, attempts): (String, i64) =
-        sqlx::query_as("SELECT status, attempts FROM notice_queue")
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
-    assert_eq!((status.as_str(), attempts), ("sent", 2));
-    // The clock moved a day: the admin signs in again.
-    let admin = app.browser();
-    admin.sign_in("root@example.org", PASSWORD).await;
-    assert!(admin.get_text("/admin/notices").await.contains("sent: 1"));
-}
-both_backends!(a_relay_that_is_down_then_back_gets_each_notice_once);
 
 async fn second_factor_notices_go_with_their_transaction(backend: Backend) {
     let (app, sink) = app_and_sink(backend).await;
@@ -463,54 +291,3 @@ async fn without_a_relay_nothing_is_queued(backend: Backend) {
     assert!(page.contains("No SMTP relay is configured"), "{page}");
 }
 both_backends!(without_a_relay_nothing_is_queued);
-
-async fn tls_relays_are_used_and_their_certificate_checked(backend: Backend) {
-    let ca = TestCa::new();
-    let dir = tempfile::tempdir().unwrap();
-    ca.issue(&["127.0.0.1"], Validity::current())
-        .write_pem(dir.path());
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    for (security, trusted) in [
-        (RelaySecurity::StartTls, true),
-        (RelaySecurity::Tls, true),
-        (RelaySecurity::StartTls, false),
-    ] {
-        let sink_security = match security {
-            RelaySecurity::Tls => SinkSecurity::Tls {
-                cert: &cert,
-                key: &key,
-            },
-            _ => SinkSecurity::StartTls {
-                cert: &cert,
-                key: &key,
-            },
-        };
-        let sink = SmtpSink::start(free_port(), sink_security, Some(RELAY_AUTH));
-        let ca_file = ca.pem_file.clone();
-        let app = spawn_app_with(backend, |s| {
-            relay(sink.port)(s);
-            s.smtp_relay_security = security;
-            s.smtp_relay_ca_file = trusted.then_some(ca_file);
-        })
-        .await;
-        let alice = app.signed_in(ALICE).await;
-        alice.create_app_password("Phone").await;
-        if trusted {
-            let mails = sink.wait_for(1).await;
-            assert!(mails[0].tls, "{security:?}: sent over TLS");
-            assert_clean(&mails, ALICE, &[PASSWORD]);
-        } else {
-            a_few_worker_rounds().await;
-            assert!(
-                sink.received().is_empty(),
-                "an unknown authority is not trusted"
-            );
-            let error: Option<String> = sqlx::query_scalar("SELECT last_error FROM notice_queue")
-                .fetch_one(&app.db.pool)
-                .await
-                .unwrap();
-            assert!(error.unwrap_or_default().contains("certificate"));
-        }
-    }
-}
-both_backends!(tls_relays_are_used_and_their_certificate_checked);
