@@ -1,9 +1,13 @@
-//! The relay: one that is down and comes back gets each notice once; STARTTLS and implicit
-//! TLS are used, and a certificate from an unknown authority is refused.
+//! The relay: one that is down and comes back gets each notice once; two instances sharing
+//! the queue send each notice once; STARTTLS and implicit TLS are used, and a certificate
+//! from an unknown authority is refused.
 
 use std::time::Duration;
 
 use mailkeys::config::RelaySecurity;
+use mailkeys::domain::UserId;
+use mailkeys::services::notices::{self, Notice};
+use mailkeys::store::users;
 use reqwest::StatusCode;
 
 use crate::both_backends;
@@ -124,3 +128,58 @@ async fn tls_relays_are_used_and_their_certificate_checked(backend: Backend) {
     }
 }
 both_backends!(tls_relays_are_used_and_their_certificate_checked);
+
+async fn two_instances_on_one_database_send_each_notice_once(backend: Backend) {
+    let sink = SmtpSink::start(free_port(), SinkSecurity::Plain, Some(RELAY_AUTH));
+    let first = spawn_app_with(backend, relay(sink.port)).await;
+    let second = spawn_app_on(
+        tempfile::tempdir().unwrap(),
+        first.database_url.clone(),
+        relay(sink.port),
+    )
+    .await;
+    let id = first.add_user(ALICE, PASSWORD, false).await;
+    let alice = users::find_by_id(&first.db, UserId(id))
+        .await
+        .unwrap()
+        .unwrap();
+    // Forty notices become due at once, for two workers polling the same queue.
+    const COUNT: usize = 40;
+    let mut tx = first.db.begin().await.unwrap();
+    for n in 0..COUNT {
+        let notice = Notice::AppPasswordCreated {
+            name: format!("device-{n}"),
+        };
+        notices::enqueue(&first.state.services, &mut tx, &alice, &notice, None)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let mails = sink.wait_for(COUNT).await;
+    a_few_worker_rounds().await;
+    let mut names: Vec<String> = sink
+        .received()
+        .iter()
+        .map(|m| {
+            let text = m.decoded();
+            let start = text.find("device-").unwrap();
+            text[start..].split('"').next().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(
+        names.len(),
+        COUNT,
+        "{} mails for {COUNT} notices",
+        names.len()
+    );
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), COUNT, "each notice once");
+    assert_eq!(mails.len(), COUNT);
+    let sent = second
+        .count("SELECT COUNT(*) FROM notice_queue WHERE status = 'sent' AND attempts = 1")
+        .await;
+    assert_eq!(sent, COUNT as i64, "each claimed by one worker, once");
+}
+both_backends!(two_instances_on_one_database_send_each_notice_once);
