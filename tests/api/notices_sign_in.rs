@@ -36,10 +36,18 @@ async fn a_new_browser_is_reported_and_the_same_browser_is_not(backend: Backend)
     );
 
     let phone = app.browser();
-    assert_eq!(
-        phone.sign_in_status(ALICE, PASSWORD).await,
-        StatusCode::SEE_OTHER
-    );
+    let response = phone.sign_in(ALICE, PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    // The README's cookie: `mailkeys-device`, 400 days, not readable by scripts.
+    let device_cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("mailkeys-device="))
+        .expect("a new browser gets a device cookie")
+        .to_owned();
+    assert!(device_cookie.contains("Max-Age=34560000") && device_cookie.contains("HttpOnly"));
     assert_eq!(queued(&app, "new_sign_in").await, 1, "another browser");
     phone.sign_out().await;
     assert_eq!(
@@ -177,3 +185,18 @@ async fn a_new_network_is_reported_and_an_ipv6_64_counts_as_one(backend: Backend
     assert_clean(&mails, ALICE, &[PASSWORD]);
 }
 both_backends!(a_new_network_is_reported_and_an_ipv6_64_counts_as_one);
+
+async fn a_lock_started_by_wrong_current_passwords_is_reported(backend: Backend) {
+    let (app, _sink) = app_and_sink(backend).await;
+    let alice = app.signed_in(ALICE).await;
+    let wrong = "not my password 5678";
+    for _ in 0..FREE_FAILURES {
+        let response = alice
+            .change_password(wrong, NEW_PASSWORD, NEW_PASSWORD, false)
+            .await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    assert_eq!(queued(&app, "account_locked").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM notice_queue").await, 1);
+}
+both_backends!(a_lock_started_by_wrong_current_passwords_is_reported);
