@@ -183,3 +183,33 @@ async fn two_instances_on_one_database_send_each_notice_once(backend: Backend) {
     assert_eq!(sent, COUNT as i64, "each claimed by one worker, once");
 }
 both_backends!(two_instances_on_one_database_send_each_notice_once);
+
+async fn a_relay_refusing_for_good_marks_the_notice_failed_without_its_password(backend: Backend) {
+    // The relay knows another password: it answers 535, a refusal for good.
+    let sink = SmtpSink::start(
+        free_port(),
+        SinkSecurity::Plain,
+        Some("relay-user:other-one"),
+    );
+    let app = spawn_app_with(backend, relay(sink.port)).await;
+    let alice = app.signed_in(ALICE).await;
+    alice.create_app_password("Phone").await;
+    let start = std::time::Instant::now();
+    let (status, error): (String, Option<String>) = loop {
+        let row: (String, Option<String>) =
+            sqlx::query_as("SELECT status, last_error FROM notice_queue")
+                .fetch_one(&app.db.pool)
+                .await
+                .unwrap();
+        if row.0 != "pending" || start.elapsed() > Duration::from_secs(15) {
+            break row;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(status, "failed", "not retried: the relay refused for good ({error:?})");
+    let error = error.unwrap_or_default();
+    assert!(error.contains("535"), "{error}");
+    assert!(!error.contains("relay-secret"), "{error}");
+    assert!(sink.received().is_empty());
+}
+both_backends!(a_relay_refusing_for_good_marks_the_notice_failed_without_its_password);
