@@ -5,7 +5,8 @@
 //!   sign in, create an account, admin actions, run a connection test), each owning its
 //!   transaction, audit entry and Dovecot sync, over a [`services::Services`] value (database,
 //!   hasher, settings, clock, Dovecot). A new action goes here first. Imports nothing from
-//!   `web`.
+//!   `web`. A change to how an account signs in also queues its notice by mail in its own
+//!   transaction (`services::notices::enqueue`; the worker there sends the queue).
 //! - [`web`]: HTTP handlers by area (auth, dashboard, account, admin, check), which parse the
 //!   request, call a service and render; sessions, CSRF, headers, rate limits. A new page or
 //!   endpoint is a handler here, calling a service, and a line in `web::routes` (the one
@@ -22,7 +23,8 @@
 //!   the keyed hashes that count password attempts without storing what was typed
 //!   (`attempt_keys`), the OS random generator (app passwords, tokens, salts), and the
 //!   Prometheus metrics (`infra::metrics`: one function per event, e.g.
-//!   `state.metrics.sign_in(…)`; served by `web::metrics` on `metrics_listen`).
+//!   `state.metrics.sign_in(…)`; served by `web::metrics` on `metrics_listen`), and the
+//!   SMTP relay of notices (`infra::mail`).
 //!   Every check of a typed password against a main-password hash goes through
 //!   `services::attempts` first (counts per account and address, decided before hashing).
 //! - [`store`]: persistence through sqlx (SQLite or PostgreSQL behind one `AnyPool`); one

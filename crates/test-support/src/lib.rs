@@ -9,6 +9,7 @@
 //! - [`fake_imap`]: the scripted fake IMAP server.
 //! - [`imap_client`]: the small IMAP client that logs in to a test Dovecot.
 //! - [`ports`], [`cli`]: free and closed loopback ports; the `mailkeys` binary.
+//! - [`smtp_sink`]: a real SMTP server on loopback (aiosmtpd) that records what it gets.
 //!
 //! A test crate takes it all with `use mailkeys_test_support::prelude::*;`.
 
