@@ -206,7 +206,10 @@ async fn a_relay_refusing_for_good_marks_the_notice_failed_without_its_password(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(status, "failed", "not retried: the relay refused for good ({error:?})");
+    assert_eq!(
+        status, "failed",
+        "not retried: the relay refused for good ({error:?})"
+    );
     let error = error.unwrap_or_default();
     assert!(error.contains("535"), "{error}");
     assert!(!error.contains("relay-secret"), "{error}");

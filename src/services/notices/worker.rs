@@ -36,7 +36,12 @@ pub async fn run(state: Services, relay: Relay, mut stop: watch::Receiver<bool>)
             tracing::warn!(error = %err, "could not go through the notice queue");
         }
         tokio::select! {
-            _ = stop.changed() => {}
+            changed = stop.changed() => {
+                // The sender is gone (the server's task ended without a stop): stop too.
+                if changed.is_err() {
+                    break;
+                }
+            }
             () = tokio::time::sleep(POLL) => {}
         }
     }
