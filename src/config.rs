@@ -3,7 +3,7 @@
 //! Every field is listed in the README's configuration table.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use figment::providers::{Env, Format, Toml};
@@ -16,6 +16,7 @@ use crate::domain::second_factor::RequireSecondFactor;
 use crate::dovecot::DovecotVersion;
 use crate::imap::{Limits, MailServer, TlsMode};
 use crate::infra::hashing::HashProfile;
+pub use crate::infra::mail::RelaySecurity;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -103,6 +104,24 @@ pub struct Settings {
     /// Creating a credential asks for the second factor again when it was last given
     /// longer ago than this (accounts with a second factor only).
     pub reauth_after_secs: i64,
+    /// SMTP relay that sends notices of credential changes (none: no notice is queued),
+    /// its port (unset: the security's usual one), how it is reached, its credentials.
+    pub smtp_relay_host: Option<String>,
+    pub smtp_relay_port: Option<u16>,
+    pub smtp_relay_security: RelaySecurity,
+    #[serde(deserialize_with = "secret_text")]
+    pub smtp_relay_username: Option<SecretString>,
+    #[serde(deserialize_with = "secret_text")]
+    pub smtp_relay_password: Option<SecretString>,
+    /// PEM file of certificate authorities trusted for the relay, besides the system's.
+    pub smtp_relay_ca_file: Option<PathBuf>,
+    /// The From address of notices (required with a relay).
+    pub notice_from: Option<String>,
+    /// First wait before a notice is tried again, doubling up to `notice_retry_max_secs`.
+    pub notice_retry_base_secs: i64,
+    pub notice_retry_max_secs: i64,
+    /// A notice still not sent this long after it was queued is marked failed.
+    pub notice_give_up_secs: i64,
 }
 
 /// `log_format`: human-readable lines, or one JSON object per line for a log collector.
@@ -159,6 +178,16 @@ const FIELDS: &[&str] = &[
     "policy_allow_remote",
     "require_second_factor",
     "reauth_after_secs",
+    "smtp_relay_host",
+    "smtp_relay_port",
+    "smtp_relay_security",
+    "smtp_relay_username",
+    "smtp_relay_password",
+    "smtp_relay_ca_file",
+    "notice_from",
+    "notice_retry_base_secs",
+    "notice_retry_max_secs",
+    "notice_give_up_secs",
 ];
 
 /// `dovecot_version = "2.4"`, also from `MAILKEYS_DOVECOT_VERSION=2.4`, which the
@@ -247,6 +276,16 @@ impl Default for Settings {
             policy_allow_remote: false,
             require_second_factor: RequireSecondFactor::Nobody,
             reauth_after_secs: 10 * 60,
+            smtp_relay_host: None,
+            smtp_relay_port: None,
+            smtp_relay_security: RelaySecurity::StartTls,
+            smtp_relay_username: None,
+            smtp_relay_password: None,
+            smtp_relay_ca_file: None,
+            notice_from: None,
+            notice_retry_base_secs: 30,
+            notice_retry_max_secs: 60 * 60,
+            notice_give_up_secs: 3 * 24 * 60 * 60,
         }
     }
 }
@@ -322,6 +361,7 @@ impl Settings {
             bail!("doveadm_url and doveadm_api_key go together");
         }
         crate::dovecot::policy_settings::validate(self)?;
+        crate::infra::mail::validate(self)?;
         if let Some(addr) = self.metrics_listen {
             if !addr.ip().is_loopback() && !self.metrics_allow_non_loopback {
                 bail!(

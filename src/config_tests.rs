@@ -136,3 +136,24 @@ fn the_second_factor_settings_are_read_as_the_readme_writes_them() {
     assert_eq!(from_file.require_second_factor, RequireSecondFactor::Admins);
     assert_eq!(Settings::default().reauth_after_secs, 600);
 }
+
+#[test]
+fn the_readmes_relay_example_is_a_valid_configuration() {
+    let readme = include_str!("../README.md");
+    let section = &readme[readme.find("## Notices by mail").unwrap_or(0)..];
+    let block = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap_or_default();
+    let settings: Settings = Figment::new().merge(Toml::string(block)).extract().unwrap();
+    settings.validate().unwrap();
+    assert_eq!(
+        settings.smtp_relay_host.as_deref(),
+        Some("smtp.example.org")
+    );
+    assert_eq!(settings.smtp_relay_security, RelaySecurity::StartTls);
+    assert!(settings.smtp_relay_password.is_some());
+    let relay = crate::infra::mail::Relay::from_settings(&settings).unwrap();
+    assert!(relay.is_some_and(|r| r.from.email.to_string() == "mailkeys@example.org"));
+}

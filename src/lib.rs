@@ -7,6 +7,8 @@
 //!   test), each owning its transaction, audit entry and Dovecot sync, over a
 //!   [`services::Services`] value (database, hasher, settings, clock, Dovecot, WebAuthn
 //!   relying party). A new action goes here first. Imports nothing from `web`.
+//!   A change to how an account signs in also queues its notice by mail in its own
+//!   transaction (`services::notices::enqueue`; the worker there sends the queue).
 //! - [`web`]: HTTP handlers by area (auth, dashboard, account, admin, check), which parse the
 //!   request, call a service and render; sessions (`web::session`: the extractors, and the
 //!   session that still owes its second factor), CSRF, headers, rate limits. A new page or
@@ -25,7 +27,8 @@
 //!   (`attempt_keys`), the OS random generator (app passwords, tokens, salts), the sealing
 //!   of a new app password for its one showing (`sealing`, keyed by the session cookie), and the
 //!   Prometheus metrics (`infra::metrics`: one function per event, e.g.
-//!   `state.metrics.sign_in(…)`; served by `web::metrics` on `metrics_listen`).
+//!   `state.metrics.sign_in(…)`; served by `web::metrics` on `metrics_listen`), and the
+//!   SMTP relay of notices (`infra::mail`).
 //!   Every check of a typed password against a main-password hash goes through
 //!   `services::attempts` first (counts per account and address, decided before hashing).
 //! - [`store`]: persistence through sqlx (SQLite or PostgreSQL behind one `AnyPool`); one

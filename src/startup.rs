@@ -13,6 +13,7 @@ use crate::dovecot::doveadm::Doveadm;
 use crate::dovecot::status::DovecotStatus;
 use crate::infra::attempt_keys::AttemptKeys;
 use crate::infra::hashing::Hasher;
+use crate::infra::mail::Relay;
 use crate::infra::metrics::Metrics;
 use crate::infra::random::{random_token, token_digest};
 use crate::services::Services;
@@ -24,6 +25,8 @@ pub struct Application {
     listener: TcpListener,
     policy_listener: Option<TcpListener>,
     metrics_listener: Option<TcpListener>,
+    /// The SMTP relay of notices, when one is configured.
+    relay: Option<Relay>,
     pub state: AppState,
 }
 
@@ -74,6 +77,7 @@ pub async fn build_with_clock(
         }
         _ => None,
     };
+    let relay = Relay::from_settings(&settings)?;
     let limits = Arc::new(RateLimits::new(
         settings.sign_in_per_ip_per_minute,
         settings.checks_per_minute,
@@ -109,6 +113,7 @@ pub async fn build_with_clock(
         listener,
         policy_listener,
         metrics_listener,
+        relay,
         state,
     })
 }
@@ -162,8 +167,27 @@ impl Application {
             grace: Duration::from_secs(settings.http_request_timeout_secs + 5),
         };
         let db = self.state.db.clone();
+        let (stop_notices, stopped) = tokio::sync::watch::channel(false);
+        let notices = self.relay.map(|relay| {
+            tokio::spawn(crate::services::notices::worker::run(
+                self.state.services.clone(),
+                relay,
+                stopped,
+            ))
+        });
         let app = web::router(self.state);
         web::listener::serve(self.listener, app, limits, shutdown_signal()).await;
+        // Requests are done, so no notice is queued any more: the worker finishes the one
+        // it is sending (a relay's answer is awaited for a bounded time) and stops.
+        let _ = stop_notices.send(true);
+        if let Some(worker) = notices {
+            if tokio::time::timeout(Duration::from_secs(35), worker)
+                .await
+                .is_err()
+            {
+                tracing::warn!("stopping: a notice was still being sent after 35 s");
+            }
+        }
         // Every request has finished or was cut short (rolled back): close the database.
         if tokio::time::timeout(Duration::from_secs(5), db.close())
             .await

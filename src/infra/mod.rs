@@ -5,6 +5,7 @@
 pub mod attempt_keys;
 pub mod hash_pool;
 pub mod hashing;
+pub mod mail;
 pub mod metrics;
 pub mod random;
 pub mod sealing;

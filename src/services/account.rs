@@ -4,6 +4,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::attempts::{self, Admission};
 use super::credentials::{sync_mail_server, Actor};
+use super::notices::{self, Notice};
 use super::Services;
 use crate::domain::password_policy::{check_new_password, within_max_length, Rejected};
 use crate::domain::Username;
@@ -65,8 +66,9 @@ pub async fn change_password(
         .await
         .map_err(AppError::internal)?;
     if !current_ok {
+        let mut tx = state.db.begin().await?;
         audit::record(
-            &state.db.pool,
+            &mut *tx,
             actor.entry(
                 user.id,
                 Event::PasswordChangeFailed,
@@ -75,6 +77,8 @@ pub async fn change_password(
             now,
         )
         .await?;
+        attempt.failed(state, &mut tx, Some(user), actor.ip).await?;
+        tx.commit().await?;
         return Ok(Err(ChangeRefused::WrongCurrent));
     }
     let email = Username::parse(&user.email).map_err(AppError::internal)?;
@@ -115,6 +119,10 @@ pub async fn change_password(
         now,
     )
     .await?;
+    let notice = Notice::PasswordChanged {
+        app_passwords_revoked: change.revoke_app_passwords,
+    };
+    notices::enqueue(state, &mut tx, user, &notice, Some(actor.ip)).await?;
     tx.commit().await?;
     Ok(Ok(sync_mail_server(state, user, true).await))
 }

@@ -3,6 +3,7 @@
 //! its app passwords is `credentials::revoke_one` / `revoke_all` with the admin as actor.
 
 use super::credentials::{sync_mail_server, By};
+use super::notices::{self, Notice};
 use super::Services;
 use crate::domain::Role;
 use crate::dovecot::doveadm::SessionSync;
@@ -146,6 +147,10 @@ pub async fn compromised<'a>(
         now,
     )
     .await?;
+    if revoked > 0 {
+        let notice = Notice::AllAppPasswordsRevokedByAdmin { count: revoked };
+        notices::enqueue(state, &mut tx, owner, &notice, by.ip()).await?;
+    }
     tx.commit().await?;
     let mail_server = sync_mail_server(state, owner, true).await;
     Ok(CompromiseReport {

@@ -9,10 +9,12 @@
 //! it may queue for a hashing thread: of 200 simultaneous wrong passwords for one account,
 //! only the free ones are ever hashed. A correct password takes its place back.
 
+use super::notices::{self, Notice};
 use super::Services;
 use crate::domain::lockout::Counted;
 use crate::error::AppResult;
 use crate::store::throttle::{self, Reservation};
+use crate::store::users::UserRow;
 use crate::store::Tx;
 
 /// An attempt that may be hashed; it already counts as a failure.
@@ -60,6 +62,30 @@ impl Attempt {
     /// The keyed hash of the typed account address, for the audit entry of a failure.
     pub fn account_key(&self) -> &str {
         &self.account
+    }
+
+    /// Whether this attempt, if wrong, starts a lock of the account.
+    pub fn starts_lock(&self) -> bool {
+        Counted::Account.lock_after(self.failures).is_some()
+    }
+
+    /// The password was wrong. When this failure started a lock of `account` (a known
+    /// account: a lock starts with one counted failure, and while it holds attempts are
+    /// refused uncounted, so this is once per lock), its owner is told, in `tx`.
+    pub async fn failed(
+        &self,
+        state: &Services,
+        tx: &mut Tx,
+        account: Option<&UserRow>,
+        ip: &str,
+    ) -> AppResult<()> {
+        let (Some(user), Some(secs)) = (account, Counted::Account.lock_after(self.failures)) else {
+            return Ok(());
+        };
+        let notice = Notice::AccountLocked {
+            minutes: (secs + 59) / 60,
+        };
+        notices::enqueue(state, tx, user, &notice, Some(ip)).await
     }
 
     /// The password was right: the account's count starts again and the address gets this

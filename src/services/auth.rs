@@ -6,6 +6,7 @@ use secrecy::SecretString;
 
 use super::attempts::{self, Admission};
 use super::credentials::Actor;
+use super::devices;
 use super::Services;
 use crate::domain::password_policy;
 use crate::domain::second_factor::SessionStage;
@@ -21,8 +22,13 @@ use crate::store::users::UserRow;
 
 /// The outcome of a sign-in attempt.
 pub enum SignIn {
-    /// Signed in: `token` is the new session's, for the cookie.
-    Welcome { user: UserRow, token: String },
+    /// Signed in: `token` is the new session's, for the cookie; `device_token`, when set,
+    /// is a new device cookie for a browser that had none (see `devices`).
+    Welcome {
+        user: UserRow,
+        token: String,
+        device_token: Option<String>,
+    },
     /// The password was right and the account has a second factor: `token` is a session
     /// that grants nothing but the second-factor step.
     SecondFactor { token: String },
@@ -43,6 +49,7 @@ pub async fn sign_in(
     password: SecretString,
     ip: &str,
     replaced_token: Option<&str>,
+    device: Option<&str>,
 ) -> AppResult<SignIn> {
     let attempt = match attempts::admit(state, typed_email, ip).await? {
         Admission::Granted(attempt) => attempt,
@@ -102,9 +109,14 @@ pub async fn sign_in(
                 ip: Some(ip),
             };
             audit::record(&mut *tx, entry, now).await?;
+            let device_token = devices::signed_in(state, &mut tx, &user, device, ip).await?;
             tx.commit().await?;
             state.metrics.sign_in(SignInOutcome::Success);
-            Ok(SignIn::Welcome { user, token })
+            Ok(SignIn::Welcome {
+                user,
+                token,
+                device_token,
+            })
         }
         _ => {
             state.metrics.sign_in(SignInOutcome::Refused);
@@ -123,8 +135,18 @@ pub async fn sign_in(
                 detail,
                 ip: Some(ip),
             };
-            audit::record_failed_attempt(&state.db.attempts, entry, attempt.account_key(), now)
-                .await?;
+            let key = attempt.account_key();
+            if user.is_some() && attempt.starts_lock() {
+                // The lock's notice goes with the failure that started it. On the attempts'
+                // own connections, like the count, so a flood does not queue for the pages'.
+                let mut tx = state.db.attempts.begin().await?;
+                audit::record_failed_attempt(&mut *tx, entry, key, now).await?;
+                attempt.failed(state, &mut tx, user.as_ref(), ip).await?;
+                tx.commit().await?;
+            } else {
+                // The common failure: one insert, no transaction.
+                audit::record_failed_attempt(&state.db.attempts, entry, key, now).await?;
+            }
             Ok(SignIn::Refused)
         }
     }

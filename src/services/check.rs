@@ -94,9 +94,13 @@ async fn is_main_password(
         .verify(password.clone(), stored)
         .await
         .map_err(AppError::internal)?;
-    if matched {
+    if matched || attempt.starts_lock() {
         let mut tx = state.db.begin().await?;
-        attempt.succeeded(&mut tx).await?;
+        if matched {
+            attempt.succeeded(&mut tx).await?;
+        } else {
+            attempt.failed(state, &mut tx, Some(user), ip).await?;
+        }
         tx.commit().await?;
     }
     Ok(Some(matched))

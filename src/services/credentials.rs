@@ -12,6 +12,7 @@ use crate::domain::{
 use crate::dovecot::doveadm::{self, SessionSync};
 use crate::error::{AppError, AppResult};
 use crate::infra::hashing::Profile;
+use crate::services::notices::{self, Notice};
 use crate::services::Services;
 use crate::store::app_passwords::{self, NewAppPassword, Revocation};
 use crate::store::audit::{self, Entry, Event};
@@ -51,6 +52,14 @@ impl<'a> By<'a> {
     pub fn user_id(self) -> Option<UserId> {
         match self {
             Self::Person(actor) => Some(actor.user_id),
+            Self::CommandLine => None,
+        }
+    }
+
+    /// Where the actor acted from (none at the command line).
+    pub fn ip(self) -> Option<&'a str> {
+        match self {
+            Self::Person(actor) => Some(actor.ip),
             Self::CommandLine => None,
         }
     }
@@ -142,6 +151,10 @@ pub async fn revoke_one<'a>(
         now,
     )
     .await?;
+    if by.user_id() != Some(owner.id) {
+        let notice = Notice::AppPasswordRevokedByAdmin { name: row.name };
+        notices::enqueue(state, &mut tx, owner, &notice, by.ip()).await?;
+    }
     tx.commit().await?;
     // Dovecot can only end sessions per user, not per credential: the owner's other devices
     // reconnect by themselves with their own passwords; the revoked one cannot.
@@ -180,6 +193,10 @@ pub async fn revoke_all<'a>(
         now,
     )
     .await?;
+    if by.user_id() != Some(owner.id) && count > 0 {
+        let notice = Notice::AllAppPasswordsRevokedByAdmin { count };
+        notices::enqueue(state, &mut tx, owner, &notice, by.ip()).await?;
+    }
     tx.commit().await?;
     Ok((count, sync_mail_server(state, owner, true).await))
 }
@@ -283,6 +300,10 @@ pub async fn create(
                     now,
                 )
                 .await?;
+                let notice = Notice::AppPasswordCreated {
+                    name: new.name.as_str().to_owned(),
+                };
+                notices::enqueue(state, &mut tx, owner, &notice, Some(actor.ip)).await?;
                 tx.commit().await?;
                 return Ok(Ok(Created {
                     id,

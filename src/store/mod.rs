@@ -9,6 +9,8 @@ pub mod audit_search;
 pub mod backup;
 pub mod dovecot_reports;
 pub mod imap_logins;
+pub mod known_devices;
+pub mod notices;
 pub mod second_factors;
 pub mod server_secrets;
 pub mod sessions;

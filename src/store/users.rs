@@ -74,6 +74,17 @@ pub async fn insert<'e>(
     .await
 }
 
+/// `find_by_id` on any executor (a transaction's connection, say).
+pub async fn find_by_id_on<'e>(
+    e: impl Executor<'e, Database = Any>,
+    id: UserId,
+) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(e)
+        .await
+}
+
 pub async fn find_by_id(db: &Db, id: UserId) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
         .bind(id)

@@ -100,16 +100,25 @@ pub async fn sign_in(
         }
     };
     let replaced = session::replaced_token(&state, &jar);
+    let device = session::device_token(&state, &jar);
     let outcome = auth::sign_in(
         &state,
         email.as_str(),
         form.password,
         &ip,
         replaced.as_deref(),
+        device.as_deref(),
     );
     let (status, error) = match outcome.await? {
-        SignIn::Welcome { token, .. } => {
-            let jar = session::with_session(&state, jar, token);
+        SignIn::Welcome {
+            token,
+            device_token,
+            ..
+        } => {
+            let mut jar = session::with_session(&state, jar, token);
+            if let Some(device_token) = device_token {
+                jar = session::with_device(&state, jar, device_token);
+            }
             let next = LocalPath::parse(&form.next);
             return Ok((jar, after_sign_in(next.as_ref())).into_response());
         }

@@ -13,6 +13,7 @@ pub mod admin_audit;
 pub mod admin_compromise;
 pub mod admin_confirm;
 pub mod admin_dovecot;
+pub mod admin_notices;
 pub mod auth;
 pub mod check;
 pub mod client_ip;

@@ -12,8 +12,8 @@ use axum::routing::MethodRouter;
 
 use super::{
     account, admin, admin_accounts, admin_attempts, admin_audit, admin_compromise, admin_confirm,
-    admin_dovecot, auth, check, dashboard, health, mail_setup, new_password, password_edit,
-    second_factor, security, AppState,
+    admin_dovecot, admin_notices, auth, check, dashboard, health, mail_setup, new_password,
+    password_edit, second_factor, security, AppState,
 };
 use crate::domain::UserId;
 
@@ -131,6 +131,7 @@ fn routes() -> Vec<Route> {
         Route::at("/admin/audit").get(admin_audit::show),
         Route::at("/admin/audit/export").get(admin_audit::export),
         Route::at("/admin/mail-setup").get(mail_setup::admin_page),
+        Route::at("/admin/notices").get(admin_notices::show),
         Route::at("/admin/dovecot/check").post(admin_dovecot::check),
         Route::at(ADMIN_USER).get(admin::user),
         Route::at("/admin/users/{id}/revoke-all").post(admin::revoke_all),

@@ -76,13 +76,19 @@ pub async fn step(
     Form(form): Form<CodeForm>,
 ) -> AppResult<Response> {
     state.limits.sign_in(&ip)?;
+    let device = session::device_token(&state, &jar);
     let purpose = Purpose::SignIn {
         pending: &pending.token_digest,
+        device: device.as_deref(),
     };
     let typed = form.code.expose_secret();
     let outcome = second_factor::check_code(&state, &pending.user, typed, purpose, &ip).await?;
-    if let Step::Passed { token: Some(token) } = outcome {
-        let jar = session::with_session(&state, jar, token);
+    if let Step::Passed {
+        token: Some(token),
+        device_token,
+    } = outcome
+    {
+        let jar = signed_in_jar(&state, jar, token, device_token);
         return Ok((jar, Page::Dashboard.redirect()).into_response());
     }
     let (status, message) = refusal(&outcome, WRONG_CODE);
@@ -107,11 +113,19 @@ pub async fn step_passkey(
 ) -> AppResult<Response> {
     state.limits.sign_in(&ip)?;
     let digest = &pending.token_digest;
-    let purpose = Purpose::SignIn { pending: digest };
+    let device = session::device_token(&state, &jar);
+    let purpose = Purpose::SignIn {
+        pending: digest,
+        device: device.as_deref(),
+    };
     let outcome =
         passkeys::check_assertion(&state, &pending.user, digest, &answer, purpose, &ip).await?;
-    if let Step::Passed { token: Some(token) } = outcome {
-        let jar = session::with_session(&state, jar, token);
+    if let Step::Passed {
+        token: Some(token),
+        device_token,
+    } = outcome
+    {
+        let jar = signed_in_jar(&state, jar, token, device_token);
         let body = serde_json::json!({ "redirect": Page::Dashboard.path() });
         return Ok((jar, Json(body)).into_response());
     }
@@ -217,4 +231,18 @@ pub async fn reauth_passkey(
     }
     let (status, message) = refusal(&outcome, WRONG_PASSKEY);
     Ok((status, Json(serde_json::json!({ "error": message }))).into_response())
+}
+
+/// The cookies of a completed sign-in: the session's, and a new device cookie if needed.
+fn signed_in_jar(
+    state: &AppState,
+    jar: CookieJar,
+    token: String,
+    device_token: Option<String>,
+) -> CookieJar {
+    let jar = session::with_session(state, jar, token);
+    match device_token {
+        Some(device_token) => session::with_device(state, jar, device_token),
+        None => jar,
+    }
 }

@@ -151,6 +151,29 @@ pub fn with_session(state: &AppState, jar: CookieJar, token: String) -> CookieJa
     jar.add(hardened_cookie(state, session_cookie_name(state), token))
 }
 
+fn device_cookie_name(state: &AppState) -> &'static str {
+    if state.settings.is_https() {
+        "__Host-mailkeys-device"
+    } else {
+        "mailkeys-device"
+    }
+}
+
+/// The browser's device cookie, which tells its sign-ins apart from a new browser's
+/// (`services::devices`).
+pub fn device_token(state: &AppState, jar: &CookieJar) -> Option<String> {
+    jar.get(device_cookie_name(state))
+        .map(|c| c.value().to_owned())
+}
+
+/// The jar carrying a new device cookie: kept across sessions and sign-outs, for about
+/// the longest time browsers keep a cookie (400 days).
+pub fn with_device(state: &AppState, jar: CookieJar, token: String) -> CookieJar {
+    let mut cookie = hardened_cookie(state, device_cookie_name(state), token);
+    cookie.set_max_age(time::Duration::days(400));
+    jar.add(cookie)
+}
+
 pub fn end_cookie(state: &AppState, jar: CookieJar) -> CookieJar {
     let mut cookie = hardened_cookie(state, session_cookie_name(state), String::new());
     cookie.make_removal();

@@ -346,3 +346,19 @@ async fn destructive_actions_are_confirmed_and_rechecked(backend: Backend) {
     assert_eq!(lifted.status(), StatusCode::SEE_OTHER);
 }
 both_backends!(destructive_actions_are_confirmed_and_rechecked);
+
+/// The owner is told by mail that an admin revoked their app passwords.
+async fn the_owner_is_told_of_the_response(backend: Backend) {
+    let (app, _sink) = crate::notices::app_and_sink(backend).await;
+    app.add_user(ALICE, PASSWORD, false).await;
+    let alice = app.browser();
+    alice.sign_in(ALICE, PASSWORD).await;
+    alice.create_app_password("Phone").await;
+    let alice_id = app.user_id(ALICE).await;
+    let admin = signed_in_admin(&app).await;
+    let (status, _) = compromise(&admin, alice_id, &[("reason", "leaked")]).await;
+    assert_eq!(status, StatusCode::OK);
+    let queued = crate::notices::queued(&app, "all_app_passwords_revoked_by_admin").await;
+    assert_eq!(queued, 1);
+}
+both_backends!(the_owner_is_told_of_the_response);

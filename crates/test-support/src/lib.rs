@@ -9,6 +9,7 @@
 //! - [`fake_imap`]: the scripted fake IMAP server.
 //! - [`imap_client`]: the small IMAP client that logs in to a test Dovecot.
 //! - [`ports`], [`cli`]: free and closed loopback ports; the `mailkeys` binary.
+//! - [`smtp_sink`]: a real SMTP server on loopback (aiosmtpd) that records what it gets.
 //!
 //! A test crate takes it all with `use mailkeys_test_support::prelude::*;`.
 
@@ -22,6 +23,7 @@ pub mod dovecot;
 pub mod fake_imap;
 pub mod imap_client;
 pub mod ports;
+pub mod smtp_sink;
 
 /// The helpers most tests use, in one import.
 pub mod prelude {
@@ -29,5 +31,6 @@ pub mod prelude {
     pub use crate::browser::*;
     pub use crate::cli::*;
     pub use crate::ports::*;
+    pub use crate::smtp_sink::*;
     pub use crate::{both_backends, each_dovecot, each_version};
 }

@@ -26,7 +26,11 @@ use crate::store::users::UserRow;
 #[derive(Clone, Copy, Debug)]
 pub enum Purpose<'a> {
     /// To finish signing in: the pending session with this digest becomes a full one.
-    SignIn { pending: &'a str },
+    /// `device` is the browser's device cookie, if it had one (new-device notices).
+    SignIn {
+        pending: &'a str,
+        device: Option<&'a str>,
+    },
     /// To create a credential: the session with this digest counts as just verified.
     Reauth { session: &'a str },
 }
@@ -34,7 +38,11 @@ pub enum Purpose<'a> {
 /// The outcome of a second-factor check.
 pub enum Step {
     /// Proven. For a sign-in, `token` is the new full session's, for the cookie.
-    Passed { token: Option<String> },
+    /// `device_token`, when set, is a new device cookie for a browser that had none.
+    Passed {
+        token: Option<String>,
+        device_token: Option<String>,
+    },
     /// Refused before anything was checked: try again in `wait_secs`.
     Locked { wait_secs: i64 },
     /// Wrong code or passkey.
@@ -151,17 +159,20 @@ pub(super) async fn conclude(
     }
     let mut tx = state.db.begin().await?;
     attempt.succeeded(&mut tx).await?;
-    let (event, token) = match purpose {
-        Purpose::SignIn { pending } => {
+    let (event, token, device_token) = match purpose {
+        Purpose::SignIn { pending, device } => {
             // A new session id for the signed-in session: the pending one ends here.
             let (token, session) = super::auth::new_session(user.id, ip, now, SessionStage::Full)?;
             sessions::delete(&mut *tx, pending).await?;
             sessions::insert(&mut *tx, session.as_new()).await?;
-            (Event::SignIn, Some(token))
+            crate::store::users::touch_activity(&mut *tx, user.id, now).await?;
+            // The sign-in is complete only now: a new browser or network is noticed here.
+            let device_token = super::devices::signed_in(state, &mut tx, user, device, ip).await?;
+            (Event::SignIn, Some(token), device_token)
         }
         Purpose::Reauth { session } => {
             sessions::set_verified(&mut *tx, session, now).await?;
-            (Event::Reauthenticated, None)
+            (Event::Reauthenticated, None, None)
         }
     };
     let entry = Entry {
@@ -178,7 +189,10 @@ pub(super) async fn conclude(
             .metrics
             .sign_in(crate::infra::metrics::SignInOutcome::Success);
     }
-    Ok(Step::Passed { token })
+    Ok(Step::Passed {
+        token,
+        device_token,
+    })
 }
 
 /// What an account has of second factors, for its pages.
@@ -219,8 +233,9 @@ pub async fn admin_reset(state: &Services, owner: &UserRow, actor: Actor<'_>) ->
         state.now(),
     )
     .await?;
+    let notice = crate::services::notices::Notice::SecondFactorsReset;
+    crate::services::notices::enqueue(state, &mut tx, owner, &notice, Some(actor.ip)).await?;
     tx.commit().await?;
-    // NOTICE: SecondFactorsReset { user: owner.id, by_admin: actor.user_id }
     Ok(())
 }
 

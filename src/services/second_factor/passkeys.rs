@@ -130,8 +130,11 @@ pub async fn register(
         now,
     )
     .await?;
+    let notice = crate::services::notices::Notice::SecondFactorAdded {
+        factor: crate::services::notices::SecondFactor::Passkey,
+    };
+    crate::services::notices::enqueue_for(state, &mut tx, user, &notice, Some(actor.ip)).await?;
     tx.commit().await?;
-    // NOTICE: SecondFactorAdded { user, kind: "passkey" }
     Ok(codes)
 }
 
@@ -216,7 +219,10 @@ pub async fn remove(state: &Services, actor: Actor<'_>, id: PasskeyId) -> AppRes
         state.now(),
     )
     .await?;
+    let notice = crate::services::notices::Notice::SecondFactorRemoved {
+        factor: crate::services::notices::SecondFactor::Passkey,
+    };
+    crate::services::notices::enqueue_for(state, &mut tx, user, &notice, Some(actor.ip)).await?;
     tx.commit().await?;
-    // NOTICE: SecondFactorRemoved { user, kind: "passkey" }
     Ok(())
 }

@@ -84,8 +84,11 @@ pub async fn confirm(
         now,
     )
     .await?;
+    let notice = crate::services::notices::Notice::SecondFactorAdded {
+        factor: crate::services::notices::SecondFactor::AuthenticatorApp,
+    };
+    crate::services::notices::enqueue_for(state, &mut tx, user, &notice, Some(actor.ip)).await?;
     tx.commit().await?;
-    // NOTICE: SecondFactorAdded { user, kind: "authenticator app" }
     Ok(Confirmed::Active { recovery_codes })
 }
 
@@ -104,7 +107,10 @@ pub async fn remove(state: &Services, actor: Actor<'_>) -> AppResult<()> {
         state.now(),
     )
     .await?;
+    let notice = crate::services::notices::Notice::SecondFactorRemoved {
+        factor: crate::services::notices::SecondFactor::AuthenticatorApp,
+    };
+    crate::services::notices::enqueue_for(state, &mut tx, user, &notice, Some(actor.ip)).await?;
     tx.commit().await?;
-    // NOTICE: SecondFactorRemoved { user, kind: "authenticator app" }
     Ok(())
 }
