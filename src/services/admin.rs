@@ -8,7 +8,7 @@ use super::Services;
 use crate::domain::Role;
 use crate::dovecot::doveadm::SessionSync;
 use crate::error::{AppError, AppResult};
-use crate::store::app_passwords::{self, Revocation};
+use crate::store::app_passwords;
 use crate::store::audit::{self, Event};
 use crate::store::sessions;
 use crate::store::users::{self, AdminFlag, UserRow};
@@ -129,12 +129,7 @@ pub async fn compromised<'a>(
     by.ensure_may_act_on(owner)?;
     let now = state.now();
     let mut tx = state.db.begin().await?;
-    let revocation = Revocation {
-        user_id: owner.id,
-        by: by.user_id(),
-        reason,
-        now,
-    };
+    let revocation = by.revocation(owner, reason, now);
     let revoked = app_passwords::revoke_all(&mut *tx, &revocation).await?;
     let ended = sessions::delete_for_user(&mut *tx, owner.id, None).await?;
     users::set_admin_flag(&mut *tx, owner.id, AdminFlag::MustReset, true).await?;

@@ -56,6 +56,16 @@ impl<'a> By<'a> {
         }
     }
 
+    /// The revocation row of this actor revoking `owner`'s app passwords.
+    pub fn revocation<'r>(self, owner: &UserRow, reason: &'r str, now: i64) -> Revocation<'r> {
+        Revocation {
+            user_id: owner.id,
+            by: self.user_id(),
+            reason,
+            now,
+        }
+    }
+
     /// Where the actor acted from (none at the command line).
     pub fn ip(self) -> Option<&'a str> {
         match self {
@@ -129,12 +139,7 @@ pub async fn revoke_one<'a>(
     };
     let now = state.now();
     let mut tx = state.db.begin().await?;
-    let revocation = Revocation {
-        user_id: owner.id,
-        by: by.user_id(),
-        reason,
-        now,
-    };
+    let revocation = by.revocation(owner, reason, now);
     if !app_passwords::revoke(&mut *tx, id, &revocation).await? {
         return Err(AppError::NotFound);
     }
@@ -172,16 +177,7 @@ pub async fn revoke_all<'a>(
     by.ensure_may_act_on(owner)?;
     let now = state.now();
     let mut tx = state.db.begin().await?;
-    let count = app_passwords::revoke_all(
-        &mut *tx,
-        &Revocation {
-            user_id: owner.id,
-            by: by.user_id(),
-            reason,
-            now,
-        },
-    )
-    .await?;
+    let count = app_passwords::revoke_all(&mut *tx, &by.revocation(owner, reason, now)).await?;
     let detail = format!(
         "{count} app password{}{}",
         if count == 1 { "" } else { "s" },

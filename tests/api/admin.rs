@@ -5,16 +5,6 @@ use reqwest::StatusCode;
 use crate::both_backends;
 use mailkeys_test_support::prelude::*;
 
-async fn signed_in_admin(app: &TestApp) -> Browser {
-    app.add_user("root@example.org", PASSWORD, true).await;
-    let browser = app.browser();
-    assert_eq!(
-        browser.sign_in_status("root@example.org", PASSWORD).await,
-        StatusCode::SEE_OTHER
-    );
-    browser
-}
-
 /// Sets (`on`) or clears the account flag `flag` from the admin page `page` of a user.
 async fn set_flag(admin: &Browser, page: &str, flag: &str, on: bool) -> reqwest::Response {
     let on = if on { "yes" } else { "no" };
@@ -45,7 +35,7 @@ async fn only_admins_see_the_admin_area(backend: Backend) {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert!(!alice.get_text("/").await.contains(r#"href="/admin""#));
 
-    let admin = signed_in_admin(&app).await;
+    let admin = app.signed_in_admin().await;
     let overview = admin.get_text("/admin").await;
     assert!(overview.contains(ALICE) && overview.contains("root@example.org"));
 }
@@ -56,7 +46,7 @@ async fn an_admin_shuts_down_a_compromised_account(backend: Backend) {
     alice.create_app_password("Phone").await;
     alice.create_app_password("Laptop").await;
     let alice_id = app.user_id(ALICE).await;
-    let admin = signed_in_admin(&app).await;
+    let admin = app.signed_in_admin().await;
     let page = format!("/admin/users/{alice_id}");
 
     let response = admin
@@ -123,7 +113,7 @@ both_backends!(an_admin_shuts_down_a_compromised_account);
 async fn a_required_reset_sends_the_user_to_choose_a_new_password(backend: Backend) {
     let (app, alice) = app_with_alice(backend).await;
     let alice_id = app.user_id(ALICE).await;
-    let admin = signed_in_admin(&app).await;
+    let admin = app.signed_in_admin().await;
     let page = format!("/admin/users/{alice_id}");
     set_flag(&admin, &page, "must_reset", true).await;
 
@@ -148,7 +138,7 @@ both_backends!(a_required_reset_sends_the_user_to_choose_a_new_password);
 
 async fn an_admin_cannot_disable_their_own_account(backend: Backend) {
     let app = spawn_app(backend).await;
-    let admin = signed_in_admin(&app).await;
+    let admin = app.signed_in_admin().await;
     let id = app.user_id("root@example.org").await;
     let page = format!("/admin/users/{id}");
     let response = set_flag(&admin, &page, "disabled", true).await;

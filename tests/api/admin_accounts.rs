@@ -10,7 +10,6 @@ use crate::both_backends;
 use crate::cli::mailkeys;
 use mailkeys_test_support::prelude::*;
 
-const ROOT: &str = "root@example.org";
 const OPS: &str = "ops@example.org";
 
 /// `count` accounts `user{n:03}@example.org`, inserted directly (one shared hash).
@@ -48,19 +47,9 @@ fn next_link(page: &str) -> Option<String> {
         .map(|c| href(&c[1]))
 }
 
-async fn signed_in(app: &TestApp, email: &str, admin: bool) -> Browser {
-    app.add_user(email, PASSWORD, admin).await;
-    let browser = app.browser();
-    assert_eq!(
-        browser.sign_in_status(email, PASSWORD).await,
-        StatusCode::SEE_OTHER
-    );
-    browser
-}
-
 async fn accounts_are_searched_filtered_and_paged(backend: Backend) {
     let (app, _alice) = app_with_alice(backend).await;
-    let root = signed_in(&app, ROOT, true).await;
+    let root = app.signed_in_as(ROOT, true).await;
     many_accounts(&app, 120).await;
 
     // Every account once, 50 to a page, in address order.
@@ -119,8 +108,8 @@ both_backends!(accounts_are_searched_filtered_and_paged);
 
 async fn admins_act_on_users_and_only_a_superadmin_on_admins(backend: Backend) {
     let (app, _alice) = app_with_alice(backend).await;
-    let root = signed_in(&app, ROOT, true).await;
-    let ops = signed_in(&app, OPS, true).await;
+    let root = app.signed_in_as(ROOT, true).await;
+    let ops = app.signed_in_as(OPS, true).await;
     let (root_id, ops_id, alice_id) = (
         app.user_id(ROOT).await,
         app.user_id(OPS).await,

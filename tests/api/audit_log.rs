@@ -8,18 +8,6 @@ use crate::both_backends;
 use crate::cli::mailkeys;
 use mailkeys_test_support::prelude::*;
 
-const ROOT: &str = "root@example.org";
-
-async fn admin_of(app: &TestApp) -> Browser {
-    app.add_user(ROOT, PASSWORD, true).await;
-    let admin = app.browser();
-    assert_eq!(
-        admin.sign_in_status(ROOT, PASSWORD).await,
-        StatusCode::SEE_OTHER
-    );
-    admin
-}
-
 /// id, at, event, actor, subject, ip, detail.
 type StoredRow = (
     i64,
@@ -100,7 +88,7 @@ async fn some_history(app: &TestApp, alice: &Browser) {
 async fn exports_parse_back_to_the_stored_rows(backend: Backend) {
     let (app, alice) = app_with_alice(backend).await;
     some_history(&app, &alice).await;
-    let admin = admin_of(&app).await;
+    let admin = app.signed_in_admin().await;
     let stored = stored_rows(&app).await;
     assert!(stored.len() >= 5, "{stored:?}");
 
@@ -155,7 +143,7 @@ async fn the_audit_page_filters_and_pages(backend: Backend) {
     some_history(&app, &alice).await;
     let bob = app.signed_in("bob@example.org").await;
     bob.create_app_password("Tablet").await;
-    let admin = admin_of(&app).await;
+    let admin = app.signed_in_admin().await;
 
     let all = admin.get_text("/admin/audit").await;
     assert!(all.contains(ALICE) && all.contains("bob@example.org"));

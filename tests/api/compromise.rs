@@ -10,18 +10,6 @@ use crate::imap_logins::{imaps, kicked, live_session, stack_with_alice};
 use crate::{both_backends, each_dovecot};
 use mailkeys_test_support::prelude::*;
 
-const ROOT: &str = "root@example.org";
-
-async fn signed_in_admin(app: &TestApp) -> Browser {
-    app.add_user(ROOT, PASSWORD, true).await;
-    let admin = app.browser();
-    assert_eq!(
-        admin.sign_in_status(ROOT, PASSWORD).await,
-        StatusCode::SEE_OTHER
-    );
-    admin
-}
-
 fn page_of(alice_id: i64) -> String {
     format!("/admin/users/{alice_id}/compromised")
 }
@@ -48,7 +36,7 @@ async fn a_compromise_drill_against_a_real_dovecot(version: DovecotVersion, back
     let mut session = live_session(&stack, user, &laptop.plaintext, "live session").await;
     session.noop().await.expect("alive before the response");
     let alice_id = stack.app.user_id(user).await;
-    let admin = signed_in_admin(&stack.app).await;
+    let admin = stack.app.signed_in_admin().await;
 
     let confirm = admin.get_text(&page_of(alice_id)).await;
     assert!(confirm.contains("2 in use now"), "{confirm}");
@@ -102,7 +90,7 @@ each_dovecot!(a_compromise_drill_against_a_real_dovecot);
 async fn after_the_response_the_owner_must_choose_a_new_password_first(backend: Backend) {
     let (app, _alice) = app_with_alice(backend).await;
     let alice_id = app.user_id(ALICE).await;
-    let admin = signed_in_admin(&app).await;
+    let admin = app.signed_in_admin().await;
     let (status, _) = compromise(&admin, alice_id, &[("reason", "leaked")]).await;
     assert_eq!(status, StatusCode::OK);
 
@@ -134,7 +122,7 @@ async fn the_response_needs_a_reason_and_an_old_sign_in_needs_the_admins_passwor
     let (app, alice) = app_with_alice(backend).await;
     alice.create_app_password("Phone").await;
     let alice_id = app.user_id(ALICE).await;
-    let admin = signed_in_admin(&app).await;
+    let admin = app.signed_in_admin().await;
 
     let (status, page) = compromise(&admin, alice_id, &[("reason", "  ")]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
@@ -177,7 +165,7 @@ both_backends!(the_response_needs_a_reason_and_an_old_sign_in_needs_the_admins_p
 async fn only_other_admins_can_run_the_response(backend: Backend) {
     let (app, alice) = app_with_alice(backend).await;
     let alice_id = app.user_id(ALICE).await;
-    let admin = signed_in_admin(&app).await;
+    let admin = app.signed_in_admin().await;
     let root_id = app.user_id(ROOT).await;
     let response = alice
         .post("/", &page_of(alice_id), &[("reason", "me")])
@@ -196,7 +184,7 @@ both_backends!(only_other_admins_can_run_the_response);
 async fn requiring_a_new_password_ends_sessions_and_blocks_new_app_passwords(backend: Backend) {
     let (app, alice) = app_with_alice(backend).await;
     let alice_id = app.user_id(ALICE).await;
-    let admin = signed_in_admin(&app).await;
+    let admin = app.signed_in_admin().await;
     let page = format!("/admin/users/{alice_id}");
     let response = admin
         .post(
@@ -289,7 +277,7 @@ async fn destructive_actions_are_confirmed_and_rechecked(backend: Backend) {
     let (app, alice) = app_with_alice(backend).await;
     alice.create_app_password("Phone").await;
     let alice_id = app.user_id(ALICE).await;
-    let admin = signed_in_admin(&app).await;
+    let admin = app.signed_in_admin().await;
     let page = format!("/admin/users/{alice_id}");
     let user_page = admin.get_text(&page).await;
     for action in ["revoke-all", "end-sessions", "disable", "require-reset"] {
@@ -355,7 +343,7 @@ async fn the_owner_is_told_of_the_response(backend: Backend) {
     alice.sign_in(ALICE, PASSWORD).await;
     alice.create_app_password("Phone").await;
     let alice_id = app.user_id(ALICE).await;
-    let admin = signed_in_admin(&app).await;
+    let admin = app.signed_in_admin().await;
     let (status, _) = compromise(&admin, alice_id, &[("reason", "leaked")]).await;
     assert_eq!(status, StatusCode::OK);
     let queued = crate::notices::queued(&app, "all_app_passwords_revoked_by_admin").await;

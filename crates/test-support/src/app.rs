@@ -75,6 +75,8 @@ pub const PASSWORD: &str = "correct pony staple ledger";
 pub const NEW_PASSWORD: &str = "violet kettle marmalade orbit";
 /// The user most tests sign in as.
 pub const ALICE: &str = "alice@example.org";
+/// The admin of [`TestApp::signed_in_admin`].
+pub const ROOT: &str = "root@example.org";
 
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -254,7 +256,13 @@ impl TestApp {
 
     /// A browser signed in as a fresh user `email`.
     pub async fn signed_in(&self, email: &str) -> Browser {
-        self.add_user(email, PASSWORD, false).await;
+        self.signed_in_as(email, false).await
+    }
+
+    /// A browser signed in as a fresh account `email`, an admin if `admin` (the first admin
+    /// is the superadmin, as the service makes it).
+    pub async fn signed_in_as(&self, email: &str, admin: bool) -> Browser {
+        self.add_user(email, PASSWORD, admin).await;
         let browser = self.browser();
         let response = browser.sign_in(email, PASSWORD).await;
         assert_eq!(
@@ -263,6 +271,11 @@ impl TestApp {
             "sign-in of {email} failed"
         );
         browser
+    }
+
+    /// A browser signed in as a fresh admin, [`ROOT`].
+    pub async fn signed_in_admin(&self) -> Browser {
+        self.signed_in_as(ROOT, true).await
     }
 
     /// Creates the app password `name` through `browser`; returns it and its id.
