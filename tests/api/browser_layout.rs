@@ -368,6 +368,19 @@ async fn signed_in_pages_fit_phones_and_desktops_in_both_themes() {
         click(&b, "main form button.danger").await;
         find(&b, "#step-mail-server").await;
         check_page(&b, "admin-compromise-done").await;
+        for (page, path) in [
+            ("second-factor", "/account/second-factor".to_owned()),
+            ("admin-notices", "/admin/notices".to_owned()),
+            ("admin-mail-setup", "/admin/mail-setup".to_owned()),
+            (
+                "admin-factor-reset",
+                format!("/admin/users/{alice}/second-factor/reset"),
+            ),
+        ] {
+            b.goto(&format!("{base}{path}")).await.unwrap();
+            find(&b, "main h1").await;
+            check_page(&b, page).await;
+        }
     })
     .await;
     drop(app);

@@ -11,6 +11,7 @@ use fantoccini::Client;
 use serde_json::{json, Value};
 
 use super::browser::{click, find, in_browser, js, path_of, text_of, type_into, wait_until};
+use super::browser_layout::check_page;
 use super::second_factor::code_at;
 use mailkeys_test_support::prelude::*;
 
@@ -157,11 +158,13 @@ async fn a_passkey_registered_with_a_virtual_authenticator_signs_in() {
             .await
             .unwrap();
         assert_eq!(text_of(&b, "tr.passkey td.name").await, "Laptop");
+        check_page(&b, "second-factor-enrolled").await;
         sign_out(&b).await;
 
         give_password(&b, &base).await;
         find(&b, "#passkey-assert").await;
         assert_eq!(path_of(&b).await, "/sign-in/second-factor");
+        check_page(&b, "second-factor-step").await;
         click(&b, "#passkey-assert").await;
         find(&b, "section#create").await;
         assert_eq!(path_of(&b).await, "/");
@@ -177,6 +180,7 @@ async fn a_passkey_registered_with_a_virtual_authenticator_signs_in() {
         click(&b, "#create button[type=submit]").await;
         find(&b, "#passkey-assert").await;
         assert_eq!(path_of(&b).await, "/reauth");
+        check_page(&b, "reauth").await;
         click(&b, "#passkey-assert").await;
         find(&b, "section#create").await;
         assert_eq!(path_of(&b).await, "/");

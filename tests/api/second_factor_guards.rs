@@ -188,3 +188,21 @@ async fn removing_the_app_long_after_sign_in_asks_for_the_factor_again(backend: 
     assert_eq!(location(&fresh.sign_in(ALICE, PASSWORD).await), "/");
 }
 both_backends!(removing_the_app_long_after_sign_in_asks_for_the_factor_again);
+
+/// `require_second_factor = "everyone"`: a plain user without a factor can only enrol, and
+/// can use the service once enrolled.
+async fn required_for_everyone_a_user_without_a_factor_can_only_enrol(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.require_second_factor = mailkeys::domain::second_factor::RequireSecondFactor::Everyone;
+    })
+    .await;
+    let (app, alice) = app.and_alice().await;
+    for path in ["/", "/account", "/check"] {
+        let response = alice.get(path).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(location(&response), PAGE, "{path}");
+    }
+    enrol_totp(&app, &alice).await;
+    alice.assert_status("/", StatusCode::OK, "enrolled").await;
+}
+both_backends!(required_for_everyone_a_user_without_a_factor_can_only_enrol);
