@@ -10,6 +10,7 @@ pub mod attempts;
 pub mod audit_filter;
 pub mod audit_log;
 pub mod auth;
+pub mod bulk_revoke;
 pub mod check;
 pub mod credentials;
 pub mod devices;

@@ -53,6 +53,7 @@ events! {
     AccountCompromised => "account_compromised",
     AuditCleanedUp => "audit_log_cleaned_up",
     RoleChanged => "role_changed",
+    BulkRevocation => "bulk_revocation",
     ConnectionTest => "connection_test",
     DovecotSelfCheck => "dovecot_self_check",
     SecondFactorFailed => "second_factor_failed",

@@ -7,6 +7,7 @@ pub mod app_passwords;
 pub mod audit;
 pub mod audit_search;
 pub mod backup;
+pub mod bulk_revoke;
 pub mod dovecot_reports;
 pub mod imap_logins;
 pub mod known_devices;

@@ -10,6 +10,7 @@ pub mod admin;
 pub mod admin_accounts;
 pub mod admin_attempts;
 pub mod admin_audit;
+pub mod admin_bulk;
 pub mod admin_compromise;
 pub mod admin_confirm;
 pub mod admin_dovecot;

@@ -11,9 +11,9 @@ use axum::response::Redirect;
 use axum::routing::MethodRouter;
 
 use super::{
-    account, admin, admin_accounts, admin_attempts, admin_audit, admin_compromise, admin_confirm,
-    admin_dovecot, admin_notices, auth, check, dashboard, health, mail_setup, new_password,
-    password_edit, second_factor, security, AppState,
+    account, admin, admin_accounts, admin_attempts, admin_audit, admin_bulk, admin_compromise,
+    admin_confirm, admin_dovecot, admin_notices, auth, check, dashboard, health, mail_setup,
+    new_password, password_edit, second_factor, security, AppState,
 };
 use crate::domain::UserId;
 
@@ -129,6 +129,9 @@ fn routes() -> Vec<Route> {
         Route::at("/admin/dovecot").get(admin_dovecot::show),
         Route::at("/admin/failed-sign-ins").get(admin_attempts::show),
         Route::at("/admin/audit").get(admin_audit::show),
+        Route::at("/admin/bulk-revoke")
+            .get(admin_bulk::show)
+            .post(admin_bulk::run),
         Route::at("/admin/audit/export").get(admin_audit::export),
         Route::at("/admin/mail-setup").get(mail_setup::admin_page),
         Route::at("/admin/notices").get(admin_notices::show),

@@ -373,6 +373,10 @@ async fn signed_in_pages_fit_phones_and_desktops_in_both_themes() {
             ("admin-notices", "/admin/notices".to_owned()),
             ("admin-mail-setup", "/admin/mail-setup".to_owned()),
             (
+                "admin-bulk-preview",
+                "/admin/bulk-revoke?preview=1&domain=example.org".to_owned(),
+            ),
+            (
                 "admin-factor-reset",
                 format!("/admin/users/{alice}/second-factor/reset"),
             ),

@@ -18,6 +18,7 @@ mod browser;
 mod browser_keyboard;
 mod browser_layout;
 mod browser_mail_setup;
+mod bulk_revoke;
 mod check;
 mod check_dovecot;
 mod check_dovecot_refusals;

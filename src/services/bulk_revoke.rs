@@ -1,0 +1,208 @@
+//! Revoking app passwords across accounts after a breach: every live one matching an
+//! admin's filters (created before a time, last used from an address range, unused for some
+//! days, of a domain, of a scope). A dry run counts them and names the accounts; the run
+//! revokes them in batches of [`BATCH`], each its own short transaction with one audit entry
+//! per account in it, then one entry for the whole action, then asks Dovecot to end the
+//! accounts' live sessions.
+
+use std::collections::BTreeMap;
+
+use ipnet::IpNet;
+
+use super::credentials::{sync_mail_server, By};
+use super::Services;
+use crate::domain::{AppPasswordId, Role, Scope, UserId};
+use crate::dovecot::doveadm::SessionSync;
+use crate::error::{AppError, AppResult};
+use crate::store::audit::{self, Entry, Event};
+use crate::store::bulk_revoke::{self, Candidate, SqlFilter};
+use crate::store::users;
+
+/// Credentials revoked per transaction: short enough that no lock is held long.
+pub const BATCH: i64 = 500;
+
+/// What to revoke; at least one filter must be set (a bulk revocation of everything is the
+/// same as a Dovecot outage, and not what this is for).
+#[derive(Debug, Clone, Default)]
+pub struct BulkFilter {
+    pub created_before: Option<i64>,
+    pub used_from: Option<IpNet>,
+    pub unused_days: Option<u32>,
+    pub domain: Option<String>,
+    pub scope: Option<Scope>,
+}
+
+impl BulkFilter {
+    pub fn is_empty(&self) -> bool {
+        self.created_before.is_none()
+            && self.used_from.is_none()
+            && self.unused_days.is_none()
+            && self.domain.is_none()
+            && self.scope.is_none()
+    }
+
+    fn sql(&self, now: i64, actor: Role) -> SqlFilter {
+        SqlFilter {
+            // Accounts the actor may not act on are left out (a superadmin may act on all).
+            users_only: !actor.may_act_on(Role::Admin),
+            created_before: self.created_before,
+            idle_since: self.unused_days.map(|d| now - i64::from(d) * 86_400),
+            domain: self.domain.clone(),
+            scope: self.scope.map(Scope::as_str),
+            used: self.used_from.is_some(),
+        }
+    }
+
+    fn admits(&self, c: &Candidate) -> bool {
+        match self.used_from {
+            None => true,
+            Some(net) => c
+                .last_used_ip
+                .as_deref()
+                .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
+                .is_some_and(|ip| net.contains(&ip)),
+        }
+    }
+
+    /// The filter in words, for the audit log.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(t) = self.created_before {
+            parts.push(format!("created before {t} (Unix time)"));
+        }
+        if let Some(net) = self.used_from {
+            parts.push(format!("last used from {net}"));
+        }
+        if let Some(d) = self.unused_days {
+            parts.push(format!("unused for {d} days"));
+        }
+        if let Some(domain) = &self.domain {
+            parts.push(format!("of @{domain}"));
+        }
+        if let Some(scope) = self.scope {
+            parts.push(format!("scope {}", scope.as_str()));
+        }
+        parts.join(", ")
+    }
+}
+
+/// What a dry run found or a run did: per account, how many.
+#[derive(Debug, Default)]
+pub struct BulkResult {
+    pub total: u64,
+    /// Address → count, in address order.
+    pub accounts: BTreeMap<String, u64>,
+    pub batches: u64,
+    /// Accounts whose live sessions Dovecot could not be asked to end.
+    pub not_kicked: u64,
+}
+
+/// Every matching live credential, a page at a time, to `each`.
+async fn walk(
+    state: &Services,
+    filter: &BulkFilter,
+    actor: Role,
+    mut each: impl FnMut(Vec<Candidate>),
+) -> AppResult<()> {
+    let sql = filter.sql(state.now(), actor);
+    let mut after: Option<AppPasswordId> = None;
+    loop {
+        let page = bulk_revoke::page(&state.db, &sql, state.now(), after, BATCH).await?;
+        let Some(last) = page.last() else {
+            return Ok(());
+        };
+        after = Some(last.id);
+        let full = page.len() as i64 == BATCH;
+        each(page.into_iter().filter(|c| filter.admits(c)).collect());
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
+/// Counts what `run` would revoke for an actor of standing `actor`, and for whom; changes
+/// nothing.
+pub async fn dry_run(state: &Services, filter: &BulkFilter, actor: Role) -> AppResult<BulkResult> {
+    if filter.is_empty() {
+        return Err(AppError::Forbidden("Choose at least one filter."));
+    }
+    let mut result = BulkResult::default();
+    walk(state, filter, actor, |page| {
+        for c in page {
+            result.total += 1;
+            *result.accounts.entry(c.email).or_default() += 1;
+        }
+    })
+    .await?;
+    Ok(result)
+}
+
+/// Revokes every live app password matching `filter`, in batches.
+pub async fn run<'a>(
+    state: &Services,
+    filter: &BulkFilter,
+    by: impl Into<By<'a>>,
+    reason: &str,
+) -> AppResult<BulkResult> {
+    let by = by.into();
+    if !by.role().is_admin() {
+        return Err(AppError::Forbidden("Only admins can revoke in bulk."));
+    }
+    if filter.is_empty() {
+        return Err(AppError::Forbidden("Choose at least one filter."));
+    }
+    let mut batches: Vec<Vec<Candidate>> = Vec::new();
+    walk(state, filter, by.role(), |page| batches.push(page)).await?;
+    let mut result = BulkResult::default();
+    let mut touched: BTreeMap<UserId, String> = BTreeMap::new();
+    for batch in batches {
+        if batch.is_empty() {
+            continue;
+        }
+        let now = state.now();
+        let mut tx = state.db.begin().await?;
+        let ids: Vec<AppPasswordId> = batch.iter().map(|c| c.id).collect();
+        let revoked = bulk_revoke::revoke(&mut tx, &ids, by.user_id(), reason, now).await?;
+        let mut per_account: BTreeMap<(UserId, String), u64> = BTreeMap::new();
+        for c in &batch {
+            *per_account.entry((c.user_id, c.email.clone())).or_default() += 1;
+        }
+        for ((user, email), n) in &per_account {
+            let detail = format!("{n} revoked in a bulk revocation, reason {reason:?}");
+            audit::record(
+                &mut *tx,
+                by.entry(*user, Event::AllAppPasswordsRevoked, detail),
+                now,
+            )
+            .await?;
+            *result.accounts.entry(email.clone()).or_default() += n;
+            touched.insert(*user, email.clone());
+        }
+        tx.commit().await?;
+        result.total += revoked;
+        result.batches += 1;
+    }
+    let summary = format!(
+        "bulk revocation ({}), reason {reason:?}: {} app passwords of {} accounts in {} batches",
+        filter.describe(),
+        result.total,
+        result.accounts.len(),
+        result.batches
+    );
+    let entry = Entry {
+        actor: by.user_id(),
+        subject: None,
+        event: Event::BulkRevocation,
+        detail: summary,
+        ip: by.ip(),
+    };
+    audit::record(&state.db.pool, entry, state.now()).await?;
+    for user in touched.keys() {
+        if let Some(owner) = users::find_by_id(&state.db, *user).await? {
+            if sync_mail_server(state, &owner, true).await == SessionSync::Failed {
+                result.not_kicked += 1;
+            }
+        }
+    }
+    Ok(result)
+}

@@ -1,0 +1,172 @@
+//! Admin → Bulk revocation: filters, a preview of how many app passwords would be revoked
+//! and whose (a dry run), and the run after confirmation (`services::bulk_revoke`).
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use secrecy::SecretString;
+use serde::Deserialize;
+use time::macros::format_description;
+use time::Date;
+
+use super::admin_confirm::recheck;
+use super::client_ip::ClientIp;
+use super::session::AdminUser;
+use super::{AppState, Nav};
+use crate::domain::{Scope, Text};
+use crate::error::AppResult;
+use crate::services::admin::signed_in_recently;
+use crate::services::bulk_revoke::{self, BulkFilter, BulkResult};
+use crate::services::credentials::clean_reason;
+
+/// The filters as typed (all optional).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct FilterForm {
+    #[serde(default)]
+    pub created_before: String,
+    #[serde(default)]
+    pub used_from: String,
+    #[serde(default)]
+    pub unused_days: String,
+    #[serde(default)]
+    pub domain: String,
+    #[serde(default)]
+    pub scope: String,
+}
+
+impl FilterForm {
+    fn parse(&self) -> Result<BulkFilter, String> {
+        let given = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        let mut filter = BulkFilter::default();
+        if let Some(day) = given(&self.created_before) {
+            let day = Date::parse(&day, format_description!("[year]-[month]-[day]"))
+                .map_err(|_| format!("Created before: {day:?} is not a date (2026-11-30)."))?;
+            filter.created_before = Some(day.midnight().assume_utc().unix_timestamp());
+        }
+        if let Some(net) = given(&self.used_from) {
+            let parsed = net
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| net.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("Last used from: {net:?} is not an address or range."))?;
+            filter.used_from = Some(parsed);
+        }
+        if let Some(days) = given(&self.unused_days) {
+            let days = days
+                .parse::<u32>()
+                .map_err(|_| format!("Unused for: {days:?} is not a number of days."))?;
+            filter.unused_days = Some(days);
+        }
+        if let Some(domain) = given(&self.domain) {
+            let domain = domain.trim_start_matches('@').to_ascii_lowercase();
+            if domain.contains(['@', '%', '_', ' ']) {
+                return Err(format!("Domain: {domain:?} is not a domain."));
+            }
+            filter.domain = Some(domain);
+        }
+        if let Some(scope) = given(&self.scope) {
+            filter.scope =
+                Some(Scope::parse(&scope).ok_or_else(|| format!("Scope: {scope:?} is unknown."))?);
+        }
+        if filter.is_empty() {
+            return Err("Choose at least one filter.".into());
+        }
+        Ok(filter)
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/bulk_revoke.page.html")]
+pub struct BulkPage {
+    pub nav: Nav,
+    pub form: FilterForm,
+    pub error: Option<String>,
+    /// The dry run's result, when the filters were previewed.
+    pub preview: Option<BulkResult>,
+    /// The run's result, when it ran.
+    pub done: Option<BulkResult>,
+    pub ask_password: bool,
+}
+
+#[derive(Deserialize)]
+pub struct PreviewQuery {
+    #[serde(flatten)]
+    form: FilterForm,
+    #[serde(default)]
+    preview: Option<String>,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Query(query): Query<PreviewQuery>,
+) -> AppResult<Response> {
+    let mut page = BulkPage {
+        nav: Nav::of(&admin),
+        form: query.form.clone(),
+        error: None,
+        preview: None,
+        done: None,
+        ask_password: !signed_in_recently(&state, admin.session.created_at),
+    };
+    if query.preview.is_some() {
+        match query.form.parse() {
+            Ok(filter) => {
+                page.preview =
+                    Some(bulk_revoke::dry_run(&state, &filter, admin.user.role()).await?);
+            }
+            Err(why) => {
+                page.error = Some(why);
+                return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+            }
+        }
+    }
+    Ok(page.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct RunForm {
+    #[serde(flatten)]
+    form: FilterForm,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    password: Option<SecretString>,
+}
+
+pub async fn run(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    ClientIp(ip): ClientIp,
+    Form(posted): Form<RunForm>,
+) -> AppResult<Response> {
+    let filter = match posted.form.parse() {
+        Ok(filter) => filter,
+        Err(why) => {
+            let page = BulkPage {
+                nav: Nav::of(&admin),
+                form: posted.form,
+                error: Some(why),
+                preview: None,
+                done: None,
+                ask_password: !signed_in_recently(&state, admin.session.created_at),
+            };
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
+        }
+    };
+    recheck(&state, &admin, posted.password, &ip).await?;
+    let reason = clean_reason(&Text::parse(&posted.reason, "The reason")?);
+    let actor = admin.actor(&ip);
+    let done = bulk_revoke::run(&state, &filter, &actor, &reason).await?;
+    Ok(BulkPage {
+        nav: Nav::of(&admin),
+        form: posted.form,
+        error: None,
+        preview: None,
+        done: Some(done),
+        ask_password: false,
+    }
+    .into_response())
+}
