@@ -9,7 +9,7 @@ use crate::config::Settings;
 use crate::domain::{Role, Text, Username};
 use crate::dovecot::doveadm::SessionSync;
 use crate::services::credentials::{self, clean_reason, By};
-use crate::services::{admin, Services};
+use crate::services::{admin, invitations, Services};
 use crate::store::app_passwords;
 use crate::store::users::{self, AdminFlag, UserRow};
 
@@ -39,6 +39,15 @@ pub enum AccountAction {
         /// Why (kept in the audit log).
         #[arg(long, default_value = "")]
         reason: String,
+    },
+    /// Invite an address: prints a link (valid 7 days, works once) that the person opens to
+    /// choose their password.
+    Invite {
+        /// The email address, which will also be the IMAP username.
+        email: String,
+        /// Make the new account an administrator.
+        #[arg(long)]
+        admin: bool,
     },
     /// Set an account's role: user, admin (acts on user accounts) or superadmin (also grants
     /// admin rights and acts on admins). The last superadmin keeps the role.
@@ -71,6 +80,20 @@ pub async fn run(settings: &Settings, action: AccountAction) -> anyhow::Result<(
             name,
             reason,
         } => revoke(&services, &email, all, name, &reason).await,
+        AccountAction::Invite { email, admin } => {
+            let email = Username::parse(&email).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let invited = invitations::invite(&services, &email, admin, By::CommandLine)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            use secrecy::ExposeSecret;
+            println!(
+                "Invitation for {email} (works once, for 7 days):\n\n    {}/invite/{}\n",
+                settings.base_url(),
+                invited.token.expose_secret()
+            );
+            Ok(())
+        }
         AccountAction::Role { email, role } => {
             let user = account(&services, &email).await?;
             let role = Role::parse(&role)

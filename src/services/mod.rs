@@ -15,6 +15,7 @@ pub mod check;
 pub mod credentials;
 pub mod devices;
 pub mod health;
+pub mod invitations;
 pub mod notices;
 pub mod second_factor;
 pub mod shown_once;

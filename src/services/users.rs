@@ -9,7 +9,7 @@ use crate::domain::{UserId, Username};
 use crate::error::{AppError, AppResult};
 use crate::infra::hashing::Profile;
 use crate::store::audit::{self, Entry, Event};
-use crate::store::{is_unique_violation, setup_tokens, users};
+use crate::store::{invitations, is_unique_violation, setup_tokens, users};
 
 /// A new account as asked for (the address already parsed).
 pub struct NewAccount {
@@ -23,6 +23,12 @@ pub enum Origin<'a> {
     CommandLine,
     /// The setup link with this token digest, opened from `ip`: used up by this account.
     SetupLink {
+        digest: &'a str,
+        ip: &'a str,
+    },
+    /// An admin's invitation with this token digest, opened from `ip`: used up by this
+    /// account.
+    Invitation {
         digest: &'a str,
         ip: &'a str,
     },
@@ -66,6 +72,11 @@ pub async fn create(
         // Every other link printed earlier dies with this one.
         setup_tokens::retire_all(&mut *tx, now).await?;
     }
+    if let Origin::Invitation { digest, .. } = origin {
+        if !invitations::consume(&mut *tx, digest, now).await? {
+            return Err(AppError::LinkExpired);
+        }
+    }
     // The setup link's admin is the superadmin; so is the first admin of an installation
     // set up from the command line, so that someone can always grant admin rights.
     let is_superadmin = new.admin
@@ -104,6 +115,13 @@ pub async fn create(
             subject: Some(id),
             event: Event::SetupCompleted,
             detail: "first admin created through the setup link".into(),
+            ip: Some(ip),
+        },
+        Origin::Invitation { ip, .. } => Entry {
+            actor: Some(id),
+            subject: Some(id),
+            event: Event::UserCreated,
+            detail: "created through an invitation".into(),
             ip: Some(ip),
         },
     };

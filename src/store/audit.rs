@@ -54,6 +54,7 @@ events! {
     AuditCleanedUp => "audit_log_cleaned_up",
     RoleChanged => "role_changed",
     BulkRevocation => "bulk_revocation",
+    InvitationCreated => "invitation_created",
     ConnectionTest => "connection_test",
     DovecotSelfCheck => "dovecot_self_check",
     SecondFactorFailed => "second_factor_failed",

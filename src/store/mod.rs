@@ -10,6 +10,7 @@ pub mod backup;
 pub mod bulk_revoke;
 pub mod dovecot_reports;
 pub mod imap_logins;
+pub mod invitations;
 pub mod known_devices;
 pub mod notices;
 pub mod second_factors;

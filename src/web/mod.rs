@@ -24,6 +24,7 @@ pub mod error_response;
 pub mod format;
 pub mod headers;
 pub mod health;
+pub mod invitations;
 pub mod listener;
 pub mod mail_setup;
 pub mod metrics;

@@ -12,8 +12,8 @@ use axum::routing::MethodRouter;
 
 use super::{
     account, admin, admin_accounts, admin_attempts, admin_audit, admin_bulk, admin_compromise,
-    admin_confirm, admin_dovecot, admin_notices, auth, check, dashboard, health, mail_setup,
-    new_password, password_edit, second_factor, security, AppState,
+    admin_confirm, admin_dovecot, admin_notices, auth, check, dashboard, health, invitations,
+    mail_setup, new_password, password_edit, second_factor, security, AppState,
 };
 use crate::domain::UserId;
 
@@ -129,6 +129,10 @@ fn routes() -> Vec<Route> {
         Route::at("/admin/dovecot").get(admin_dovecot::show),
         Route::at("/admin/failed-sign-ins").get(admin_attempts::show),
         Route::at("/admin/audit").get(admin_audit::show),
+        Route::at("/admin/invitations").post(invitations::invite),
+        Route::at("/invite/{token}")
+            .get(invitations::accept_page)
+            .post(invitations::accept),
         Route::at("/admin/bulk-revoke")
             .get(admin_bulk::show)
             .post(admin_bulk::run),

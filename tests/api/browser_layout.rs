@@ -385,6 +385,16 @@ async fn signed_in_pages_fit_phones_and_desktops_in_both_themes() {
             find(&b, "main h1").await;
             check_page(&b, page).await;
         }
+        b.goto(&format!("{base}/admin")).await.unwrap();
+        let invited = "new.person.with.a.rather.long.name@department.example.org";
+        type_into(&b, "#invite-email", invited).await;
+        click(&b, "form[action='/admin/invitations'] button[type=submit]").await;
+        let link = text_of(&b, "#invitation-link").await;
+        check_page(&b, "admin-invitation").await;
+        let path = &link[link.find("/invite/").expect("an invitation link")..];
+        b.goto(&format!("{base}{path}")).await.unwrap();
+        find(&b, "input[name=confirm]").await;
+        check_page(&b, "invitation").await;
     })
     .await;
     drop(app);

@@ -36,6 +36,7 @@ mod dovecot_selfcheck;
 mod faults;
 mod imap_logins;
 mod input;
+mod invitations;
 mod listener;
 mod logs;
 mod mail_discovery;

@@ -209,7 +209,7 @@ both_backends!(each_recovery_code_signs_in_once_and_new_ones_replace_them);
 /// Routes a pending session may use: the step itself and what a visitor may use.
 /// Routes that answer anyone: the sign-in steps, health, setup links, and the servers-only
 /// mail autoconfig files (no account data).
-const OPEN_TO_PENDING: [&str; 9] = [
+const OPEN_TO_PENDING: [&str; 10] = [
     "/sign-in/second-factor",
     "/sign-in/second-factor/passkey/options",
     "/sign-in/second-factor/passkey",
@@ -217,6 +217,7 @@ const OPEN_TO_PENDING: [&str; 9] = [
     "/healthz",
     "/readyz",
     "/setup/{token}",
+    "/invite/{token}",
     "/.well-known/autoconfig/mail/config-v1.1.xml",
     "/mail/config-v1.1.xml",
 ];
