@@ -3,8 +3,10 @@
 //! Layout of the crate, and where a change goes:
 //! - [`services`]: the use cases, one function each (create, revoke, change a password,
 //!   sign in, the second factor (`services::second_factor`: TOTP, recovery codes, passkeys,
-//!   re-authentication, admin reset), create an account, admin actions, run a connection
-//!   test), each owning its transaction, audit entry and Dovecot sync, over a
+//!   re-authentication, admin reset), create an account (`users`, `invitations`), admin
+//!   actions (`admin`: flags, roles, the compromised-account response; `accounts`: the
+//!   account list; `bulk_revoke`; `audit_log` and `audit_filter`: the log's view, export
+//!   and retention), run a connection test), each owning its transaction, audit entry and Dovecot sync, over a
 //!   [`services::Services`] value (database, hasher, settings, clock, Dovecot, WebAuthn
 //!   relying party). A new action goes here first. Imports nothing from `web`.
 //!   A change to how an account signs in also queues its notice by mail in its own
@@ -16,8 +18,9 @@
 //!   route table: the router is built from it and the route tests walk it; redirect
 //!   targets are its `Page`s). `web::listener` is the accept loop: connection caps, header
 //!   and request timeouts, graceful stop.
-//! - [`cli`]: the `mailkeys` command line (`serve`, `migrate`, `user add|list`,
-//!   `backup`, `restore`, `dovecot config|check`), also calling services.
+//! - [`cli`]: the `mailkeys` command line (`serve`, `migrate`, `user add|list|invite|
+//!   disable|enable|revoke|compromised|role`, `audit export|clean-up`, `backup`, `restore`,
+//!   `dovecot config|check`), also calling services.
 //! - [`domain`]: types and rules with no I/O: the typed ids (`UserId`, `AppPasswordId`),
 //!   usernames, app password names, lookup ids, scopes, statuses, the password policy, the
 //!   shape of an app password.
