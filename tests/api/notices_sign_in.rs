@@ -202,7 +202,7 @@ async fn a_lock_started_by_wrong_current_passwords_is_reported(backend: Backend)
 both_backends!(a_lock_started_by_wrong_current_passwords_is_reported);
 
 /// With a second factor, a sign-in is complete (and a new browser noticed) only after the
-/// code; adding the authenticator app is itself reported.
+/// code; adding the authenticator app, and an admin's reset, are reported.
 async fn with_a_second_factor_the_new_browser_is_reported_after_the_code(backend: Backend) {
     use crate::second_factor::{code_at, enrol_totp, give_code, sign_in_pending};
     let (app, _sink) = app_and_sink(backend).await;
@@ -225,5 +225,13 @@ async fn with_a_second_factor_the_new_browser_is_reported_after_the_code(backend
         1,
         "a new browser, after the code"
     );
+
+    // An admin's reset of the factors is reported to the owner too.
+    let admin = app.signed_in_admin().await;
+    let alice_id = app.user_id(ALICE).await;
+    let reset = format!("/admin/users/{alice_id}/second-factor/reset");
+    let done = admin.post(&reset, &reset, &[]).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(queued(&app, "second_factors_reset").await, 1);
 }
 both_backends!(with_a_second_factor_the_new_browser_is_reported_after_the_code);
