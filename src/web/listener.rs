@@ -268,7 +268,7 @@ impl AcceptErrors {
         self.since_log += 1;
         let due = self
             .last_log
-            .map_or(true, |at| at.elapsed() >= Duration::from_secs(10));
+            .is_none_or(|at| at.elapsed() >= Duration::from_secs(10));
         if due {
             tracing::warn!(error = %err, count = self.since_log, "accept error; pausing briefly");
             self.since_log = 0;
