@@ -72,7 +72,7 @@ pub async fn set_flag<'a>(
     if flag == AdminFlag::Disabled
         && on
         && owner.is_superadmin
-        && users::other_superadmins(&mut *tx, owner.id).await? == 0
+        && users::other_superadmins(&mut tx, state.db.backend, owner.id).await? == 0
     {
         return Err(AppError::Forbidden(
             "This is the last superadmin: make another account superadmin first.",
@@ -232,7 +232,7 @@ pub async fn set_role<'a>(
     let mut tx = state.db.begin().await?;
     if before == Role::Superadmin
         && role != Role::Superadmin
-        && users::other_superadmins(&mut *tx, owner.id).await? == 0
+        && users::other_superadmins(&mut tx, state.db.backend, owner.id).await? == 0
     {
         return Err(AppError::Forbidden(
             "This is the last superadmin: make another account superadmin first.",

@@ -223,16 +223,26 @@ pub async fn any_superadmin<'e>(e: impl Executor<'e, Database = Any>) -> Result<
     Ok(n > 0)
 }
 
-/// Superadmins other than `id` that are not disabled.
-pub async fn other_superadmins<'e>(
-    e: impl Executor<'e, Database = Any>,
+/// Superadmins other than `id` that are not disabled, read in the caller's transaction so
+/// that the change it guards ("not the last superadmin") cannot race another. On PostgreSQL
+/// the superadmin rows are locked first: a concurrent demotion waits for this transaction and
+/// then counts what it committed. SQLite has one writer: the second of two such transactions
+/// fails to write rather than act on a stale count.
+pub async fn other_superadmins(
+    tx: &mut super::Tx,
+    backend: super::Backend,
     id: UserId,
 ) -> Result<i64, sqlx::Error> {
+    if backend == super::Backend::Postgres {
+        sqlx::query("SELECT id FROM users WHERE is_superadmin FOR UPDATE")
+            .execute(&mut **tx)
+            .await?;
+    }
     sqlx::query_scalar(
         "SELECT COUNT(*) FROM users WHERE is_superadmin AND NOT disabled AND id <> $1",
     )
     .bind(id)
-    .fetch_one(e)
+    .fetch_one(&mut **tx)
     .await
 }
 

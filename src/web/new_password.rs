@@ -139,6 +139,31 @@ fn scope_of(row: &AppPasswordRow) -> Scope {
     Scope::parse(&row.scope).unwrap_or(Scope::Imap)
 }
 
+/// Takes the held password for `purpose` with this browser's session key: the row and the
+/// password, or the "shown already" page (410) when it was taken before or has expired.
+async fn take(
+    state: &AppState,
+    current: &CurrentSession,
+    jar: &CookieJar,
+    id: AppPasswordId,
+    purpose: Take,
+) -> AppResult<Result<(AppPasswordRow, SecretString), Response>> {
+    let token = session_token(state, jar)?;
+    let session = BrowserSession {
+        token: &token,
+        digest: &current.token_digest,
+    };
+    let (row, plaintext) = shown_once::take(state, &current.user, id, &session, purpose).await?;
+    match plaintext {
+        Some(password) => Ok(Ok((row, password))),
+        None => {
+            let live = row.revoked_at.is_none();
+            let page = ShownAlreadyPage::of(current, row, live, purpose == Take::Profile);
+            Ok(Err((StatusCode::GONE, page).into_response()))
+        }
+    }
+}
+
 /// The show-once page: the password the first time, "shown already" after that (410).
 pub async fn show(
     State(state): State<AppState>,
@@ -146,17 +171,9 @@ pub async fn show(
     jar: CookieJar,
     Path(id): Path<AppPasswordId>,
 ) -> AppResult<Response> {
-    let token = session_token(&state, &jar)?;
-    let session = BrowserSession {
-        token: &token,
-        digest: &current.token_digest,
-    };
-    let (row, plaintext) =
-        shown_once::take(&state, &current.user, id, &session, Take::Page).await?;
-    let Some(password) = plaintext else {
-        let live = row.revoked_at.is_none();
-        let page = ShownAlreadyPage::of(&current, row, live, false);
-        return Ok((StatusCode::GONE, page).into_response());
+    let (row, password) = match take(&state, &current, &jar, id, Take::Page).await? {
+        Ok(taken) => taken,
+        Err(shown_already) => return Ok(shown_already),
     };
     let servers = state.settings.mail_client_servers();
     let scope = scope_of(&row);
@@ -182,17 +199,9 @@ pub async fn profile(
     jar: CookieJar,
     Path(id): Path<AppPasswordId>,
 ) -> AppResult<Response> {
-    let token = session_token(&state, &jar)?;
-    let session = BrowserSession {
-        token: &token,
-        digest: &current.token_digest,
-    };
-    let (row, plaintext) =
-        shown_once::take(&state, &current.user, id, &session, Take::Profile).await?;
-    let Some(password) = plaintext else {
-        let live = row.revoked_at.is_none();
-        let page = ShownAlreadyPage::of(&current, row, live, true);
-        return Ok((StatusCode::GONE, page).into_response());
+    let (row, password) = match take(&state, &current, &jar, id, Take::Profile).await? {
+        Ok(taken) => taken,
+        Err(shown_already) => return Ok(shown_already),
     };
     mail_setup::profile_response(
         &state,

@@ -230,3 +230,39 @@ async fn the_operator_sets_roles_from_the_command_line(backend: Backend) {
         .await;
 }
 both_backends!(the_operator_sets_roles_from_the_command_line);
+
+/// Two superadmins each dropping their own role at the same moment: one must stay (the
+/// "last superadmin" check and the change are one step, concurrency included).
+async fn two_simultaneous_demotions_leave_a_superadmin(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let root = app.signed_in_admin().await;
+    let other = app.signed_in_as("second@example.org", true).await;
+    let second_id = app.user_id("second@example.org").await;
+    let page = format!("/admin/users/{second_id}");
+    let made = root
+        .post(&page, &format!("{page}/role"), &[("role", "superadmin")])
+        .await;
+    assert_eq!(made.status(), StatusCode::SEE_OTHER);
+    let root_id = app.user_id(ROOT).await;
+    for _ in 0..5 {
+        let demote = |b: &Browser, id: i64| {
+            let b = b.clone();
+            async move {
+                let page = format!("/admin/users/{id}");
+                b.post(&page, &format!("{page}/role"), &[("role", "admin")])
+                    .await
+                    .status()
+            }
+        };
+        let _ = tokio::join!(demote(&root, root_id), demote(&other, second_id));
+        let left = app
+            .count("SELECT COUNT(*) FROM users WHERE is_superadmin")
+            .await;
+        assert!(left >= 1, "no superadmin left");
+        if left == 1 {
+            return;
+        }
+    }
+    panic!("neither demotion went through");
+}
+both_backends!(two_simultaneous_demotions_leave_a_superadmin);
