@@ -17,6 +17,17 @@ pub enum AppError {
     /// Like `SignInRequired`, for scripts: a 401 rather than a redirect to a form.
     #[error("not signed in")]
     NotSignedIn,
+    /// The JSON API (`/api/v1`) wants a valid bearer token: missing, unknown, expired,
+    /// revoked, or its creator no longer stands as an admin. A 401 with
+    /// `WWW-Authenticate: Bearer`; the text says what to send.
+    #[error("API token required: {0}")]
+    BearerRequired(&'static str),
+    /// Input that parsed but makes no sense (a filter, a JSON body): a 422 with the reason.
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// The request conflicts with what exists (an account with that address).
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
     /// The user must set up a second factor before anything else (`require_second_factor`).
     #[error("second factor required")]
     SecondFactorRequired,

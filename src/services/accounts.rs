@@ -56,3 +56,20 @@ pub async fn list(
         .collect();
     Ok(AccountPage { accounts, next })
 }
+
+/// The account `id`, or `NotFound`.
+pub async fn find(state: &Services, id: UserId) -> AppResult<UserRow> {
+    crate::store::users::find_by_id(&state.db, id)
+        .await?
+        .ok_or(crate::error::AppError::NotFound)
+}
+
+/// The account `id` and every app password it has or had (newest first).
+pub async fn with_app_passwords(
+    state: &Services,
+    id: UserId,
+) -> AppResult<(UserRow, Vec<crate::store::app_passwords::AppPasswordRow>)> {
+    let user = find(state, id).await?;
+    let passwords = crate::store::app_passwords::list_for_user(&state.db, id).await?;
+    Ok((user, passwords))
+}

@@ -96,7 +96,7 @@ pub async fn set_flag<'a>(
 
 /// What the compromised-account response did, step by step, for the page, the API and the
 /// command line to show.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct CompromiseReport {
     /// Live app passwords revoked.
     pub app_passwords_revoked: u64,

@@ -14,7 +14,7 @@ use super::Services;
 use crate::domain::{AppPasswordId, Role, Scope, UserId};
 use crate::dovecot::doveadm::SessionSync;
 use crate::error::{AppError, AppResult};
-use crate::store::audit::{self, Entry, Event};
+use crate::store::audit::{self, Event};
 use crate::store::bulk_revoke::{self, Candidate, SqlFilter};
 use crate::store::users;
 
@@ -189,13 +189,7 @@ pub async fn run<'a>(
         result.accounts.len(),
         result.batches
     );
-    let entry = Entry {
-        actor: by.user_id(),
-        subject: None,
-        event: Event::BulkRevocation,
-        detail: summary,
-        ip: by.ip(),
-    };
+    let entry = by.entry_about_none(Event::BulkRevocation, summary);
     audit::record(&state.db.pool, entry, state.now()).await?;
     for user in touched.keys() {
         if let Some(owner) = users::find_by_id(&state.db, *user).await? {

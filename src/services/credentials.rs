@@ -24,16 +24,34 @@ pub struct Actor<'a> {
     pub user_id: UserId,
     pub role: Role,
     pub ip: &'a str,
+    /// The name of the API token the person acts through; none in the browser. The audit
+    /// log says so, so that an admin can tell a script's actions from a person's.
+    pub via_token: Option<&'a str>,
 }
 
 impl<'a> Actor<'a> {
     /// The audit entry of this actor doing `event` to `subject`'s account, from their address.
     pub fn entry(&self, subject: UserId, event: Event, detail: impl Into<String>) -> Entry<'a> {
         Entry {
-            actor: Some(self.user_id),
             subject: Some(subject),
+            ..self.entry_about_none(event, detail)
+        }
+    }
+
+    /// The audit entry of an action about no one account (a bulk action, an invitation).
+    pub fn entry_about_none(&self, event: Event, detail: impl Into<String>) -> Entry<'a> {
+        let mut detail = detail.into();
+        if let Some(name) = self.via_token {
+            if !detail.is_empty() {
+                detail.push(' ');
+            }
+            detail.push_str(&format!("(through API token “{name}”)"));
+        }
+        Entry {
+            actor: Some(self.user_id),
+            subject: None,
             event,
-            detail: detail.into(),
+            detail,
             ip: Some(self.ip),
         }
     }
@@ -91,6 +109,20 @@ impl<'a> By<'a> {
             Err(AppError::Forbidden(
                 "Only a superadmin can do this to an admin's account.",
             ))
+        }
+    }
+
+    /// The audit entry of an action about no one account (a bulk action, an invitation).
+    pub fn entry_about_none(self, event: Event, detail: impl Into<String>) -> Entry<'a> {
+        match self {
+            Self::Person(actor) => actor.entry_about_none(event, detail),
+            Self::CommandLine => Entry {
+                actor: None,
+                subject: None,
+                event,
+                detail: detail.into(),
+                ip: None,
+            },
         }
     }
 

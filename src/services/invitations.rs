@@ -71,13 +71,10 @@ pub async fn invite<'a>(
     )
     .await?;
     let role = if admin { "admin" } else { "user" };
-    let entry = audit::Entry {
-        actor: by.user_id(),
-        subject: None,
-        event: Event::InvitationCreated,
-        detail: format!("{email} invited as {role}, link valid 7 days"),
-        ip: by.ip(),
-    };
+    let entry = by.entry_about_none(
+        Event::InvitationCreated,
+        format!("{email} invited as {role}, link valid 7 days"),
+    );
     audit::record(&mut *tx, entry, now).await?;
     tx.commit().await?;
     Ok(Ok(Invited {

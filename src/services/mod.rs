@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod accounts;
+pub mod api_tokens;
 pub mod admin;
 pub mod attempts;
 pub mod audit_filter;

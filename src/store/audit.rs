@@ -55,6 +55,8 @@ events! {
     RoleChanged => "role_changed",
     BulkRevocation => "bulk_revocation",
     InvitationCreated => "invitation_created",
+    ApiTokenCreated => "api_token_created",
+    ApiTokenRevoked => "api_token_revoked",
     ConnectionTest => "connection_test",
     DovecotSelfCheck => "dovecot_self_check",
     SecondFactorFailed => "second_factor_failed",

@@ -3,6 +3,7 @@
 //! placeholders, and times are Unix seconds.
 
 pub mod account_search;
+pub mod api_tokens;
 pub mod app_passwords;
 pub mod audit;
 pub mod audit_search;

@@ -53,7 +53,7 @@ pub struct ListQuery {
     after: Option<String>,
 }
 
-fn cursor_of(sort: AccountSort, after: Option<&str>) -> Option<Cursor> {
+pub(crate) fn cursor_of(sort: AccountSort, after: Option<&str>) -> Option<Cursor> {
     let after = after?;
     match sort {
         AccountSort::Address => Some(Cursor::Address(after.to_owned())),
@@ -67,7 +67,7 @@ fn cursor_of(sort: AccountSort, after: Option<&str>) -> Option<Cursor> {
     }
 }
 
-fn after_of(cursor: &Cursor) -> String {
+pub(crate) fn after_of(cursor: &Cursor) -> String {
     match cursor {
         Cursor::Address(email) => email.clone(),
         Cursor::Activity { at, id } => format!("{at}.{id}"),

@@ -135,7 +135,16 @@ pub async fn export(
         Ok(filter) => filter,
         Err(why) => return Ok((StatusCode::UNPROCESSABLE_ENTITY, why).into_response()),
     };
-    let format = query.format;
+    Ok(streamed(&state, filter, query.format))
+}
+
+/// The export of everything matching `filter` as a download, streamed page by page (also
+/// the JSON API's export).
+pub(crate) fn streamed(
+    state: &AppState,
+    filter: crate::store::audit_search::AuditFilter,
+    format: ExportFormat,
+) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     let services = state.services.clone();
     tokio::spawn(async move {
@@ -153,12 +162,12 @@ pub async fn export(
         "attachment; filename=\"mailkeys-audit.{}\"",
         format.extension()
     );
-    Ok((
+    (
         [
             (header::CONTENT_TYPE, format.content_type().to_owned()),
             (header::CONTENT_DISPOSITION, disposition),
         ],
         Body::from_stream(ReceiverStream::new(rx)),
     )
-        .into_response())
+        .into_response()
 }

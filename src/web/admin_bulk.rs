@@ -38,7 +38,7 @@ pub struct FilterForm {
 }
 
 impl FilterForm {
-    fn parse(&self) -> Result<BulkFilter, String> {
+    pub(crate) fn parse(&self) -> Result<BulkFilter, String> {
         let given = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
         let mut filter = BulkFilter::default();
         if let Some(day) = given(&self.created_before) {

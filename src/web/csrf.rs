@@ -4,7 +4,9 @@
 //! Signed-in forms carry the session's token (synchroniser pattern). Forms shown before
 //! sign-in (sign-in, first-admin setup) carry the value of a random cookie set with the
 //! form (double submit; the cookie is SameSite=Strict and HttpOnly). The token travels in
-//! the form field `csrf` or, for scripts, the `X-CSRF-Token` header.
+//! the form field `csrf` or, for scripts, the `X-CSRF-Token` header. The JSON API
+//! (`/api/v1`) is not a form: it takes a bearer token and no cookie, and is refused here
+//! without one (401).
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
@@ -59,6 +61,15 @@ pub async fn verify(
     if is_safe(req.method()) {
         return next.run(req).await;
     }
+    if req.uri().path().starts_with(super::api::PREFIX) {
+        // The JSON API takes bearer tokens only, never the session cookie, so there is no
+        // forged request to refuse; one without a token is refused here already.
+        return if carries_api_token(&req) {
+            next.run(req).await
+        } else {
+            AppError::BearerRequired(super::api::MISSING).into_response()
+        };
+    }
     let (parts, body) = req.into_parts();
     let Ok(bytes) = to_bytes(body, state.settings.max_body_bytes).await else {
         return AppError::PayloadTooLarge.into_response();
@@ -76,6 +87,15 @@ pub async fn verify(
         .into_response(),
         Err(err) => err.into_response(),
     }
+}
+
+/// A bearer token in the `Authorization` header. A browser cannot be made to send
+/// someone's bearer token across sites, unlike a cookie.
+fn carries_api_token(req: &Request) -> bool {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| super::api::bearer_of(v).is_some())
 }
 
 fn ended_in_browser(parts: &Parts) -> bool {

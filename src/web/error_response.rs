@@ -17,7 +17,12 @@ fn status_and_message(error: &AppError) -> (StatusCode, Cow<'static, str>) {
             AppError::BadText(refused) => {
                 return (StatusCode::UNPROCESSABLE_ENTITY, refused.to_string().into())
             }
+            AppError::Invalid(why) => {
+                return (StatusCode::UNPROCESSABLE_ENTITY, why.clone().into())
+            }
             AppError::NotFound => (StatusCode::NOT_FOUND, "There is nothing here."),
+            AppError::BearerRequired(why) => (StatusCode::UNAUTHORIZED, *why),
+            AppError::Conflict(why) => (StatusCode::CONFLICT, *why),
             AppError::Forbidden(why) => (StatusCode::FORBIDDEN, *why),
             AppError::LinkExpired => (
                 StatusCode::GONE,
@@ -76,7 +81,15 @@ impl IntoResponse for AppError {
             _ => {}
         }
         let (status, message) = status_and_message(&self);
-        render_error(status, &message)
+        let mut response = render_error(status, &message);
+        if matches!(self, Self::BearerRequired(_)) {
+            // RFC 6750: a 401 names the scheme the client should use.
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"mailkeys\""),
+            );
+        }
+        response
     }
 }
 

@@ -6,7 +6,9 @@
 
 pub mod account;
 pub mod activity;
+pub mod api;
 pub mod admin;
+pub mod admin_api_tokens;
 pub mod admin_accounts;
 pub mod admin_attempts;
 pub mod admin_audit;

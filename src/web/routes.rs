@@ -11,7 +11,7 @@ use axum::response::Redirect;
 use axum::routing::MethodRouter;
 
 use super::{
-    account, admin, admin_accounts, admin_attempts, admin_audit, admin_bulk, admin_compromise,
+    account, admin, admin_accounts, admin_api_tokens, api, admin_attempts, admin_audit, admin_bulk, admin_compromise,
     admin_confirm, admin_dovecot, admin_notices, auth, check, dashboard, health, invitations,
     mail_setup, new_password, password_edit, second_factor, security, AppState,
 };
@@ -139,6 +139,24 @@ fn routes() -> Vec<Route> {
         Route::at("/admin/audit/export").get(admin_audit::export),
         Route::at("/admin/mail-setup").get(mail_setup::admin_page),
         Route::at("/admin/notices").get(admin_notices::show),
+        Route::at("/admin/api-tokens")
+            .get(admin_api_tokens::show)
+            .post(admin_api_tokens::create),
+        Route::at("/admin/api-tokens/{id}/revoke")
+            .get(admin_api_tokens::confirm_revoke)
+            .post(admin_api_tokens::revoke),
+        // The JSON API: bearer tokens only (web::api), documented by its OpenAPI document.
+        Route::at("/api/v1/openapi.json").get(api::openapi::openapi_json),
+        Route::at("/api/v1/accounts").get(api::accounts::list),
+        Route::at("/api/v1/accounts/{id}").get(api::accounts::show),
+        Route::at("/api/v1/invitations").post(api::actions::invite),
+        Route::at("/api/v1/accounts/{id}/app-passwords/{password_id}/revoke")
+            .post(api::actions::revoke_one),
+        Route::at("/api/v1/accounts/{id}/revoke-all").post(api::actions::revoke_all),
+        Route::at("/api/v1/accounts/{id}/compromised").post(api::actions::compromised),
+        Route::at("/api/v1/bulk-revoke").post(api::actions::bulk),
+        Route::at("/api/v1/audit").get(api::audit::page),
+        Route::at("/api/v1/audit/export").get(api::audit::export),
         Route::at("/admin/dovecot/check").post(admin_dovecot::check),
         Route::at(ADMIN_USER).get(admin::user),
         Route::at("/admin/users/{id}/revoke-all").post(admin::revoke_all),

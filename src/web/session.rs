@@ -46,6 +46,7 @@ impl CurrentSession {
             user_id: self.user.id,
             role: self.user.role(),
             ip,
+            via_token: None,
         }
     }
 }

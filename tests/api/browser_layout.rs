@@ -385,6 +385,21 @@ async fn signed_in_pages_fit_phones_and_desktops_in_both_themes() {
             find(&b, "main h1").await;
             check_page(&b, page).await;
         }
+        // API tokens: the list, a new token shown once, the revocation's confirmation.
+        b.goto(&format!("{base}/admin/api-tokens")).await.unwrap();
+        find(&b, "main h1").await;
+        check_page(&b, "admin-api-tokens-empty").await;
+        type_into(&b, "#token-name", "Ticketing system of the department of long names").await;
+        click(&b, "form[action='/admin/api-tokens'] button[type=submit]").await;
+        let token = text_of(&b, "#api-token").await;
+        assert!(token.starts_with("mk_"), "{token}");
+        check_page(&b, "admin-api-token-created").await;
+        b.goto(&format!("{base}/admin/api-tokens")).await.unwrap();
+        find(&b, "table.tokens").await;
+        check_page(&b, "admin-api-tokens").await;
+        click(&b, "table.tokens a[href$='/revoke']").await;
+        find(&b, "main form button.danger").await;
+        check_page(&b, "admin-api-token-revoke").await;
         b.goto(&format!("{base}/admin")).await.unwrap();
         let invited = "new.person.with.a.rather.long.name@department.example.org";
         type_into(&b, "#invite-email", invited).await;

@@ -9,6 +9,10 @@ pub(crate) use mailkeys_test_support::{both_backends, each_dovecot, each_version
 
 mod admin;
 mod admin_accounts;
+mod api_v1;
+mod api_v1_auth;
+mod api_v1_endpoints;
+mod api_v1_openapi;
 mod app_passwords;
 mod attempts;
 mod audit_log;

@@ -209,7 +209,7 @@ both_backends!(each_recovery_code_signs_in_once_and_new_ones_replace_them);
 /// Routes a pending session may use: the step itself and what a visitor may use.
 /// Routes that answer anyone: the sign-in steps, health, setup links, and the servers-only
 /// mail autoconfig files (no account data).
-const OPEN_TO_PENDING: [&str; 10] = [
+const OPEN_TO_PENDING: [&str; 11] = [
     "/sign-in/second-factor",
     "/sign-in/second-factor/passkey/options",
     "/sign-in/second-factor/passkey",
@@ -220,6 +220,8 @@ const OPEN_TO_PENDING: [&str; 10] = [
     "/invite/{token}",
     "/.well-known/autoconfig/mail/config-v1.1.xml",
     "/mail/config-v1.1.xml",
+    // The JSON API's OpenAPI document is public; the rest of /api/v1 wants a bearer token.
+    "/api/v1/openapi.json",
 ];
 
 async fn a_pending_session_reaches_no_route_but_the_second_factor_step(backend: Backend) {

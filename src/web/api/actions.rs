@@ -1,0 +1,302 @@
+//! Acting through the API (read-write tokens only): invite an account, revoke one or every
+//! app password of an account, the compromised-account response, and bulk revocation with
+//! a dry run. Each is the service the pages and the command line use, with the token's
+//! creator as the actor and the token named in the audit entry.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::openapi::Problem;
+use super::{ApiJson, ApiPath, ApiWriter};
+use crate::domain::{AppPasswordId, Text, UserId, Username};
+use crate::dovecot::doveadm::SessionSync;
+use crate::error::{AppError, AppResult};
+use crate::services::admin::{self, CompromiseReport};
+use crate::services::bulk_revoke::{self, BulkResult};
+use crate::services::credentials::{self, clean_reason};
+use crate::services::{accounts, invitations};
+use crate::web::admin_bulk::FilterForm;
+use crate::web::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct InvitationRequest {
+    pub email: String,
+    /// Invite as an admin (only a superadmin's token may).
+    #[serde(default)]
+    pub admin: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Invitation {
+    pub email: String,
+    /// The link the invited person opens to choose a password: shown only in this answer,
+    /// working once.
+    pub link: String,
+    /// Unix time.
+    pub expires_at: i64,
+}
+
+/// Creates an account by invitation.
+#[utoipa::path(
+    post,
+    path = "/api/v1/invitations",
+    tag = "accounts",
+    request_body = InvitationRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The invitation link, shown once", body = Invitation),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A read-only token, or an admin invitation by a plain admin", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An account with this address exists", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not an email address", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn invite(
+    State(state): State<AppState>,
+    ApiWriter(caller): ApiWriter,
+    ApiJson(body): ApiJson<InvitationRequest>,
+) -> AppResult<(StatusCode, Json<Invitation>)> {
+    let typed = Text::parse(&body.email, "The email address")?;
+    let email =
+        Username::parse(typed.as_str()).map_err(|e| AppError::Invalid(e.to_string()))?;
+    let invited = invitations::invite(&state, &email, body.admin, &caller.actor())
+        .await?
+        .map_err(|_| AppError::Conflict("An account with this email address exists already."))?;
+    let base = state.settings.base_url();
+    Ok((
+        StatusCode::CREATED,
+        Json(Invitation {
+            email: email.as_str().to_owned(),
+            link: format!("{base}/invite/{}", invited.token.expose_secret()),
+            expires_at: invited.expires_at,
+        }),
+    ))
+}
+
+/// Why an action was taken; it goes into the audit log.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct Reason {
+    #[serde(default)]
+    pub reason: String,
+}
+
+fn reason_of(body: &Reason) -> AppResult<String> {
+    Ok(clean_reason(&Text::parse(&body.reason, "The reason")?))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Revoked {
+    /// App passwords revoked.
+    pub revoked: u64,
+    /// What Dovecot did: `ended` (live sessions closed), `kept` (no doveadm API
+    /// configured) or `failed`.
+    pub mail_server: SessionSync,
+}
+
+/// Revokes one app password of an account.
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts/{id}/app-passwords/{password_id}/revoke",
+    tag = "actions",
+    params(
+        ("id" = i64, Path, description = "The account's id"),
+        ("password_id" = i64, Path, description = "The app password's id"),
+    ),
+    request_body = Reason,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Revoked", body = Revoked),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A read-only token, or an account of higher standing", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such live app password of this account", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn revoke_one(
+    State(state): State<AppState>,
+    ApiWriter(caller): ApiWriter,
+    ApiPath((id, password_id)): ApiPath<(UserId, AppPasswordId)>,
+    ApiJson(body): ApiJson<Reason>,
+) -> AppResult<Json<Revoked>> {
+    let owner = accounts::find(&state, id).await?;
+    let reason = reason_of(&body)?;
+    let actor = caller.actor();
+    let mail_server = credentials::revoke_one(&state, &owner, password_id, &actor, &reason).await?;
+    Ok(Json(Revoked {
+        revoked: 1,
+        mail_server,
+    }))
+}
+
+/// Revokes every app password of an account.
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts/{id}/revoke-all",
+    tag = "actions",
+    params(("id" = i64, Path, description = "The account's id")),
+    request_body = Reason,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Revoked", body = Revoked),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A read-only token, or an account of higher standing", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn revoke_all(
+    State(state): State<AppState>,
+    ApiWriter(caller): ApiWriter,
+    ApiPath(id): ApiPath<UserId>,
+    ApiJson(body): ApiJson<Reason>,
+) -> AppResult<Json<Revoked>> {
+    let owner = accounts::find(&state, id).await?;
+    let reason = reason_of(&body)?;
+    let actor = caller.actor();
+    let (revoked, mail_server) = credentials::revoke_all(&state, &owner, &actor, &reason).await?;
+    Ok(Json(Revoked {
+        revoked,
+        mail_server,
+    }))
+}
+
+/// The compromised-account response: revokes every app password, ends every web session,
+/// requires a new main password, and closes live IMAP sessions where doveadm is configured.
+#[utoipa::path(
+    post,
+    path = "/api/v1/accounts/{id}/compromised",
+    tag = "actions",
+    params(("id" = i64, Path, description = "The account's id")),
+    request_body = Reason,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Each step's result", body = CompromiseReport),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A read-only token, an account of higher standing, or the token creator's own", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No reason given", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn compromised(
+    State(state): State<AppState>,
+    ApiWriter(caller): ApiWriter,
+    ApiPath(id): ApiPath<UserId>,
+    ApiJson(body): ApiJson<Reason>,
+) -> AppResult<Json<CompromiseReport>> {
+    let owner = accounts::find(&state, id).await?;
+    let reason = reason_of(&body)?;
+    if reason.is_empty() {
+        return Err(AppError::Invalid(
+            "Say why in `reason` (it goes into the audit log).".into(),
+        ));
+    }
+    let actor = caller.actor();
+    Ok(Json(
+        admin::compromised(&state, &owner, &actor, &reason).await?,
+    ))
+}
+
+/// Which live app passwords to revoke across accounts; at least one filter.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct BulkRequest {
+    /// Created before this day (`2026-11-30`, UTC).
+    #[serde(default)]
+    pub created_before: Option<String>,
+    /// Last used from this address or range (`192.0.2.0/24`).
+    #[serde(default)]
+    pub used_from: Option<String>,
+    /// Not used for this many days.
+    #[serde(default)]
+    pub unused_days: Option<u32>,
+    /// Of accounts of this domain (`example.org`).
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// Of this scope: `imap` or `imap+smtp`.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// Only count what would be revoked, and for whom; change nothing.
+    pub dry_run: bool,
+    /// Why (for the audit log); used when not a dry run.
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkAccount {
+    pub email: String,
+    pub app_passwords: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkOutcome {
+    pub dry_run: bool,
+    /// App passwords revoked (or that would be).
+    pub total: u64,
+    pub accounts: Vec<BulkAccount>,
+    /// Transactions the run took (0 for a dry run).
+    pub batches: u64,
+    /// Accounts whose live IMAP sessions Dovecot could not be asked to close.
+    pub not_kicked: u64,
+}
+
+impl BulkOutcome {
+    fn of(result: BulkResult, dry_run: bool) -> Self {
+        Self {
+            dry_run,
+            total: result.total,
+            accounts: result
+                .accounts
+                .into_iter()
+                .map(|(email, app_passwords)| BulkAccount {
+                    email,
+                    app_passwords,
+                })
+                .collect(),
+            batches: result.batches,
+            not_kicked: result.not_kicked,
+        }
+    }
+}
+
+/// Revokes, or with `dry_run` counts, every live app password matching the filters, of the
+/// accounts the token's creator may act on.
+#[utoipa::path(
+    post,
+    path = "/api/v1/bulk-revoke",
+    tag = "actions",
+    request_body = BulkRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "What was (or would be) revoked", body = BulkOutcome),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A read-only token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A filter is invalid, or none is given", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn bulk(
+    State(state): State<AppState>,
+    ApiWriter(caller): ApiWriter,
+    ApiJson(body): ApiJson<BulkRequest>,
+) -> AppResult<Json<BulkOutcome>> {
+    let text = |value: &Option<String>| -> AppResult<String> {
+        Ok(Text::parse(value.as_deref().unwrap_or(""), "A filter")?.into_string())
+    };
+    let form = FilterForm {
+        created_before: text(&body.created_before)?,
+        used_from: text(&body.used_from)?,
+        unused_days: body.unused_days.map(|d| d.to_string()).unwrap_or_default(),
+        domain: text(&body.domain)?,
+        scope: text(&body.scope)?,
+    };
+    let filter = form.parse().map_err(AppError::Invalid)?;
+    let actor = caller.actor();
+    let result = if body.dry_run {
+        bulk_revoke::dry_run(&state, &filter, actor.role).await?
+    } else {
+        let reason = clean_reason(&Text::parse(&body.reason, "The reason")?);
+        bulk_revoke::run(&state, &filter, &actor, &reason).await?
+    };
+    Ok(Json(BulkOutcome::of(result, body.dry_run)))
+}
