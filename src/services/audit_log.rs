@@ -15,7 +15,9 @@ use crate::store::audit_search::{self, AuditEntry, AuditFilter, Order};
 pub const EXPORT_PAGE: i64 = 1000;
 
 /// The export formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ExportFormat {
     /// Comma-separated values with a header line (RFC 4180).

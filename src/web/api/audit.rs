@@ -136,7 +136,7 @@ pub async fn page(
 #[into_params(parameter_in = Query)]
 pub struct ExportParams {
     /// `csv` (with a header line) or `jsonl` (one JSON object per line).
-    #[param(value_type = String, pattern = "^(csv|jsonl)$")]
+    #[param(inline)]
     pub format: ExportFormat,
 }
 
@@ -149,8 +149,8 @@ pub struct ExportParams {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The entries", content(
-            ("text/csv" = String),
-            ("application/jsonl" = String),
+            (String = "text/csv"),
+            (String = "application/jsonl"),
         )),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A filter or the format is invalid", body = Problem, content_type = "application/problem+json"),

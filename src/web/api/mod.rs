@@ -12,6 +12,7 @@ pub mod openapi;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
 use super::client_ip::ClientIp;
@@ -64,9 +65,11 @@ impl FromRequestParts<AppState> for ApiReader {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or(AppError::BearerRequired(MISSING))?;
-        let token = bearer_of(header).ok_or(AppError::BearerRequired(MISSING))?;
+        let token = bearer_of(header)
+            .map(|t| SecretString::from(t.to_owned()))
+            .ok_or(AppError::BearerRequired(MISSING))?;
         let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
-        let auth = api_tokens::authenticate(state, token, &ip)
+        let auth = api_tokens::authenticate(state, token.expose_secret(), &ip)
             .await?
             .ok_or(AppError::BearerRequired(REFUSED))?;
         Ok(ApiReader(ApiCaller { auth, ip }))
