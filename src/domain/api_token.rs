@@ -83,7 +83,10 @@ mod tests {
 
     #[test]
     fn names_scopes_and_days_parse_as_typed() {
-        assert_eq!(ApiTokenName::parse("  Ticketing ").unwrap().as_str(), "Ticketing");
+        assert_eq!(
+            ApiTokenName::parse("  Ticketing ").unwrap().as_str(),
+            "Ticketing"
+        );
         assert_eq!(ApiTokenName::parse(" "), Err(BadTokenInput::Name));
         assert!(ApiTokenName::parse(&"x".repeat(101)).is_err());
         assert_eq!(ApiScope::parse("read-write"), Some(ApiScope::ReadWrite));

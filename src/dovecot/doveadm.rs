@@ -21,7 +21,9 @@ use crate::domain::Username;
 use crate::infra::metrics::Metrics;
 
 /// What happened on the mail server after a credential change; the UI tells the user.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum SessionSync {
     /// Live sessions ended (and the auth cache flushed where the version can).

@@ -151,7 +151,9 @@ pub async fn authenticate(
     if creator.disabled || creator.must_reset || !creator.role().is_admin() {
         return Ok(None);
     }
-    let recent = token.last_used_at.is_some_and(|at| now - at < TOUCH_EVERY_SECS)
+    let recent = token
+        .last_used_at
+        .is_some_and(|at| now - at < TOUCH_EVERY_SECS)
         && token.last_used_ip.as_deref() == Some(ip);
     if !recent {
         api_tokens::touch(&state.db, token.id, now, ip, now - TOUCH_EVERY_SECS).await?;

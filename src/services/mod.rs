@@ -5,8 +5,8 @@
 
 pub mod account;
 pub mod accounts;
-pub mod api_tokens;
 pub mod admin;
+pub mod api_tokens;
 pub mod attempts;
 pub mod audit_filter;
 pub mod audit_log;

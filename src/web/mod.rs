@@ -6,10 +6,9 @@
 
 pub mod account;
 pub mod activity;
-pub mod api;
 pub mod admin;
-pub mod admin_api_tokens;
 pub mod admin_accounts;
+pub mod admin_api_tokens;
 pub mod admin_attempts;
 pub mod admin_audit;
 pub mod admin_bulk;
@@ -17,6 +16,7 @@ pub mod admin_compromise;
 pub mod admin_confirm;
 pub mod admin_dovecot;
 pub mod admin_notices;
+pub mod api;
 pub mod auth;
 pub mod check;
 pub mod client_ip;

@@ -11,9 +11,10 @@ use axum::response::Redirect;
 use axum::routing::MethodRouter;
 
 use super::{
-    account, admin, admin_accounts, admin_api_tokens, api, admin_attempts, admin_audit, admin_bulk, admin_compromise,
-    admin_confirm, admin_dovecot, admin_notices, auth, check, dashboard, health, invitations,
-    mail_setup, new_password, password_edit, second_factor, security, AppState,
+    account, admin, admin_accounts, admin_api_tokens, admin_attempts, admin_audit, admin_bulk,
+    admin_compromise, admin_confirm, admin_dovecot, admin_notices, api, auth, check, dashboard,
+    health, invitations, mail_setup, new_password, password_edit, second_factor, security,
+    AppState,
 };
 use crate::domain::UserId;
 

@@ -114,8 +114,14 @@ async fn a_token_is_shown_once_and_stored_only_as_its_digest(backend: Backend) {
         assert_eq!(app.count(&sql).await, 0, "the token in {table}.{column}");
     }
     let list = admin.get_text(TOKENS).await;
-    assert!(list.contains("Ticketing") && list.contains("read-only"), "{list}");
-    assert!(!list.contains(&token), "the list never shows the token again");
+    assert!(
+        list.contains("Ticketing") && list.contains("read-only"),
+        "{list}"
+    );
+    assert!(
+        !list.contains(&token),
+        "the list never shows the token again"
+    );
     app.assert_audited_anywhere("api_token_created").await;
     let detail: String =
         sqlx::query_scalar("SELECT detail FROM audit_log WHERE event = 'api_token_created'")

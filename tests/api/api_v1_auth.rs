@@ -56,7 +56,10 @@ async fn send(api: &Api, method: &Method, path: &str, body: &Value) -> reqwest::
 /// Checks the problem details of a refusal and that it says `status`.
 async fn assert_problem(response: reqwest::Response, status: StatusCode, what: &str) {
     assert_eq!(response.status(), status, "{what}");
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(content_type, "application/problem+json", "{what}");
     if status == StatusCode::UNAUTHORIZED {
         let challenge = response.headers()["www-authenticate"].to_str().unwrap();
@@ -85,7 +88,11 @@ async fn the_authorization_matrix_route_by_route(backend: Backend) {
     let routes = api_routes(alice_id, password);
 
     // Anonymous, and the session cookies of a user and of an admin: bearer only.
-    for (who, browser) in [("anonymous", None), ("user", Some(&alice)), ("admin", Some(&root))] {
+    for (who, browser) in [
+        ("anonymous", None),
+        ("user", Some(&alice)),
+        ("admin", Some(&root)),
+    ] {
         for (method, path, body) in &routes {
             let mut request = match browser {
                 Some(b) => b.client.request(method.clone(), app.url(path)),
@@ -180,7 +187,10 @@ async fn the_authorization_matrix_route_by_route(backend: Backend) {
         )
         .await;
     }
-    assert_eq!(writer.get("/api/v1/accounts").await.status(), StatusCode::OK);
+    assert_eq!(
+        writer.get("/api/v1/accounts").await.status(),
+        StatusCode::OK
+    );
 
     // The document is public.
     let public = Api::new(&app, None).get(OPENAPI).await;

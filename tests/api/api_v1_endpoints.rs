@@ -196,7 +196,11 @@ async fn a_bulk_dry_run_counts_what_the_run_revokes(backend: Backend) {
         preview["accounts"],
         json!([{ "email": ALICE, "app_passwords": 2 }])
     );
-    assert_eq!(app.live_app_passwords().await, 3, "a dry run changes nothing");
+    assert_eq!(
+        app.live_app_passwords().await,
+        3,
+        "a dry run changes nothing"
+    );
 
     let run = json!({ "domain": "example.org", "dry_run": false, "reason": "breach" });
     let done = api

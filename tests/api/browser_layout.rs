@@ -389,7 +389,12 @@ async fn signed_in_pages_fit_phones_and_desktops_in_both_themes() {
         b.goto(&format!("{base}/admin/api-tokens")).await.unwrap();
         find(&b, "main h1").await;
         check_page(&b, "admin-api-tokens-empty").await;
-        type_into(&b, "#token-name", "Ticketing system of the department of long names").await;
+        type_into(
+            &b,
+            "#token-name",
+            "Ticketing system of the department of long names",
+        )
+        .await;
         click(&b, "form[action='/admin/api-tokens'] button[type=submit]").await;
         let token = text_of(&b, "#api-token").await;
         assert!(token.starts_with("mk_"), "{token}");

@@ -61,8 +61,7 @@ pub async fn invite(
     ApiJson(body): ApiJson<InvitationRequest>,
 ) -> AppResult<(StatusCode, Json<Invitation>)> {
     let typed = Text::parse(&body.email, "The email address")?;
-    let email =
-        Username::parse(typed.as_str()).map_err(|e| AppError::Invalid(e.to_string()))?;
+    let email = Username::parse(typed.as_str()).map_err(|e| AppError::Invalid(e.to_string()))?;
     let invited = invitations::invite(&state, &email, body.admin, &caller.actor())
         .await?
         .map_err(|_| AppError::Conflict("An account with this email address exists already."))?;

@@ -33,7 +33,8 @@ pub fn bearer_of(value: &str) -> Option<&str> {
 }
 
 pub(crate) const MISSING: &str = "Send an API token as `Authorization: Bearer TOKEN`. An admin creates tokens on /admin/api-tokens; session cookies are not accepted here.";
-const REFUSED: &str = "This API token is unknown, expired or revoked, or its creator is no longer an active admin.";
+const REFUSED: &str =
+    "This API token is unknown, expired or revoked, or its creator is no longer an active admin.";
 
 /// A request made with a valid token, from an address.
 pub struct ApiCaller {
@@ -134,4 +135,3 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
             .map_err(|_| AppError::NotFound)
     }
 }
-

@@ -135,7 +135,10 @@ mod tests {
         let json: serde_json::Value =
             serde_json::from_str(&ApiDoc::openapi().to_json().unwrap()).unwrap();
         assert!(json["openapi"].as_str().unwrap().starts_with("3.1"));
-        assert_eq!(json["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+        assert_eq!(
+            json["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
         let revoke = &json["paths"]["/api/v1/accounts/{id}/revoke-all"]["post"];
         assert_eq!(revoke["security"][0]["bearer"], serde_json::json!([]));
     }
