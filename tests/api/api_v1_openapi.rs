@@ -1,6 +1,7 @@
 //! The OpenAPI 3.1 document as served: public, listing every `/api/v1` route of the table
 //! and nothing else, and valid by openapi-spec-validator (PyPI, in the venv scripts/test
-//! makes). And the README's `curl` commands for the API, run as written there.
+//! makes); schemathesis driving the API from it; and the README's `curl` commands for the
+//! API, run as written there.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -122,3 +123,56 @@ async fn the_readmes_curl_commands_work_as_written(backend: Backend) {
     assert!(document["openapi"].as_str().unwrap().starts_with("3.1"));
 }
 both_backends!(the_readmes_curl_commands_work_as_written);
+
+/// Where scripts/test installs schemathesis.
+const SCHEMATHESIS: &str = "/var/cache/mailkeys-test/py-venv/bin/st";
+
+/// A generic tool drives the API from its own document: schemathesis, a bounded number of
+/// generated requests per operation with a read-write token, finds no server error and no
+/// answer that contradicts the document's statuses and content types.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_drives_the_api_from_its_document_without_a_server_error() {
+    let (app, alice) = app_with_alice(Backend::Sqlite).await;
+    app.new_app_password(&alice, "Phone").await;
+    let root = app.signed_in_admin().await;
+    let token = create_token(&root, "Fuzzer", "read-write", "").await;
+    assert!(
+        Path::new(SCHEMATHESIS).exists(),
+        "schemathesis is required at {SCHEMATHESIS}: run scripts/test, which installs it"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let url = app.url("");
+    let out = tokio::process::Command::new(SCHEMATHESIS)
+        .current_dir(dir.path())
+        .args([
+            "run",
+            &app.url("/api/v1/openapi.json"),
+            "--url",
+            &url,
+            "--header",
+            &format!("Authorization: Bearer {token}"),
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance",
+            "--max-examples",
+            "15",
+            "--phases",
+            "coverage,fuzzing",
+            "--seed",
+            "1",
+            "--workers",
+            "1",
+            "--generation-database",
+            "none",
+            "--no-color",
+        ])
+        .output()
+        .await
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(dir.path().join("said.txt"), &said).unwrap();
+    assert!(out.status.success(), "schemathesis found problems:\n{said}");
+}

@@ -83,6 +83,13 @@ pub struct Reason {
     pub reason: String,
 }
 
+/// Why, required: the compromise response is not run without a reason.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RequiredReason {
+    #[schema(min_length = 1)]
+    pub reason: String,
+}
+
 fn reason_of(body: &Reason) -> AppResult<String> {
     Ok(clean_reason(&Text::parse(&body.reason, "The reason")?))
 }
@@ -112,6 +119,7 @@ pub struct Revoked {
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A read-only token, or an account of higher standing", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such live app password of this account", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The body is not the JSON described", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn revoke_one(
@@ -143,6 +151,7 @@ pub async fn revoke_one(
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A read-only token, or an account of higher standing", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The body is not the JSON described", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn revoke_all(
@@ -168,7 +177,7 @@ pub async fn revoke_all(
     path = "/api/v1/accounts/{id}/compromised",
     tag = "actions",
     params(("id" = i64, Path, description = "The account's id")),
-    request_body = Reason,
+    request_body = RequiredReason,
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Each step's result", body = CompromiseReport),
@@ -182,10 +191,10 @@ pub async fn compromised(
     State(state): State<AppState>,
     ApiWriter(caller): ApiWriter,
     ApiPath(id): ApiPath<UserId>,
-    ApiJson(body): ApiJson<Reason>,
+    ApiJson(body): ApiJson<RequiredReason>,
 ) -> AppResult<Json<CompromiseReport>> {
     let owner = accounts::find(&state, id).await?;
-    let reason = reason_of(&body)?;
+    let reason = clean_reason(&Text::parse(&body.reason, "The reason")?);
     if reason.is_empty() {
         return Err(AppError::Invalid(
             "Say why in `reason` (it goes into the audit log).".into(),
