@@ -1,5 +1,6 @@
 //! The `mailkeys` command line.
 
+mod api_token;
 mod audit;
 mod dovecot;
 mod user_admin;
@@ -66,6 +67,11 @@ pub enum Command {
     Audit {
         #[command(subcommand)]
         command: audit::AuditCommand,
+    },
+    /// Tokens of the JSON API (/api/v1): create, list, revoke.
+    ApiToken {
+        #[command(subcommand)]
+        command: api_token::ApiTokenCommand,
     },
     /// Connect Dovecot: write its configuration, check the live installation.
     Dovecot {
@@ -158,6 +164,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Dovecot { command } => dovecot::run(&settings, command).await,
         Command::Audit { command } => audit::run(&settings, command).await,
+        Command::ApiToken { command } => api_token::run(&settings, command).await,
     }
 }
 

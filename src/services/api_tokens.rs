@@ -28,18 +28,27 @@ pub struct CreatedToken {
     pub expires_at: Option<i64>,
 }
 
-/// Creates a token for the acting admin.
+/// Creates a token acting as `owner`, an admin: the acting admin's own from the web, any
+/// admin's at the command line.
 pub async fn create<'a>(
     state: &Services,
+    owner: &UserRow,
     name: &ApiTokenName,
     scope: ApiScope,
     days: Option<u32>,
     by: impl Into<By<'a>>,
 ) -> AppResult<CreatedToken> {
     let by = by.into();
-    let Some(creator) = by.user_id().filter(|_| by.role().is_admin()) else {
-        return Err(AppError::Forbidden("Only admins can create API tokens."));
+    let for_self_or_operator = match by {
+        By::Person(actor) => actor.user_id == owner.id,
+        By::CommandLine => true,
     };
+    if !for_self_or_operator || !owner.role().is_admin() || owner.disabled {
+        return Err(AppError::Forbidden(
+            "API tokens are made for an active admin, by that admin or on the host.",
+        ));
+    }
+    let creator = owner.id;
     let token = format!("{PREFIX}{}", random_token().map_err(AppError::internal)?);
     let now = state.now();
     let expires_at = days.map(|d| now + i64::from(d) * 86_400);

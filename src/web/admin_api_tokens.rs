@@ -161,7 +161,7 @@ pub async fn create(
     };
     recheck(&state, &admin, form.password, &ip).await?;
     let actor = admin.actor(&ip);
-    let created = api_tokens::create(&state, &name, scope, days, &actor).await?;
+    let created = api_tokens::create(&state, &admin.user, &name, scope, days, &actor).await?;
     Ok(CreatedPage {
         nav: Nav::of(&admin),
         name: name.as_str().to_owned(),

@@ -242,3 +242,49 @@ async fn only_admins_reach_the_token_page(backend: Backend) {
     assert_eq!(app.count("SELECT COUNT(*) FROM api_tokens").await, 0);
 }
 both_backends!(only_admins_reach_the_token_page);
+
+async fn the_operator_makes_lists_and_revokes_tokens_on_the_host(backend: Backend) {
+    use crate::cli::mailkeys;
+    let app = spawn_app(backend).await;
+    app.add_user(ROOT, PASSWORD, true).await;
+    app.add_user(ALICE, PASSWORD, false).await;
+    let create = [
+        "api-token",
+        "create",
+        "Provisioning",
+        "--owner",
+        ROOT,
+        "--scope",
+        "read-write",
+        "--days",
+        "7",
+    ];
+    let (ok, out, err) = mailkeys(&app, &create, "");
+    assert!(ok, "{err}");
+    let token = out.trim();
+    assert!(token.starts_with("mk_"), "{out}");
+    let api = Api::new(&app, Some(token));
+    let listed = api.get_json("/api/v1/accounts?q=alice").await;
+    assert_eq!(listed["accounts"][0]["email"], ALICE);
+
+    let (ok, _, err) = mailkeys(&app, &["api-token", "create", "X", "--owner", ALICE], "");
+    assert!(!ok, "a user's token");
+    assert!(err.contains("active admin"), "{err}");
+
+    let (ok, out, _) = mailkeys(&app, &["api-token", "list"], "");
+    assert!(ok);
+    assert!(
+        out.contains("Provisioning\tread-write\troot@example.org\tactive\tlast used"),
+        "{out}"
+    );
+    let id = token_id(&app, "Provisioning").await.to_string();
+    let (ok, out, err) = mailkeys(&app, &["api-token", "revoke", &id], "");
+    assert!(ok, "{err}");
+    assert!(out.contains("revoked"));
+    assert_eq!(
+        api.get("/api/v1/accounts").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    app.assert_audited_anywhere("api_token_revoked").await;
+}
+both_backends!(the_operator_makes_lists_and_revokes_tokens_on_the_host);
