@@ -67,8 +67,9 @@ pub async fn create<'a>(
     .await?;
     let lifetime = days.map_or("no expiry".to_owned(), |d| format!("expires in {d} days"));
     let detail = format!(
-        "API token “{}” ({}, {lifetime})",
+        "API token “{}” of {} ({}, {lifetime})",
         name.as_str(),
+        owner.email,
         scope.as_str()
     );
     audit::record(

@@ -6,146 +6,18 @@
 use secrecy::SecretString;
 
 use crate::domain::app_password::AllowedNets;
-use crate::domain::{
-    AppPasswordId, AppPasswordName, ExpiryChoice, Role, Scope, Text, UserId, Username,
-};
+use crate::domain::{AppPasswordId, AppPasswordName, ExpiryChoice, Scope, Text, Username};
 use crate::dovecot::doveadm::{self, SessionSync};
 use crate::error::{AppError, AppResult};
 use crate::infra::hashing::Profile;
 use crate::services::notices::{self, Notice};
 use crate::services::Services;
-use crate::store::app_passwords::{self, NewAppPassword, Revocation};
-use crate::store::audit::{self, Entry, Event};
+use crate::store::app_passwords::{self, NewAppPassword};
+use crate::store::audit::{self, Event};
 use crate::store::is_unique_violation;
 use crate::store::users::UserRow;
 
-/// Who is acting, from where, with which standing.
-pub struct Actor<'a> {
-    pub user_id: UserId,
-    pub role: Role,
-    pub ip: &'a str,
-    /// The name of the API token the person acts through; none in the browser. The audit
-    /// log says so, so that an admin can tell a script's actions from a person's.
-    pub via_token: Option<&'a str>,
-}
-
-impl<'a> Actor<'a> {
-    /// The audit entry of this actor doing `event` to `subject`'s account, from their address.
-    pub fn entry(&self, subject: UserId, event: Event, detail: impl Into<String>) -> Entry<'a> {
-        Entry {
-            subject: Some(subject),
-            ..self.entry_about_none(event, detail)
-        }
-    }
-
-    /// The audit entry of an action about no one account (a bulk action, an invitation).
-    pub fn entry_about_none(&self, event: Event, detail: impl Into<String>) -> Entry<'a> {
-        let mut detail = detail.into();
-        if let Some(name) = self.via_token {
-            if !detail.is_empty() {
-                detail.push(' ');
-            }
-            detail.push_str(&format!("(through API token “{name}”)"));
-        }
-        Entry {
-            actor: Some(self.user_id),
-            subject: None,
-            event,
-            detail,
-            ip: Some(self.ip),
-        }
-    }
-}
-
-/// Who performs an action on an account: a person signed in to the web (or the API), or
-/// the operator at the host's command line, who has no account of their own: the audit
-/// log and the revocation rows then name no actor.
-#[derive(Clone, Copy)]
-pub enum By<'a> {
-    Person(&'a Actor<'a>),
-    CommandLine,
-}
-
-impl<'a> By<'a> {
-    pub fn user_id(self) -> Option<UserId> {
-        match self {
-            Self::Person(actor) => Some(actor.user_id),
-            Self::CommandLine => None,
-        }
-    }
-
-    /// The revocation row of this actor revoking `owner`'s app passwords.
-    pub fn revocation<'r>(self, owner: &UserRow, reason: &'r str, now: i64) -> Revocation<'r> {
-        Revocation {
-            user_id: owner.id,
-            by: self.user_id(),
-            reason,
-            now,
-        }
-    }
-
-    /// Where the actor acted from (none at the command line).
-    pub fn ip(self) -> Option<&'a str> {
-        match self {
-            Self::Person(actor) => Some(actor.ip),
-            Self::CommandLine => None,
-        }
-    }
-
-    /// The actor's standing; the operator at the command line stands above everyone.
-    pub fn role(self) -> Role {
-        match self {
-            Self::Person(actor) => actor.role,
-            Self::CommandLine => Role::Superadmin,
-        }
-    }
-
-    /// Refuses an action on `owner`'s account unless it is the actor's own or the actor
-    /// stands above it (`Role::may_act_on`).
-    pub fn ensure_may_act_on(self, owner: &UserRow) -> AppResult<()> {
-        if self.user_id() == Some(owner.id) || self.role().may_act_on(owner.role()) {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden(
-                "Only a superadmin can do this to an admin's account.",
-            ))
-        }
-    }
-
-    /// The audit entry of an action about no one account (a bulk action, an invitation).
-    pub fn entry_about_none(self, event: Event, detail: impl Into<String>) -> Entry<'a> {
-        match self {
-            Self::Person(actor) => actor.entry_about_none(event, detail),
-            Self::CommandLine => Entry {
-                actor: None,
-                subject: None,
-                event,
-                detail: detail.into(),
-                ip: None,
-            },
-        }
-    }
-
-    /// The audit entry of this actor doing `event` to `subject`'s account.
-    pub fn entry(self, subject: UserId, event: Event, detail: impl Into<String>) -> Entry<'a> {
-        match self {
-            Self::Person(actor) => actor.entry(subject, event, detail),
-            Self::CommandLine => Entry {
-                actor: None,
-                subject: Some(subject),
-                event,
-                detail: detail.into(),
-                ip: None,
-            },
-        }
-    }
-}
-
-impl<'a> From<&'a Actor<'a>> for By<'a> {
-    fn from(actor: &'a Actor<'a>) -> Self {
-        Self::Person(actor)
-    }
-}
+pub use super::actor::{Actor, By};
 
 /// Flushes Dovecot's cache for `owner` and, if `kick`, ends their live IMAP sessions.
 pub async fn sync_mail_server(state: &Services, owner: &UserRow, kick: bool) -> SessionSync {

@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod accounts;
+pub mod actor;
 pub mod admin;
 pub mod api_tokens;
 pub mod attempts;

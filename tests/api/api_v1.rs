@@ -129,7 +129,7 @@ async fn a_token_is_shown_once_and_stored_only_as_its_digest(backend: Backend) {
             .await
             .unwrap();
     assert!(
-        detail.contains("“Ticketing” (read-only, expires in 30 days)"),
+        detail.contains("“Ticketing” of root@example.org (read-only, expires in 30 days)"),
         "{detail}"
     );
 

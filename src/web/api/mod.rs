@@ -135,3 +135,17 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
             .map_err(|_| AppError::NotFound)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_of;
+
+    #[test]
+    fn only_a_bearer_header_yields_a_token() {
+        assert_eq!(bearer_of("Bearer mk_abc"), Some("mk_abc"));
+        assert_eq!(bearer_of("bearer  mk_abc "), Some("mk_abc"));
+        assert_eq!(bearer_of("Basic dXNlcjpwYXNz"), None);
+        assert_eq!(bearer_of("Bearer "), None);
+        assert_eq!(bearer_of("Bearer"), None);
+    }
+}
