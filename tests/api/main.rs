@@ -11,6 +11,7 @@ mod admin;
 mod admin_accounts;
 mod api_v1;
 mod api_v1_auth;
+mod api_v1_drill;
 mod api_v1_endpoints;
 mod api_v1_openapi;
 mod app_passwords;
