@@ -6,7 +6,9 @@
 //!   re-authentication, admin reset), create an account (`users`, `invitations`), admin
 //!   actions (`admin`: flags, roles, the compromised-account response; `accounts`: the
 //!   account list; `bulk_revoke`; `audit_log` and `audit_filter`: the log's view, export
-//!   and retention), run a connection test), each owning its transaction, audit entry and Dovecot sync, over a
+//!   and retention; `api_tokens`: the JSON API's bearer tokens), run a connection test),
+//!   who acts (`actor`: a person, through the browser or an API token, or the command
+//!   line), each owning its transaction, audit entry and Dovecot sync, over a
 //!   [`services::Services`] value (database, hasher, settings, clock, Dovecot, WebAuthn
 //!   relying party). A new action goes here first. Imports nothing from `web`.
 //!   A change to how an account signs in also queues its notice by mail in its own
@@ -17,9 +19,12 @@
 //!   endpoint is a handler here, calling a service, and a line in `web::routes` (the one
 //!   route table: the router is built from it and the route tests walk it; redirect
 //!   targets are its `Page`s). `web::listener` is the accept loop: connection caps, header
-//!   and request timeouts, graceful stop.
+//!   and request timeouts, graceful stop. `web::api` is the JSON API under `/api/v1`:
+//!   bearer tokens only (its extractors `ApiReader`, `ApiWriter`), and its OpenAPI 3.1
+//!   document (`web::api::openapi`, utoipa) that a test holds to the route table.
 //! - [`cli`]: the `mailkeys` command line (`serve`, `migrate`, `user add|list|invite|
-//!   disable|enable|revoke|compromised|role`, `audit export|clean-up`, `backup`, `restore`,
+//!   disable|enable|revoke|compromised|role`, `audit export|clean-up`, `api-token
+//!   create|list|revoke`, `backup`, `restore`,
 //!   `dovecot config|check`), also calling services.
 //! - [`domain`]: types and rules with no I/O: the typed ids (`UserId`, `AppPasswordId`),
 //!   usernames, app password names, lookup ids, scopes, statuses, the password policy, the
@@ -52,9 +57,10 @@
 //! - [`clock`]: the source of "now", injectable so tests can move time.
 //!
 //! Where a few likely changes go, each in one step:
-//! - **an admin API endpoint**: a use case in `services::admin`, a JSON handler in
-//!   `web::admin` taking the `web::session::AdminUser` extractor, a line under `/api/` in
-//!   `web::routes`; errors turn into problem details by themselves (`web::error_response`).
+//! - **an admin API endpoint**: a use case in `services`, a JSON handler in `web::api`
+//!   taking `ApiReader` (GET) or `ApiWriter` (POST) and annotated with `#[utoipa::path]`,
+//!   listed in `web::api::openapi::ApiDoc`, and a line under `/api/v1/` in `web::routes`;
+//!   errors turn into problem details by themselves (`web::error_response`).
 //! - **a new verdict** of the connection test: `crates/mailkeys-imap/src/verdict/`
 //!   (`classify` decides it, `wording` says it).
 //! - **a third database**: a [`store::Backend`] variant (connection and dialect in

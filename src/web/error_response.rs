@@ -120,12 +120,21 @@ pub fn render_error(status: StatusCode, message: &str) -> Response {
 pub async fn api_problems(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let is_api = req.uri().path().starts_with("/api/");
     let response = next.run(req).await;
-    let Some(ErrorMessage(detail)) = response.extensions().get::<ErrorMessage>().cloned() else {
-        return response;
-    };
     if !is_api {
         return response;
     }
+    // The router's own 405 (a method the path does not take) has no message of ours.
+    let message = response
+        .extensions()
+        .get::<ErrorMessage>()
+        .cloned()
+        .or_else(|| {
+            (response.status() == StatusCode::METHOD_NOT_ALLOWED)
+                .then(|| ErrorMessage("This path does not take this method.".to_owned()))
+        });
+    let Some(ErrorMessage(detail)) = message else {
+        return response;
+    };
     let status = response.status();
     let problem = serde_json::json!({
         "type": "about:blank",

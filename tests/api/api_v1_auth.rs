@@ -271,3 +271,19 @@ async fn a_cookie_alone_never_acts_and_bad_input_is_a_problem(backend: Backend) 
     assert_eq!(app.live_app_passwords().await, 1);
 }
 both_backends!(a_cookie_alone_never_acts_and_bad_input_is_a_problem);
+
+async fn a_method_a_path_does_not_take_is_a_problem_too(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let response = reqwest::Client::new()
+        .get(app.url("/api/v1/bulk-revoke"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(
+        response,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "GET of a POST route",
+    )
+    .await;
+}
+both_backends!(a_method_a_path_does_not_take_is_a_problem_too);
