@@ -236,6 +236,7 @@ pub struct ResetFactorsPage {
     pub passkeys: usize,
     pub recovery_left: i64,
     pub ask_password: bool,
+    pub ask_factor: bool,
 }
 
 /// Asks the admin to confirm removing every second factor of the account.
@@ -253,6 +254,7 @@ pub async fn confirm_reset_factors(
         passkeys: status.passkeys.len(),
         recovery_left: status.recovery_left,
         ask_password: !services::admin::signed_in_recently(&state, admin.session.created_at),
+        ask_factor: !services::admin::factor_given_recently(&state, &admin.session),
     })
 }
 

@@ -23,6 +23,7 @@ const SIGN_IN: &str = "/sign-in";
 const SECOND_FACTOR: &str = "/sign-in/second-factor";
 const SECURITY: &str = "/account/second-factor";
 const REAUTH: &str = "/reauth";
+const ADMIN: &str = "/admin";
 /// An admin's view of one account; `{id}` is the account's [`UserId`].
 const ADMIN_USER: &str = "/admin/users/{id}";
 
@@ -38,6 +39,8 @@ pub enum Page {
     Security,
     /// Asking for the second factor again.
     Reauth,
+    /// The admin's accounts page.
+    Admin,
     /// An admin's view of this account.
     AdminUser(UserId),
 }
@@ -51,6 +54,7 @@ impl Page {
             Self::SecondFactor => SECOND_FACTOR.to_owned(),
             Self::Security => SECURITY.to_owned(),
             Self::Reauth => REAUTH.to_owned(),
+            Self::Admin => ADMIN.to_owned(),
             Self::AdminUser(id) => ADMIN_USER.replace("{id}", &id.to_string()),
         }
     }
@@ -125,7 +129,7 @@ fn routes() -> Vec<Route> {
         Route::at("/check/stream").post(check::run_stream),
         Route::at("/api/check").post(check::run_json),
         Route::at("/api/me").get(check::me),
-        Route::at("/admin").get(admin_accounts::users),
+        Route::at(ADMIN).get(admin_accounts::users),
         Route::at("/admin/dovecot").get(admin_dovecot::show),
         Route::at("/admin/failed-sign-ins").get(admin_attempts::show),
         Route::at("/admin/audit").get(admin_audit::show),
@@ -219,6 +223,7 @@ mod tests {
             SECOND_FACTOR,
             SECURITY,
             REAUTH,
+            ADMIN,
         ] {
             assert!(paths.contains(&pattern), "{pattern}");
         }

@@ -180,6 +180,51 @@ async fn an_admin_cannot_reset_another_admins_second_factors(backend: Backend) {
 }
 both_backends!(an_admin_cannot_reset_another_admins_second_factors);
 
+async fn an_admin_with_a_second_factor_gives_it_again_before_a_destructive_action(
+    backend: Backend,
+) {
+    let app = app(backend).await;
+    let admin = app.signed_in_admin().await;
+    let enrolled = enrol_totp(&app, &admin).await;
+    let alice = app.signed_in(ALICE).await;
+    alice.create_app_password("Phone").await;
+    let alice_id = app.user_id(ALICE).await;
+    let confirm = format!("/admin/users/{alice_id}/confirm/revoke-all");
+    let action = format!("/admin/users/{alice_id}/revoke-all");
+
+    app.clock.advance(6 * 60);
+    let page = admin.get_text(&confirm).await;
+    assert!(page.contains(r#"href="/reauth?then=admin""#), "{page}");
+    let refused = admin
+        .post(&confirm, &action, &[("password", PASSWORD)])
+        .await;
+    assert_eq!(
+        refused.status(),
+        StatusCode::FORBIDDEN,
+        "the password alone"
+    );
+    assert!(refused.text().await.unwrap().contains("second factor"));
+    assert_eq!(app.live_app_passwords().await, 1, "nothing revoked");
+
+    let code = code_at(&enrolled.secret, app.clock_now());
+    let back = admin
+        .post(
+            "/reauth?then=admin",
+            "/reauth",
+            &[("code", &code), ("then", "admin")],
+        )
+        .await;
+    assert_eq!(location(&back), "/admin");
+    let page = admin.get_text(&confirm).await;
+    assert!(!page.contains("give it again"), "{page}");
+    let done = admin
+        .post(&confirm, &action, &[("password", PASSWORD)])
+        .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.live_app_passwords().await, 0);
+}
+both_backends!(an_admin_with_a_second_factor_gives_it_again_before_a_destructive_action);
+
 async fn required_for_admins_an_admin_without_a_factor_can_only_enrol(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
         s.require_second_factor = mailkeys::domain::second_factor::RequireSecondFactor::Admins;
