@@ -105,7 +105,10 @@ pub async fn audit_export(
         let (mut rates, mut mib_s) = (Vec::new(), Vec::new());
         for _ in 0..cfg().reps {
             let (rows, bytes, secs) = web_export(admin, format).await;
-            assert!(rows >= total, "the {format} export has {rows} of {total} rows");
+            assert!(
+                rows >= total,
+                "the {format} export has {rows} of {total} rows"
+            );
             rates.push(rows as f64 / secs);
             mib_s.push(bytes as f64 / secs / 1024.0 / 1024.0);
         }
@@ -115,7 +118,12 @@ pub async fn audit_export(
             &rates,
             None,
         );
-        report.figure(&format!("web export as {format}: MiB/s"), "MiB/s", &mib_s, None);
+        report.figure(
+            &format!("web export as {format}: MiB/s"),
+            "MiB/s",
+            &mib_s,
+            None,
+        );
     }
     for format in ["csv", "jsonl"] {
         let mut rates = Vec::new();
@@ -125,7 +133,10 @@ pub async fn audit_export(
             let (rows, _, secs) = tokio::task::spawn_blocking(move || cli_export(&url, &fmt))
                 .await
                 .unwrap();
-            assert!(rows >= total, "the CLI {format} export has {rows} of {total} rows");
+            assert!(
+                rows >= total,
+                "the CLI {format} export has {rows} of {total} rows"
+            );
             rates.push(rows as f64 / secs);
         }
         report.figure(
