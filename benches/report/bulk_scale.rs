@@ -139,17 +139,17 @@ pub async fn bulk(report: &mut Report, server: &Server, admin: &Browser, account
              (revoking app passwords or writing their audit entries) split the run into \
              reading, batches and the rest. Also meanwhile, \
              another user ({viewer_email}) loads the dashboard every 10 ms; its p99 idle \
-             is measured the same way for {:.0} s before.",
+             is measured the same way for {:.0} s before each repetition.",
             secs(5.0, 2.0).as_secs_f64()
         ),
     );
-    let stop_at = Instant::now() + secs(5.0, 2.0);
-    let (mut idle, _) = dashboard_samples(&viewer, server.pid(), || Instant::now() > stop_at).await;
-    let idle_p99 = quantile_ms(&mut idle, 0.99);
-    report.figure("dashboard p99, idle before", "ms", &[idle_p99], None);
-
-    let mut m: [Vec<f64>; 12] = Default::default();
+    let mut m: [Vec<f64>; 13] = Default::default();
     for rep in 0..reps {
+        let stop_at = Instant::now() + secs(5.0, 2.0);
+        let (mut idle, _) =
+            dashboard_samples(&viewer, server.pid(), || Instant::now() > stop_at).await;
+        let idle_p99 = quantile_ms(&mut idle, 0.99);
+        m[12].push(idle_p99);
         let created_before = day_after(rep + 1);
         let preview_started = Instant::now();
         let page = admin
@@ -243,17 +243,24 @@ pub async fn bulk(report: &mut Report, server: &Server, admin: &Browser, account
         ("another user's dashboard during the run: p50", "ms"),
         ("another user's dashboard during the run: p99", "ms"),
         ("dashboard p99 during ÷ idle", "×"),
+        ("the same dashboard's p99, idle before the run", "ms"),
     ];
     for ((name, unit), values) in names.iter().zip(&m) {
         report.figure(name, unit, values, None);
     }
+    let lock_ms = median(&m[3]);
     report.note(&format!(
         "**Answer (issue 11): bulk revocation of {accounts} app passwords** takes {:.1} s \
-         through the web form; the longest transaction holding row locks was {:.0} ms \
-         (median of the repetitions' longest), so no lock is held long; another user's \
-         dashboard p99 during the run was {:.1} ms against {idle_p99:.1} ms idle.",
+         through the web form; the longest transaction holding row locks was {lock_ms:.0} ms \
+         (median of the repetitions' longest){}; another user's dashboard p99 during the \
+         run was {:.1} ms against {:.1} ms idle.",
         median(&m[1]),
-        median(&m[3]),
+        if lock_ms <= 1000.0 {
+            ", so no lock is held long"
+        } else {
+            ": locks are held for more than a second"
+        },
         median(&m[10]),
+        median(&m[12]),
     ));
 }
