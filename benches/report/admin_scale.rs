@@ -231,9 +231,9 @@ pub async fn admin_scale(report: &mut Report, server: &Server, accounts: usize) 
          its repetitions); a user's page p99 {:.1} ms; from loopback, on the server's own \
          cores.",
         if worst <= 100.0 {
-            "stays fast"
+            "stays fast (p99 under 100 ms)"
         } else {
-            "is slow"
+            "is slow (p99 over 100 ms)"
         },
         super::record::median(&user_p99),
     ));
