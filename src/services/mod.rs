@@ -10,6 +10,8 @@ pub mod attempts;
 pub mod audit_filter;
 pub mod audit_log;
 pub mod auth;
+pub mod activity;
+pub mod bulk_jobs;
 pub mod bulk_revoke;
 pub mod check;
 pub mod credentials;

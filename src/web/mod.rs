@@ -7,6 +7,7 @@
 pub mod account;
 pub mod activity;
 pub mod admin;
+pub mod admin_activity;
 pub mod admin_accounts;
 pub mod admin_attempts;
 pub mod admin_audit;
@@ -16,6 +17,7 @@ pub mod admin_confirm;
 pub mod admin_dovecot;
 pub mod admin_notices;
 pub mod auth;
+pub mod chart;
 pub mod check;
 pub mod client_ip;
 pub mod csrf;

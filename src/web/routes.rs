@@ -11,7 +11,7 @@ use axum::response::Redirect;
 use axum::routing::MethodRouter;
 
 use super::{
-    account, admin, admin_accounts, admin_attempts, admin_audit, admin_bulk, admin_compromise,
+    account, admin, admin_accounts, admin_activity, admin_attempts, admin_audit, admin_bulk, admin_compromise,
     admin_confirm, admin_dovecot, admin_notices, auth, check, dashboard, health, invitations,
     mail_setup, new_password, password_edit, second_factor, security, AppState,
 };
@@ -25,6 +25,8 @@ const SECURITY: &str = "/account/second-factor";
 const REAUTH: &str = "/reauth";
 /// An admin's view of one account; `{id}` is the account's [`UserId`].
 const ADMIN_USER: &str = "/admin/users/{id}";
+/// A bulk revocation's progress and result; `{job}` is its id.
+const BULK_JOB: &str = "/admin/bulk-revoke/{job}";
 
 /// A page a handler sends the browser to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +42,8 @@ pub enum Page {
     Reauth,
     /// An admin's view of this account.
     AdminUser(UserId),
+    /// A bulk revocation job's page.
+    BulkJob(i64),
 }
 
 impl Page {
@@ -52,6 +56,7 @@ impl Page {
             Self::Security => SECURITY.to_owned(),
             Self::Reauth => REAUTH.to_owned(),
             Self::AdminUser(id) => ADMIN_USER.replace("{id}", &id.to_string()),
+            Self::BulkJob(job) => BULK_JOB.replace("{job}", &job.to_string()),
         }
     }
 
@@ -128,6 +133,7 @@ fn routes() -> Vec<Route> {
         Route::at("/admin").get(admin_accounts::users),
         Route::at("/admin/dovecot").get(admin_dovecot::show),
         Route::at("/admin/failed-sign-ins").get(admin_attempts::show),
+        Route::at("/admin/activity").get(admin_activity::show),
         Route::at("/admin/audit").get(admin_audit::show),
         Route::at("/admin/invitations").post(invitations::invite),
         Route::at("/invite/{token}")
@@ -136,6 +142,7 @@ fn routes() -> Vec<Route> {
         Route::at("/admin/bulk-revoke")
             .get(admin_bulk::show)
             .post(admin_bulk::run),
+        Route::at(BULK_JOB).get(admin_bulk::job),
         Route::at("/admin/audit/export").get(admin_audit::export),
         Route::at("/admin/mail-setup").get(mail_setup::admin_page),
         Route::at("/admin/notices").get(admin_notices::show),
@@ -216,6 +223,7 @@ mod tests {
             ACCOUNT,
             SIGN_IN,
             ADMIN_USER,
+            BULK_JOB,
             SECOND_FACTOR,
             SECURITY,
             REAUTH,
@@ -224,6 +232,7 @@ mod tests {
         }
         assert_eq!(Page::AdminUser(UserId(7)).path(), "/admin/users/7");
         assert_eq!(Page::Dashboard.path(), "/");
+        assert_eq!(Page::BulkJob(3).path(), "/admin/bulk-revoke/3");
     }
 
     #[test]
