@@ -8,6 +8,7 @@ pub(crate) use mailkeys_test_support::dovecot;
 pub(crate) use mailkeys_test_support::{both_backends, each_dovecot, each_version};
 
 mod admin;
+mod activity;
 mod admin_accounts;
 mod app_passwords;
 mod attempts;
