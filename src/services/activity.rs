@@ -104,7 +104,7 @@ pub async fn recent_logins(
         }))
         .collect();
     // Stable: within one second, the IMAP rows (already newest first) stay in order.
-    all.sort_by(|a, b| b.at.cmp(&a.at));
+    all.sort_by_key(|login| std::cmp::Reverse(login.at));
     all.truncate(usize::try_from(limit).unwrap_or(0));
     Ok(all)
 }

@@ -143,9 +143,15 @@ pub async fn start(
             role: owned.role,
             ip: &owned.ip,
         };
-        let done =
-            bulk_revoke::revoke_batches(&state, &filter, By::Person(&actor), &reason, batches, Some(id))
-                .await;
+        let done = bulk_revoke::revoke_batches(
+            &state,
+            &filter,
+            By::Person(&actor),
+            &reason,
+            batches,
+            Some(id),
+        )
+        .await;
         let (end, not_kicked) = match done {
             Ok(result) => (DONE, i64::try_from(result.not_kicked).unwrap_or(i64::MAX)),
             Err(err) => {
@@ -178,7 +184,10 @@ pub async fn find(state: &Services, id: i64) -> AppResult<Job> {
 
 /// At start-up: running jobs whose progress is stale lost their process; say so.
 pub async fn interrupt_stale(state: &Services) -> AppResult<u64> {
-    Ok(bulk_jobs::interrupt_running(&state.db, None, state.now() - STALE_SECS, state.now()).await?)
+    Ok(
+        bulk_jobs::interrupt_running(&state.db, None, state.now() - STALE_SECS, state.now())
+            .await?,
+    )
 }
 
 /// At a graceful stop: this process's running jobs are interrupted with it.
@@ -217,7 +226,10 @@ mod tests {
     #[test]
     fn a_running_job_without_progress_for_long_is_interrupted() {
         let now = 10_000;
-        assert_eq!(JobState::of(&row(RUNNING, now - 5, 0, 0), now), JobState::Running);
+        assert_eq!(
+            JobState::of(&row(RUNNING, now - 5, 0, 0), now),
+            JobState::Running
+        );
         assert_eq!(
             JobState::of(&row(RUNNING, now - STALE_SECS - 1, 0, 0), now),
             JobState::Interrupted

@@ -51,7 +51,11 @@ fn day_label(hour: i64) -> String {
 /// The busiest hour of a series, as words for the description.
 fn peak(hours: &[HourCount], pick: fn(&HourCount) -> i64) -> String {
     match hours.iter().max_by_key(|h| (pick(h), -h.hour)) {
-        Some(h) if pick(h) > 0 => format!(", at most {} in the hour from {}", pick(h), hour_label(h.hour)),
+        Some(h) if pick(h) > 0 => format!(
+            ", at most {} in the hour from {}",
+            pick(h),
+            hour_label(h.hour)
+        ),
         _ => String::new(),
     }
 }
@@ -214,14 +218,24 @@ mod tests {
         assert_eq!(text_of("title"), "Logins per hour, last 3 days, UTC");
         let desc = text_of("desc");
         // 72 web successes plus 0+1+2+3+4 repeated (14 full cycles and 0+1): 72 + 141.
-        assert!(desc.contains("Successful IMAP logins and web sign-ins: 213 in all"), "{desc}");
-        assert!(desc.contains("Failed: 7 in all, at most 7 in the hour from"), "{desc}");
+        assert!(
+            desc.contains("Successful IMAP logins and web sign-ins: 213 in all"),
+            "{desc}"
+        );
+        assert!(
+            desc.contains("Failed: 7 in all, at most 7 in the hour from"),
+            "{desc}"
+        );
         let lines: Vec<_> = root
             .descendants()
             .filter(|n| n.has_tag_name("polyline"))
             .collect();
         assert_eq!(lines.len(), 2);
-        assert_eq!(lines[1].attribute("stroke-dasharray"), Some("6 4"), "failures dashed");
+        assert_eq!(
+            lines[1].attribute("stroke-dasharray"),
+            Some("6 4"),
+            "failures dashed"
+        );
         let points = lines[0].attribute("points").unwrap_or_default();
         assert_eq!(points.split(' ').count(), 72, "a point per hour");
         assert!(svg.contains(">successful (213)<") && svg.contains(">failed, dashed (7)<"));

@@ -7,8 +7,8 @@
 pub mod account;
 pub mod activity;
 pub mod admin;
-pub mod admin_activity;
 pub mod admin_accounts;
+pub mod admin_activity;
 pub mod admin_attempts;
 pub mod admin_audit;
 pub mod admin_bulk;

@@ -11,9 +11,9 @@ use axum::response::Redirect;
 use axum::routing::MethodRouter;
 
 use super::{
-    account, admin, admin_accounts, admin_activity, admin_attempts, admin_audit, admin_bulk, admin_compromise,
-    admin_confirm, admin_dovecot, admin_notices, auth, check, dashboard, health, invitations,
-    mail_setup, new_password, password_edit, second_factor, security, AppState,
+    account, admin, admin_accounts, admin_activity, admin_attempts, admin_audit, admin_bulk,
+    admin_compromise, admin_confirm, admin_dovecot, admin_notices, auth, check, dashboard, health,
+    invitations, mail_setup, new_password, password_edit, second_factor, security, AppState,
 };
 use crate::domain::UserId;
 

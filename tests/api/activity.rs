@@ -22,6 +22,9 @@ async fn app_with_policy(backend: Backend) -> TestApp {
     .await
 }
 
+/// `(user_id, username, credential_id, ip, protocol, succeeded)` of `imap_logins`.
+type LoginRow = (Option<i64>, String, Option<i64>, String, String, i64);
+
 /// Sends a login report as Dovecot does after authentication.
 async fn report(app: &TestApp, body: serde_json::Value) {
     let response = reqwest::Client::new()
@@ -40,9 +43,7 @@ async fn report(app: &TestApp, body: serde_json::Value) {
 async fn reports_from_dovecot_land_in_the_login_history_and_on_the_users_page(backend: Backend) {
     let (app, alice) = app_with_policy(backend).await.and_alice().await;
     let (_, phone) = app.new_app_password(&alice, "Phone").await;
-    let ok = |remote: &str, credential: String| {
-        json!({"user": ALICE, "remote": remote, "protocol": "imap", "credential_id": credential, "success": true})
-    };
+    let ok = |remote: &str, credential: String| json!({"user": ALICE, "remote": remote, "protocol": "imap", "credential_id": credential, "success": true});
     report(&app, ok("192.0.2.7", phone.to_string())).await;
     report(&app, ok("192.0.2.8", String::new())).await;
     report(
@@ -58,7 +59,7 @@ async fn reports_from_dovecot_land_in_the_login_history_and_on_the_users_page(ba
     // Another account's id is not taken for alice's.
     report(&app, ok("192.0.2.9", "999999".into())).await;
     let alice_id = app.user_id(ALICE).await;
-    let rows: Vec<(Option<i64>, String, Option<i64>, String, String, i64)> = sqlx::query_as(
+    let rows: Vec<LoginRow> = sqlx::query_as(
         "SELECT user_id, username, credential_id, ip, protocol, \
                 CASE WHEN succeeded THEN 1 ELSE 0 END FROM imap_logins ORDER BY id",
     )
@@ -75,10 +76,31 @@ async fn reports_from_dovecot_land_in_the_login_history_and_on_the_users_page(ba
     assert_eq!(
         rows,
         vec![
-            (a, ALICE.into(), Some(phone), "192.0.2.7".into(), "imap".into(), 1),
+            (
+                a,
+                ALICE.into(),
+                Some(phone),
+                "192.0.2.7".into(),
+                "imap".into(),
+                1
+            ),
             (a, ALICE.into(), None, "192.0.2.8".into(), "imap".into(), 1),
-            (a, ALICE.into(), None, "198.51.100.66".into(), "pop3".into(), 0),
-            (None, "nobody@example.org".into(), None, "198.51.100.66".into(), "imap".into(), 0),
+            (
+                a,
+                ALICE.into(),
+                None,
+                "198.51.100.66".into(),
+                "pop3".into(),
+                0
+            ),
+            (
+                None,
+                "nobody@example.org".into(),
+                None,
+                "198.51.100.66".into(),
+                "imap".into(),
+                0
+            ),
             (a, ALICE.into(), None, "192.0.2.9".into(), "imap".into(), 1),
         ]
     );
@@ -106,10 +128,22 @@ async fn reports_from_dovecot_land_in_the_login_history_and_on_the_users_page(ba
         rows.iter()
             .any(|row| needles.iter().all(|n| row.contains(n)))
     };
-    assert!(has(&["login-ok", "192.0.2.7", ">imap<", "app password “Phone”"]), "{section}");
-    assert!(has(&["login-ok", "192.0.2.8", "main password"]), "{section}");
-    assert!(has(&["login-failed", "198.51.100.66", ">pop3<", "not known"]), "{section}");
-    assert!(has(&["login-failed", "127.0.0.1", ">web<", "web sign-in"]), "{section}");
+    assert!(
+        has(&["login-ok", "192.0.2.7", ">imap<", "app password “Phone”"]),
+        "{section}"
+    );
+    assert!(
+        has(&["login-ok", "192.0.2.8", "main password"]),
+        "{section}"
+    );
+    assert!(
+        has(&["login-failed", "198.51.100.66", ">pop3<", "not known"]),
+        "{section}"
+    );
+    assert!(
+        has(&["login-failed", "127.0.0.1", ">web<", "web sign-in"]),
+        "{section}"
+    );
     assert!(has(&["login-ok", ">web<", "web sign-in"]), "{section}");
     assert!(!section.contains("nobody@example.org"));
     // The app password list says what each password may do and from where.
@@ -150,7 +184,12 @@ fn table(page: &str) -> BTreeMap<String, (i64, i64)> {
     )
     .unwrap();
     re.captures_iter(page)
-        .map(|c| (c[1].to_owned(), (c[2].parse().unwrap(), c[3].parse().unwrap())))
+        .map(|c| {
+            (
+                c[1].to_owned(),
+                (c[2].parse().unwrap(), c[3].parse().unwrap()),
+            )
+        })
         .collect()
 }
 
@@ -208,14 +247,27 @@ async fn activity_counts_per_hour_match_the_logins_and_sign_ins(backend: Backend
     assert_eq!(table(&page), expected, "{page}");
     let (title, desc, lines) = chart(&page);
     assert_eq!(title, "Logins per hour, last 3 days, UTC");
-    assert!(desc.contains("sign-ins: 6 in all, at most 3 in the hour from"), "{desc}");
-    assert!(desc.contains("Failed: 3 in all, at most 2 in the hour from"), "{desc}");
+    assert!(
+        desc.contains("sign-ins: 6 in all, at most 3 in the hour from"),
+        "{desc}"
+    );
+    assert!(
+        desc.contains("Failed: 3 in all, at most 2 in the hour from"),
+        "{desc}"
+    );
     assert_eq!(lines.len(), 2);
-    assert!(lines.iter().all(|l| l.split(' ').count() == 72), "a point per hour of 3 days");
-    assert!(page.contains("In all: 5 successful and 2 failed IMAP logins, 1 successful and 1 failed web sign-ins."));
+    assert!(
+        lines.iter().all(|l| l.split(' ').count() == 72),
+        "a point per hour of 3 days"
+    );
+    assert!(page.contains(
+        "In all: 5 successful and 2 failed IMAP logins, 1 successful and 1 failed web sign-ins."
+    ));
     // The failing addresses: 203.0.113.50 first with 2, then this client's failed sign-in.
     let failing = &page[page.find("id=\"failing\"").unwrap()..];
-    let first = failing.find("<code>203.0.113.50</code>").expect("the top address");
+    let first = failing
+        .find("<code>203.0.113.50</code>")
+        .expect("the top address");
     assert!(failing[first..].contains("<td data-label=\"Failures\">2</td>"));
     assert!(failing.contains("<code>127.0.0.1</code>"));
     assert!(!failing.contains("198.51.100.4"), "older than 3 days");
@@ -227,7 +279,10 @@ async fn activity_counts_per_hour_match_the_logins_and_sign_ins(backend: Backend
     assert_eq!(hours.len(), 4);
     let (title, desc, lines) = chart(&week);
     assert_eq!(title, "Logins per hour, last 7 days, UTC");
-    assert!(desc.contains("Failed: 7 in all, at most 4 in the hour"), "{desc}");
+    assert!(
+        desc.contains("Failed: 7 in all, at most 4 in the hour"),
+        "{desc}"
+    );
     assert!(lines.iter().all(|l| l.split(' ').count() == 7 * 24));
     assert!(week.contains("<code>198.51.100.4</code>"));
 
@@ -237,14 +292,27 @@ async fn activity_counts_per_hour_match_the_logins_and_sign_ins(backend: Backend
     }
     for wrong in ["0", "15", "x"] {
         let refused = admin.get(&format!("/admin/activity?days={wrong}")).await;
-        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "{wrong}");
+        assert_eq!(
+            refused.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{wrong}"
+        );
         let text = refused.text().await.unwrap();
-        assert!(text.contains("choose a whole number from 1 to 14"), "{text}");
+        assert!(
+            text.contains("choose a whole number from 1 to 14"),
+            "{text}"
+        );
     }
     let alice = app.browser();
     alice.sign_in(ALICE, PASSWORD).await;
-    assert_eq!(alice.get_status("/admin/activity").await, StatusCode::NOT_FOUND);
-    assert!(admin.get_text("/admin").await.contains("href=\"/admin/activity\""));
+    assert_eq!(
+        alice.get_status("/admin/activity").await,
+        StatusCode::NOT_FOUND
+    );
+    assert!(admin
+        .get_text("/admin")
+        .await
+        .contains("href=\"/admin/activity\""));
 }
 both_backends!(activity_counts_per_hour_match_the_logins_and_sign_ins);
 
@@ -267,14 +335,23 @@ async fn the_login_history_keeps_30_days(backend: Backend) {
 
     // The daily maintenance does it too, from start-up on.
     seed(&app, now - 40 * 86_400, "192.0.2.1", false, 1).await;
-    let _second = spawn_app_on(tempfile::tempdir().unwrap(), app.database_url.clone(), |_| {}).await;
+    let _second = spawn_app_on(
+        tempfile::tempdir().unwrap(),
+        app.database_url.clone(),
+        |_| {},
+    )
+    .await;
     for _ in 0..100 {
         if app.count(&older).await == 0 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert_eq!(app.count(&older).await, 0, "pruned by the second process's start-up");
+    assert_eq!(
+        app.count(&older).await,
+        0,
+        "pruned by the second process's start-up"
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM imap_logins").await, 2);
 }
 both_backends!(the_login_history_keeps_30_days);

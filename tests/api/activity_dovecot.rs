@@ -67,9 +67,15 @@ async fn real_logins_are_in_the_history_and_on_the_users_page(
         .get_text(&format!("/admin/users/{}", stack.app.user_id(ALICE).await))
         .await;
     let section = &page[page.find("id=\"recent-logins\"").expect("the section")..];
-    assert!(section.contains(&good) && section.contains("app password “Phone”"), "{section}");
+    assert!(
+        section.contains(&good) && section.contains("app password “Phone”"),
+        "{section}"
+    );
     assert!(section.contains(&bad), "{section}");
     let activity = admin.get_text("/admin/activity").await;
-    assert!(activity.contains(&format!("<code>{bad}</code>")), "the failing address");
+    assert!(
+        activity.contains(&format!("<code>{bad}</code>")),
+        "the failing address"
+    );
 }
 each_dovecot!(real_logins_are_in_the_history_and_on_the_users_page);

@@ -383,7 +383,10 @@ async fn signed_in_pages_fit_phones_and_desktops_in_both_themes() {
             ),
             ("admin-activity", "/admin/activity".to_owned()),
             ("admin-activity-week", "/admin/activity?days=7".to_owned()),
-            ("admin-bulk-job-done", format!("/admin/bulk-revoke/{done_job}")),
+            (
+                "admin-bulk-job-done",
+                format!("/admin/bulk-revoke/{done_job}"),
+            ),
             (
                 "admin-bulk-job-interrupted",
                 format!("/admin/bulk-revoke/{lost_job}"),

@@ -66,7 +66,11 @@ async fn breach_scene(backend: Backend) -> (TestApp, Browser) {
 /// Follows a run's 303 to its job's page and reloads it (as its refresh does) until the job
 /// is no longer running; returns that page.
 pub(crate) async fn finished_job(admin: &Browser, run: reqwest::Response) -> String {
-    assert_eq!(run.status(), StatusCode::SEE_OTHER, "a run answers with its job's page");
+    assert_eq!(
+        run.status(),
+        StatusCode::SEE_OTHER,
+        "a run answers with its job's page"
+    );
     let path = location(&run).to_owned();
     let job = regex::Regex::new(r"^/admin/bulk-revoke/\d+$").unwrap();
     assert!(job.is_match(&path), "{path}");
@@ -75,7 +79,10 @@ pub(crate) async fn finished_job(admin: &Browser, run: reqwest::Response) -> Str
         if !page.contains("data-state=\"running\"") {
             return page;
         }
-        assert!(page.contains("<meta http-equiv=\"refresh\""), "a running job's page refreshes");
+        assert!(
+            page.contains("<meta http-equiv=\"refresh\""),
+            "a running job's page refreshes"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     panic!("the job at {path} still runs after 20 s");
@@ -127,7 +134,11 @@ async fn each_filter_revokes_exactly_what_its_preview_counted(backend: Backend) 
             text.contains(&format!("{count} app passwords of")),
             "{what}: {text}"
         );
-        assert_eq!(job_field(&text, "matched"), count, "{what}: the count at the start");
+        assert_eq!(
+            job_field(&text, "matched"),
+            count,
+            "{what}: the count at the start"
+        );
         assert_eq!(job_field(&text, "revoked"), count, "{what}");
         assert_eq!(app.live_app_passwords().await, before - count, "{what}");
         assert_eq!(
@@ -207,8 +218,14 @@ async fn a_run_is_a_job_whose_final_counts_equal_the_dry_run(backend: Backend) {
     assert_eq!(job_field(&done, "revoked"), count);
     assert_eq!(job_field(&done, "accounts"), 1);
     assert_eq!(job_field(&done, "batches"), 3, "batches of at most 500");
-    assert!(done.contains("1102 app passwords of 1 accounts were revoked"), "{done}");
-    assert!(!done.contains("http-equiv=\"refresh\""), "a finished job's page stays");
+    assert!(
+        done.contains("1102 app passwords of 1 accounts were revoked"),
+        "{done}"
+    );
+    assert!(
+        !done.contains("http-equiv=\"refresh\""),
+        "a finished job's page stays"
+    );
     assert_eq!(app.live_app_passwords().await, 3, "alice's stay");
     // One entry per account per batch it was in, and one for the action.
     assert_eq!(
@@ -256,14 +273,21 @@ async fn a_running_jobs_page_shows_its_progress_and_a_lost_one_is_interrupted(ba
     let id = job_row(&app, 1000, 500, now).await;
     let page = admin.get_text(&format!("/admin/bulk-revoke/{id}")).await;
     assert!(page.contains("data-state=\"running\""));
-    assert!(page.contains("Revoking: 500 of 1000 app passwords so far"), "{page}");
+    assert!(
+        page.contains("Revoking: 500 of 1000 app passwords so far"),
+        "{page}"
+    );
     assert!(page.contains(r#"<progress id="job-progress" max="1000" value="500""#));
-    assert!(page.contains("<meta http-equiv=\"refresh\" content=\"2\">"), "{page}");
+    assert!(
+        page.contains("<meta http-equiv=\"refresh\" content=\"2\">"),
+        "{page}"
+    );
     assert_eq!(job_field(&page, "accounts"), 7);
     assert_eq!(job_field(&page, "batches"), 1);
 
     // No progress for longer than a batch could take: its process is gone.
-    app.clock.advance(mailkeys::services::bulk_jobs::STALE_SECS + 1);
+    app.clock
+        .advance(mailkeys::services::bulk_jobs::STALE_SECS + 1);
     let page = admin.get_text(&format!("/admin/bulk-revoke/{id}")).await;
     assert!(page.contains("data-state=\"interrupted\""), "{page}");
     assert!(page.contains("Interrupted: 500 of 1000 app passwords were revoked"));
@@ -272,7 +296,12 @@ async fn a_running_jobs_page_shows_its_progress_and_a_lost_one_is_interrupted(ba
     // A process starting on the database marks such jobs, and leaves live ones alone.
     let lost = job_row(&app, 10, 5, now - 1_000).await;
     let live = job_row(&app, 10, 0, app.clock_now()).await;
-    let second = spawn_app_on(tempfile::tempdir().unwrap(), app.database_url.clone(), |_| {}).await;
+    let second = spawn_app_on(
+        tempfile::tempdir().unwrap(),
+        app.database_url.clone(),
+        |_| {},
+    )
+    .await;
     let state = |id: i64| {
         sqlx::query_scalar::<_, String>("SELECT state FROM bulk_jobs WHERE id = $1")
             .bind(id)

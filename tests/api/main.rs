@@ -7,9 +7,9 @@
 pub(crate) use mailkeys_test_support::dovecot;
 pub(crate) use mailkeys_test_support::{both_backends, each_dovecot, each_version};
 
-mod admin;
 mod activity;
 mod activity_dovecot;
+mod admin;
 mod admin_accounts;
 mod app_passwords;
 mod attempts;
