@@ -20,6 +20,7 @@ mod browser;
 mod browser_keyboard;
 mod browser_layout;
 mod browser_mail_setup;
+mod bulk_job_shutdown;
 mod bulk_revoke;
 mod check;
 mod check_dovecot;
