@@ -9,7 +9,7 @@
 //! its own.)
 
 use std::collections::BTreeSet;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::bulk_revoke::{self, BulkFilter};
 use super::credentials::{Actor, By};
@@ -23,12 +23,18 @@ use crate::store::bulk_jobs::{self, JobRow, NewJob, DONE, FAILED, INTERRUPTED, R
 /// Dovecot is asked to end sessions), so a live job never stays silent this long.
 pub const STALE_SECS: i64 = 120;
 
-/// The jobs this process is running, marked interrupted if it stops first.
-static RUNNING_HERE: Mutex<BTreeSet<i64>> = Mutex::new(BTreeSet::new());
+/// The jobs this process is running, marked interrupted if it stops first: (instance, job
+/// id), the instance being its `Services` (one per database; tests run several in one
+/// process), told apart by the address of its settings.
+static RUNNING_HERE: Mutex<BTreeSet<(usize, i64)>> = Mutex::new(BTreeSet::new());
 
-fn running_here() -> std::sync::MutexGuard<'static, BTreeSet<i64>> {
+fn running_here() -> std::sync::MutexGuard<'static, BTreeSet<(usize, i64)>> {
     // A panic while holding the set leaves it usable: it is a plain set of ids.
     RUNNING_HERE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn instance(state: &Services) -> usize {
+    Arc::as_ptr(&state.settings) as usize
 }
 
 /// Where a job stands, as shown.
@@ -130,7 +136,8 @@ pub async fn start(
         },
     )
     .await?;
-    running_here().insert(id);
+    let key = (instance(state), id);
+    running_here().insert(key);
     let owned = OwnedActor {
         user_id: actor.user_id,
         role: actor.role,
@@ -162,7 +169,7 @@ pub async fn start(
         if let Err(err) = bulk_jobs::finish(&state.db, id, end, not_kicked, state.now()).await {
             tracing::warn!(job = id, error = %err, "could not record the end of a bulk revocation");
         }
-        running_here().remove(&id);
+        running_here().remove(&key);
     });
     Ok(id)
 }
@@ -192,7 +199,12 @@ pub async fn interrupt_stale(state: &Services) -> AppResult<u64> {
 
 /// At a graceful stop: this process's running jobs are interrupted with it.
 pub async fn interrupt_own(state: &Services) -> AppResult<u64> {
-    let ids: Vec<i64> = running_here().iter().copied().collect();
+    let me = instance(state);
+    let ids: Vec<i64> = running_here()
+        .iter()
+        .filter(|(of, _)| *of == me)
+        .map(|(_, id)| *id)
+        .collect();
     let mut interrupted = 0;
     for id in ids {
         interrupted +=
