@@ -19,7 +19,7 @@ use crate::error::{AppError, AppResult};
 use crate::store::bulk_jobs::{self, JobRow, NewJob, DONE, FAILED, INTERRUPTED, RUNNING};
 
 /// A running job whose progress is older than this has lost its process. Each batch is a
-/// short transaction and progress is written after every one (and every few accounts while
+/// short transaction and progress is written after every one (and every 20 seconds while
 /// Dovecot is asked to end sessions), so a live job never stays silent this long.
 pub const STALE_SECS: i64 = 120;
 

@@ -6,6 +6,7 @@
 //! accounts' live sessions.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 
@@ -246,19 +247,22 @@ pub(super) async fn revoke_batches(
         ip: by.ip(),
     };
     audit::record(&state.db.pool, entry, state.now()).await?;
-    for (n, user) in touched.keys().enumerate() {
+    let mut beat = Instant::now();
+    for user in touched.keys() {
         if let Some(owner) = users::find_by_id(&state.db, *user).await? {
             if sync_mail_server(state, &owner, true).await == SessionSync::Failed {
                 result.not_kicked += 1;
             }
         }
-        // Ending sessions takes a call to Dovecot per account: show the job is alive.
-        if let (Some(job), 0) = (job, n % KICKS_PER_HEARTBEAT) {
+        // Ending sessions takes a call to Dovecot per account (seconds each when it does not
+        // answer): the job shows it is alive well within `bulk_jobs::STALE_SECS`.
+        if let Some(job) = job.filter(|_| beat.elapsed() >= HEARTBEAT) {
             bulk_jobs::progress(&state.db, job, result.progress(), state.now()).await?;
+            beat = Instant::now();
         }
     }
     Ok(result)
 }
 
-/// Accounts whose sessions are ended between two writes of a job's progress.
-const KICKS_PER_HEARTBEAT: usize = 50;
+/// How often a job ending sessions writes its progress again.
+const HEARTBEAT: Duration = Duration::from_secs(20);
