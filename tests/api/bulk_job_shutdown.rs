@@ -68,6 +68,7 @@ async fn a_graceful_stop_marks_the_running_bulk_revocation_interrupted() {
     let job = location(&run).to_owned();
     let page = admin.get_text(&job).await;
     assert!(page.contains("data-state=\"running\""), "{page}");
+    assert!(page.contains("Mailkeys is asking Dovecot to close"), "{page}");
 
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
