@@ -277,6 +277,8 @@ pub struct ResetFactorsPage {
     pub totp_active: bool,
     pub passkeys: usize,
     pub recovery_left: i64,
+    pub ask_password: bool,
+    pub ask_factor: bool,
 }
 
 /// Asks the admin to confirm removing every second factor of the account.
@@ -293,6 +295,8 @@ pub async fn confirm_reset_factors(
         totp_active: status.totp_active,
         passkeys: status.passkeys.len(),
         recovery_left: status.recovery_left,
+        ask_password: !services::admin::signed_in_recently(&state, admin.session.created_at),
+        ask_factor: !services::admin::factor_given_recently(&state, &admin.session),
     })
 }
 
@@ -301,8 +305,10 @@ pub async fn reset_factors(
     AdminUser(admin): AdminUser,
     ClientIp(ip): ClientIp,
     Path(id): Path<UserId>,
+    Form(form): Form<RecheckForm>,
 ) -> AppResult<Redirect> {
     let owner = target(&state, id).await?;
+    recheck(&state, &admin, form.password, &ip).await?;
     services::second_factor::admin_reset(&state, &owner, admin.actor(&ip)).await?;
     Ok(redirect_after(
         Page::AdminUser(id),

@@ -23,6 +23,7 @@ const SIGN_IN: &str = "/sign-in";
 const SECOND_FACTOR: &str = "/sign-in/second-factor";
 const SECURITY: &str = "/account/second-factor";
 const REAUTH: &str = "/reauth";
+const ADMIN: &str = "/admin";
 /// An admin's view of one account; `{id}` is the account's [`UserId`].
 const ADMIN_USER: &str = "/admin/users/{id}";
 /// A bulk revocation's progress and result; `{job}` is its id.
@@ -40,6 +41,8 @@ pub enum Page {
     Security,
     /// Asking for the second factor again.
     Reauth,
+    /// The admin's accounts page.
+    Admin,
     /// An admin's view of this account.
     AdminUser(UserId),
     /// A bulk revocation job's page.
@@ -55,6 +58,7 @@ impl Page {
             Self::SecondFactor => SECOND_FACTOR.to_owned(),
             Self::Security => SECURITY.to_owned(),
             Self::Reauth => REAUTH.to_owned(),
+            Self::Admin => ADMIN.to_owned(),
             Self::AdminUser(id) => ADMIN_USER.replace("{id}", &id.to_string()),
             Self::BulkJob(job) => BULK_JOB.replace("{job}", &job.to_string()),
         }
@@ -130,7 +134,7 @@ fn routes() -> Vec<Route> {
         Route::at("/check/stream").post(check::run_stream),
         Route::at("/api/check").post(check::run_json),
         Route::at("/api/me").get(check::me),
-        Route::at("/admin").get(admin_accounts::users),
+        Route::at(ADMIN).get(admin_accounts::users),
         Route::at("/admin/dovecot").get(admin_dovecot::show),
         Route::at("/admin/failed-sign-ins").get(admin_attempts::show),
         Route::at("/admin/activity").get(admin_activity::show),
@@ -227,6 +231,7 @@ mod tests {
             SECOND_FACTOR,
             SECURITY,
             REAUTH,
+            ADMIN,
         ] {
             assert!(paths.contains(&pattern), "{pattern}");
         }

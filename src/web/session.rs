@@ -267,6 +267,9 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminUser {
 pub enum ReturnTo {
     Dashboard,
     Security,
+    /// The accounts page, after an admin gave the second factor again for a destructive
+    /// action (`services::admin::factor_given_recently`).
+    Admin,
 }
 
 impl ReturnTo {
@@ -274,6 +277,7 @@ impl ReturnTo {
         match self {
             Self::Dashboard => super::routes::Page::Dashboard,
             Self::Security => super::routes::Page::Security,
+            Self::Admin => super::routes::Page::Admin,
         }
     }
 
@@ -290,6 +294,7 @@ impl ReturnTo {
         match self {
             Self::Dashboard => "dashboard",
             Self::Security => "security",
+            Self::Admin => "admin",
         }
     }
 }

@@ -15,6 +15,7 @@ mod app_passwords;
 mod attempts;
 mod audit_log;
 mod auth;
+mod authorization;
 mod backup;
 mod browser;
 mod browser_keyboard;
