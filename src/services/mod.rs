@@ -5,11 +5,13 @@
 
 pub mod account;
 pub mod accounts;
+pub mod activity;
 pub mod admin;
 pub mod attempts;
 pub mod audit_filter;
 pub mod audit_log;
 pub mod auth;
+pub mod bulk_jobs;
 pub mod bulk_revoke;
 pub mod check;
 pub mod credentials;

@@ -11,9 +11,9 @@ use axum::response::Redirect;
 use axum::routing::MethodRouter;
 
 use super::{
-    account, admin, admin_accounts, admin_attempts, admin_audit, admin_bulk, admin_compromise,
-    admin_confirm, admin_dovecot, admin_notices, auth, check, dashboard, health, invitations,
-    mail_setup, new_password, password_edit, second_factor, security, AppState,
+    account, admin, admin_accounts, admin_activity, admin_attempts, admin_audit, admin_bulk,
+    admin_compromise, admin_confirm, admin_dovecot, admin_notices, auth, check, dashboard, health,
+    invitations, mail_setup, new_password, password_edit, second_factor, security, AppState,
 };
 use crate::domain::UserId;
 
@@ -26,6 +26,8 @@ const REAUTH: &str = "/reauth";
 const ADMIN: &str = "/admin";
 /// An admin's view of one account; `{id}` is the account's [`UserId`].
 const ADMIN_USER: &str = "/admin/users/{id}";
+/// A bulk revocation's progress and result; `{job}` is its id.
+const BULK_JOB: &str = "/admin/bulk-revoke/{job}";
 
 /// A page a handler sends the browser to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +45,8 @@ pub enum Page {
     Admin,
     /// An admin's view of this account.
     AdminUser(UserId),
+    /// A bulk revocation job's page.
+    BulkJob(i64),
 }
 
 impl Page {
@@ -56,6 +60,7 @@ impl Page {
             Self::Reauth => REAUTH.to_owned(),
             Self::Admin => ADMIN.to_owned(),
             Self::AdminUser(id) => ADMIN_USER.replace("{id}", &id.to_string()),
+            Self::BulkJob(job) => BULK_JOB.replace("{job}", &job.to_string()),
         }
     }
 
@@ -132,6 +137,7 @@ fn routes() -> Vec<Route> {
         Route::at(ADMIN).get(admin_accounts::users),
         Route::at("/admin/dovecot").get(admin_dovecot::show),
         Route::at("/admin/failed-sign-ins").get(admin_attempts::show),
+        Route::at("/admin/activity").get(admin_activity::show),
         Route::at("/admin/audit").get(admin_audit::show),
         Route::at("/admin/invitations").post(invitations::invite),
         Route::at("/invite/{token}")
@@ -140,6 +146,7 @@ fn routes() -> Vec<Route> {
         Route::at("/admin/bulk-revoke")
             .get(admin_bulk::show)
             .post(admin_bulk::run),
+        Route::at(BULK_JOB).get(admin_bulk::job),
         Route::at("/admin/audit/export").get(admin_audit::export),
         Route::at("/admin/mail-setup").get(mail_setup::admin_page),
         Route::at("/admin/notices").get(admin_notices::show),
@@ -220,6 +227,7 @@ mod tests {
             ACCOUNT,
             SIGN_IN,
             ADMIN_USER,
+            BULK_JOB,
             SECOND_FACTOR,
             SECURITY,
             REAUTH,
@@ -229,6 +237,7 @@ mod tests {
         }
         assert_eq!(Page::AdminUser(UserId(7)).path(), "/admin/users/7");
         assert_eq!(Page::Dashboard.path(), "/");
+        assert_eq!(Page::BulkJob(3).path(), "/admin/bulk-revoke/3");
     }
 
     #[test]

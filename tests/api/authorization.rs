@@ -80,7 +80,9 @@ fn access(pattern: &str) -> Access {
         | "/admin/mail-setup"
         | "/admin/notices"
         | "/admin/dovecot/check"
-        | "/admin/users/{id}" => Admin,
+        | "/admin/users/{id}"
+        | "/admin/activity"
+        | "/admin/bulk-revoke/{job}" => Admin,
         "/admin/users/{id}/revoke-all"
         | "/admin/users/{id}/end-sessions"
         | "/admin/users/{id}/compromised"
@@ -114,6 +116,22 @@ fn fill(pattern: &str, p: &Params) -> String {
         .replace("{password_id}", &p.account_password.to_string())
         .replace("{action}", "revoke-all")
         .replace("{token}", "not-a-real-token")
+        .replace("{job}", &BULK_JOB.to_string())
+}
+
+/// The bulk revocation job of `/admin/bulk-revoke/{job}`: the first, made by [`a_bulk_job`].
+const BULK_JOB: i64 = 1;
+
+/// A finished bulk revocation, for its page to exist.
+async fn a_bulk_job(app: &TestApp) {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO bulk_jobs (filter, reason, state, matched, started_at, updated_at) \
+         VALUES ('of @example.org', 'matrix', 'done', 0, 0, 0) RETURNING id",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(id, BULK_JOB);
 }
 
 /// Every route and method of the table, in an order that keeps what each request needs:
@@ -240,6 +258,7 @@ async fn victim(app: &TestApp, email: &str) -> (i64, i64) {
 
 async fn every_route_refuses_whoever_may_not_use_it(backend: Backend) {
     let app = spawn_app(backend).await;
+    a_bulk_job(&app).await;
     // The first admin is the superadmin.
     let root = requester(&app, "superadmin", ROOT, true).await;
     let admin = requester(&app, "admin", "admin@example.org", true).await;
