@@ -11,7 +11,9 @@
 //! - `wrk`: throughput of the sign-in page and the signed-in dashboard;
 //! - `imap`: Dovecot 2.3 and 2.4 logins/s against passwd-files, 1 vs 50 app passwords,
 //!   revocation to refusal and to a dropped session;
-//! - `scale`: PostgreSQL with 100,000 accounts and 1,000,000 app passwords;
+//! - `scale`: PostgreSQL with 100,000 accounts and 1,000,000 app passwords: Dovecot's
+//!   queries and the dashboard, then the admin side (issue 11: account search, a user's page,
+//!   audit export, bulk revocation with its longest lock);
 //! - `enumeration`: sign-in times of unknown, disabled and known accounts.
 //!
 //! `MAILKEYS_BENCH_QUICK=1`: one repetition, small floods, short windows (to check that it
@@ -19,6 +21,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a benchmark stops on a failed assumption
 
+#[path = "report/admin_scale.rs"]
+mod admin_scale;
+#[path = "report/audit_export.rs"]
+mod audit_export;
+#[path = "report/bulk_scale.rs"]
+mod bulk_scale;
 #[path = "report/common.rs"]
 mod common;
 #[path = "report/enumeration.rs"]

@@ -1,11 +1,13 @@
 //! Unit tests of `config` (kept apart to keep that file short).
 
 use super::*;
+use figment::providers::{Format, Toml};
+use figment::Figment;
 
 #[test]
 fn every_setting_is_listed_for_the_environment() {
     // Each listed name is a real field: an unknown one fails with "unknown field".
-    for field in FIELDS {
+    for field in super::load::FIELDS {
         let result = Figment::new()
             .merge(Toml::string(&format!("{field} = []")))
             .extract::<Settings>();

@@ -5,10 +5,11 @@
 //!   sign in, the second factor (`services::second_factor`: TOTP, recovery codes, passkeys,
 //!   re-authentication, admin reset), create an account (`users`, `invitations`), admin
 //!   actions (`admin`: flags, roles, the compromised-account response; `accounts`: the
-//!   account list; `bulk_revoke`; `audit_log` and `audit_filter`: the log's view, export
-//!   and retention; `api_tokens`: the JSON API's bearer tokens), run a connection test),
-//!   who acts (`actor`: a person, through the browser or an API token, or the command
-//!   line), each owning its transaction, audit entry and Dovecot sync, over a
+//!   account list; `bulk_revoke`, run from the web as a job by `bulk_jobs`; `audit_log` and
+//!   `audit_filter`: the log's view, export and retention; `activity`: recent logins, logins
+//!   per hour, the login history's pruning; `api_tokens`: the JSON API's bearer tokens), run
+//!   a connection test), who acts (`actor`: a person, through the browser or an API token,
+//!   or the command line), each owning its transaction, audit entry and Dovecot sync, over a
 //!   [`services::Services`] value (database, hasher, settings, clock, Dovecot, WebAuthn
 //!   relying party). A new action goes here first. Imports nothing from `web`.
 //!   A change to how an account signs in also queues its notice by mail in its own
@@ -45,7 +46,7 @@
 //! - [`dovecot`]: everything about Dovecot: the configuration generator per version
 //!   (`dovecot::config`, templates under `templates/dovecot/`; a new Dovecot version is a
 //!   new [`dovecot::DovecotVersion`] and its templates), the doveadm HTTP client, the
-//!   auth-policy listener (last use), and the live self-check.
+//!   auth-policy listener (last use, the login history), and the live self-check.
 //! - [`imap`]: the connection-test engine (probe, TLS inspection, verdicts), the crate
 //!   `crates/mailkeys-imap` re-exported; a new verdict goes there (its `lib.rs` map says
 //!   where). Tests share `crates/test-support` (app on port 0, browser, Dovecot harness).

@@ -107,8 +107,10 @@ pub async fn build_with_clock(
         },
         limits,
     };
+    // Bulk revocations left running by a process that crashed are shown as interrupted.
+    crate::services::bulk_jobs::interrupt_stale(&state.services).await?;
     tokio::spawn(purge_attempt_counts(state.services.clone()));
-    tokio::spawn(clean_up_audit_log(state.services.clone()));
+    tokio::spawn(daily_clean_up(state.services.clone()));
     Ok(Application {
         listener,
         policy_listener,
@@ -167,6 +169,7 @@ impl Application {
             grace: Duration::from_secs(settings.http_request_timeout_secs + 5),
         };
         let db = self.state.db.clone();
+        let services = self.state.services.clone();
         let (stop_notices, stopped) = tokio::sync::watch::channel(false);
         let notices = self.relay.map(|relay| {
             tokio::spawn(crate::services::notices::worker::run(
@@ -180,6 +183,10 @@ impl Application {
         // Requests are done, so no notice is queued any more: the worker finishes the one
         // it is sending (a relay's answer is awaited for a bounded time) and stops.
         let _ = stop_notices.send(true);
+        // A bulk revocation still running stops with the process: its page says so.
+        if let Err(err) = crate::services::bulk_jobs::interrupt_own(&services).await {
+            tracing::warn!(error = %err, "stopping: could not mark running bulk revocations");
+        }
         if let Some(worker) = notices {
             if tokio::time::timeout(Duration::from_secs(35), worker)
                 .await
@@ -212,8 +219,9 @@ async fn purge_attempt_counts(services: crate::services::Services) {
     }
 }
 
-/// Trims the audit log to `audit_retention_days`, at start-up and then daily.
-async fn clean_up_audit_log(services: crate::services::Services) {
+/// Trims the audit log to `audit_retention_days` and the IMAP login history to its 30 days
+/// (`services::activity::LOGIN_HISTORY_DAYS`), at start-up and then daily.
+async fn daily_clean_up(services: crate::services::Services) {
     let mut every = tokio::time::interval(std::time::Duration::from_secs(24 * 60 * 60));
     loop {
         every.tick().await;
@@ -221,6 +229,11 @@ async fn clean_up_audit_log(services: crate::services::Services) {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "audit log cleaned up to its retention"),
             Err(err) => tracing::warn!(error = %err, "could not clean up the audit log"),
+        }
+        match crate::services::activity::prune_history(&services).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "login history trimmed to its 30 days"),
+            Err(err) => tracing::warn!(error = %err, "could not trim the login history"),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! PostgreSQL at scale: 100,000 accounts and 1,000,000 app passwords in a database of its
 //! own (seeded with `INSERT … SELECT generate_series`, dropped afterwards): the time and
-//! plan of Dovecot's two queries, and the dashboard of one of those accounts.
+//! plan of Dovecot's two queries (which must use indexes), and the dashboard of one of those
+//! accounts; then the admin side on the same database (`admin_scale`, `bulk_scale`).
 
 use std::time::Instant;
 
@@ -12,7 +13,19 @@ use super::common::{argon2_hash, cfg, quantile_ms, real_main_hash, signed_in, si
 use super::hashing::profiles;
 use super::record::Report;
 
-const PER_ACCOUNT: usize = 10;
+pub const PER_ACCOUNT: usize = 10;
+
+/// The `k`-th app password of every account was created `k - 1` years after this
+/// (2017-01-01), so that "created before" picks one app password per account, a different
+/// one for each repetition of the bulk revocation (`bulk_scale`).
+pub const CREATED_BASE: i64 = 1_483_228_800;
+pub const YEAR: i64 = 365 * 86_400;
+
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
 
 /// Dovecot's queries as the shipped configuration sends them (templates/dovecot), with the
 /// user and the first six characters of the typed password filled in.
@@ -50,24 +63,40 @@ async fn seed(url: &str, accounts: usize) -> f64 {
     let app = profiles()[1];
     let app_hash = argon2_hash("unused app password", app.m, app.t, app.p);
     let started = Instant::now();
+    let now = unix_now();
+    // One account in five was active in the last day (the admin list sorts by it).
     sqlx::query(
-        "INSERT INTO users (email, password_hash, created_at, password_changed_at) \
-         SELECT 'scale' || g || '@example.org', $1, 0, 0 FROM generate_series(1, $2) g",
+        "INSERT INTO users (email, password_hash, created_at, password_changed_at, last_activity_at) \
+         SELECT 'scale' || g || '@example.org', $1, 0, 0, \
+                CASE WHEN g % 5 = 0 THEN $3 - g % 86400 ELSE 0 END \
+         FROM generate_series(1, $2) g",
     )
     .bind(real_main_hash())
     .bind(accounts as i64)
+    .bind(now)
     .execute(&mut conn)
     .await
     .unwrap();
-    // Ten per account, the tenth revoked (revoked rows stay, as in production).
+    // Ten per account, the tenth revoked (revoked rows stay, as in production); the ninth of
+    // those active accounts used in the last day, from 198.51.100.x, or for one account in
+    // fifty from 203.0.113.x (the "breach" range the bulk preview looks for).
     sqlx::query(
-        "INSERT INTO app_passwords (user_id, name, lookup_id, password_hash, created_at, revoked_at) \
-         SELECT u.id, 'device ' || k, 'a' || lpad(k::text, 5, '0'), $1, 0, \
-                CASE WHEN k = $2 THEN 1 END \
-         FROM users u CROSS JOIN generate_series(1, $2) k",
+        "INSERT INTO app_passwords (user_id, name, lookup_id, password_hash, created_at, \
+                                    revoked_at, last_used_at, last_used_ip, last_used_protocol) \
+         SELECT u.id, 'device ' || k, 'a' || lpad(k::text, 5, '0'), $1, $3 + (k - 1) * $4, \
+                CASE WHEN k = $2 THEN $5 END, \
+                CASE WHEN used THEN u.last_activity_at END, \
+                CASE WHEN used THEN (CASE WHEN u.id % 50 = 0 THEN '203.0.113.' ELSE '198.51.100.' END) \
+                                    || (1 + u.id % 250) END, \
+                CASE WHEN used THEN 'imap' END \
+         FROM users u CROSS JOIN generate_series(1, $2) k \
+         CROSS JOIN LATERAL (SELECT k = $2 - 1 AND u.last_activity_at > 0 AS used) x",
     )
     .bind(app_hash)
     .bind(PER_ACCOUNT as i32)
+    .bind(CREATED_BASE)
+    .bind(YEAR)
+    .bind(CREATED_BASE + 9 * YEAR + 86_400)
     .execute(&mut conn)
     .await
     .unwrap();
@@ -85,8 +114,9 @@ pub async fn scale(report: &mut Report) {
         "PostgreSQL at scale",
         &format!(
             "A database of its own with {accounts} accounts and {} app passwords ({PER_ACCOUNT} \
-             per account, one of them revoked), seeded by `INSERT … SELECT generate_series` in \
-             {seed_secs:.1} s, then `ANALYZE`; dropped afterwards. Queries: Dovecot's two \
+             per account, one of them revoked; the k-th created in 2016 + k; one account in five \
+             active in the last day through its ninth, with an address), seeded by \
+             `INSERT … SELECT generate_series` in {seed_secs:.1} s, then `ANALYZE`; dropped afterwards. Queries: Dovecot's two \
              passdb queries in each version's form, for accounts spread over the table, sent \
              as text over one connection like Dovecot's; each repetition the median of {runs}. \
              Dashboard: one of these accounts (10 app passwords shown), {runs} loads one after \
@@ -117,8 +147,14 @@ pub async fn scale(report: &mut Report) {
             .await
             .unwrap();
         let plan: Vec<String> = rows.iter().map(|r| r.get::<String, _>(0)).collect();
-        report.block(&format!("Plan of Dovecot {name}"), &plan.join("\n"));
+        let plan = plan.join("\n");
+        assert_indexed(name, &plan);
+        report.block(&format!("Plan of Dovecot {name}"), &plan);
     }
+    report.note(
+        "Every plan above was checked by the benchmark: no sequential scan of `users` or \
+         `app_passwords` (it stops otherwise).",
+    );
     drop(conn);
 
     let server = Server::start_on(dir, url, &[]).await;
@@ -136,5 +172,18 @@ pub async fn scale(report: &mut Report) {
     }
     report.figure("dashboard p50", "ms", &p50, None);
     report.figure("dashboard p99", "ms", &p99, None);
+    drop(viewer);
+    super::admin_scale::admin_scale(report, &server, accounts).await;
     server.stop().await;
+}
+
+/// Stops the benchmark when `plan` reads `users` or `app_passwords` sequentially: at this
+/// size Dovecot's lookups must find their rows through an index.
+pub fn assert_indexed(name: &str, plan: &str) {
+    for table in ["users", "app_passwords"] {
+        assert!(
+            !plan.contains(&format!("Seq Scan on {table}")),
+            "{name}: a sequential scan of {table} at scale:\n{plan}"
+        );
+    }
 }

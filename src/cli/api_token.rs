@@ -83,8 +83,11 @@ pub async fn run(settings: &Settings, command: ApiTokenCommand) -> anyhow::Resul
             }
         }
         ApiTokenCommand::Revoke { id } => {
-            api_tokens::revoke(&services, id, By::CommandLine).await?;
-            println!("Token {id} revoked.");
+            if api_tokens::revoke(&services, id, By::CommandLine).await? {
+                println!("Token {id} revoked.");
+            } else {
+                println!("Token {id} was revoked already.");
+            }
         }
     }
     Ok(())

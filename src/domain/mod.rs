@@ -1,5 +1,6 @@
 //! Types and rules with no I/O. Each type is parsed once at the edge and trusted after.
 
+pub mod activity;
 pub mod api_token;
 pub mod app_password;
 mod breach_fingerprint;

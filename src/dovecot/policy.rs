@@ -1,8 +1,9 @@
 //! Dovecot's auth-policy protocol, "report after auth" only: after every login attempt
 //! Dovecot POSTs a JSON object built from `auth_policy_request_attributes`. Mailkeys records
-//! the last use of the app password (its id comes through `%{passdb:credential_id}`) and
-//! counts failures per username and address. It never vetoes a login: the answer is always
-//! status 0, and Dovecot is configured so that logins go on when Mailkeys is down.
+//! the last use of the app password (its id comes through `%{passdb:credential_id}`),
+//! counts failures per username and address, and adds the login to the login history. It
+//! never vetoes a login: the answer is always status 0, and Dovecot is configured so that
+//! logins go on when Mailkeys is down.
 //!
 //! This runs on a listener of its own (`policy_listen`, loopback only unless
 //! `policy_allow_remote`) and every request must carry the shared secret header Dovecot is
@@ -30,6 +31,7 @@ use crate::infra::metrics::PolicyReport;
 use crate::services::Services;
 use crate::store::dovecot_reports::{self, ReportKind};
 use crate::store::imap_logins::{self, Use};
+use crate::store::login_history::{self, NewLogin};
 
 /// The header Dovecot sends (`auth_policy_server_api_header = X-Mailkeys-Policy-Secret:…`).
 pub const SECRET_HEADER: &str = "x-mailkeys-policy-secret";
@@ -158,6 +160,18 @@ async fn record(state: &Services, report: &Report) -> Result<(), sqlx::Error> {
             imap_logins::record_failure(&state.db, &username, &report.remote, now).await?;
         }
         _ => {}
+    }
+    // The login history (a user's recent logins, the admin's activity chart): one insert.
+    if let Some(succeeded) = report.success {
+        let login = NewLogin {
+            username: &username,
+            credential_id: report.credential_id.parse::<i64>().ok(),
+            ip: &report.remote,
+            protocol: &report.protocol,
+            succeeded,
+            now,
+        };
+        login_history::record(&state.db, login).await?;
     }
     Ok(())
 }

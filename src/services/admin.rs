@@ -10,7 +10,7 @@ use crate::dovecot::doveadm::SessionSync;
 use crate::error::{AppError, AppResult};
 use crate::store::app_passwords;
 use crate::store::audit::{self, Event};
-use crate::store::sessions;
+use crate::store::sessions::{self, SessionRow};
 use crate::store::users::{self, AdminFlag, UserRow};
 
 /// Ends every browser session of `owner` (but `keep`, the acting admin's own when it is
@@ -165,6 +165,17 @@ pub const RECENT_SIGN_IN_SECS: i64 = 5 * 60;
 pub fn signed_in_recently(state: &Services, signed_in_at: i64) -> bool {
     state.now() - signed_in_at <= RECENT_SIGN_IN_SECS
 }
+
+/// Whether an admin session gave its second factor recently enough for a destructive action
+/// (or the account has none): a password typed on the confirmation page proves only half
+/// of a sign-in, so an admin with a second factor gives it again (on `/reauth`) once the
+/// last time is older than [`RECENT_SIGN_IN_SECS`].
+pub fn factor_given_recently(state: &Services, session: &SessionRow) -> bool {
+    !session.has_factor || state.now() - session.verified_at <= RECENT_SIGN_IN_SECS
+}
+
+/// Why a destructive action was refused for want of a recent second factor.
+pub const FACTOR_AGAIN: &str = "You gave your second factor more than 5 minutes ago: give it again on /reauth?then=admin, then confirm the action again. Nothing was changed.";
 
 /// Why an admin's password re-check failed.
 #[derive(Debug, PartialEq, Eq)]

@@ -90,26 +90,26 @@ pub async fn list(state: &Services) -> AppResult<Vec<ApiTokenRow>> {
     Ok(api_tokens::list(&state.db).await?)
 }
 
-/// The live token `id`, for its confirmation page.
-pub async fn find_live(state: &Services, id: i64) -> AppResult<ApiTokenRow> {
+/// The token `id`, live or not, for its confirmation page.
+pub async fn find(state: &Services, id: i64) -> AppResult<ApiTokenRow> {
     api_tokens::find(&state.db, id)
         .await?
-        .filter(|t| t.revoked_at.is_none())
         .ok_or(AppError::NotFound)
 }
 
-/// Revokes a token. Any admin may revoke any token: revoking only takes access away, and a
+/// Revokes a token; false if it was revoked already (a second click changes nothing and
+/// audits nothing). Any admin may revoke any token: revoking only takes access away, and a
 /// leaked token must be stoppable by whoever sees it first.
-pub async fn revoke<'a>(state: &Services, id: i64, by: impl Into<By<'a>>) -> AppResult<()> {
+pub async fn revoke<'a>(state: &Services, id: i64, by: impl Into<By<'a>>) -> AppResult<bool> {
     let by = by.into();
     if !by.role().is_admin() {
         return Err(AppError::Forbidden("Only admins can revoke API tokens."));
     }
-    let token = find_live(state, id).await?;
+    let token = find(state, id).await?;
     let now = state.now();
     let mut tx = state.db.begin().await?;
     if !api_tokens::revoke(&mut *tx, id, by.user_id(), now).await? {
-        return Err(AppError::NotFound);
+        return Ok(false);
     }
     let detail = format!(
         "API token “{}” of {} revoked",
@@ -122,7 +122,7 @@ pub async fn revoke<'a>(state: &Services, id: i64, by: impl Into<By<'a>>) -> App
     )
     .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(true)
 }
 
 /// A token that may be used now, and its creator as the account is now.

@@ -6,6 +6,7 @@
 //! accounts' live sessions.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 
@@ -15,6 +16,7 @@ use crate::domain::{AppPasswordId, Role, Scope, UserId};
 use crate::dovecot::doveadm::SessionSync;
 use crate::error::{AppError, AppResult};
 use crate::store::audit::{self, Event};
+use crate::store::bulk_jobs::{self, Progress};
 use crate::store::bulk_revoke::{self, Candidate, SqlFilter};
 use crate::store::users;
 
@@ -97,6 +99,17 @@ pub struct BulkResult {
     pub not_kicked: u64,
 }
 
+impl BulkResult {
+    fn progress(&self) -> Progress {
+        let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        Progress {
+            revoked: count(self.total),
+            accounts: count(self.accounts.len() as u64),
+            batches: count(self.batches),
+        }
+    }
+}
+
 /// Every matching live credential, a page at a time, to `each`.
 async fn walk(
     state: &Services,
@@ -137,7 +150,36 @@ pub async fn dry_run(state: &Services, filter: &BulkFilter, actor: Role) -> AppR
     Ok(result)
 }
 
-/// Revokes every live app password matching `filter`, in batches.
+/// Refuses a bulk revocation by a non-admin, or one without a filter.
+pub(super) fn check(by: By<'_>, filter: &BulkFilter) -> AppResult<()> {
+    if !by.role().is_admin() {
+        return Err(AppError::Forbidden("Only admins can revoke in bulk."));
+    }
+    if filter.is_empty() {
+        return Err(AppError::Forbidden("Choose at least one filter."));
+    }
+    Ok(())
+}
+
+/// What a run will revoke, in batches of at most [`BATCH`], read before the first change
+/// (so that revoking does not move the pages under the walk).
+pub(super) async fn batches(
+    state: &Services,
+    filter: &BulkFilter,
+    actor: Role,
+) -> AppResult<Vec<Vec<Candidate>>> {
+    let mut batches: Vec<Vec<Candidate>> = Vec::new();
+    walk(state, filter, actor, |page| {
+        if !page.is_empty() {
+            batches.push(page);
+        }
+    })
+    .await?;
+    Ok(batches)
+}
+
+/// Revokes every live app password matching `filter`, in batches, and returns when done
+/// (the command line and scripts; the web page runs it as a job, `services::bulk_jobs`).
 pub async fn run<'a>(
     state: &Services,
     filter: &BulkFilter,
@@ -145,20 +187,25 @@ pub async fn run<'a>(
     reason: &str,
 ) -> AppResult<BulkResult> {
     let by = by.into();
-    if !by.role().is_admin() {
-        return Err(AppError::Forbidden("Only admins can revoke in bulk."));
-    }
-    if filter.is_empty() {
-        return Err(AppError::Forbidden("Choose at least one filter."));
-    }
-    let mut batches: Vec<Vec<Candidate>> = Vec::new();
-    walk(state, filter, by.role(), |page| batches.push(page)).await?;
+    check(by, filter)?;
+    let batches = batches(state, filter, by.role()).await?;
+    revoke_batches(state, filter, by, reason, batches, None).await
+}
+
+/// Revokes `batches`, each in its own short transaction with one audit entry per account
+/// in it, then writes the entry for the whole action and asks Dovecot to end the accounts'
+/// live sessions. With a `job`, its progress is written after each batch.
+pub(super) async fn revoke_batches(
+    state: &Services,
+    filter: &BulkFilter,
+    by: By<'_>,
+    reason: &str,
+    batches: Vec<Vec<Candidate>>,
+    job: Option<i64>,
+) -> AppResult<BulkResult> {
     let mut result = BulkResult::default();
     let mut touched: BTreeMap<UserId, String> = BTreeMap::new();
     for batch in batches {
-        if batch.is_empty() {
-            continue;
-        }
         let now = state.now();
         let mut tx = state.db.begin().await?;
         let ids: Vec<AppPasswordId> = batch.iter().map(|c| c.id).collect();
@@ -181,6 +228,9 @@ pub async fn run<'a>(
         tx.commit().await?;
         result.total += revoked;
         result.batches += 1;
+        if let Some(job) = job {
+            bulk_jobs::progress(&state.db, job, result.progress(), state.now()).await?;
+        }
     }
     let summary = format!(
         "bulk revocation ({}), reason {reason:?}: {} app passwords of {} accounts in {} batches",
@@ -191,12 +241,22 @@ pub async fn run<'a>(
     );
     let entry = by.entry_about_none(Event::BulkRevocation, summary);
     audit::record(&state.db.pool, entry, state.now()).await?;
+    let mut beat = Instant::now();
     for user in touched.keys() {
         if let Some(owner) = users::find_by_id(&state.db, *user).await? {
             if sync_mail_server(state, &owner, true).await == SessionSync::Failed {
                 result.not_kicked += 1;
             }
         }
+        // Ending sessions takes a call to Dovecot per account (seconds each when it does not
+        // answer): the job shows it is alive well within `bulk_jobs::STALE_SECS`.
+        if let Some(job) = job.filter(|_| beat.elapsed() >= HEARTBEAT) {
+            bulk_jobs::progress(&state.db, job, result.progress(), state.now()).await?;
+            beat = Instant::now();
+        }
     }
     Ok(result)
 }
+
+/// How often a job ending sessions writes its progress again.
+const HEARTBEAT: Duration = Duration::from_secs(20);

@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod accounts;
+pub mod activity;
 pub mod actor;
 pub mod admin;
 pub mod api_tokens;
@@ -12,6 +13,7 @@ pub mod attempts;
 pub mod audit_filter;
 pub mod audit_log;
 pub mod auth;
+pub mod bulk_jobs;
 pub mod bulk_revoke;
 pub mod check;
 pub mod credentials;

@@ -14,6 +14,7 @@ use super::activity::ActivityView;
 use super::admin_confirm::recheck;
 use super::client_ip::ClientIp;
 use super::dashboard::AppPasswordView;
+use super::format::Moment;
 use super::notice::{redirect_after, AdminDone, Done};
 use super::routes::Page;
 use super::session::AdminUser;
@@ -21,6 +22,7 @@ use super::{AppState, Nav};
 use crate::domain::{AppPasswordId, Role, Text, UserId};
 use crate::error::{AppError, AppResult};
 use crate::services;
+use crate::services::activity::{RecentLogin, Via};
 use crate::services::credentials::{self, clean_reason};
 use crate::store::users::{self, AdminFlag, UserRow};
 
@@ -34,9 +36,42 @@ pub struct UserPage {
     pub roles: [Role; 3],
     pub passwords: Vec<AppPasswordView>,
     pub activity: Vec<ActivityView>,
+    /// The newest IMAP logins and web sign-ins, newest first.
+    pub logins: Vec<LoginView>,
     pub notice: Option<String>,
     /// What the account has of second factors, in words ("none" if nothing).
     pub second_factor: String,
+}
+
+/// How many logins and sign-ins the account's page lists.
+const RECENT_LOGINS: i64 = 20;
+
+/// A login or web sign-in as the account's page lists it.
+pub struct LoginView {
+    pub at: Moment,
+    pub succeeded: bool,
+    pub ip: String,
+    pub protocol: String,
+    /// "web sign-in", "app password “Phone”", "main password", "not known".
+    pub with: String,
+}
+
+impl LoginView {
+    fn of(login: RecentLogin, now: i64) -> Self {
+        let with = match login.via {
+            Via::Web => "web sign-in".to_owned(),
+            Via::AppPassword(name) => format!("app password “{name}”"),
+            Via::MainPassword => "main password".to_owned(),
+            Via::Unknown => "not known".to_owned(),
+        };
+        Self {
+            at: Moment::of(login.at, now),
+            succeeded: login.succeeded,
+            ip: login.ip,
+            protocol: login.protocol,
+            with,
+        }
+    }
 }
 
 async fn target(state: &AppState, id: UserId) -> AppResult<UserRow> {
@@ -54,6 +89,12 @@ pub async fn user(
     let user = target(&state, id).await?;
     let passwords = AppPasswordView::all_of(&state, id).await?;
     let activity = ActivityView::recent(&state, id, 50).await?;
+    let now = state.now();
+    let logins = services::activity::recent_logins(&state, id, RECENT_LOGINS)
+        .await?
+        .into_iter()
+        .map(|login| LoginView::of(login, now))
+        .collect();
     let status = services::second_factor::status(&state, id).await?;
     let mut factors = Vec::new();
     if status.totp_active {
@@ -74,6 +115,7 @@ pub async fn user(
         user,
         passwords,
         activity,
+        logins,
         notice: done.notice(),
         second_factor,
     })
@@ -235,6 +277,8 @@ pub struct ResetFactorsPage {
     pub totp_active: bool,
     pub passkeys: usize,
     pub recovery_left: i64,
+    pub ask_password: bool,
+    pub ask_factor: bool,
 }
 
 /// Asks the admin to confirm removing every second factor of the account.
@@ -251,6 +295,8 @@ pub async fn confirm_reset_factors(
         totp_active: status.totp_active,
         passkeys: status.passkeys.len(),
         recovery_left: status.recovery_left,
+        ask_password: !services::admin::signed_in_recently(&state, admin.session.created_at),
+        ask_factor: !services::admin::factor_given_recently(&state, &admin.session),
     })
 }
 
@@ -259,8 +305,10 @@ pub async fn reset_factors(
     AdminUser(admin): AdminUser,
     ClientIp(ip): ClientIp,
     Path(id): Path<UserId>,
+    Form(form): Form<RecheckForm>,
 ) -> AppResult<Redirect> {
     let owner = target(&state, id).await?;
+    recheck(&state, &admin, form.password, &ip).await?;
     services::second_factor::admin_reset(&state, &owner, admin.actor(&ip)).await?;
     Ok(redirect_after(
         Page::AdminUser(id),

@@ -186,7 +186,7 @@ pub async fn confirm_revoke(
     AdminUser(admin): AdminUser,
     Path(id): Path<i64>,
 ) -> AppResult<RevokePage> {
-    let token = api_tokens::find_live(&state, id).await?;
+    let token = api_tokens::find(&state, id).await?;
     Ok(RevokePage {
         nav: Nav::of(&admin),
         token: TokenView::of(token, state.now()),
@@ -209,6 +209,7 @@ pub async fn revoke(
 ) -> AppResult<Redirect> {
     recheck(&state, &admin, form.password, &ip).await?;
     let actor = admin.actor(&ip);
+    // Revoked already (a second click, another admin): the same answer, nothing to do.
     api_tokens::revoke(&state, id, &actor).await?;
     Ok(Redirect::to(&format!("{PAGE}?revoked=1")))
 }

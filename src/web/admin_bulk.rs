@@ -1,11 +1,12 @@
 //! Admin → Bulk revocation: filters, a preview of how many app passwords would be revoked
-//! and whose (a dry run), and the run after confirmation (`services::bulk_revoke`).
+//! and whose (a dry run), and the run after confirmation, as a job whose page shows its
+//! progress and refreshes itself until it is done (`services::bulk_revoke`, `bulk_jobs`).
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -14,11 +15,14 @@ use time::Date;
 
 use super::admin_confirm::recheck;
 use super::client_ip::ClientIp;
+use super::format::Moment;
+use super::routes::Page;
 use super::session::AdminUser;
 use super::{AppState, Nav};
 use crate::domain::{Scope, Text};
 use crate::error::AppResult;
 use crate::services::admin::signed_in_recently;
+use crate::services::bulk_jobs::{self, Job, JobState};
 use crate::services::bulk_revoke::{self, BulkFilter, BulkResult};
 use crate::services::credentials::clean_reason;
 
@@ -85,8 +89,6 @@ pub struct BulkPage {
     pub error: Option<String>,
     /// The dry run's result, when the filters were previewed.
     pub preview: Option<BulkResult>,
-    /// The run's result, when it ran.
-    pub done: Option<BulkResult>,
     pub ask_password: bool,
 }
 
@@ -108,7 +110,6 @@ pub async fn show(
         form: query.form.clone(),
         error: None,
         preview: None,
-        done: None,
         ask_password: !signed_in_recently(&state, admin.session.created_at),
     };
     if query.preview.is_some() {
@@ -150,7 +151,6 @@ pub async fn run(
                 form: posted.form,
                 error: Some(why),
                 preview: None,
-                done: None,
                 ask_password: !signed_in_recently(&state, admin.session.created_at),
             };
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
@@ -159,14 +159,36 @@ pub async fn run(
     recheck(&state, &admin, posted.password, &ip).await?;
     let reason = clean_reason(&Text::parse(&posted.reason, "The reason")?);
     let actor = admin.actor(&ip);
-    let done = bulk_revoke::run(&state, &filter, &actor, &reason).await?;
-    Ok(BulkPage {
+    let job = bulk_jobs::start(&state, filter, &actor, reason).await?;
+    Ok(Redirect::to(&Page::BulkJob(job).path()).into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/bulk_job.page.html")]
+pub struct JobPage {
+    pub nav: Nav,
+    pub job: Job,
+    pub running: bool,
+    pub started: Moment,
+    pub finished: Option<Moment>,
+    /// Seconds between the page's refreshes while the job runs.
+    pub refresh_secs: u32,
+}
+
+/// A job's progress (refreshing itself while it runs) or its result.
+pub async fn job(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<i64>,
+) -> AppResult<JobPage> {
+    let job = bulk_jobs::find(&state, id).await?;
+    let now = state.now();
+    Ok(JobPage {
         nav: Nav::of(&admin),
-        form: posted.form,
-        error: None,
-        preview: None,
-        done: Some(done),
-        ask_password: false,
-    }
-    .into_response())
+        running: job.state == JobState::Running,
+        started: Moment::of(job.started_at, now),
+        finished: job.finished_at.map(|at| Moment::of(at, now)),
+        job,
+        refresh_secs: 2,
+    })
 }

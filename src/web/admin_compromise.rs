@@ -33,6 +33,7 @@ pub struct ConfirmPage {
     pub doveadm_configured: bool,
     /// The admin's sign-in is not recent: their password is asked for again.
     pub ask_password: bool,
+    pub ask_factor: bool,
     pub reason: String,
     pub error: Option<String>,
 }
@@ -71,6 +72,7 @@ async fn confirm_page(
         web_sessions,
         doveadm_configured: state.doveadm.is_some(),
         ask_password: !admin::signed_in_recently(state, admin.session.created_at),
+        ask_factor: !admin::factor_given_recently(state, &admin.session),
         user,
         reason,
         error,
@@ -127,6 +129,10 @@ pub async fn run(
             why,
         )
         .await;
+    }
+    if !admin::factor_given_recently(&state, &admin.session) {
+        let why = admin::FACTOR_AGAIN;
+        return refused(&state, &admin, user, reason, StatusCode::FORBIDDEN, why).await;
     }
     if !admin::signed_in_recently(&state, admin.session.created_at) {
         let typed = form.password.unwrap_or_else(|| SecretString::from(""));

@@ -75,6 +75,8 @@ pub struct ConfirmPage {
     pub target: String,
     pub fields: &'static [(&'static str, &'static str)],
     pub ask_password: bool,
+    /// The admin must give the second factor again first (`admin::factor_given_recently`).
+    pub ask_factor: bool,
 }
 
 pub async fn page(
@@ -93,6 +95,7 @@ pub async fn page(
         target,
         fields,
         ask_password: !admin::signed_in_recently(&state, admin.session.created_at),
+        ask_factor: !admin::factor_given_recently(&state, &admin.session),
     })
 }
 
@@ -104,6 +107,9 @@ pub async fn recheck(
     password: Option<SecretString>,
     ip: &str,
 ) -> AppResult<()> {
+    if !admin::factor_given_recently(state, &admin.session) {
+        return Err(AppError::Forbidden(admin::FACTOR_AGAIN));
+    }
     if admin::signed_in_recently(state, admin.session.created_at) {
         return Ok(());
     }

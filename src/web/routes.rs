@@ -11,10 +11,10 @@ use axum::response::Redirect;
 use axum::routing::MethodRouter;
 
 use super::{
-    account, admin, admin_accounts, admin_api_tokens, admin_attempts, admin_audit, admin_bulk,
-    admin_compromise, admin_confirm, admin_dovecot, admin_notices, api, auth, check, dashboard,
-    health, invitations, mail_setup, new_password, password_edit, second_factor, security,
-    AppState,
+    account, admin, admin_accounts, admin_activity, admin_api_tokens, admin_attempts, admin_audit,
+    admin_bulk, admin_compromise, admin_confirm, admin_dovecot, admin_notices, api, auth, check,
+    dashboard, health, invitations, mail_setup, new_password, password_edit, second_factor,
+    security, AppState,
 };
 use crate::domain::UserId;
 
@@ -24,8 +24,11 @@ const SIGN_IN: &str = "/sign-in";
 const SECOND_FACTOR: &str = "/sign-in/second-factor";
 const SECURITY: &str = "/account/second-factor";
 const REAUTH: &str = "/reauth";
+const ADMIN: &str = "/admin";
 /// An admin's view of one account; `{id}` is the account's [`UserId`].
 const ADMIN_USER: &str = "/admin/users/{id}";
+/// A bulk revocation's progress and result; `{job}` is its id.
+const BULK_JOB: &str = "/admin/bulk-revoke/{job}";
 
 /// A page a handler sends the browser to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,8 +42,12 @@ pub enum Page {
     Security,
     /// Asking for the second factor again.
     Reauth,
+    /// The admin's accounts page.
+    Admin,
     /// An admin's view of this account.
     AdminUser(UserId),
+    /// A bulk revocation job's page.
+    BulkJob(i64),
 }
 
 impl Page {
@@ -52,7 +59,9 @@ impl Page {
             Self::SecondFactor => SECOND_FACTOR.to_owned(),
             Self::Security => SECURITY.to_owned(),
             Self::Reauth => REAUTH.to_owned(),
+            Self::Admin => ADMIN.to_owned(),
             Self::AdminUser(id) => ADMIN_USER.replace("{id}", &id.to_string()),
+            Self::BulkJob(job) => BULK_JOB.replace("{job}", &job.to_string()),
         }
     }
 
@@ -126,9 +135,10 @@ fn routes() -> Vec<Route> {
         Route::at("/check/stream").post(check::run_stream),
         Route::at("/api/check").post(check::run_json),
         Route::at("/api/me").get(check::me),
-        Route::at("/admin").get(admin_accounts::users),
+        Route::at(ADMIN).get(admin_accounts::users),
         Route::at("/admin/dovecot").get(admin_dovecot::show),
         Route::at("/admin/failed-sign-ins").get(admin_attempts::show),
+        Route::at("/admin/activity").get(admin_activity::show),
         Route::at("/admin/audit").get(admin_audit::show),
         Route::at("/admin/invitations").post(invitations::invite),
         Route::at("/invite/{token}")
@@ -137,6 +147,7 @@ fn routes() -> Vec<Route> {
         Route::at("/admin/bulk-revoke")
             .get(admin_bulk::show)
             .post(admin_bulk::run),
+        Route::at(BULK_JOB).get(admin_bulk::job),
         Route::at("/admin/audit/export").get(admin_audit::export),
         Route::at("/admin/mail-setup").get(mail_setup::admin_page),
         Route::at("/admin/notices").get(admin_notices::show),
@@ -235,14 +246,17 @@ mod tests {
             ACCOUNT,
             SIGN_IN,
             ADMIN_USER,
+            BULK_JOB,
             SECOND_FACTOR,
             SECURITY,
             REAUTH,
+            ADMIN,
         ] {
             assert!(paths.contains(&pattern), "{pattern}");
         }
         assert_eq!(Page::AdminUser(UserId(7)).path(), "/admin/users/7");
         assert_eq!(Page::Dashboard.path(), "/");
+        assert_eq!(Page::BulkJob(3).path(), "/admin/bulk-revoke/3");
     }
 
     #[test]

@@ -268,6 +268,9 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminUser {
 pub enum ReturnTo {
     Dashboard,
     Security,
+    /// The accounts page, after an admin gave the second factor again for a destructive
+    /// action (`services::admin::factor_given_recently`).
+    Admin,
 }
 
 impl ReturnTo {
@@ -275,6 +278,7 @@ impl ReturnTo {
         match self {
             Self::Dashboard => super::routes::Page::Dashboard,
             Self::Security => super::routes::Page::Security,
+            Self::Admin => super::routes::Page::Admin,
         }
     }
 
@@ -291,6 +295,7 @@ impl ReturnTo {
         match self {
             Self::Dashboard => "dashboard",
             Self::Security => "security",
+            Self::Admin => "admin",
         }
     }
 }

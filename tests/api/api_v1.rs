@@ -220,10 +220,18 @@ async fn an_admin_revokes_a_token_after_confirming(backend: Backend) {
         StatusCode::UNAUTHORIZED
     );
     app.assert_audited_anywhere("api_token_revoked").await;
+    let page = admin.get_text(&confirm).await;
+    assert!(page.contains("It is revoked already"), "{page}");
+    assert!(!page.contains("Revoke the token<"), "nothing to confirm: {page}");
+    let again = admin
+        .post(TOKENS, &confirm, &[("password", PASSWORD)])
+        .await;
+    assert_eq!(again.status(), StatusCode::SEE_OTHER, "a second click");
+    let revocations = "SELECT COUNT(*) FROM audit_log WHERE event = 'api_token_revoked'";
+    assert_eq!(app.count(revocations).await, 1, "audited once");
     assert_eq!(
-        admin.get_status(&confirm).await,
-        StatusCode::NOT_FOUND,
-        "a revoked token has nothing to confirm"
+        admin.get_status("/admin/api-tokens/999/revoke").await,
+        StatusCode::NOT_FOUND
     );
 }
 both_backends!(an_admin_revokes_a_token_after_confirming);

@@ -266,3 +266,34 @@ async fn retention_deletes_old_entries_through_the_one_audited_cleanup(backend: 
     assert_eq!(allowed, 0);
 }
 both_backends!(retention_deletes_old_entries_through_the_one_audited_cleanup);
+
+async fn a_starting_service_cleans_up_the_audit_log_on_its_own(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let now = app.clock_now();
+    sqlx::query("INSERT INTO audit_log (at, event, detail) VALUES ($1, 'sign_out', 'old')")
+        .bind(now - 400 * 86_400)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    // A second instance starting on the same database, with the default retention (365
+    // days): nobody runs the command, the service trims the log as it starts.
+    let url = app.database_url.clone();
+    let second = spawn_app_on(tempfile::tempdir().unwrap(), url, |_| {}).await;
+    assert_eq!(second.settings.audit_retention_days, 365);
+    let mut left = 1;
+    for _ in 0..100 {
+        left = app
+            .count("SELECT COUNT(*) FROM audit_log WHERE detail = 'old'")
+            .await;
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        left, 0,
+        "the 400-day-old entry is gone within 10 s of start-up"
+    );
+    app.assert_audited_anywhere("audit_log_cleaned_up").await;
+}
+both_backends!(a_starting_service_cleans_up_the_audit_log_on_its_own);

@@ -224,6 +224,7 @@ async fn signed_in_pages_fit_phones_and_desktops_in_both_themes() {
     // A failed sign-in, for the activity ("1 failure in a row") and the admin's search.
     let refused = app.browser().sign_in(ADMIN, "not the password").await;
     assert_eq!(refused.status(), reqwest::StatusCode::UNAUTHORIZED);
+    let (done_job, lost_job) = activity_and_jobs(&app, alice).await;
     let base = app.url("");
     in_browser(true, move |b| async move {
         sign_in(&b, &base, ADMIN).await;
@@ -380,6 +381,16 @@ async fn signed_in_pages_fit_phones_and_desktops_in_both_themes() {
                 "admin-factor-reset",
                 format!("/admin/users/{alice}/second-factor/reset"),
             ),
+            ("admin-activity", "/admin/activity".to_owned()),
+            ("admin-activity-week", "/admin/activity?days=7".to_owned()),
+            (
+                "admin-bulk-job-done",
+                format!("/admin/bulk-revoke/{done_job}"),
+            ),
+            (
+                "admin-bulk-job-interrupted",
+                format!("/admin/bulk-revoke/{lost_job}"),
+            ),
         ] {
             b.goto(&format!("{base}{path}")).await.unwrap();
             find(&b, "main h1").await;
@@ -418,4 +429,44 @@ async fn signed_in_pages_fit_phones_and_desktops_in_both_themes() {
     })
     .await;
     drop(app);
+}
+
+/// For the activity pages: IMAP logins of alice over two days (an IPv6 address among the
+/// failing ones, for wrapping), and two bulk revocation jobs, one done and one whose process
+/// was lost. Returns the jobs' ids.
+async fn activity_and_jobs(app: &TestApp, alice: i64) -> (i64, i64) {
+    let now = app.clock_now();
+    for (ago, ip, ok) in [
+        (3_600, "192.0.2.10", true),
+        (7_200, "2001:db8:ffff:ffff:ffff:ffff:ffff:1234", false),
+        (30 * 3_600, "198.51.100.200", false),
+        (30 * 3_600, "192.0.2.10", true),
+    ] {
+        sqlx::query(
+            "INSERT INTO imap_logins (at, user_id, username, ip, protocol, succeeded) \
+             VALUES ($1, $2, $3, $4, 'imap', $5)",
+        )
+        .bind(now - ago)
+        .bind(alice)
+        .bind(ALICE)
+        .bind(ip)
+        .bind(ok)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    }
+    let job = |state: &'static str, updated_at: i64| {
+        sqlx::query_scalar::<_, i64>(
+            "INSERT INTO bulk_jobs (filter, reason, state, matched, revoked, accounts, batches, \
+                                    started_at, updated_at, finished_at) \
+             VALUES ('last used from 203.0.113.0/24, of @a.rather.long.domain.example.org', \
+                     'found in a breach dump', $1, 1200, 1200, 37, 3, $2, $2, $2) RETURNING id",
+        )
+        .bind(state)
+        .bind(updated_at)
+        .fetch_one(&app.db.pool)
+    };
+    let done = job("done", now).await.unwrap();
+    let lost = job("interrupted", now - 600).await.unwrap();
+    (done, lost)
 }

@@ -7,6 +7,8 @@
 pub(crate) use mailkeys_test_support::dovecot;
 pub(crate) use mailkeys_test_support::{both_backends, each_dovecot, each_version};
 
+mod activity;
+mod activity_dovecot;
 mod admin;
 mod admin_accounts;
 mod api_v1;
@@ -18,11 +20,13 @@ mod app_passwords;
 mod attempts;
 mod audit_log;
 mod auth;
+mod authorization;
 mod backup;
 mod browser;
 mod browser_keyboard;
 mod browser_layout;
 mod browser_mail_setup;
+mod bulk_job_shutdown;
 mod bulk_revoke;
 mod check;
 mod check_dovecot;

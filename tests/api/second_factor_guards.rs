@@ -128,6 +128,103 @@ async fn an_admin_reset_removes_every_factor_audited_with_the_admin_as_actor(bac
 }
 both_backends!(an_admin_reset_removes_every_factor_audited_with_the_admin_as_actor);
 
+async fn an_admin_reset_long_after_sign_in_wants_the_admins_password(backend: Backend) {
+    let (app, alice) = app(backend).await.and_alice().await;
+    enrol_totp(&app, &alice).await;
+    let admin = app.signed_in_admin().await;
+    let alice_id = app.user_id(ALICE).await;
+    let confirm = format!("/admin/users/{alice_id}/second-factor/reset");
+    app.clock.advance(6 * 60);
+    let page = admin.get_text(&confirm).await;
+    assert!(page.contains("Your own password"), "{page}");
+    let refused = admin.post(&confirm, &confirm, &[]).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN, "no password given");
+    let wrong = admin
+        .post(&confirm, &confirm, &[("password", "not the password")])
+        .await;
+    assert_eq!(wrong.status(), StatusCode::FORBIDDEN, "a wrong password");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM totp_secrets").await,
+        1,
+        "nothing removed yet"
+    );
+    let done = admin
+        .post(&confirm, &confirm, &[("password", PASSWORD)])
+        .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count("SELECT COUNT(*) FROM totp_secrets").await, 0);
+}
+both_backends!(an_admin_reset_long_after_sign_in_wants_the_admins_password);
+
+async fn an_admin_cannot_reset_another_admins_second_factors(backend: Backend) {
+    let app = app(backend).await;
+    let _superadmin = app.signed_in_admin().await;
+    let peer = app.signed_in_as("peer-admin@example.org", true).await;
+    enrol_totp(&app, &peer).await;
+    let admin = app.signed_in_as("admin@example.org", true).await;
+    let peer_id = app.user_id("peer-admin@example.org").await;
+    let confirm = format!("/admin/users/{peer_id}/second-factor/reset");
+    let refused = admin.post(&confirm, &confirm, &[]).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(refused.text().await.unwrap().contains("Only a superadmin"));
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM totp_secrets").await,
+        1,
+        "the other admin keeps the authenticator app"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE event = 'second_factors_reset_by_admin'")
+            .await,
+        0
+    );
+}
+both_backends!(an_admin_cannot_reset_another_admins_second_factors);
+
+async fn an_admin_with_a_second_factor_gives_it_again_before_a_destructive_action(
+    backend: Backend,
+) {
+    let app = app(backend).await;
+    let admin = app.signed_in_admin().await;
+    let enrolled = enrol_totp(&app, &admin).await;
+    let alice = app.signed_in(ALICE).await;
+    alice.create_app_password("Phone").await;
+    let alice_id = app.user_id(ALICE).await;
+    let confirm = format!("/admin/users/{alice_id}/confirm/revoke-all");
+    let action = format!("/admin/users/{alice_id}/revoke-all");
+
+    app.clock.advance(6 * 60);
+    let page = admin.get_text(&confirm).await;
+    assert!(page.contains(r#"href="/reauth?then=admin""#), "{page}");
+    let refused = admin
+        .post(&confirm, &action, &[("password", PASSWORD)])
+        .await;
+    assert_eq!(
+        refused.status(),
+        StatusCode::FORBIDDEN,
+        "the password alone"
+    );
+    assert!(refused.text().await.unwrap().contains("second factor"));
+    assert_eq!(app.live_app_passwords().await, 1, "nothing revoked");
+
+    let code = code_at(&enrolled.secret, app.clock_now());
+    let back = admin
+        .post(
+            "/reauth?then=admin",
+            "/reauth",
+            &[("code", &code), ("then", "admin")],
+        )
+        .await;
+    assert_eq!(location(&back), "/admin");
+    let page = admin.get_text(&confirm).await;
+    assert!(!page.contains("give it again"), "{page}");
+    let done = admin
+        .post(&confirm, &action, &[("password", PASSWORD)])
+        .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.live_app_passwords().await, 0);
+}
+both_backends!(an_admin_with_a_second_factor_gives_it_again_before_a_destructive_action);
+
 async fn required_for_admins_an_admin_without_a_factor_can_only_enrol(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
         s.require_second_factor = mailkeys::domain::second_factor::RequireSecondFactor::Admins;

@@ -11,7 +11,7 @@ pub mod recovery;
 pub mod totp;
 
 use super::attempts::{self, Admission, Attempt};
-use super::credentials::Actor;
+use super::credentials::{Actor, By};
 use super::Services;
 use crate::domain::second_factor::{SessionStage, TypedCode};
 use crate::domain::UserId;
@@ -215,7 +215,11 @@ pub async fn status(state: &Services, user: UserId) -> AppResult<Status> {
 
 /// An admin removes every second factor of `owner` (authenticator app, recovery codes,
 /// passkeys), say after a lost phone; the owner then signs in with the password alone.
+/// An admin removes every second factor of `owner`'s account: only of an account the admin
+/// stands above (an admin's factors are a superadmin's to reset), since a second factor
+/// removed is half of a sign-in taken over.
 pub async fn admin_reset(state: &Services, owner: &UserRow, actor: Actor<'_>) -> AppResult<()> {
+    By::from(&actor).ensure_may_act_on(owner)?;
     let mut tx = state.db.begin().await?;
     let totp = second_factors::totp_delete(&mut *tx, owner.id).await?;
     let codes = second_factors::recovery_delete(&mut *tx, owner.id).await?;
