@@ -222,7 +222,10 @@ async fn an_admin_revokes_a_token_after_confirming(backend: Backend) {
     app.assert_audited_anywhere("api_token_revoked").await;
     let page = admin.get_text(&confirm).await;
     assert!(page.contains("It is revoked already"), "{page}");
-    assert!(!page.contains("Revoke the token<"), "nothing to confirm: {page}");
+    assert!(
+        !page.contains("Revoke the token<"),
+        "nothing to confirm: {page}"
+    );
     let again = admin
         .post(TOKENS, &confirm, &[("password", PASSWORD)])
         .await;

@@ -17,8 +17,9 @@ use mailkeys_test_support::prelude::*;
 const OPENAPI: &str = "/api/v1/openapi.json";
 
 /// Every `/api/v1` route of the table but the public document, with its parameters filled
-/// in (`id`: alice's account, `password_id`: her app password) and a valid body.
-fn api_routes(alice: i64, password: i64) -> Vec<(Method, String, Value)> {
+/// in (`id`: alice's account, `password_id`: her app password, `job`: a bulk job) and a
+/// valid body.
+fn api_routes(alice: i64, password: i64, job: i64) -> Vec<(Method, String, Value)> {
     let mut out = Vec::new();
     for (pattern, methods) in mailkeys::web::routes::table() {
         if !pattern.starts_with("/api/v1/") || pattern == OPENAPI {
@@ -26,7 +27,8 @@ fn api_routes(alice: i64, password: i64) -> Vec<(Method, String, Value)> {
         }
         let path = pattern
             .replace("{id}", &alice.to_string())
-            .replace("{password_id}", &password.to_string());
+            .replace("{password_id}", &password.to_string())
+            .replace("{job}", &job.to_string());
         let path = if path.ends_with("/export") {
             format!("{path}?format=jsonl")
         } else {
@@ -85,7 +87,15 @@ async fn the_authorization_matrix_route_by_route(backend: Backend) {
     let demoted = create_token(&admin, "Demoted", "read-write", "").await;
     let disabled_admin = app.signed_in_as("third.admin@example.org", true).await;
     let disabled = create_token(&disabled_admin, "Disabled", "read-write", "").await;
-    let routes = api_routes(alice_id, password);
+    // A finished bulk revocation, for its job's page to exist.
+    let job: i64 = sqlx::query_scalar(
+        "INSERT INTO bulk_jobs (filter, reason, state, matched, started_at, updated_at) \
+         VALUES ('of @example.org', 'matrix', 'done', 0, 0, 0) RETURNING id",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    let routes = api_routes(alice_id, password, job);
 
     // Anonymous, and the session cookies of a user and of an admin: bearer only.
     for (who, browser) in [

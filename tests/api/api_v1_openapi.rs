@@ -110,7 +110,6 @@ async fn the_readmes_curl_commands_work_as_written(backend: Backend) {
     let listed: Value = serde_json::from_str(&outputs[0]).unwrap();
     assert_eq!(listed["accounts"][0]["email"], ALICE);
     let preview: Value = serde_json::from_str(&outputs[1]).unwrap();
-    assert_eq!(preview["dry_run"], true);
     assert_eq!(preview["total"], 1, "{preview}");
     assert_eq!(app.live_app_passwords().await, 1, "a dry run");
     let exported = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();

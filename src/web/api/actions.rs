@@ -1,6 +1,6 @@
 //! Acting through the API (read-write tokens only): invite an account, revoke one or every
-//! app password of an account, the compromised-account response, and bulk revocation with
-//! a dry run. Each is the service the pages and the command line use, with the token's
+//! app password of an account, the compromised-account response (bulk revocation is
+//! [`super::bulk`]). Each is the service the pages and the command line use, with the token's
 //! creator as the actor and the token named in the audit entry.
 
 use axum::extract::State;
@@ -16,10 +16,8 @@ use crate::domain::{AppPasswordId, Text, UserId, Username};
 use crate::dovecot::doveadm::SessionSync;
 use crate::error::{AppError, AppResult};
 use crate::services::admin::{self, CompromiseReport};
-use crate::services::bulk_revoke::{self, BulkResult};
 use crate::services::credentials::{self, clean_reason};
 use crate::services::{accounts, invitations};
-use crate::web::admin_bulk::FilterForm;
 use crate::web::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -204,107 +202,4 @@ pub async fn compromised(
     Ok(Json(
         admin::compromised(&state, &owner, &actor, &reason).await?,
     ))
-}
-
-/// Which live app passwords to revoke across accounts; at least one filter.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct BulkRequest {
-    /// Created before this day (`2026-11-30`, UTC).
-    #[serde(default)]
-    pub created_before: Option<String>,
-    /// Last used from this address or range (`192.0.2.0/24`).
-    #[serde(default)]
-    pub used_from: Option<String>,
-    /// Not used for this many days.
-    #[serde(default)]
-    pub unused_days: Option<u32>,
-    /// Of accounts of this domain (`example.org`).
-    #[serde(default)]
-    pub domain: Option<String>,
-    /// Of this scope: `imap` or `imap+smtp`.
-    #[serde(default)]
-    pub scope: Option<String>,
-    /// Only count what would be revoked, and for whom; change nothing.
-    pub dry_run: bool,
-    /// Why (for the audit log); used when not a dry run.
-    #[serde(default)]
-    pub reason: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BulkAccount {
-    pub email: String,
-    pub app_passwords: u64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BulkOutcome {
-    pub dry_run: bool,
-    /// App passwords revoked (or that would be).
-    pub total: u64,
-    pub accounts: Vec<BulkAccount>,
-    /// Transactions the run took (0 for a dry run).
-    pub batches: u64,
-    /// Accounts whose live IMAP sessions Dovecot could not be asked to close.
-    pub not_kicked: u64,
-}
-
-impl BulkOutcome {
-    fn of(result: BulkResult, dry_run: bool) -> Self {
-        Self {
-            dry_run,
-            total: result.total,
-            accounts: result
-                .accounts
-                .into_iter()
-                .map(|(email, app_passwords)| BulkAccount {
-                    email,
-                    app_passwords,
-                })
-                .collect(),
-            batches: result.batches,
-            not_kicked: result.not_kicked,
-        }
-    }
-}
-
-/// Revokes, or with `dry_run` counts, every live app password matching the filters, of the
-/// accounts the token's creator may act on.
-#[utoipa::path(
-    post,
-    path = "/api/v1/bulk-revoke",
-    tag = "actions",
-    request_body = BulkRequest,
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "What was (or would be) revoked", body = BulkOutcome),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A read-only token", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A filter is invalid, or none is given", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn bulk(
-    State(state): State<AppState>,
-    ApiWriter(caller): ApiWriter,
-    ApiJson(body): ApiJson<BulkRequest>,
-) -> AppResult<Json<BulkOutcome>> {
-    let text = |value: &Option<String>| -> AppResult<String> {
-        Ok(Text::parse(value.as_deref().unwrap_or(""), "A filter")?.into_string())
-    };
-    let form = FilterForm {
-        created_before: text(&body.created_before)?,
-        used_from: text(&body.used_from)?,
-        unused_days: body.unused_days.map(|d| d.to_string()).unwrap_or_default(),
-        domain: text(&body.domain)?,
-        scope: text(&body.scope)?,
-    };
-    let filter = form.parse().map_err(AppError::Invalid)?;
-    let actor = caller.actor();
-    let result = if body.dry_run {
-        bulk_revoke::dry_run(&state, &filter, actor.role).await?
-    } else {
-        let reason = clean_reason(&Text::parse(&body.reason, "The reason")?);
-        bulk_revoke::run(&state, &filter, &actor, &reason).await?
-    };
-    Ok(Json(BulkOutcome::of(result, body.dry_run)))
 }

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod actions;
 pub mod audit;
+pub mod bulk;
 pub mod openapi;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};

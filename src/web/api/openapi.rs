@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{accounts, actions, audit};
+use super::{accounts, actions, audit, bulk};
 
 /// RFC 9457 problem details: what every error of the API answers, as
 /// `application/problem+json`.
@@ -56,7 +56,8 @@ impl Modify for BearerScheme {
         actions::revoke_one,
         actions::revoke_all,
         actions::compromised,
-        actions::bulk,
+        bulk::start,
+        bulk::job,
         audit::page,
         audit::export,
         openapi_json,
