@@ -297,3 +297,39 @@ async fn a_method_a_path_does_not_take_is_a_problem_too(backend: Backend) {
     .await;
 }
 both_backends!(a_method_a_path_does_not_take_is_a_problem_too);
+
+async fn a_compromised_admins_tokens_stop_working(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let root = app.signed_in_admin().await;
+    let roots = Api::new(
+        &app,
+        Some(&create_token(&root, "Root's", "read-write", "").await),
+    );
+    let admin = app.signed_in_as("second.admin@example.org", true).await;
+    let theirs = Api::new(
+        &app,
+        Some(&create_token(&admin, "Theirs", "read-only", "").await),
+    );
+    assert_eq!(
+        theirs.get("/api/v1/accounts").await.status(),
+        StatusCode::OK
+    );
+    let admin_id = app.user_id("second.admin@example.org").await;
+    roots
+        .post_json(
+            &format!("/api/v1/accounts/{admin_id}/compromised"),
+            &json!({ "reason": "laptop stolen" }),
+            StatusCode::OK,
+        )
+        .await;
+    // Until the admin has chosen a new main password, whatever holds their token is refused.
+    let refused = theirs.get("/api/v1/accounts").await;
+    assert_problem(
+        refused,
+        StatusCode::UNAUTHORIZED,
+        "a compromised admin's token",
+    )
+    .await;
+    assert_eq!(roots.get("/api/v1/accounts").await.status(), StatusCode::OK);
+}
+both_backends!(a_compromised_admins_tokens_stop_working);
