@@ -128,7 +128,7 @@ const SCHEMATHESIS: &str = "/var/cache/mailkeys-test/py-venv/bin/st";
 
 /// A generic tool drives the API from its own document: schemathesis, a bounded number of
 /// generated requests per operation with a read-write token, finds no server error and no
-/// answer that contradicts the document's statuses and content types.
+/// answer that contradicts the document (statuses, content types, body schemas, methods).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_drives_the_api_from_its_document_without_a_server_error() {
     let (app, alice) = app_with_alice(Backend::Sqlite).await;
@@ -151,7 +151,7 @@ async fn schemathesis_drives_the_api_from_its_document_without_a_server_error() 
             "--header",
             &format!("Authorization: Bearer {token}"),
             "--checks",
-            "not_a_server_error,status_code_conformance,content_type_conformance,unsupported_method",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,unsupported_method",
             "--max-examples",
             "15",
             "--phases",
