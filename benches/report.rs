@@ -138,6 +138,23 @@ fn header(meta: &serde_json::Value) -> String {
     )
 }
 
+/// Where a run's figures go: `reports/benchmark` for every part; a run of some parts only
+/// writes `reports/benchmark-PART-PART` instead, so that it never replaces the full report's
+/// other figures with nothing.
+fn report_stem(wanted: &[&str]) -> String {
+    if wanted.is_empty() || PARTS.iter().all(|p| wanted.contains(p)) {
+        "reports/benchmark".to_owned()
+    } else {
+        let mut parts: Vec<&str> = PARTS
+            .iter()
+            .copied()
+            .filter(|p| wanted.contains(p))
+            .collect();
+        parts.dedup();
+        format!("reports/benchmark-{}", parts.join("-"))
+    }
+}
+
 #[tokio::main]
 async fn main() {
     // `cargo bench` passes `--bench`; `cargo test --all-targets` builds this target too and
@@ -191,8 +208,10 @@ async fn main() {
         wanted.clone()
     });
     std::fs::create_dir_all("reports").unwrap();
-    std::fs::write("reports/benchmark.md", report.markdown()).unwrap();
+    let stem = report_stem(&wanted);
+    std::fs::write(format!("{stem}.md"), report.markdown()).unwrap();
     let json = serde_json::to_string_pretty(&report.json(meta)).unwrap();
-    std::fs::write("reports/benchmark.json", json + "\n").unwrap();
+    std::fs::write(format!("{stem}.json"), json + "\n").unwrap();
+    eprintln!("bench: wrote {stem}.md and {stem}.json");
     println!("{}", report.markdown());
 }

@@ -59,15 +59,20 @@ pub struct Hasher {
     metrics: Metrics,
 }
 
+/// The hashing threads of the `hash_concurrency` setting: 0 means the default
+/// (`hash_pool::default_threads`).
+pub fn threads_for(concurrency: usize) -> usize {
+    if concurrency == 0 {
+        hash_pool::default_threads()
+    } else {
+        concurrency
+    }
+}
+
 impl Hasher {
     /// `concurrency` hashing threads; 0 means the default (`hash_pool::default_threads`).
     pub fn new(main: HashProfile, app: HashProfile, concurrency: usize) -> anyhow::Result<Self> {
-        let concurrency = if concurrency == 0 {
-            hash_pool::default_threads()
-        } else {
-            concurrency
-        };
-        let pool = HashPool::new(concurrency, IDLE_RELEASE)?;
+        let pool = HashPool::new(threads_for(concurrency), IDLE_RELEASE)?;
         let decoy = decoy_hash(&main.params()?)?;
         let main = Argon2::new(Algorithm::Argon2id, Version::V0x13, main.params()?);
         let app = Argon2::new(Algorithm::Argon2id, Version::V0x13, app.params()?);

@@ -1,7 +1,7 @@
 //! What Dovecot reports about IMAP logins: the last use of each app password, and failed
 //! attempts per username and client address.
 
-use sqlx::FromRow;
+use sqlx::{AnyConnection, FromRow};
 
 use super::Db;
 use crate::domain::AppPasswordId;
@@ -15,7 +15,7 @@ pub struct Use<'a> {
 }
 
 /// Records a successful login with an app password; false if the id is not that user's.
-pub async fn record_use(db: &Db, u: Use<'_>) -> Result<bool, sqlx::Error> {
+pub async fn record_use(conn: &mut AnyConnection, u: Use<'_>) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE app_passwords SET last_used_at = $1, last_used_ip = $2, last_used_protocol = $3 \
          WHERE id = $4 AND user_id = (SELECT id FROM users WHERE email = $5)",
@@ -25,7 +25,7 @@ pub async fn record_use(db: &Db, u: Use<'_>) -> Result<bool, sqlx::Error> {
     .bind(u.protocol)
     .bind(u.credential_id)
     .bind(u.username)
-    .execute(&db.pool)
+    .execute(&mut *conn)
     .await?;
     if done.rows_affected() != 1 {
         return Ok(false);
@@ -35,13 +35,13 @@ pub async fn record_use(db: &Db, u: Use<'_>) -> Result<bool, sqlx::Error> {
     )
     .bind(u.now)
     .bind(u.username)
-    .execute(&db.pool)
+    .execute(&mut *conn)
     .await?;
     Ok(true)
 }
 
 pub async fn record_failure(
-    db: &Db,
+    conn: &mut AnyConnection,
     username: &str,
     ip: &str,
     now: i64,
@@ -53,7 +53,7 @@ pub async fn record_failure(
     .bind(username)
     .bind(ip)
     .bind(now)
-    .execute(&db.pool)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }

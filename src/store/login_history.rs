@@ -2,7 +2,7 @@
 //! sign-ins of the audit log read alongside, for a user's recent logins and the admin's
 //! activity chart. Times are Unix seconds; an hour is `at / 3600` on both backends.
 
-use sqlx::FromRow;
+use sqlx::{AnyConnection, FromRow};
 
 use super::{Db, Flag};
 use crate::domain::UserId;
@@ -21,7 +21,7 @@ pub struct NewLogin<'a> {
 
 /// Records one report in one statement (the account and the app password are resolved in
 /// it), so that a flood of reports costs one write each.
-pub async fn record(db: &Db, login: NewLogin<'_>) -> Result<(), sqlx::Error> {
+pub async fn record(conn: &mut AnyConnection, login: NewLogin<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO imap_logins (at, user_id, username, credential_id, ip, protocol, succeeded) \
          VALUES ($1, (SELECT id FROM users WHERE email = $2), $2, \
@@ -34,7 +34,7 @@ pub async fn record(db: &Db, login: NewLogin<'_>) -> Result<(), sqlx::Error> {
     .bind(login.ip)
     .bind(login.protocol)
     .bind(login.succeeded)
-    .execute(&db.pool)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }

@@ -21,7 +21,7 @@ use super::session::AdminUser;
 use super::{AppState, Nav};
 use crate::domain::{Scope, Text};
 use crate::error::AppResult;
-use crate::services::admin::signed_in_recently;
+use crate::services::admin::{factor_given_recently, signed_in_recently};
 use crate::services::bulk_jobs::{self, Job, JobState};
 use crate::services::bulk_revoke::{self, BulkFilter, BulkResult};
 use crate::services::credentials::clean_reason;
@@ -90,6 +90,7 @@ pub struct BulkPage {
     /// The dry run's result, when the filters were previewed.
     pub preview: Option<BulkResult>,
     pub ask_password: bool,
+    pub ask_factor: bool,
 }
 
 #[derive(Deserialize)]
@@ -111,6 +112,7 @@ pub async fn show(
         error: None,
         preview: None,
         ask_password: !signed_in_recently(&state, admin.session.created_at),
+        ask_factor: !factor_given_recently(&state, &admin.session),
     };
     if query.preview.is_some() {
         match query.form.parse() {
@@ -152,6 +154,7 @@ pub async fn run(
                 error: Some(why),
                 preview: None,
                 ask_password: !signed_in_recently(&state, admin.session.created_at),
+                ask_factor: !factor_given_recently(&state, &admin.session),
             };
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }

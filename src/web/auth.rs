@@ -84,7 +84,7 @@ pub async fn sign_in(
     jar: CookieJar,
     Form(form): Form<SignInForm>,
 ) -> AppResult<Response> {
-    state.limits.sign_in(&ip)?;
+    let _turn = state.limits.sign_in(&ip).await?;
     // Normalised before anything reads it: a NUL byte would make PostgreSQL fail the query.
     let email = match Text::parse(&form.email, "The email address") {
         Ok(email) => email,

@@ -2,8 +2,10 @@
 //! lock in the database is what holds across instances).
 
 use std::num::NonZeroU32;
+use std::sync::Arc;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::AppError;
 
@@ -12,15 +14,22 @@ const PRUNE_ABOVE: usize = 10_000;
 
 pub struct RateLimits {
     sign_in: DefaultKeyedRateLimiter<String>,
+    /// Sign-in attempts handled at once. A flood then waits, asleep and in order, for its
+    /// turn instead of filling the async workers' run queues: a page request finds at most
+    /// this many sign-ins ahead of it, not hundreds. The hashing threads are what limits
+    /// sign-ins anyway, so a few turns more than them keep those threads busy.
+    sign_in_turns: Arc<Semaphore>,
     check_per_user: DefaultKeyedRateLimiter<String>,
     check_per_ip: DefaultKeyedRateLimiter<String>,
 }
 
 impl RateLimits {
-    pub fn new(sign_in_per_minute: u32, checks_per_minute: u32) -> Self {
+    /// `sign_in_turns`: sign-in attempts handled at once (at least one).
+    pub fn new(sign_in_per_minute: u32, checks_per_minute: u32, sign_in_turns: usize) -> Self {
         let quota = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
         Self {
             sign_in: RateLimiter::keyed(quota(sign_in_per_minute)),
+            sign_in_turns: Arc::new(Semaphore::new(sign_in_turns.max(1))),
             check_per_user: RateLimiter::keyed(quota(checks_per_minute)),
             check_per_ip: RateLimiter::keyed(quota(checks_per_minute)),
         }
@@ -33,11 +42,24 @@ impl RateLimits {
         check(&self.check_per_ip, ip)
     }
 
-    /// One web sign-in attempt from `ip`; `TooManyRequests` past the quota.
-    pub fn sign_in(&self, ip: &str) -> Result<(), AppError> {
-        check(&self.sign_in, ip)
+    /// One web sign-in attempt (a password, a code or a passkey) from `ip`:
+    /// `TooManyRequests` past the quota, otherwise its turn once one is free, to be held
+    /// until the attempt is answered.
+    pub async fn sign_in(&self, ip: &str) -> Result<SignInTurn, AppError> {
+        check(&self.sign_in, ip)?;
+        let permit = self
+            .sign_in_turns
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(AppError::internal)?;
+        Ok(SignInTurn(permit))
     }
 }
+
+/// A sign-in attempt's turn; the next waiting attempt goes when it is dropped.
+#[must_use = "the turn ends when this is dropped"]
+pub struct SignInTurn(#[allow(dead_code)] OwnedSemaphorePermit);
 
 fn check(limiter: &DefaultKeyedRateLimiter<String>, key: &str) -> Result<(), AppError> {
     if limiter.len() > PRUNE_ABOVE {
@@ -52,16 +74,34 @@ fn check(limiter: &DefaultKeyedRateLimiter<String>, key: &str) -> Result<(), App
 mod tests {
     use super::*;
 
-    #[test]
-    fn an_ip_past_its_quota_is_refused_and_others_are_not() {
-        let limits = RateLimits::new(3, 3);
+    #[tokio::test]
+    async fn an_ip_past_its_quota_is_refused_and_others_are_not() {
+        let limits = RateLimits::new(3, 3, 8);
         for _ in 0..3 {
-            assert!(limits.sign_in("192.0.2.1").is_ok());
+            assert!(limits.sign_in("192.0.2.1").await.is_ok());
         }
         assert!(matches!(
-            limits.sign_in("192.0.2.1"),
+            limits.sign_in("192.0.2.1").await,
             Err(AppError::TooManyRequests)
         ));
-        assert!(limits.sign_in("192.0.2.2").is_ok());
+        assert!(limits.sign_in("192.0.2.2").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn sign_ins_past_the_turns_wait_until_one_ends() {
+        let limits = RateLimits::new(100, 3, 2);
+        let first = limits.sign_in("192.0.2.1").await.unwrap();
+        let _second = limits.sign_in("192.0.2.2").await.unwrap();
+        let third = limits.sign_in("192.0.2.3");
+        tokio::pin!(third);
+        let waited =
+            tokio::time::timeout(std::time::Duration::from_millis(50), third.as_mut()).await;
+        assert!(
+            waited.is_err(),
+            "a third attempt waits while two are handled"
+        );
+        drop(first);
+        let turn = tokio::time::timeout(std::time::Duration::from_secs(1), third).await;
+        assert!(matches!(turn, Ok(Ok(_))), "and goes once one ends");
     }
 }

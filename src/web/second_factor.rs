@@ -75,7 +75,7 @@ pub async fn step(
     jar: CookieJar,
     Form(form): Form<CodeForm>,
 ) -> AppResult<Response> {
-    state.limits.sign_in(&ip)?;
+    let _turn = state.limits.sign_in(&ip).await?;
     let device = session::device_token(&state, &jar);
     let purpose = Purpose::SignIn {
         pending: &pending.token_digest,
@@ -111,7 +111,7 @@ pub async fn step_passkey(
     jar: CookieJar,
     Json(answer): Json<PublicKeyCredential>,
 ) -> AppResult<Response> {
-    state.limits.sign_in(&ip)?;
+    let _turn = state.limits.sign_in(&ip).await?;
     let digest = &pending.token_digest;
     let device = session::device_token(&state, &jar);
     let purpose = Purpose::SignIn {
@@ -184,7 +184,7 @@ pub async fn reauth(
     ClientIp(ip): ClientIp,
     Form(form): Form<CodeForm>,
 ) -> AppResult<Response> {
-    state.limits.sign_in(&ip)?;
+    let _turn = state.limits.sign_in(&ip).await?;
     let then = form.then.unwrap_or(ReturnTo::Dashboard);
     let purpose = Purpose::Reauth {
         session: &current.token_digest,
@@ -219,7 +219,7 @@ pub async fn reauth_passkey(
     Query(query): Query<ReauthPasskeyQuery>,
     Json(answer): Json<PublicKeyCredential>,
 ) -> AppResult<Response> {
-    state.limits.sign_in(&ip)?;
+    let _turn = state.limits.sign_in(&ip).await?;
     let digest = &current.token_digest;
     let purpose = Purpose::Reauth { session: digest };
     let outcome =
