@@ -29,6 +29,7 @@ mod browser_mail_setup;
 mod bulk_job_shutdown;
 mod bulk_revoke;
 mod bulk_revoke_dovecot;
+mod bulk_revoke_many;
 mod check;
 mod check_dovecot;
 mod check_dovecot_refusals;
