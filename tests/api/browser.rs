@@ -242,13 +242,38 @@ pub(crate) async fn page_summary(b: &Client) -> String {
     format!("page {url}:\n{text}")
 }
 
+/// Whether WebDriver says the element found is gone: the page was replaced (a redirect
+/// after a POST, say) between finding it and using it. Then it is found again.
+fn stale(e: &fantoccini::error::CmdError) -> bool {
+    matches!(e, fantoccini::error::CmdError::Standard(w)
+        if w.error == fantoccini::error::ErrorStatus::StaleElementReference)
+}
+
 /// Waits for the element `css` and clicks it.
 pub(crate) async fn click(b: &Client, css: &str) {
-    find(b, css).await.click().await.unwrap();
+    for _ in 0..5 {
+        match find(b, css).await.click().await {
+            Err(e) if stale(&e) => continue,
+            other => return other.map(drop).unwrap(),
+        }
+    }
+    panic!(
+        "`{css}` was replaced five times in a row\n{}",
+        page_summary(b).await
+    );
 }
 
 pub(crate) async fn text_of(b: &Client, css: &str) -> String {
-    find(b, css).await.text().await.unwrap()
+    for _ in 0..5 {
+        match find(b, css).await.text().await {
+            Err(e) if stale(&e) => continue,
+            other => return other.unwrap(),
+        }
+    }
+    panic!(
+        "`{css}` was replaced five times in a row\n{}",
+        page_summary(b).await
+    );
 }
 
 /// How many elements `css` the page has now.
