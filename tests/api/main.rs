@@ -21,6 +21,7 @@ mod attempts;
 mod audit_log;
 mod auth;
 mod authorization;
+mod authorization_accounts;
 mod backup;
 mod browser;
 mod browser_keyboard;
