@@ -12,9 +12,9 @@ use ipnet::IpNet;
 
 use futures_util::StreamExt;
 
-use super::credentials::By;
+use super::credentials::{sync_mail_server_of, By};
 use super::Services;
-use crate::domain::{AppPasswordId, Role, Scope, UserId, Username};
+use crate::domain::{AppPasswordId, Role, Scope, UserId};
 use crate::dovecot::doveadm::SessionSync;
 use crate::error::{AppError, AppResult};
 use crate::store::audit::{self, Event};
@@ -257,12 +257,7 @@ async fn end_sessions(
     let mut kicks = futures_util::stream::iter(emails)
         .map(move |email| {
             let doveadm = doveadm.clone();
-            async move {
-                match Username::parse(&email) {
-                    Ok(user) => doveadm.end_sessions(&user, true).await,
-                    Err(_) => SessionSync::Failed,
-                }
-            }
+            async move { sync_mail_server_of(Some(&doveadm), &email, true).await }
         })
         .buffer_unordered(KICKS_AT_ONCE);
     let mut beat = Instant::now();

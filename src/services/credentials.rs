@@ -21,8 +21,18 @@ pub use super::actor::{Actor, By};
 
 /// Flushes Dovecot's cache for `owner` and, if `kick`, ends their live IMAP sessions.
 pub async fn sync_mail_server(state: &Services, owner: &UserRow, kick: bool) -> SessionSync {
-    match Username::parse(&owner.email) {
-        Ok(user) => doveadm::end_sessions(state.doveadm.as_ref(), &user, kick).await,
+    sync_mail_server_of(state.doveadm.as_ref(), &owner.email, kick).await
+}
+
+/// [`sync_mail_server`] for the account `email`, through `doveadm` (for callers that run
+/// several at once and hold their own handle).
+pub async fn sync_mail_server_of(
+    doveadm: Option<&doveadm::Doveadm>,
+    email: &str,
+    kick: bool,
+) -> SessionSync {
+    match Username::parse(email) {
+        Ok(user) => doveadm::end_sessions(doveadm, &user, kick).await,
         Err(_) => SessionSync::Failed,
     }
 }
