@@ -81,7 +81,7 @@ pub async fn build_with_clock(
     let limits = Arc::new(RateLimits::new(
         settings.sign_in_per_ip_per_minute,
         settings.checks_per_minute,
-        2 * crate::infra::hashing::threads_for(settings.hash_concurrency) + 2,
+        crate::web::rate_limit::sign_in_turns(settings.hash_concurrency),
     ));
     let dovecot_status = Arc::new(DovecotStatus::default());
     if let Some(doveadm) = doveadm.clone() {

@@ -57,6 +57,13 @@ impl RateLimits {
     }
 }
 
+/// Sign-in attempts handled at once for the `hash_concurrency` setting: twice the hashing
+/// threads plus two (the README states this), enough to keep every hashing thread busy while
+/// the others read the database or render their answer.
+pub fn sign_in_turns(hash_concurrency: usize) -> usize {
+    2 * crate::infra::hashing::threads_for(hash_concurrency) + 2
+}
+
 /// A sign-in attempt's turn; the next waiting attempt goes when it is dropped.
 #[must_use = "the turn ends when this is dropped"]
 pub struct SignInTurn(#[allow(dead_code)] OwnedSemaphorePermit);
@@ -85,6 +92,14 @@ mod tests {
             Err(AppError::TooManyRequests)
         ));
         assert!(limits.sign_in("192.0.2.2").await.is_ok());
+    }
+
+    #[test]
+    fn turns_are_twice_the_hashing_threads_plus_two() {
+        assert_eq!(sign_in_turns(1), 4);
+        assert_eq!(sign_in_turns(3), 8);
+        let default = crate::infra::hash_pool::default_threads();
+        assert_eq!(sign_in_turns(0), 2 * default + 2);
     }
 
     #[tokio::test]
