@@ -17,7 +17,7 @@ use regex::Regex;
 use sqlx::{Connection as _, Row as _};
 
 use super::admin_scale::pick;
-use super::common::{cfg, dashboard_samples, quantile_ms, secs, signed_in, Server, PASSWORD};
+use super::common::{cfg, dashboard_samples, quantile_ms, secs, Server, Viewer, PASSWORD};
 use super::record::{median, Report};
 use super::scale::{CREATED_BASE, PER_ACCOUNT, YEAR};
 
@@ -120,7 +120,7 @@ pub async fn bulk(report: &mut Report, server: &Server, admin: &Browser, account
     // Each repetition revokes a fresh set: the k-th app password of every account.
     let reps = cfg().reps.min(PER_ACCOUNT - 1);
     let viewer_email = format!("scale{}@example.org", 1 + pick(4242, accounts));
-    let (viewer, _) = signed_in(&server.base, &viewer_email).await;
+    let viewer = Viewer::signed_in(&server.base, &viewer_email).await;
     report.section(
         "Bulk revocation at scale",
         &format!(
@@ -147,7 +147,7 @@ pub async fn bulk(report: &mut Report, server: &Server, admin: &Browser, account
     for rep in 0..reps {
         let stop_at = Instant::now() + secs(5.0, 2.0);
         let (mut idle, _) =
-            dashboard_samples(&viewer, server.pid(), || Instant::now() > stop_at).await;
+            dashboard_samples(&viewer, server.pid(), move || Instant::now() > stop_at).await;
         let idle_p99 = quantile_ms(&mut idle, 0.99);
         m[12].push(idle_p99);
         let created_before = day_after(rep + 1);
@@ -171,7 +171,7 @@ pub async fn bulk(report: &mut Report, server: &Server, admin: &Browser, account
         let dashboard = {
             let (viewer, stop, pid) = (viewer.clone(), stop.clone(), server.pid());
             tokio::spawn(async move {
-                dashboard_samples(&viewer, pid, || stop.load(Ordering::SeqCst))
+                dashboard_samples(&viewer, pid, move || stop.load(Ordering::SeqCst))
                     .await
                     .0
             })
