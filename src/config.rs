@@ -58,8 +58,7 @@ pub struct Settings {
     pub hash_app_memory_kib: u32,
     pub hash_app_iterations: u32,
     pub hash_app_parallelism: u32,
-    /// Hashing threads; 0 means one fewer than the CPU cores (at least one) plus one on idle
-    /// CPU time (`hash_pool::Threads::default_for_machine`).
+    /// Hashes computed at once; 0 means one fewer than the CPU cores (at least one).
     pub hash_concurrency: usize,
     /// Reverse proxies whose `X-Forwarded-For` is believed (CIDRs); nobody else's is.
     pub trusted_proxies: Vec<ipnet::IpNet>,

@@ -31,7 +31,7 @@
 //!   usernames, app password names, lookup ids, scopes, statuses, the password policy, the
 //!   shape of an app password.
 //! - [`infra`]: what has I/O under the domain: Argon2id hashing (`hashing`: cost profiles,
-//!   decoy hash) on its own threads (`hash_pool`: cores − 1 plus one on idle CPU time, memory held only while busy),
+//!   decoy hash) on its own threads (`hash_pool`: cores − 1, memory held only while busy),
 //!   the keyed hashes that count password attempts without storing what was typed
 //!   (`attempt_keys`), the OS random generator (app passwords, tokens, salts), the sealing
 //!   of a new app password for its one showing (`sealing`, keyed by the session cookie), and the

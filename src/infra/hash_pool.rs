@@ -25,53 +25,13 @@ pub const IDLE_RELEASE: Duration = Duration::from_secs(2);
 
 pub type Job = Box<dyn FnOnce() + Send>;
 
-/// How many hashing threads run, and at which priority.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Threads {
-    /// Threads at a lowered but ordinary priority (nice 10): sign-ins go on however busy the
-    /// machine is.
-    pub regular: usize,
-    /// Threads in Linux's idle scheduling class (`SCHED_IDLE`): they run only on CPU time
-    /// that no ordinary thread of the machine wants, and give it up the moment one does.
-    pub idle_time: usize,
-}
-
-impl Threads {
-    /// The default: one fewer regular thread than the cores (at least one), so page requests
-    /// always keep a core that hashing never competes for at their priority, plus one
-    /// idle-time thread when there are at least two cores, which hashes on that core only
-    /// while pages leave it idle. A flood then gets close to every core's hashing rate
-    /// without taking a core from the pages.
-    pub fn default_for_machine() -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Self {
-            regular: cores.saturating_sub(1).max(1),
-            idle_time: usize::from(IDLE_CLASS_AVAILABLE && cores >= 2),
-        }
-    }
-
-    /// Exactly `n` regular threads (at least one), none on idle time: `hash_concurrency = n`.
-    pub fn exactly(n: usize) -> Self {
-        Self {
-            regular: n.max(1),
-            idle_time: 0,
-        }
-    }
-
-    pub fn total(self) -> usize {
-        self.regular + self.idle_time
-    }
-}
-
-/// Only Linux has an idle scheduling class for threads; elsewhere there is no idle-time
-/// thread, since it would compete with the pages at their own priority.
-const IDLE_CLASS_AVAILABLE: bool = cfg!(target_os = "linux");
-
-/// The priority a hashing thread gives itself when it starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Priority {
-    Lowered,
-    IdleTime,
+/// The default number of hashing threads: one fewer than the cores, at least one. Page
+/// requests then always keep a core of their own, whatever the hashing load.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .saturating_sub(1)
+        .max(1)
 }
 
 /// A fixed set of threads taking jobs from one queue. The threads end when the last clone
@@ -84,16 +44,14 @@ pub struct HashPool {
 }
 
 impl HashPool {
-    pub fn new(threads: Threads, idle_release: Duration) -> anyhow::Result<Self> {
+    pub fn new(threads: usize, idle_release: Duration) -> anyhow::Result<Self> {
         let (queue, jobs) = crossbeam_channel::unbounded::<Job>();
         let held = Arc::new(AtomicUsize::new(0));
-        let regular = (0..threads.regular.max(1)).map(|_| Priority::Lowered);
-        let idle_time = (0..threads.idle_time).map(|_| Priority::IdleTime);
-        for (n, priority) in regular.chain(idle_time).enumerate() {
+        for n in 0..threads.max(1) {
             let (jobs, held) = (jobs.clone(), held.clone());
             std::thread::Builder::new()
                 .name(format!("argon2-{n}"))
-                .spawn(move || work(&jobs, &held, idle_release, priority))
+                .spawn(move || work(&jobs, &held, idle_release))
                 .context("cannot start a hashing thread")?;
         }
         Ok(Self { queue, held })
@@ -116,11 +74,8 @@ impl HashPool {
     }
 }
 
-fn work(jobs: &Receiver<Job>, held: &AtomicUsize, idle_release: Duration, priority: Priority) {
-    match priority {
-        Priority::Lowered => lower_priority(),
-        Priority::IdleTime => idle_time_only(),
-    }
+fn work(jobs: &Receiver<Job>, held: &AtomicUsize, idle_release: Duration) {
+    lower_priority();
     loop {
         match jobs.recv_timeout(idle_release) {
             Ok(job) => {
@@ -211,23 +166,6 @@ fn lower_priority() {
     }
 }
 
-/// An idle-time thread joins the idle scheduling class: it runs when a core would otherwise
-/// be idle and the scheduler preempts it as soon as any ordinary thread (a page request, the
-/// database, Dovecot) wants that core. Should the call fail, the thread falls back to the
-/// lowest nice value, which still yields to everything else.
-fn idle_time_only() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: sched_setscheduler reads the parameter struct passed by reference for the
-    // call's duration and changes only the calling thread's policy (pid 0); setpriority takes
-    // plain integers. Failures are returned, not raised.
-    unsafe {
-        let param = libc::sched_param { sched_priority: 0 };
-        if libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) != 0 {
-            libc::setpriority(libc::PRIO_PROCESS, 0, 19);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,7 +189,7 @@ mod tests {
 
     #[test]
     fn a_thread_keeps_its_area_while_busy_and_lets_it_go_when_idle() {
-        let pool = HashPool::new(Threads::exactly(1), Duration::from_millis(300)).unwrap();
+        let pool = HashPool::new(1, Duration::from_millis(300)).unwrap();
         assert_eq!(
             pool.memory_held(),
             0,
@@ -278,51 +216,7 @@ mod tests {
     #[test]
     fn the_default_leaves_a_core_to_the_pages() {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let threads = Threads::default_for_machine();
-        assert_eq!(threads.regular, cores.saturating_sub(1).max(1));
-        assert!(cores == 1 || threads.regular < cores);
-        assert_eq!(threads.idle_time, usize::from(cores >= 2));
-        assert_eq!(
-            Threads::exactly(3),
-            Threads {
-                regular: 3,
-                idle_time: 0
-            }
-        );
-    }
-
-    /// The priorities are runtime state, so they are read back from the threads themselves:
-    /// both threads hold a job at once, and each reports its own policy and nice value.
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn regular_threads_run_lowered_and_idle_time_threads_in_the_idle_class() {
-        let threads = Threads {
-            regular: 1,
-            idle_time: 1,
-        };
-        let pool = HashPool::new(threads, Duration::from_secs(5)).unwrap();
-        let both_busy = Arc::new(std::sync::Barrier::new(2));
-        let (tx, rx) = std::sync::mpsc::channel();
-        for _ in 0..2 {
-            let (both_busy, tx) = (both_busy.clone(), tx.clone());
-            pool.submit(Box::new(move || {
-                both_busy.wait();
-                // SAFETY: plain calls about the calling thread, no memory passed.
-                let seen = unsafe {
-                    (
-                        libc::sched_getscheduler(0),
-                        libc::getpriority(libc::PRIO_PROCESS, 0),
-                    )
-                };
-                tx.send(seen).unwrap();
-            }))
-            .unwrap();
-        }
-        let mut seen = vec![
-            rx.recv_timeout(Duration::from_secs(10)).unwrap(),
-            rx.recv_timeout(Duration::from_secs(10)).unwrap(),
-        ];
-        seen.sort_unstable();
-        assert_eq!(seen, vec![(libc::SCHED_OTHER, 10), (libc::SCHED_IDLE, 0)]);
+        assert_eq!(default_threads(), cores.saturating_sub(1).max(1));
+        assert!(cores == 1 || default_threads() < cores);
     }
 }

@@ -1,8 +1,8 @@
 //! Argon2id hashing in the form Dovecot reads: `{ARGON2ID}$argon2id$v=19$m=…`.
 //!
 //! Hashing is CPU- and memory-heavy, so it runs on a small pool of dedicated threads
-//! (`hash_pool`): by default one fewer than the cores plus one that runs on idle CPU time
-//! only, each keeping its Argon2 memory only while there is work.
+//! (`hash_pool`): one fewer than the cores by default, each keeping its Argon2 memory only
+//! while there is work.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 use tokio::sync::oneshot;
 
-use super::hash_pool::{argon2_into, HashPool, Threads, IDLE_RELEASE};
+use super::hash_pool::{self, argon2_into, HashPool, IDLE_RELEASE};
 use super::metrics::Metrics;
 
 /// The scheme prefix Dovecot expects in front of the PHC string.
@@ -60,17 +60,17 @@ pub struct Hasher {
 }
 
 /// The hashing threads of the `hash_concurrency` setting: 0 means the default
-/// (`Threads::default_for_machine`), `n` exactly `n` threads at the lowered priority.
-pub fn threads_for(concurrency: usize) -> Threads {
+/// (`hash_pool::default_threads`).
+pub fn threads_for(concurrency: usize) -> usize {
     if concurrency == 0 {
-        Threads::default_for_machine()
+        hash_pool::default_threads()
     } else {
-        Threads::exactly(concurrency)
+        concurrency
     }
 }
 
 impl Hasher {
-    /// `concurrency` hashing threads; 0 means the default (see `threads_for`).
+    /// `concurrency` hashing threads; 0 means the default (`hash_pool::default_threads`).
     pub fn new(main: HashProfile, app: HashProfile, concurrency: usize) -> anyhow::Result<Self> {
         let pool = HashPool::new(threads_for(concurrency), IDLE_RELEASE)?;
         let decoy = decoy_hash(&main.params()?)?;

@@ -61,7 +61,7 @@ impl RateLimits {
 /// threads plus two (the README states this), enough to keep every hashing thread busy while
 /// the others read the database or render their answer.
 pub fn sign_in_turns(hash_concurrency: usize) -> usize {
-    2 * crate::infra::hashing::threads_for(hash_concurrency).total() + 2
+    2 * crate::infra::hashing::threads_for(hash_concurrency) + 2
 }
 
 /// A sign-in attempt's turn; the next waiting attempt goes when it is dropped.
@@ -98,11 +98,8 @@ mod tests {
     fn turns_are_twice_the_hashing_threads_plus_two() {
         assert_eq!(sign_in_turns(1), 4);
         assert_eq!(sign_in_turns(3), 8);
-        let default = crate::infra::hash_pool::Threads::default_for_machine();
-        assert_eq!(
-            sign_in_turns(0),
-            2 * (default.regular + default.idle_time) + 2
-        );
+        let default = crate::infra::hash_pool::default_threads();
+        assert_eq!(sign_in_turns(0), 2 * default + 2);
     }
 
     #[tokio::test]
