@@ -16,7 +16,7 @@ use crate::infra::hashing::Hasher;
 use crate::infra::mail::Relay;
 use crate::infra::metrics::Metrics;
 use crate::infra::random::{random_token, token_digest};
-use crate::services::Services;
+use crate::services::{Parts, Services};
 use crate::store::{setup_tokens, users, Db};
 use crate::web::rate_limit::RateLimits;
 use crate::web::{self, AppState};
@@ -95,7 +95,7 @@ pub async fn build_with_clock(
         &settings,
     )?);
     let state = AppState {
-        services: Services {
+        services: Services::from(Parts {
             db,
             hasher,
             attempt_keys,
@@ -105,7 +105,8 @@ pub async fn build_with_clock(
             dovecot_status,
             metrics,
             webauthn,
-        },
+            known_locks: crate::services::known_locks::KnownLocks::default(),
+        }),
         limits,
     };
     // Bulk revocations left running by a process that crashed are shown as interrupted.

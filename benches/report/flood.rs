@@ -33,6 +33,11 @@ impl Kind {
     }
 }
 
+/// How long after the last flood memory is read "at rest": past the hashing threads' quiet
+/// period (2 s) and the database pools' idle timeout (30 s), after which they have let go
+/// of what the flood made them take.
+const AT_REST: Duration = Duration::from_secs(35);
+
 /// What one flood gave.
 struct Flood {
     loads: f64,
@@ -146,7 +151,7 @@ async fn repetition(backend: Backend, sizes: [usize; 2], hash: &str, series: &mu
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
-    tokio::time::sleep(secs(10.0, 2.0)).await;
+    tokio::time::sleep(AT_REST).await;
     series.rss_rest.push(mib(server.rss_kib()));
     series.vm_hwm.push(mib(server.peak_rss_kib()));
     series.slow.push(server.slow_statements() as f64);
@@ -270,7 +275,7 @@ pub async fn flood(report: &mut Report) {
         let target = Target::at_most(20.0, "≤ 20 MiB", median(&series.rss_rest));
         let rest = format!(
             "RSS at rest, {:.0} s after the last flood",
-            secs(10.0, 2.0).as_secs_f64()
+            AT_REST.as_secs_f64()
         );
         report.figure(&rest, "MiB", &series.rss_rest, target);
         report.figure(

@@ -4,8 +4,8 @@
 //! address, kept in the database (so it holds across instances), with the same growing,
 //! decaying locks (`domain::lockout`).
 //!
-//! The order matters. A lock is read first (one read; a locked request costs nothing more
-//! and writes nothing). Then the attempt takes its place in both counts, atomically, before
+//! The order matters. A lock is read first (one read, or none when this instance already
+//! knows the lock: `known_locks`; a locked request costs nothing more and writes nothing). Then the attempt takes its place in both counts, atomically, before
 //! it may queue for a hashing thread: of 200 simultaneous wrong passwords for one account,
 //! only the free ones are ever hashed. A correct password takes its place back.
 
@@ -38,7 +38,13 @@ pub async fn admit(state: &Services, typed_account: &str, ip: &str) -> AppResult
     let now = state.now();
     let account = state.attempt_keys.account(typed_account);
     let address = state.attempt_keys.address(ip);
-    if let Some(wait_secs) = throttle::locked_for(&state.db, [&account, &address], now).await? {
+    let keys = [account.as_str(), address.as_str()];
+    if let Some(wait_secs) = state.known_locks.wait_secs(keys, now) {
+        return Ok(Admission::Locked { wait_secs });
+    }
+    let locks = throttle::locks_on(&state.db, keys, now).await?;
+    if let Some(wait_secs) = locks.iter().map(|(_, until)| until - now).max() {
+        state.known_locks.remember(&locks, now);
         return Ok(Admission::Locked { wait_secs });
     }
     match throttle::reserve(&state.db, &account, &address, now).await? {

@@ -20,6 +20,7 @@ pub mod credentials;
 pub mod devices;
 pub mod health;
 pub mod invitations;
+pub mod known_locks;
 pub mod notices;
 pub mod second_factor;
 pub mod shown_once;
@@ -37,9 +38,30 @@ use crate::infra::metrics::Metrics;
 use crate::store::Db;
 
 /// What every use case may need: the database, the hasher, the settings, the clock,
-/// Dovecot and the metrics. Cheap to clone.
+/// Dovecot and the metrics ([`Parts`], read through `Deref`).
+///
+/// One reference count to clone, whatever it holds: axum clones the state for every
+/// extractor of every request, and cloning the parts one by one (a dozen reference counts,
+/// the doveadm address's string) took about 7 % of the CPU of a flood of refused sign-ins.
 #[derive(Clone)]
-pub struct Services {
+pub struct Services(Arc<Parts>);
+
+impl From<Parts> for Services {
+    fn from(parts: Parts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for Services {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
+}
+
+/// What [`Services`] holds.
+pub struct Parts {
     pub db: Db,
     pub hasher: Hasher,
     /// Keys for counting password attempts without storing what was typed.
@@ -54,9 +76,11 @@ pub struct Services {
     pub metrics: Metrics,
     /// The WebAuthn relying party (passkeys), from `public_url`.
     pub webauthn: Arc<webauthn_rs::Webauthn>,
+    /// The attempt locks this instance has read, until they end.
+    pub known_locks: known_locks::KnownLocks,
 }
 
-impl Services {
+impl Parts {
     pub fn now(&self) -> i64 {
         self.clock.now()
     }
@@ -74,7 +98,7 @@ impl Services {
             (Some(url), Some(key)) => Some(Doveadm::new(url, key, settings.dovecot_version)?),
             _ => None,
         };
-        Ok(Self {
+        Ok(Self::from(Parts {
             db,
             hasher,
             attempt_keys,
@@ -84,6 +108,7 @@ impl Services {
             dovecot_status: Arc::new(DovecotStatus::default()),
             metrics: Metrics::default(),
             webauthn: Arc::new(second_factor::passkeys::relying_party(settings)?),
-        })
+            known_locks: known_locks::KnownLocks::default(),
+        }))
     }
 }

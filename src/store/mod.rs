@@ -58,6 +58,9 @@ pub struct Db {
     pub backend: Backend,
 }
 
+/// How long a connection beyond a pool's first may stay idle before it is closed.
+const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Connections for password attempts; the rest (`page_connections`) serve everything else.
 const ATTEMPT_CONNECTIONS: u32 = 3;
 
@@ -157,6 +160,11 @@ async fn open_pool(
 ) -> anyhow::Result<AnyPool> {
     AnyPoolOptions::new()
         .max_connections(connections)
+        // A burst opens connections up to the maximum; each holds a page cache and, on
+        // SQLite, a thread. Closed after a quiet half minute, but one stays open so that the
+        // first request after a quiet spell does not wait for a new connection.
+        .min_connections(1)
+        .idle_timeout(IDLE_CONNECTION_TIMEOUT)
         .acquire_timeout(Duration::from_secs(5))
         .after_connect(move |conn, _| {
             Box::pin(async move {

@@ -27,14 +27,26 @@ pub enum Reservation {
 /// The longest lock on any of `keys` now, read without writing: a request refused here
 /// costs one read, no write and no hashing.
 pub async fn locked_for(db: &Db, keys: [&str; 2], now: i64) -> Result<Option<i64>, sqlx::Error> {
-    let until: Option<i64> = sqlx::query_scalar(
-        "SELECT MAX(locked_until) FROM attempt_throttle WHERE key_hash = $1 OR key_hash = $2",
+    let locks = locks_on(db, keys, now).await?;
+    Ok(locks.iter().map(|(_, until)| until - now).max())
+}
+
+/// The locks on any of `keys` that last beyond `now`: each locked key with the time its lock
+/// ends. Read without writing.
+pub async fn locks_on(
+    db: &Db,
+    keys: [&str; 2],
+    now: i64,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT key_hash, locked_until FROM attempt_throttle \
+         WHERE (key_hash = $1 OR key_hash = $2) AND locked_until > $3",
     )
     .bind(keys[0])
     .bind(keys[1])
-    .fetch_one(&db.attempts)
-    .await?;
-    Ok(until.filter(|&u| u > now).map(|u| u - now))
+    .bind(now)
+    .fetch_all(&db.attempts)
+    .await
 }
 
 /// Counts one attempt for the `account` key and the `address` key, unless either is locked
