@@ -99,11 +99,12 @@ impl Db {
             .context("DATABASE_URL is not a valid database URL")?
             .log_statements(tracing::log::LevelFilter::Debug)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
-        let pool = open_pool(&options, backend, page_connections(backend)).await?;
+        let idle = IDLE_CONNECTION_TIMEOUT;
+        let pool = open_pool(&options, backend, page_connections(backend), idle).await?;
         if backend == Backend::Sqlite {
             use_wal(&pool).await?;
         }
-        let attempts = open_pool(&options, backend, ATTEMPT_CONNECTIONS).await?;
+        let attempts = open_pool(&options, backend, ATTEMPT_CONNECTIONS, idle).await?;
         Ok(Self {
             pool,
             attempts,
@@ -157,6 +158,7 @@ async fn open_pool(
     options: &AnyConnectOptions,
     backend: Backend,
     connections: u32,
+    idle_timeout: Duration,
 ) -> anyhow::Result<AnyPool> {
     AnyPoolOptions::new()
         .max_connections(connections)
@@ -164,7 +166,7 @@ async fn open_pool(
         // SQLite, a thread. Closed after a quiet half minute, but one stays open so that the
         // first request after a quiet spell does not wait for a new connection.
         .min_connections(1)
-        .idle_timeout(IDLE_CONNECTION_TIMEOUT)
+        .idle_timeout(idle_timeout)
         .acquire_timeout(Duration::from_secs(5))
         .after_connect(move |conn, _| {
             Box::pin(async move {
@@ -281,5 +283,50 @@ impl<'r> sqlx::Decode<'r, Any> for Flag {
 impl From<Flag> for bool {
     fn from(flag: Flag) -> bool {
         flag.0
+    }
+}
+
+#[cfg(test)]
+mod pool_tests {
+    use super::*;
+
+    fn sqlite_url(dir: &tempfile::TempDir) -> String {
+        format!("sqlite://{}?mode=rwc", dir.path().join("pool.db").display())
+    }
+
+    #[tokio::test]
+    async fn both_pools_close_idle_connections_after_the_stated_30_seconds() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&sqlite_url(&dir)).await.unwrap();
+        for pool in [&db.pool, &db.attempts] {
+            assert_eq!(
+                pool.options().get_idle_timeout(),
+                Some(Duration::from_secs(30))
+            );
+            assert_eq!(pool.options().get_min_connections(), 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn connections_a_burst_opened_are_closed_when_idle_and_one_stays() {
+        sqlx::any::install_default_drivers();
+        let dir = tempfile::tempdir().unwrap();
+        let options = AnyConnectOptions::from_str(&sqlite_url(&dir)).unwrap();
+        let idle = Duration::from_millis(300);
+        let pool = open_pool(&options, Backend::Sqlite, 4, idle).await.unwrap();
+        let burst = [
+            pool.acquire().await.unwrap(),
+            pool.acquire().await.unwrap(),
+            pool.acquire().await.unwrap(),
+        ];
+        assert_eq!(pool.size(), 3);
+        drop(burst);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while pool.size() > 1 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(pool.size(), 1, "the burst's extra connections are closed");
+        tokio::time::sleep(idle * 3).await;
+        assert_eq!(pool.size(), 1, "and the first one stays open");
     }
 }
