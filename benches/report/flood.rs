@@ -34,8 +34,8 @@ impl Kind {
 }
 
 /// How long after the last flood memory is read "at rest": past the hashing threads' quiet
-/// period (2 s) and the database pools' idle timeout (30 s), after which they have let go
-/// of what the flood made them take.
+/// period (2 s) and the 30 s within which the database pools close the connections a burst
+/// opened, after which both have let go of what the flood made them take.
 const AT_REST: Duration = Duration::from_secs(35);
 
 /// What one flood gave.
