@@ -113,6 +113,7 @@ pub async fn build_with_clock(
     crate::services::bulk_jobs::interrupt_stale(&state.services).await?;
     tokio::spawn(purge_attempt_counts(state.services.clone()));
     tokio::spawn(daily_clean_up(state.services.clone()));
+    tokio::spawn(return_freed_memory_regularly());
     Ok(Application {
         listener,
         policy_listener,
@@ -218,6 +219,17 @@ async fn purge_attempt_counts(services: crate::services::Services) {
         if let Err(err) = crate::services::attempts::purge_expired(&services).await {
             tracing::warn!(error = %err, "could not delete expired attempt counts");
         }
+    }
+}
+
+/// Hands memory freed after a burst back to the operating system every 30 s (a walk over
+/// the allocator's arenas, off the async workers), so a service at rest after a flood comes
+/// back near its idle size instead of keeping the flood's high-water mark.
+async fn return_freed_memory_regularly() {
+    let mut every = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        every.tick().await;
+        let _ = tokio::task::spawn_blocking(crate::infra::hash_pool::return_freed_memory).await;
     }
 }
 

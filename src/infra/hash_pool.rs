@@ -144,8 +144,10 @@ pub fn argon2_into(
 }
 
 /// glibc keeps a freed area of this size in the thread's arena for reuse; asking it to trim
-/// hands the pages back to the kernel, which is the point of letting the area go.
-fn return_freed_memory() {
+/// hands the pages back to the kernel, which is the point of letting the area go. Also run
+/// every half minute by the service (`startup`), for what a burst left freed but scattered
+/// over the async workers' arenas (closed connections, their buffers).
+pub fn return_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free memory of the allocator's own arenas; it takes
     // a plain integer and touches no memory the program still uses.
