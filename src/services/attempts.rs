@@ -5,9 +5,10 @@
 //! decaying locks (`domain::lockout`).
 //!
 //! The order matters. A lock is read first (one read, or none when this instance already
-//! knows the lock: `known_locks`; a locked request costs nothing more and writes nothing). Then the attempt takes its place in both counts, atomically, before
-//! it may queue for a hashing thread: of 200 simultaneous wrong passwords for one account,
-//! only the free ones are ever hashed. A correct password takes its place back.
+//! knows the lock: `known_locks`; a locked request costs nothing more and writes nothing).
+//! Then the attempt takes its place in both counts, atomically, before it may queue for a
+//! hashing thread: of 200 simultaneous wrong passwords for one account, only the free ones
+//! are ever hashed. A correct password takes its place back.
 
 use super::notices::{self, Notice};
 use super::Services;
