@@ -101,11 +101,12 @@ impl Db {
             .log_statements(tracing::log::LevelFilter::Debug)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(1));
         let idle = IDLE_CONNECTION_TIMEOUT;
-        let pool = open_pool(&options, backend, page_connections(backend), idle).await?;
+        let pool = open_pool(&options, backend, page_connections(backend), 1, idle).await?;
         if backend == Backend::Sqlite {
             use_wal(&pool).await?;
         }
-        let attempts = open_pool(&options, backend, ATTEMPT_CONNECTIONS, idle).await?;
+        // Attempts are rare when nobody is signing in, and each already waits for a hash.
+        let attempts = open_pool(&options, backend, ATTEMPT_CONNECTIONS, 0, idle).await?;
         Ok(Self {
             pool,
             attempts,
@@ -153,20 +154,22 @@ impl Db {
     }
 }
 
-/// A pool of at most `connections`. SQLite in WAL mode reads concurrently with the one
-/// writer, so pages do not queue behind sign-in writes for the file either.
+/// A pool of at most `connections`, keeping `kept_open` of them open when idle. SQLite in
+/// WAL mode reads concurrently with the one writer, so pages do not queue behind sign-in
+/// writes for the file either.
 async fn open_pool(
     options: &AnyConnectOptions,
     backend: Backend,
     connections: u32,
+    kept_open: u32,
     idle_timeout: Duration,
 ) -> anyhow::Result<AnyPool> {
     AnyPoolOptions::new()
         .max_connections(connections)
         // A burst opens connections up to the maximum; each holds a page cache and, on
-        // SQLite, a thread. Closed within half a minute of going idle, but one stays open so
-        // that the first request after a quiet spell does not wait for a new connection.
-        .min_connections(1)
+        // SQLite, a thread. Closed within half a minute of going idle, but the pages' pool
+        // keeps one so that the first page after a quiet spell does not wait for a new one.
+        .min_connections(kept_open)
         .idle_timeout(idle_timeout)
         .acquire_timeout(Duration::from_secs(5))
         .after_connect(move |conn, _| {
@@ -299,13 +302,13 @@ mod pool_tests {
     async fn both_pools_close_idle_connections_within_the_stated_30_seconds() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::connect(&sqlite_url(&dir)).await.unwrap();
-        for pool in [&db.pool, &db.attempts] {
+        for (pool, kept_open) in [(&db.pool, 1), (&db.attempts, 0)] {
             assert_eq!(
                 pool.options().get_idle_timeout(),
                 Some(Duration::from_secs(15)),
                 "idle for 15 s, checked every 15 s: closed within 30 s"
             );
-            assert_eq!(pool.options().get_min_connections(), 1);
+            assert_eq!(pool.options().get_min_connections(), kept_open);
         }
     }
 
@@ -315,7 +318,9 @@ mod pool_tests {
         let dir = tempfile::tempdir().unwrap();
         let options = AnyConnectOptions::from_str(&sqlite_url(&dir)).unwrap();
         let idle = Duration::from_millis(300);
-        let pool = open_pool(&options, Backend::Sqlite, 4, idle).await.unwrap();
+        let pool = open_pool(&options, Backend::Sqlite, 4, 1, idle)
+            .await
+            .unwrap();
         let burst = [
             pool.acquire().await.unwrap(),
             pool.acquire().await.unwrap(),
